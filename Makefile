@@ -1,0 +1,36 @@
+# Two commands do everything: `make demo` and `make test`. Both set up .venv when it is missing.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-unit test-e2e up down clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@
+
+## Start the island, cut its uplink, prove the crisis page stays reachable, print the report.
+demo: $(STAMP)
+	$(BIN)/island demo
+
+## Every test tier this machine can run (tiers it cannot run are skipped with the reason).
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest -m 'not e2e' $(PYTEST_ARGS)
+
+test-e2e: $(STAMP)
+	$(BIN)/python -m pytest -m e2e $(PYTEST_ARGS)
+
+up: $(STAMP)
+	$(BIN)/island up
+
+down: $(STAMP)
+	$(BIN)/island down
+
+clean:
+	rm -rf $(VENV) out test-output build *.egg-info .pytest_cache

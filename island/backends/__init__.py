@@ -1,0 +1,32 @@
+"""Backends: where the island runs. One interface (:class:`Backend`), one implementation per way of running."""
+
+from __future__ import annotations
+
+from ..state import StateDir
+from ..topology import Topology
+from .base import Backend, BackendError, UnsupportedFault
+from .local import LocalBackend
+
+BACKENDS: dict[str, type[Backend]] = {"local": LocalBackend}
+
+
+def open_backend(name: str, state: StateDir, topology: Topology | None = None) -> Backend:
+    try:
+        cls = BACKENDS[name]
+    except KeyError:
+        raise BackendError(f"unknown backend {name!r}; choose one of: {', '.join(BACKENDS)}") from None
+    return cls(state, topology)
+
+
+def running_backend(state: StateDir) -> Backend | None:
+    """The backend of the island recorded in ``state``, whether or not its processes still run."""
+    recorded = state.read()
+    if not recorded:
+        return None
+    name = recorded.get("backend")
+    if name not in BACKENDS or "topology" not in recorded:
+        return None
+    return BACKENDS[name](state, Topology.from_dict(recorded["topology"]))
+
+
+__all__ = ["BACKENDS", "Backend", "BackendError", "LocalBackend", "UnsupportedFault", "open_backend", "running_backend"]

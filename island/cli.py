@@ -1,0 +1,359 @@
+"""The `island` command: start the island, cut its uplink, run scenarios, read the report."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from .backends import BACKENDS, Backend, BackendError, open_backend, running_backend
+from .scenario import ScenarioError, evaluate, load_scenario, render_text, run_scenario
+from .scenario.engine import Progress
+from .scenario.journal import Event
+from .scenario.model import Scenario
+from .state import StateDir
+
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_ERROR = 0, 1, 2, 3
+
+
+def say(message: str = "") -> None:
+    print(message, flush=True)
+
+
+def _error(message: str) -> None:
+    print(f"island: {message}", file=sys.stderr, flush=True)
+
+
+# Stack --------------------------------------------------------------------------------------
+
+def _running(state: StateDir) -> Backend | None:
+    backend = running_backend(state)
+    if backend is not None and backend.is_running():
+        return backend
+    return None
+
+
+async def _clean_leftovers(state: StateDir) -> None:
+    """Stop and remove what an earlier island left behind (a crash, a killed terminal)."""
+    leftover = running_backend(state)
+    if leftover is not None:
+        await leftover.stop(lambda _: None)
+    if state.read() is not None:
+        state.clear()
+
+
+def _print_where(backend: Backend) -> None:
+    t = backend.topology
+    say("The island is up.")
+    say(f"  Crisis page:     {t.site_url}   <- open this in your browser")
+    say(f"  By name:         {t.crisis_url}  (a resident on the island, through the island resolver)")
+    say(f"  Island resolver: {t.resolver_address} port {t.dns_port}   "
+        f"try: dig @{t.resolver_address} -p {t.dns_port} {t.crisis_name}")
+
+
+async def _up(state: StateDir, backend_name: str) -> Backend:
+    if _running(state) is not None:
+        raise BackendError("an island is already up. See it with `island status`; stop it with `island down`.")
+    await _clean_leftovers(state)
+    backend = open_backend(backend_name, state)
+    say(f"Starting the island (backend: {backend.name}) ...")
+    await backend.start(say)
+    return backend
+
+
+async def cmd_up(args: argparse.Namespace, state: StateDir) -> int:
+    backend = await _up(state, args.backend)
+    _print_where(backend)
+    if args.detach:
+        say("  Cut the uplink:  island uplink cut [--mode blackhole|reject]; heal it: island uplink restore")
+        say("  Stop it:         island down")
+        return EXIT_OK
+    say("Press Ctrl-C to stop the island.")
+    try:
+        while backend.is_running():
+            await asyncio.sleep(0.5)
+        _error("a service of the island stopped by itself; stopping the rest. Logs were in " + str(state.path))
+        return EXIT_ERROR
+    finally:
+        say("Stopping the island ...")
+        await asyncio.shield(backend.stop(say))
+
+
+async def cmd_down(args: argparse.Namespace, state: StateDir) -> int:
+    backend = running_backend(state)
+    if backend is None:
+        if state.read() is not None:
+            state.clear()
+            say("No island was up; removed what an earlier run left behind.")
+        else:
+            say("No island is up; nothing to stop.")
+        return EXIT_OK
+    alive = backend.is_running()
+    say(f"Stopping the island (backend: {backend.name}) ...")
+    await backend.stop(say)
+    say("The island is down." if alive else "The island had already stopped; cleaned up what it left behind.")
+    return EXIT_OK
+
+
+async def cmd_status(args: argparse.Namespace, state: StateDir) -> int:
+    backend = _running(state)
+    if backend is None:
+        if args.json:
+            print(json.dumps({"backend": None, "up": False}))
+        else:
+            say("No island is up. Start one with `island up`.")
+        return EXIT_FAILED
+    t = backend.topology
+    mode = await backend.uplink()
+    status = {
+        "backend": backend.name,
+        "up": True,
+        "crisis_name": t.crisis_name,
+        "resolver": {"host": t.resolver_address, "port": t.dns_port},
+        "site": {"url": t.site_url, "by_name": t.crisis_url},
+        "uplink": "up" if mode == "up" else "cut",
+        "uplink_mode": mode,
+        "services": await backend.status(),
+    }
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return EXIT_OK
+    say(f"The island is up (backend: {backend.name}).")
+    for name, service in status["services"].items():
+        state_text = "running" if service["running"] else "NOT RUNNING"
+        say(f"  {name:<9} {state_text:<11} {service['where']}")
+    say(f"  uplink    {'up' if mode == 'up' else 'CUT (' + mode + ')'}")
+    say(f"  Crisis page: {t.site_url}")
+    return EXIT_OK
+
+
+async def cmd_uplink(args: argparse.Namespace, state: StateDir) -> int:
+    backend = _running(state)
+    if backend is None:
+        _error("no island is up. Start one with `island up --detach` first.")
+        return EXIT_ERROR
+    if args.action == "cut":
+        await backend.cut(args.mode)
+        detail = "silently dropped" if args.mode == "blackhole" else "refused at once"
+        say(f"The uplink is cut ({args.mode}): traffic to the internet is {detail}. Heal it with `island uplink restore`.")
+    else:
+        await backend.restore()
+        say("The uplink is restored.")
+    return EXIT_OK
+
+
+# Scenarios -----------------------------------------------------------------------------------
+
+def _resolve_scenario(name: str) -> Path:
+    path = Path(name)
+    if not path.exists() and not path.suffix:
+        shipped = SCENARIO_DIR / f"{name}.yaml"
+        if shipped.exists():
+            return shipped
+    return path
+
+
+def _load_all(names: Sequence[str]) -> list[tuple[Path, Scenario]]:
+    loaded, errors = [], []
+    for name in names:
+        path = _resolve_scenario(name)
+        try:
+            loaded.append((path, load_scenario(path)))
+        except ScenarioError as exc:
+            errors.append(str(exc))
+    if errors:
+        raise _ScenarioErrors("\n".join(errors))
+    return loaded
+
+
+class _ScenarioErrors(Exception):
+    pass
+
+
+class _ProgressLine:
+    """Shows where a run is: a line per phase and fault, and on a terminal a live counter."""
+
+    def __init__(self) -> None:
+        self.live = sys.stdout.isatty()
+        self.width = 0
+
+    def _clear(self) -> None:
+        if self.live and self.width:
+            sys.stdout.write("\r" + " " * self.width + "\r")
+            self.width = 0
+
+    def __call__(self, kind: str, item: Progress | Event) -> None:
+        if isinstance(item, Event):
+            texts = {
+                "phase-start": f"  > phase {item.phase} ({item.detail})",
+                "fault-on": f"    fault on:  {item.detail}",
+                "fault-off": f"    fault off: {item.detail}",
+                "rollback": f"    rollback:  {item.detail}",
+                "error": f"    error: {item.detail}",
+            }
+            if item.kind in texts:
+                self._clear()
+                say(texts[item.kind])
+        elif self.live:
+            counts = "  ".join(f"{name} {ok}/{total}" for name, (ok, total) in item.counts.items())
+            text = f"    {item.elapsed:4.1f}/{item.phase.duration:g} s  ok: {counts}"
+            self._clear()
+            sys.stdout.write(text)
+            sys.stdout.flush()
+            self.width = len(text)
+
+    def done(self) -> None:
+        self._clear()
+
+
+async def _run_scenarios(loaded: list[tuple[Path, Scenario]], backend: Backend, out: Path) -> bool:
+    for _, scenario in loaded:
+        for phase in scenario.phases:
+            backend.check_faults(phase.faults)
+    all_passed = True
+    for path, scenario in loaded:
+        say(f"Running {scenario.title} ({path}), {scenario.duration:g} s ...")
+        progress = _ProgressLine()
+        try:
+            journal = await run_scenario(scenario, path, backend, progress)
+        finally:
+            progress.done()
+        result = evaluate(journal, scenario)
+        report = render_text(result)
+        folder = out / path.stem
+        journal.write(folder / "journal.json")
+        (folder / "report.txt").write_text(report + "\n", encoding="utf-8")
+        say()
+        say(report)
+        say(f"Journal: {folder / 'journal.json'}   Report: {folder / 'report.txt'}")
+        say()
+        all_passed &= result.passed
+    return all_passed
+
+
+def _default_out() -> Path:
+    return Path("out") / datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+async def cmd_scenario_run(args: argparse.Namespace, state: StateDir) -> int:
+    loaded = _load_all(args.files)
+    out = Path(args.out) if args.out else _default_out()
+    backend = _running(state)
+    started_here = backend is None
+    if backend is not None and args.backend and backend.name != args.backend:
+        raise BackendError(
+            f"an island is up on the {backend.name} backend, not {args.backend}; "
+            "stop it with `island down` or leave out --backend"
+        )
+    if started_here:
+        backend = await _up(state, args.backend or "local")
+    else:
+        say(f"Using the island that is already up (backend: {backend.name}).")
+    try:
+        passed = await _run_scenarios(loaded, backend, out)
+    finally:
+        if started_here:
+            say("Stopping the island it started ...")
+            await asyncio.shield(backend.stop(lambda _: None))
+        else:
+            await backend.close_probes()
+    if len(loaded) > 1:
+        say(f"{'All scenarios passed' if passed else 'At least one scenario FAILED'} ({len(loaded)} run). Reports in {out}")
+    t = backend.topology
+    if started_here:
+        say(f"To open the crisis page yourself: `island up`, then browse to {t.site_url}")
+    else:
+        say(f"The island is still up: crisis page at {t.site_url}; stop it with `island down`.")
+    return EXIT_OK if passed else EXIT_FAILED
+
+
+async def cmd_scenario_list(args: argparse.Namespace, state: StateDir) -> int:
+    for path in sorted(SCENARIO_DIR.glob("*.yaml")):
+        try:
+            scenario = load_scenario(path)
+            say(f"{path.stem:<24} {scenario.title}  ({scenario.duration:g} s)")
+        except ScenarioError as exc:
+            say(f"{path.stem:<24} INVALID: {exc}")
+    return EXIT_OK
+
+
+async def cmd_demo(args: argparse.Namespace, state: StateDir) -> int:
+    args.files = [str(SCENARIO_DIR / "full-outage.yaml")]
+    args.backend = args.backend or "local"
+    if _running(state) is not None:
+        raise BackendError("an island is already up; `island demo` starts its own. Stop it first with `island down`.")
+    return await cmd_scenario_run(args, state)
+
+
+# Wiring ----------------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="island",
+        description="Ödrift island network: keep the crisis page reachable when the uplink is cut, and prove it.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    backends = sorted(BACKENDS)
+
+    up = sub.add_parser("up", help="start the island and wait until every service is healthy")
+    up.add_argument("--backend", choices=backends, default="local")
+    up.add_argument("--detach", action="store_true", help="return once it is up (stop it with `island down`)")
+    up.set_defaults(func=cmd_up)
+
+    down = sub.add_parser("down", help="stop the island and remove everything it made")
+    down.set_defaults(func=cmd_down)
+
+    status = sub.add_parser("status", help="show what runs where")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=cmd_status)
+
+    uplink = sub.add_parser("uplink", help="cut or restore the island's connection to the internet")
+    uplink_sub = uplink.add_subparsers(dest="action", required=True, metavar="ACTION")
+    cut = uplink_sub.add_parser("cut", help="cut the uplink")
+    cut.add_argument("--mode", choices=["blackhole", "reject"], default="blackhole",
+                     help="blackhole: traffic vanishes silently (default); reject: it is refused at once")
+    uplink_sub.add_parser("restore", help="heal the uplink")
+    uplink.set_defaults(func=cmd_uplink)
+
+    scenario = sub.add_parser("scenario", help="run or list outage scenarios")
+    scenario_sub = scenario.add_subparsers(dest="action", required=True, metavar="ACTION")
+    run = scenario_sub.add_parser("run", help="run scenario files; exit 0 only if every check held")
+    run.add_argument("files", nargs="+", metavar="FILE", help="scenario files, or names of shipped scenarios")
+    run.add_argument("--out", help="folder for journals and reports (default: out/<time>)")
+    run.add_argument("--backend", choices=backends, default=None,
+                     help="backend to start when no island is up (default local)")
+    run.set_defaults(func=cmd_scenario_run)
+    listing = scenario_sub.add_parser("list", help="list the shipped scenarios")
+    listing.set_defaults(func=cmd_scenario_list)
+
+    demo = sub.add_parser("demo", help="start the island, run the full-outage scenario, print the report, stop")
+    demo.add_argument("--out", help="folder for the journal and report")
+    demo.add_argument("--backend", choices=backends, default=None)
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    state = StateDir()
+    try:
+        return asyncio.run(args.func(args, state))
+    except (ScenarioError, _ScenarioErrors) as exc:
+        _error(f"scenario refused, nothing was started:\n{exc}")
+        return EXIT_BAD_INPUT
+    except BackendError as exc:
+        _error(str(exc))
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        _error("interrupted; everything it started has been stopped.")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

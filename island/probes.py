@@ -1,0 +1,128 @@
+"""Probes: what a resident's phone does, timed, from the resident's place on the island.
+
+The same code runs wherever a backend places the resident (a loopback address
+here, a client namespace elsewhere); only the :class:`Place` changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+from dnslib import QTYPE, RCODE
+
+from services.dns import DNSExchangeError, DNSRefused, DNSTimeout, query
+
+from .scenario.journal import Outcome, Status
+from .scenario.model import DNSCheck, HTTPCheck, Probe
+
+@dataclass(frozen=True)
+class Place:
+    """Where probes run from: the resolver a phone there was given, and its own address."""
+
+    resolver_host: str
+    resolver_port: int
+    http_port: int
+    source_address: str | None = None
+
+
+class _Failed(Exception):
+    def __init__(self, status: Status, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+class Prober:
+    """Runs probes from one place; keeps one HTTP client (without keep-alive, like a phone opening a page anew)."""
+
+    def __init__(self, place: Place, crisis_name: str) -> None:
+        self.place = place
+        self.crisis_name = crisis_name
+        transport = httpx.AsyncHTTPTransport(local_address=place.source_address)
+        self._http = httpx.AsyncClient(
+            transport=transport,
+            limits=httpx.Limits(max_keepalive_connections=0),
+            follow_redirects=False,
+            trust_env=False,
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def run(self, probe: Probe) -> Outcome:
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(probe.timeout):
+                if probe.dns is not None:
+                    detail = await self._dns(probe.dns, probe.timeout)
+                else:
+                    detail = await self._http_get(probe.http, probe.timeout)
+            status: Status = "ok"
+        except _Failed as failed:
+            status, detail = failed.status, failed.detail
+        except TimeoutError:
+            status, detail = "timeout", f"no result within {probe.timeout:g} s"
+        return Outcome(status, (time.perf_counter() - started) * 1000, detail)
+
+    def _expand(self, text: str) -> str:
+        return text.replace("{crisis_name}", self.crisis_name)
+
+    async def _resolve(self, name: str, qtype: str, timeout: float):
+        try:
+            return await query(
+                name, qtype, self.place.resolver_host, self.place.resolver_port,
+                timeout=timeout, source_host=self.place.source_address,
+            )
+        except DNSTimeout as exc:
+            raise _Failed("timeout", f"DNS: {exc}") from exc
+        except DNSRefused as exc:
+            raise _Failed("fail", f"DNS refused: {exc}") from exc
+        except DNSExchangeError as exc:
+            raise _Failed("fail", f"DNS: {exc}") from exc
+
+    async def _dns(self, check: DNSCheck, timeout: float) -> str:
+        name = self._expand(check.name)
+        answer = await self._resolve(name, check.type, timeout)
+        rcode = RCODE[answer.header.rcode]
+        if rcode != check.rcode:
+            raise _Failed("fail", f"{name} {check.type}: {rcode}, expected {check.rcode}")
+        records = [rr for rr in answer.rr if rr.rtype == QTYPE.reverse[check.type]]
+        if check.rcode == "NOERROR" and not records:
+            raise _Failed("fail", f"{name} {check.type}: no {check.type} record in the answer")
+        if check.address is not None:
+            wanted = self._expand(check.address)
+            if not any(str(rr.rdata) == wanted for rr in records):
+                raise _Failed("fail", f"{name}: {', '.join(str(r.rdata) for r in records)}, expected {wanted}")
+        return f"{rcode} {', '.join(str(rr.rdata) for rr in records)}".strip()
+
+    async def _http_get(self, check: HTTPCheck, timeout: float) -> str:
+        url = urlsplit(self._expand(check.url))
+        host = url.hostname or ""
+        port = url.port or self.place.http_port
+        try:
+            address = str(ipaddress.ip_address(host))
+        except ValueError:
+            # By name, through the island's resolver, as a phone would.
+            answer = await self._resolve(host, "A", timeout)
+            addresses = [str(rr.rdata) for rr in answer.rr if rr.rtype == QTYPE.A]
+            if not addresses:
+                raise _Failed("fail", f"DNS: {host} has no address ({RCODE[answer.header.rcode]})")
+            address = addresses[0]
+        target = urlunsplit(("http", f"{address}:{port}", url.path or "/", url.query, ""))
+        host_header = host if port == 80 else f"{host}:{port}"
+        try:
+            response = await self._http.get(target, headers={"Host": host_header})
+        except httpx.TimeoutException as exc:
+            raise _Failed("timeout", f"HTTP: {type(exc).__name__}") from exc
+        except httpx.HTTPError as exc:
+            raise _Failed("fail", f"HTTP: {type(exc).__name__}: {exc}") from exc
+        if response.status_code != check.status:
+            raise _Failed("fail", f"HTTP {response.status_code}, expected {check.status}")
+        if check.contains is not None and self._expand(check.contains) not in response.text:
+            raise _Failed("fail", f"HTTP {response.status_code} without {check.contains!r}")
+        return f"HTTP {response.status_code}, {len(response.content)} bytes"

@@ -1,0 +1,113 @@
+"""The island's services and the simulated world around it, described once for every backend.
+
+A backend decides where each service runs (a loopback address, a namespace, a
+container); what runs, with which configuration and how to tell it is healthy,
+is the same everywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from services.dns import query
+from services.ports import Port
+
+from .topology import Topology
+
+HealthCheck = Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    title: str
+    module: str
+    config: dict[str, Any] | None
+    args: tuple[str, ...]
+    ports: tuple[Port, ...]
+    where: str
+    health: HealthCheck = field(compare=False, repr=False)
+
+    def argv(self, config_path: str | None) -> list[str]:
+        argv = [sys.executable, "-m", self.module, *self.args]
+        if config_path is not None:
+            argv += ["--config", config_path]
+        return argv
+
+
+async def _http_ok(url: str) -> None:
+    async with httpx.AsyncClient(timeout=1.0, trust_env=False) as client:
+        response = await client.get(url)
+        response.raise_for_status()
+
+
+async def dns_ok(name: str, host: str, port: int) -> None:
+    answer = await query(name, "A", host, port, timeout=1.0)
+    if not answer.rr:
+        raise RuntimeError(f"{host}:{port} has no answer for {name}")
+
+
+def web_url(host: str, port: int, path: str) -> str:
+    return f"http://{host}:{port}{path}"
+
+
+def island_services(topology: Topology, internet_address: str) -> list[ServiceSpec]:
+    """The simulated internet and the island's two services.
+
+    ``internet_address`` is where the island reaches the internet's DNS and web
+    servers: the uplink relay on the local backend, the upstream host behind a
+    router elsewhere.
+    """
+    t = topology
+    dns, http = t.dns_port, t.http_port
+    return [
+        ServiceSpec(
+            name="upstream",
+            title="simulated internet (outside DNS, the municipality's central site, phones' checks)",
+            module="services.upstream",
+            config={
+                "dns": {"host": t.upstream_address, "port": dns},
+                "http": {"host": t.upstream_address, "port": http},
+                "web_address": internet_address,
+            },
+            args=(),
+            ports=((t.upstream_address, dns, "udp"), (t.upstream_address, dns, "tcp"), (t.upstream_address, http, "tcp")),
+            where=f"DNS {t.upstream_address}:{dns}, web {t.upstream_address}:{http}",
+            health=lambda: asyncio.gather(
+                _http_ok(web_url(t.upstream_address, http, "/healthz")),
+                dns_ok("www.kommun.example", t.upstream_address, dns),
+            ),
+        ),
+        ServiceSpec(
+            name="resolver",
+            title="island resolver",
+            module="services.resolver",
+            config={
+                "listen": {"host": t.resolver_address, "port": dns},
+                "local_zones": [
+                    {"name": t.crisis_name, "type": "static", "data": f"@ 30 IN A {t.site_address}\n"},
+                ],
+                "upstreams": [{"host": internet_address, "port": dns}],
+            },
+            args=(),
+            ports=((t.resolver_address, dns, "udp"), (t.resolver_address, dns, "tcp")),
+            where=f"{t.resolver_address}:{dns} (UDP and TCP)",
+            health=lambda: dns_ok(t.crisis_name, t.resolver_address, dns),
+        ),
+        ServiceSpec(
+            name="site",
+            title="crisis site",
+            module="services.crisis_site",
+            config=None,
+            args=("--host", t.site_address, "--port", str(http)),
+            ports=((t.site_address, http, "tcp"),),
+            where=t.site_url,
+            health=lambda: _http_ok(web_url(t.site_address, http, "/healthz")),
+        ),
+    ]

@@ -1,0 +1,1 @@
+"""Services that run on the island: crisis site, resolver, simulated upstream."""

@@ -1,0 +1,58 @@
+"""python -m services.resolver --config FILE: run the island resolver."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import errno
+import logging
+import signal
+import sys
+
+from .config import ConfigError, load_config
+from .resolver import serve
+
+
+async def _run_until_signal(config) -> None:
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        await serve(config)
+    except asyncio.CancelledError:
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m services.resolver", description="The island's DNS resolver.")
+    parser.add_argument("--config", required=True, help="resolver configuration (YAML or JSON)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s resolver %(levelname)s %(message)s")
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"island resolver: {exc}", file=sys.stderr)
+        return 2
+    try:
+        import uvloop
+
+        runner = uvloop.run
+    except ImportError:
+        runner = asyncio.run
+    try:
+        runner(_run_until_signal(config))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            print(
+                f"island resolver: port {config.listen.port} on {config.listen.host} is already in use; "
+                "stop what uses it or choose another port",
+                file=sys.stderr,
+            )
+            return 3
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

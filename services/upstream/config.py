@@ -1,0 +1,55 @@
+"""The simulated upstream's configuration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from string import Template
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from services.dns import Zone, Zones
+
+_BUNDLED_ZONES = Path(__file__).parent / "data" / "internet.yaml"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Listen(_Model):
+    host: str
+    port: int = Field(ge=1, le=65535)
+
+
+class UpstreamConfig(_Model):
+    dns: Listen
+    http: Listen
+    # Where outside names point: the internet's web servers as the island reaches them.
+    web_address: str
+    # Zone origin -> zone data; the bundled simulated internet when left out.
+    zones: dict[str, str] | None = None
+
+    def build_zones(self) -> Zones:
+        raw = self.zones
+        if raw is None:
+            raw = yaml.safe_load(_BUNDLED_ZONES.read_text(encoding="utf-8"))
+        return Zones(
+            [Zone.from_text(origin, Template(data).substitute(web=self.web_address)) for origin, data in raw.items()]
+        )
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def load_config(path: str | Path) -> UpstreamConfig:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return UpstreamConfig.model_validate(raw)
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read upstream configuration: {exc}") from exc
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"{path}: {problems}") from exc

@@ -1,0 +1,59 @@
+"""Run the real `island` command in a child process, on a loopback network of the test's own."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from tiers import loopback_network_reason, require_tier
+
+MARKERS = ("services.upstream", "services.resolver", "services.crisis_site", "island.backends.local_uplink")
+
+
+@dataclass
+class IslandCLI:
+    state_dir: Path
+    net: str
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["ISLAND_STATE_DIR"] = str(self.state_dir)
+        env["ISLAND_NET"] = self.net
+        env.pop("ISLAND_CRISIS_NAME", None)
+        return env
+
+    def run(self, *args: str, timeout: float = 120, check: bool = False) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "island", *args],
+            env=self.env(), capture_output=True, text=True, timeout=timeout,
+        )
+        if check and done.returncode != 0:
+            raise AssertionError(f"island {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
+        return done
+
+    def status(self) -> dict:
+        return json.loads(self.run("status", "--json").stdout)
+
+
+def island_cli(tmp_path: Path, net: str) -> IslandCLI:
+    require_tier("e2e", loopback_network_reason(net))
+    return IslandCLI(tmp_path / "state", net)
+
+
+def island_processes(cli: IslandCLI) -> list[str]:
+    """Command lines of live island processes of this test's island (by state dir or address)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if any(m in cmdline for m in MARKERS) and (str(cli.state_dir) in cmdline or f" {cli.net}." in cmdline):
+            found.append(cmdline)
+    return found

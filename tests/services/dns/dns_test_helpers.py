@@ -1,0 +1,88 @@
+"""Small helpers for the DNS tests: free loopback ports, a served handler, raw UDP/TCP exchanges.
+
+dnspython is used as the independent client, so the server is not tested with our own client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import struct
+from collections.abc import AsyncIterator
+
+from services.dns import DNSServer
+
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    """A loopback port free for both UDP and TCP right now."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            tcp.bind((HOST, 0))
+            port = tcp.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                try:
+                    udp.bind((HOST, port))
+                except OSError:
+                    continue
+        return port
+    raise RuntimeError("no free port for both UDP and TCP")
+
+
+@contextlib.asynccontextmanager
+async def serving(handler) -> AsyncIterator[int]:
+    """Run a DNSServer for ``handler`` on a free loopback port; yields the port."""
+    for _ in range(5):
+        port = free_port()
+        server = DNSServer(handler, HOST, port)
+        try:
+            await server.start()
+        except OSError:
+            continue
+        break
+    else:
+        raise RuntimeError("could not start the DNS server")
+    try:
+        yield port
+    finally:
+        await server.stop()
+
+
+class _Collect(asyncio.DatagramProtocol):
+    def __init__(self) -> None:
+        self.datagrams: asyncio.Queue[bytes] = asyncio.Queue()
+
+    def datagram_received(self, data: bytes, addr) -> None:
+        self.datagrams.put_nowait(data)
+
+
+async def udp_raw(data: bytes, port: int, timeout: float = 0.5) -> bytes | None:
+    """Send raw bytes over UDP; the first datagram back, or None when nothing comes within ``timeout``."""
+    loop = asyncio.get_running_loop()
+    transport, protocol = await loop.create_datagram_endpoint(_Collect, remote_addr=(HOST, port))
+    try:
+        transport.sendto(data)
+        try:
+            return await asyncio.wait_for(protocol.datagrams.get(), timeout)
+        except asyncio.TimeoutError:
+            return None
+    finally:
+        transport.close()
+
+
+async def tcp_raw_many(packets: list[bytes], port: int, timeout: float = 2.0) -> list[bytes]:
+    """Send several length-prefixed messages on ONE TCP connection and read as many answers."""
+    reader, writer = await asyncio.open_connection(HOST, port)
+    try:
+        for packet in packets:
+            writer.write(struct.pack("!H", len(packet)) + packet)
+        await writer.drain()
+        answers = []
+        for _ in packets:
+            (length,) = struct.unpack("!H", await asyncio.wait_for(reader.readexactly(2), timeout))
+            answers.append(await asyncio.wait_for(reader.readexactly(length), timeout))
+        return answers
+    finally:
+        writer.close()
