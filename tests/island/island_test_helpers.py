@@ -11,6 +11,15 @@ from pathlib import Path
 
 from tiers import loopback_network_reason, require_tier
 
+# Each test island gets its own 127.x network; ISLAND_TEST_NET_BASE moves them all, so that
+# several checkouts can run their tests at once on one machine.
+NET_BASE = int(os.environ.get("ISLAND_TEST_NET_BASE", "43"))
+
+
+def island_net(offset: int = 0) -> str:
+    return f"127.{NET_BASE + offset}"
+
+
 MARKERS = ("services.upstream", "services.resolver", "services.crisis_site", "island.backends.local_uplink")
 
 

@@ -15,12 +15,12 @@ import dns.rcode
 import httpx
 import pytest
 
-from island_test_helpers import IslandCLI, island_cli, island_processes
+from island_test_helpers import IslandCLI, island_cli, island_processes, island_net
 
 pytestmark = pytest.mark.e2e
 
 HERE = Path(__file__).parent
-NET = "127.43"
+NET = island_net(0)
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +138,7 @@ def test_false_hypothesis_fails_the_run(island: IslandCLI, tmp_path: Path) -> No
 
 
 def test_bad_scenario_is_refused_before_anything_starts(tmp_path: Path) -> None:
-    cli = island_cli(tmp_path, "127.45")
+    cli = island_cli(tmp_path, island_net(2))
     bad = HERE / "scenarios" / "bad-field.yaml"
     run = cli.run("scenario", "run", str(bad))
     assert run.returncode == 2
@@ -148,22 +148,23 @@ def test_bad_scenario_is_refused_before_anything_starts(tmp_path: Path) -> None:
 
 
 def test_down_when_none_is_up_says_so(tmp_path: Path) -> None:
-    cli = island_cli(tmp_path, "127.45")
+    cli = island_cli(tmp_path, island_net(2))
     down = cli.run("down")
     assert down.returncode == 0
     assert "No island is up" in down.stdout
 
 
 def test_a_taken_port_is_named_with_its_service(tmp_path: Path) -> None:
-    cli = island_cli(tmp_path, "127.44")
+    cli = island_cli(tmp_path, island_net(1))
+    site = f"{island_net(1)}.3.2"
     port = 80 if _is_root() else 8080
     with socket.socket() as squatter:
         squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        squatter.bind(("127.44.3.2", port))
+        squatter.bind((site, port))
         squatter.listen()
         run = cli.run("up", "--detach")
     assert run.returncode == 3
-    assert f"port {port}/tcp on 127.44.3.2 is already in use, and the crisis site needs it" in run.stderr
+    assert f"port {port}/tcp on {site} is already in use, and the crisis site needs it" in run.stderr
     assert island_processes(cli) == []
 
 
