@@ -1,0 +1,85 @@
+"""A bad scenario file is refused with the file, the line and the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from island.scenario import ScenarioError, load_scenario
+from island.scenario.loader import parse_scenario
+
+GOOD = """\
+title: t
+probes:
+  - name: crisis-dns
+    dns: {name: "{crisis_name}"}
+phases:
+  - name: during
+    duration: 2
+    faults:
+      - {type: uplink-cut, mode: reject}
+    expect:
+      crisis-dns: {min_success: 0.9, max_p95_ms: 50}
+"""
+
+
+def refused(text: str) -> list[str]:
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario(text, Path("s.yaml"))
+    return str(caught.value).splitlines()
+
+
+def test_a_good_scenario_loads_with_its_values() -> None:
+    scenario = parse_scenario(GOOD, Path("s.yaml"))
+    assert scenario.phases[0].faults[0].mode == "reject"
+    assert scenario.phases[0].expect["crisis-dns"].max_p95_ms == 50
+    assert scenario.duration == 2
+
+
+def test_unknown_field_names_file_line_and_field() -> None:
+    assert refused(GOOD.replace("    faults:", "    fualts:")) == ["s.yaml:8: phases[0].fualts: unknown field"]
+
+
+def test_wrong_type_names_the_line_of_the_value() -> None:
+    [line] = refused(GOOD.replace("duration: 2", "duration: soon"))
+    assert line.startswith("s.yaml:7: phases[0].duration: ")
+
+
+def test_unknown_fault_mode_and_type() -> None:
+    lines = refused(GOOD.replace("mode: reject", "mode: sideways"))
+    assert lines[0].startswith("s.yaml:9: phases[0].faults[0].mode: Input should be 'blackhole' or 'reject'")
+    lines = refused(GOOD.replace("type: uplink-cut, mode: reject", "type: meteor"))
+    assert lines[0].startswith("s.yaml:9: phases[0].faults[0]: ") and "meteor" in lines[0]
+
+
+def test_every_problem_is_listed() -> None:
+    lines = refused(GOOD.replace("duration: 2", "duration: -1").replace("    faults:", "    fualts:"))
+    assert len(lines) == 2
+
+
+def test_missing_field_points_at_its_parent() -> None:
+    [line] = refused(GOOD.replace("    duration: 2\n", ""))
+    assert line.startswith("s.yaml:6: phases[0].duration: Field required")
+
+
+def test_expecting_an_unknown_probe_names_the_probes() -> None:
+    [line] = refused(GOOD.replace("      crisis-dns: {min", "      crisis-web: {min"))
+    assert "unknown probe crisis-web" in line and "probes are crisis-dns" in line
+
+
+def test_not_yaml_gives_the_line() -> None:
+    [line] = refused("title: t\nprobes: [\n")
+    assert line.startswith("s.yaml:3: not valid YAML")
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match="cannot read the file"):
+        load_scenario(tmp_path / "nothing.yaml")
+
+
+def test_shipped_scenarios_load() -> None:
+    shipped = sorted((Path(__file__).parents[3] / "scenarios").glob("*.yaml"))
+    assert shipped, "scenarios/ has scenario files"
+    for path in shipped:
+        load_scenario(path)
