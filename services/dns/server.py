@@ -33,7 +33,7 @@ class FastPath(Protocol):
 
     def answer(self, data: bytes, client: tuple[str, int], transport: str) -> bytes | None: ...
 
-    def learn(self, data: bytes, query: DNSRecord, response: DNSRecord, reply: bytes) -> None: ...
+    def learn(self, data: bytes, query: DNSRecord, response: DNSRecord, reply: bytes, transport: str) -> None: ...
 
 TCP_IDLE_SECONDS = 10.0
 MAX_TCP_CONNECTIONS = 256
@@ -148,7 +148,7 @@ class DNSServer:
             return error_reply_bytes(data, RCODE.SERVFAIL)
         if self.fast_path is not None:
             try:
-                self.fast_path.learn(data, query, response, reply)
+                self.fast_path.learn(data, query, response, reply, transport)
             except Exception:
                 log.exception("fast path could not learn the answer for %s", query.q.qname)
         return reply

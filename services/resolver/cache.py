@@ -32,6 +32,7 @@ class Entry:
     ttl: int
     hits: int = 0
     prefetching: bool = False
+    evicted: bool = False
 
     @property
     def expires(self) -> float:
@@ -71,6 +72,7 @@ class AnswerCache:
             return None
         if not entry.fresh(self._clock()) and not self.servable_stale(entry):
             del self._entries[key]
+            entry.evicted = True
             return None
         self._entries.move_to_end(key)
         return entry
@@ -87,8 +89,10 @@ class AnswerCache:
         entry = Entry(answer, self._clock(), ttl, hits=old.hits if old else 0)
         self._entries[key] = entry
         self._entries.move_to_end(key)
+        if old is not None:
+            old.evicted = True
         while len(self._entries) > self.config.max_entries:
-            self._entries.popitem(last=False)
+            self._entries.popitem(last=False)[1].evicted = True
         return entry
 
     def ttl_of(self, answer: DNSRecord) -> int | None:
@@ -107,6 +111,6 @@ class AnswerCache:
 
     def wants_prefetch(self, entry: Entry) -> bool:
         """A popular entry in the last tenth of its life, not already being refreshed."""
-        if not self.config.prefetch or entry.prefetching or entry.hits < 2 or entry.ttl < 10:
+        if not self.config.prefetch or entry.prefetching or entry.hits < 2 or entry.ttl < 2:
             return False
         return self._clock() >= entry.expires - entry.ttl / 10

@@ -23,11 +23,11 @@ def query_key(data: bytes) -> tuple[bytes, int] | None:
 
 class Replays:
     def __init__(self, max_answers: int = _MAX_ANSWERS) -> None:
-        self._answers: dict[bytes, tuple[bytes, float, str]] = {}
+        self._answers: dict[bytes, tuple[bytes, float, str, object]] = {}
         self._max = max_answers
 
-    def answer(self, data: bytes, now: float) -> tuple[bytes, str] | None:
-        """The stored answer for ``data`` with its source (``local`` or ``cache``), if still good."""
+    def answer(self, data: bytes, now: float) -> tuple[bytes, str, object] | None:
+        """The stored answer for ``data``, its source (``local`` or ``cache``) and the caller's token."""
         keyed = query_key(data)
         if keyed is None:
             return None
@@ -35,13 +35,13 @@ class Replays:
         stored = self._answers.get(key)
         if stored is None:
             return None
-        reply, until, source = stored
+        reply, until, source, token = stored
         if now >= until:
             del self._answers[key]
             return None
-        return replay(reply, data, end), source
+        return replay(reply, data, end), source, token
 
-    def remember(self, data: bytes, reply: bytes, until: float, source: str) -> None:
+    def remember(self, data: bytes, reply: bytes, until: float, source: str, token: object = None) -> None:
         keyed = query_key(data)
         if keyed is None:
             return
@@ -51,7 +51,7 @@ class Replays:
 
         if len(self._answers) >= self._max:
             self._answers.clear()  # rare: cheaper than LRU bookkeeping on the hot path
-        self._answers[keyed[0]] = (reply, until, source)
+        self._answers[keyed[0]] = (reply, until, source, token)
 
     def clear(self) -> None:
         self._answers.clear()

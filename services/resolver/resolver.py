@@ -80,23 +80,37 @@ class IslandResolver:
             if verdict is Verdict.SLIP:
                 self.metrics.rate_limited.labels("slip").inc()
                 return _truncated(data)
+        if transport != "udp":
+            return None  # replays are packed for UDP (maybe truncated); TCP is rare, take the full path
         found = self.replays.answer(data, time.monotonic())
         if found is None:
             return None
-        reply, source = found
+        reply, source, entry = found
         if source == "cache":
+            if entry.evicted:
+                return None
             self.metrics.cache_hits.inc()
+            self._count_hit(entry, data)
         self._m_sources[source].inc()
         return self._counted(reply)
+
+    def _count_hit(self, entry: Entry, data: bytes | DNSRecord) -> None:
+        """A cache hit makes an entry popular; popular entries near expiry are refreshed now."""
+        entry.hits += 1
+        if self.cache.wants_prefetch(entry) and not self.upstreams.all_down():
+            query = data if isinstance(data, DNSRecord) else DNSRecord.parse(data)
+            entry.prefetching = True
+            self.metrics.prefetches.inc()
+            self._resolve(cache_key(query), query)
 
     def _counted(self, reply: bytes) -> bytes:
         if len(reply) >= 4:
             self._m_rcodes[reply[3] & 0xF].inc()
         return reply
 
-    def learn(self, data: bytes, query: DNSRecord, response: DNSRecord, reply: bytes) -> None:
+    def learn(self, data: bytes, query: DNSRecord, response: DNSRecord, reply: bytes, transport: str) -> None:
         self._counted(reply)
-        if response.header.rcode not in (RCODE.NOERROR, RCODE.NXDOMAIN) or any(
+        if transport != "udp" or response.header.rcode not in (RCODE.NOERROR, RCODE.NXDOMAIN) or any(
             rr.rtype == QTYPE.OPT and rr.rdata for rr in response.ar
         ):
             return  # SERVFAIL, REFUSED and answers carrying EDE (stale) are decided afresh every time
@@ -106,7 +120,7 @@ class IslandResolver:
         entry = self.cache.get(cache_key(query))
         now = time.monotonic()
         if entry is not None and entry.fresh(now):
-            self.replays.remember(data, reply, min(now + _REPLAY_SECONDS, entry.expires), "cache")
+            self.replays.remember(data, reply, min(now + _REPLAY_SECONDS, entry.expires), "cache", entry)
 
     # The full path --------------------------------------------------------------------------
     async def handle(self, query: DNSRecord, client: tuple[str, int], transport: str) -> DNSRecord:
@@ -144,12 +158,8 @@ class IslandResolver:
         entry = self.cache.get(key)
         now = time.monotonic()
         if entry is not None and entry.fresh(now):
-            entry.hits += 1
             self.metrics.cache_hits.inc()
-            if self.cache.wants_prefetch(entry) and not self.upstreams.all_down():
-                entry.prefetching = True
-                self.metrics.prefetches.inc()
-                self._resolve(key, query)
+            self._count_hit(entry, query)
             return self._from_entry(query, entry, now), "cache"
         self.metrics.cache_misses.inc()
         if not self.upstreams.usable():
