@@ -39,7 +39,6 @@ _STALE = (EDE_STALE_ANSWER, "Stale Answer")
 _UNREACHABLE = (EDE_NO_REACHABLE_AUTHORITY, "No Reachable Authority")
 # Longest a cache answer is replayed byte for byte: its TTLs count down in whole seconds.
 _REPLAY_SECONDS = 1.0
-_RCODE_NAMES = {code: str(RCODE.get(code)) for code in range(16)}
 
 
 class IslandResolver:
@@ -55,10 +54,7 @@ class IslandResolver:
         self.replays = Replays()
         self._in_flight: dict[CacheKey, asyncio.Future[DNSRecord]] = {}
         self._tasks: set[asyncio.Task] = set()
-        m = self.metrics
-        self._m_udp, self._m_tcp = m.queries.labels("udp"), m.queries.labels("tcp")
-        self._m_rcodes = {code: m.answers.labels(name) for code, name in _RCODE_NAMES.items()}
-        self._m_sources = {s: m.sources.labels(s) for s in ("local", "cache", "upstream", "stale", "none", "refused")}
+        self._hot = self.metrics.hot
 
     def _upstream_changed(self, name: str, state: str, changed: bool) -> None:
         self.metrics.set_upstream_state(name, state, changed=changed)
@@ -67,10 +63,11 @@ class IslandResolver:
 
     # The fast path (services.dns.server.FastPath) -------------------------------------------
     def answer(self, data: bytes, client: tuple[str, int], transport: str) -> bytes | None:
-        (self._m_udp if transport == "udp" else self._m_tcp).inc()
+        hot = self._hot
+        hot.queries[transport] += 1
         if not self.acl.allows(client[0]):
             self.metrics.refused.inc()
-            self._m_sources["refused"].inc()
+            hot.sources["refused"] += 1
             return self._counted(error_reply_bytes(data, RCODE.REFUSED) or b"")
         if transport == "udp" and self.rate_limit.enabled:
             verdict = self.rate_limit.check(client[0])
@@ -89,10 +86,11 @@ class IslandResolver:
         if source == "cache":
             if entry.evicted:
                 return None
-            self.metrics.cache_hits.inc()
+            hot.cache_hits += 1
             self._count_hit(entry, data)
-        self._m_sources[source].inc()
-        return self._counted(reply)
+        hot.sources[source] += 1
+        hot.rcodes[reply[3] & 0xF] += 1
+        return reply
 
     def _count_hit(self, entry: Entry, data: bytes | DNSRecord) -> None:
         """A cache hit makes an entry popular; popular entries near expiry are refreshed now."""
@@ -105,7 +103,7 @@ class IslandResolver:
 
     def _counted(self, reply: bytes) -> bytes:
         if len(reply) >= 4:
-            self._m_rcodes[reply[3] & 0xF].inc()
+            self._hot.rcodes[reply[3] & 0xF] += 1
         return reply
 
     def learn(self, data: bytes, query: DNSRecord, response: DNSRecord, reply: bytes, transport: str) -> None:
@@ -128,7 +126,7 @@ class IslandResolver:
         if not self.acl.allows(client[0]):
             return reply_to(query, rcode=RCODE.REFUSED)
         reply, source = self._from_local(query) or await self._recurse(query)
-        self._m_sources[source].inc()
+        self._hot.sources[source] += 1
         self.metrics.latency.labels(source).observe(time.monotonic() - started)
         return reply
 
@@ -158,7 +156,7 @@ class IslandResolver:
         entry = self.cache.get(key)
         now = time.monotonic()
         if entry is not None and entry.fresh(now):
-            self.metrics.cache_hits.inc()
+            self._hot.cache_hits += 1
             self._count_hit(entry, query)
             return self._from_entry(query, entry, now), "cache"
         self.metrics.cache_misses.inc()
