@@ -10,7 +10,7 @@ import signal
 import sys
 
 from .config import ConfigError, load_config
-from .resolver import serve
+from .resolver import MetricsPortError, serve
 
 
 async def _run_until_signal(config) -> None:
@@ -42,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
         runner = asyncio.run
     try:
         runner(_run_until_signal(config))
+    except MetricsPortError as exc:
+        print(f"island resolver: {exc}", file=sys.stderr)
+        return 3
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             print(

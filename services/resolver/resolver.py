@@ -290,13 +290,22 @@ def _truncated(data: bytes) -> bytes:
     return reply[:2] + bytes([reply[2] | 0x02]) + reply[3:]
 
 
+class MetricsPortError(RuntimeError):
+    pass
+
+
 async def serve(config: ResolverConfig) -> None:
     """Run the resolver until cancelled."""
     from services.dns import DNSServer
 
     resolver = IslandResolver(config)
     if config.metrics is not None:
-        resolver.metrics.serve(config.metrics.host, config.metrics.port)
+        try:
+            resolver.metrics.serve(config.metrics.host, config.metrics.port)
+        except OSError as exc:
+            raise MetricsPortError(
+                f"cannot serve metrics on {config.metrics.host}:{config.metrics.port}: {exc.strerror}"
+            ) from exc
     server = DNSServer(
         resolver.handle,
         config.listen.host,
