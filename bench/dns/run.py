@@ -82,8 +82,10 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))]
 
 
-def summary_line(island: float, unbound: float) -> str:
-    ratio = island / unbound if unbound else float("nan")
+def summary_line(island: float, unbound: float, ratio: float | None = None) -> str:
+    """The closing line; ``ratio`` defaults to island/unbound (the run passes its paired median)."""
+    if ratio is None:
+        ratio = island / unbound if unbound else float("nan")
     return f"dns local-zone qps: island={island:.0f} unbound={unbound:.0f} ratio={ratio:.2f}"
 
 
@@ -220,8 +222,8 @@ def dnsperf(host: str, port: int, queries: Path, seconds: float, core: int, *, e
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=5, help="length of each dnsperf run")
-    parser.add_argument("--rounds", type=int, default=3, help="runs per server and mode, taken in turn")
+    parser.add_argument("--seconds", type=float, default=3, help="length of each dnsperf run")
+    parser.add_argument("--rounds", type=int, default=5, help="runs per server and mode, taken in turn")
     parser.add_argument("--net", default=os.environ.get("BENCH_NET", "127.77"), help="loopback /16 to use")
     parser.add_argument("--port", type=int, default=5300)
     parser.add_argument("--latency-rate", type=int, default=2000, help="queries per second in the latency runs")
@@ -264,17 +266,24 @@ def main(argv: list[str] | None = None) -> int:
                   f"medians); servers on core {server_core}, dnsperf on core {client_core}")
             island((uplink_host, port), "island")
             runs: dict[tuple[str, bool], list[float]] = {}
+            ratios: list[float] = []
             for round_ in range(args.rounds):
                 for edns in (False, True):
-                    for name, host in (("island", island_host), ("unbound", unbound_host)):
+                    pair = {}
+                    order = [("island", island_host), ("unbound", unbound_host)]
+                    for name, host in order if round_ % 2 == 0 else order[::-1]:  # neither always goes first
                         result = parse_summary(dnsperf(host, port, work / "local.txt", args.seconds, client_core, edns=edns))
                         runs.setdefault((name, edns), []).append(result.qps)
+                        pair[name] = result.qps
                         print(f"  round {round_ + 1}  {name:<8} {'EDNS' if edns else 'no EDNS':<8} "
                               f"{result.qps:>8.0f} qps  lost {result.lost}/{result.sent}", flush=True)
+                    ratios.append(pair["island"] / pair["unbound"])
             for edns in (False, True):
                 i, u = statistics.median(runs[("island", edns)]), statistics.median(runs[("unbound", edns)])
-                print(f"  median {'with' if edns else 'without'} EDNS: island {i:.0f} qps, unbound {u:.0f} qps, ratio {i / u:.2f}")
-            totals = {name: [statistics.median(runs[(name, e)]) for e in (False, True)] for name in ("island", "unbound")}
+                print(f"  median {'with' if edns else 'without'} EDNS: island {i:.0f} qps, unbound {u:.0f} qps")
+            totals = {name: runs[(name, False)] + runs[(name, True)] for name in ("island", "unbound")}
+            print(f"  ratio = median of the {len(ratios)} back-to-back pairs' ratios (robust to the shared machine's "
+                  f"load changing between pairs): {', '.join(f'{r:.2f}' for r in ratios)}")
             servers.pop().stop()
 
             print(f"island local-name latency at {args.latency_rate} qps, one query in ten for an outside name; "
@@ -283,8 +292,8 @@ def main(argv: list[str] | None = None) -> int:
             island((uplink_host, port), "island-up")
             hosts = {"up": island_host, "black-holed": island_host_2}
             island((hole_host, port), "island-black-holed", host=island_host_2)
-            for _ in range(args.rounds):
-                for state, host in hosts.items():
+            for round_ in range(args.rounds):
+                for state, host in list(hosts.items())[:: 1 if round_ % 2 == 0 else -1]:
                     out = dnsperf(host, port, work / "mixed.txt", args.seconds, client_core, edns=True,
                                   rate=args.latency_rate, verbose=True)
                     latencies[state] += parse_latencies(out, ZONE)
@@ -298,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
             for server in servers:
                 server.stop()
             hole.close()
-    print(summary_line(statistics.mean(totals["island"]), statistics.mean(totals["unbound"])))
+    print(summary_line(statistics.median(totals["island"]), statistics.median(totals["unbound"]), statistics.median(ratios)))
     return 0
 
 

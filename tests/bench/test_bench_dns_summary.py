@@ -80,3 +80,7 @@ def test_both_servers_get_the_same_zone() -> None:
     mixed = mixed_queries(random.Random(1), 1000)
     outside = [q for q in mixed if "bank.example" in q]
     assert 50 <= len(outside) <= 150
+
+
+def test_summary_line_takes_the_runs_paired_ratio() -> None:
+    assert summary_line(50000, 40000, 1.07) == "dns local-zone qps: island=50000 unbound=40000 ratio=1.07"
