@@ -46,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"island resolver: {exc}", file=sys.stderr)
         return 3
     except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
+        # uvloop wraps the bind error in an OSError of its own, without errno.
+        if errno.EADDRINUSE in (exc.errno, getattr(exc.__cause__, "errno", None)):
             print(
                 f"island resolver: port {config.listen.port} on {config.listen.host} is already in use; "
                 "stop what uses it or choose another port",
