@@ -34,3 +34,9 @@ down: $(STAMP)
 
 clean:
 	rm -rf $(VENV) out test-output build *.egg-info .pytest_cache
+
+## The island resolver against Unbound on the island's own names (dnsperf; installs dnsperf and unbound if missing).
+## Not part of `make test`: a benchmark on a shared machine, reported as a ratio measured in the same run.
+.PHONY: bench-dns
+bench-dns: $(STAMP)
+	$(BIN)/python -m bench.dns.run $(BENCH_ARGS)

@@ -15,6 +15,7 @@ from .scenario import ScenarioError, evaluate, load_scenario, render_text, run_s
 from .scenario.engine import Progress
 from .scenario.journal import Event
 from .scenario.model import Scenario
+from .services import resolver_upstreams
 from .state import StateDir
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
@@ -120,6 +121,7 @@ async def cmd_status(args: argparse.Namespace, state: StateDir) -> int:
         "uplink": "up" if mode == "up" else "cut",
         "uplink_mode": mode,
         "services": await backend.status(),
+        "resolver_upstreams": await resolver_upstreams(t),
     }
     if args.json:
         print(json.dumps(status, indent=2))
@@ -129,6 +131,8 @@ async def cmd_status(args: argparse.Namespace, state: StateDir) -> int:
         state_text = "running" if service["running"] else "NOT RUNNING"
         say(f"  {name:<9} {state_text:<11} {service['where']}")
     say(f"  uplink    {'up' if mode == 'up' else 'CUT (' + mode + ')'}")
+    for upstream, health in (status["resolver_upstreams"] or {}).items():
+        say(f"  resolver's upstream {upstream}: {health}")
     say(f"  Crisis page: {t.site_url}")
     return EXIT_OK
 

@@ -8,6 +8,7 @@ is the same everywhere.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -16,11 +17,18 @@ from typing import Any
 import httpx
 
 from services.dns import query
+from services.resolver.metrics import upstream_states
 from services.ports import Port
 
 from .topology import Topology
 
 HealthCheck = Callable[[], Awaitable[None]]
+
+# Where the island resolver serves its metrics (CoreDNS's port), on the resolver's address.
+RESOLVER_METRICS_PORT = 9153
+# How often the resolver rechecks a down upstream: RFC 8767 says 30 s; a rehearsal
+# lasts seconds, so the island notices a restored uplink within two.
+RESOLVER_RECHECK_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,23 @@ async def dns_ok(name: str, host: str, port: int) -> None:
     answer = await query(name, "A", host, port, timeout=1.0)
     if not answer.rr:
         raise RuntimeError(f"{host}:{port} has no answer for {name}")
+
+
+def _network_of(address: str) -> str:
+    """The /24 an IPv4 host is on: the island's client network."""
+    return str(ipaddress.ip_network(f"{address}/24", strict=False))
+
+
+async def resolver_upstreams(topology: Topology) -> dict[str, str] | None:
+    """Each upstream's state (up, suspect, down) as the island resolver sees it; None if it does not say."""
+    url = web_url(topology.resolver_address, RESOLVER_METRICS_PORT, "/metrics")
+    try:
+        async with httpx.AsyncClient(timeout=1.0, trust_env=False) as client:
+            response = await client.get(url)
+            response.raise_for_status()
+    except httpx.HTTPError:
+        return None
+    return upstream_states(response.text)
 
 
 def web_url(host: str, port: int, path: str) -> str:
@@ -94,9 +119,17 @@ def island_services(topology: Topology, internet_address: str) -> list[ServiceSp
                     {"name": t.crisis_name, "type": "static", "data": f"@ 30 IN A {t.site_address}\n"},
                 ],
                 "upstreams": [{"host": internet_address, "port": dns}],
+                # Residents at the trygghetspunkt, and the host itself (health checks, `dig`).
+                "allow": [_network_of(t.resident_address), "127.0.0.1/32", "::1/128"],
+                "health": {"recheck_interval": RESOLVER_RECHECK_SECONDS},
+                "metrics": {"host": t.resolver_address, "port": RESOLVER_METRICS_PORT},
             },
             args=(),
-            ports=((t.resolver_address, dns, "udp"), (t.resolver_address, dns, "tcp")),
+            ports=(
+                (t.resolver_address, dns, "udp"),
+                (t.resolver_address, dns, "tcp"),
+                (t.resolver_address, RESOLVER_METRICS_PORT, "tcp"),
+            ),
             where=f"{t.resolver_address}:{dns} (UDP and TCP)",
             health=lambda: dns_ok(t.crisis_name, t.resolver_address, dns),
         ),

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import struct
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from dnslib import RCODE, DNSRecord
 
@@ -19,8 +20,20 @@ from .wire import MalformedPacket, client_udp_size, error_reply_bytes, pack_for_
 
 log = logging.getLogger(__name__)
 
-# handler(query, client_address, transport_name) -> response
-Handler = Callable[[DNSRecord, tuple[str, int], str], Awaitable[DNSRecord]]
+# handler(query, client_address, transport_name) -> response, or None to drop the query
+Handler = Callable[[DNSRecord, tuple[str, int], str], Awaitable[DNSRecord | None]]
+
+
+class FastPath(Protocol):
+    """Answers a query from its raw bytes before any parsing (precomputed answers).
+
+    ``answer`` returns the bytes to send, ``b""`` to drop the query, or None to take the
+    full path; ``learn`` is told every full-path answer so it can serve the next one.
+    """
+
+    def answer(self, data: bytes, client: tuple[str, int], transport: str) -> bytes | None: ...
+
+    def learn(self, data: bytes, query: DNSRecord, response: DNSRecord, reply: bytes, transport: str) -> None: ...
 
 TCP_IDLE_SECONDS = 10.0
 MAX_TCP_CONNECTIONS = 256
@@ -35,6 +48,18 @@ class _UDPProtocol(asyncio.DatagramProtocol):
         self.transport = transport
 
     def datagram_received(self, data: bytes, addr) -> None:
+        fast = self.server.fast_path
+        if fast is not None:
+            # No task, no parse: the common case (local names, cache hits) ends here.
+            try:
+                reply = fast.answer(data, addr, "udp")
+            except Exception:
+                log.exception("fast path failed for a packet from %s", addr)
+                reply = None
+            if reply is not None:
+                if reply and self.transport is not None:
+                    self.transport.sendto(reply, addr)
+                return
         task = asyncio.ensure_future(self._answer(data, addr))
         self.server._tasks.add(task)
         task.add_done_callback(self.server._tasks.discard)
@@ -50,10 +75,22 @@ class _UDPProtocol(asyncio.DatagramProtocol):
 
 
 class DNSServer:
-    def __init__(self, handler: Handler, host: str, port: int) -> None:
+    def __init__(
+        self,
+        handler: Handler,
+        host: str,
+        port: int,
+        *,
+        fast_path: FastPath | None = None,
+        max_tcp_connections: int = MAX_TCP_CONNECTIONS,
+        tcp_idle_seconds: float = TCP_IDLE_SECONDS,
+    ) -> None:
         self.handler = handler
         self.host = host
         self.port = port
+        self.fast_path = fast_path
+        self.max_tcp_connections = max_tcp_connections
+        self.tcp_idle_seconds = tcp_idle_seconds
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -81,6 +118,14 @@ class DNSServer:
 
     async def answer(self, data: bytes, client: tuple[str, int], transport: str) -> bytes | None:
         """Bytes to send back for ``data``, or None to stay silent (garbage too short to answer)."""
+        if self.fast_path is not None and transport != "udp":  # UDP asked it already
+            try:
+                fast = self.fast_path.answer(data, client, transport)
+            except Exception:
+                log.exception("fast path failed for a packet from %s", client)
+                fast = None
+            if fast is not None:
+                return fast or None
         try:
             query = parse_query(data)
         except MalformedPacket as exc:
@@ -91,25 +136,34 @@ class DNSServer:
         except Exception:
             log.exception("internal error answering %s from %s", query.q.qname, client)
             response = servfail(query)
+        if response is None:
+            return None
         try:
             if transport == "udp":
-                return pack_for_udp(response, client_udp_size(query))
-            return response.pack()
+                reply = pack_for_udp(response, client_udp_size(query))
+            else:
+                reply = response.pack()
         except Exception:
             log.exception("cannot pack the answer for %s", query.q.qname)
             return error_reply_bytes(data, RCODE.SERVFAIL)
+        if self.fast_path is not None:
+            try:
+                self.fast_path.learn(data, query, response, reply, transport)
+            except Exception:
+                log.exception("fast path could not learn the answer for %s", query.q.qname)
+        return reply
 
     async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self._tcp_connections >= MAX_TCP_CONNECTIONS:
+        if self._tcp_connections >= self.max_tcp_connections:
             writer.close()
             return
         self._tcp_connections += 1
         client = writer.get_extra_info("peername")[:2]
         try:
             while True:
-                header = await asyncio.wait_for(reader.readexactly(2), TCP_IDLE_SECONDS)
+                header = await asyncio.wait_for(reader.readexactly(2), self.tcp_idle_seconds)
                 (length,) = struct.unpack("!H", header)
-                data = await asyncio.wait_for(reader.readexactly(length), TCP_IDLE_SECONDS)
+                data = await asyncio.wait_for(reader.readexactly(length), self.tcp_idle_seconds)
                 reply = await self.answer(data, client, "tcp")
                 if reply is None:
                     break

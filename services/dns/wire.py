@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import struct
 
-from dnslib import EDNS0, OPCODE, QTYPE, RCODE, DNSError, DNSHeader, DNSRecord
+from dnslib import EDNS0, OPCODE, QTYPE, RCODE, DNSError, DNSHeader, DNSRecord, EDNSOption
 
 CLASSIC_UDP_SIZE = 512
 # What we advertise and the most we send over UDP (DNS Flag Day 2020 value).
@@ -105,3 +105,47 @@ def pack_for_udp(response: DNSRecord, limit: int) -> bytes:
 
 def with_id(data: bytes, query_id: int) -> bytes:
     return struct.pack("!H", query_id) + data[2:]
+
+
+# Extended DNS Errors (RFC 8914): EDNS option 15, a 2-byte info code and UTF-8 text.
+EDE_OPTION = 15
+EDE_STALE_ANSWER = 3
+EDE_NO_REACHABLE_AUTHORITY = 22
+
+
+def add_extended_errors(reply: DNSRecord, errors: list[tuple[int, str]]) -> None:
+    """Attach EDE options to ``reply``'s OPT record; a reply without EDNS gets none (RFC 8914 needs EDNS)."""
+    opt = _opt(reply)
+    if opt is None:
+        return
+    for code, text in errors:
+        opt.rdata.append(EDNSOption(EDE_OPTION, struct.pack("!H", code) + text.encode("utf-8")))
+
+
+def question_end(data: bytes) -> int | None:
+    """Offset just past the question of a query, found without parsing the whole packet.
+
+    None when the packet is not a plain query with one uncompressed question: the
+    caller then takes the full parse.
+    """
+    size = len(data)
+    if size < 17 or data[2] & 0x80 or data[4:6] != b"\x00\x01":
+        return None
+    offset = 12
+    while True:
+        if offset >= size:
+            return None
+        length = data[offset]
+        if length == 0:
+            offset += 1
+            break
+        if length > 63:
+            return None
+        offset += 1 + length
+    end = offset + 4
+    return end if end <= size else None
+
+
+def replay(answer: bytes, query: bytes, question_end: int) -> bytes:
+    """A stored answer sent again: the new query's ID and its question (with its letter case, RFC 7766/0x20)."""
+    return query[:2] + answer[2:12] + query[12:question_end] + answer[question_end:]

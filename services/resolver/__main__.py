@@ -10,7 +10,7 @@ import signal
 import sys
 
 from .config import ConfigError, load_config
-from .resolver import serve
+from .resolver import MetricsPortError, serve
 
 
 async def _run_until_signal(config) -> None:
@@ -42,8 +42,12 @@ def main(argv: list[str] | None = None) -> int:
         runner = asyncio.run
     try:
         runner(_run_until_signal(config))
+    except MetricsPortError as exc:
+        print(f"island resolver: {exc}", file=sys.stderr)
+        return 3
     except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
+        # uvloop wraps the bind error in an OSError of its own, without errno.
+        if errno.EADDRINUSE in (exc.errno, getattr(exc.__cause__, "errno", None)):
             print(
                 f"island resolver: port {config.listen.port} on {config.listen.host} is already in use; "
                 "stop what uses it or choose another port",

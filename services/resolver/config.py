@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 
 class _Model(BaseModel):
@@ -30,6 +31,62 @@ class LocalZone(_Model):
     data: str = Field("", description="records in zone-file syntax, names relative to the zone")
 
 
+# Who may use the resolver when the configuration does not say (Unbound allows only
+# localhost by default; an island's clients are on private networks, so those too).
+DEFAULT_ALLOW = [
+    "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+    "100.64.0.0/10", "fc00::/7", "fe80::/10",
+]
+
+
+class ServeStale(_Model):
+    """RFC 8767 serve-stale (Unbound: serve-expired*)."""
+
+    enabled: bool = True
+    # Unbound: serve-expired-ttl. How long after expiry an answer may still be served.
+    max_stale: float = Field(86400, ge=0)
+    # Unbound: serve-expired-reply-ttl. The TTL a stale answer is given.
+    reply_ttl: int = Field(30, ge=0, le=3600)
+    # Unbound: serve-expired-client-timeout. How long a client with a stale answer waits on upstreams.
+    client_timeout: float = Field(1.8, gt=0)
+
+
+class Cache(_Model):
+    # Unbound: msg-cache-size / rrset-cache-size, but counted in answers, not bytes.
+    max_entries: int = Field(10000, ge=1)
+    # Unbound: cache-min-ttl / cache-max-ttl / cache-max-negative-ttl.
+    min_ttl: int = Field(0, ge=0)
+    max_ttl: int = Field(86400, ge=1)
+    max_negative_ttl: int = Field(3600, ge=0)
+    # Unbound: prefetch. Refresh an entry asked for at least twice in its last tenth of life.
+    prefetch: bool = True
+
+
+class Health(_Model):
+    # RFC 8767 section 5: recheck a failed upstream no more often than every 30 s. Lower it
+    # for rehearsals. (Unbound: infra-host-ttl / infra-keep-probing.)
+    recheck_interval: float = Field(30.0, gt=0)
+    # Timeouts in a row before an upstream counts as down (one makes it suspect).
+    down_after: int = Field(2, ge=1)
+
+
+class RateLimit(_Model):
+    """Response-rate limiting per client prefix (Unbound: ip-ratelimit)."""
+
+    responses_per_second: float = Field(0, ge=0, description="0 turns it off")
+    burst: float = Field(0, ge=0, description="defaults to one second's worth")
+    ipv4_prefix: int = Field(24, ge=8, le=32)
+    ipv6_prefix: int = Field(56, ge=16, le=128)
+    # Every nth limited UDP query is answered with TC (slip), so real clients retry over TCP.
+    slip: int = Field(2, ge=0)
+
+
+class Limits(_Model):
+    # Unbound: incoming-num-tcp and tcp-idle-timeout.
+    tcp_connections: int = Field(256, ge=1)
+    tcp_idle_seconds: float = Field(10.0, gt=0)
+
+
 class ResolverConfig(_Model):
     listen: Endpoint
     local_zones: list[LocalZone] = []
@@ -37,6 +94,25 @@ class ResolverConfig(_Model):
     # Total time a client waits on the upstreams before it gets SERVFAIL; below the
     # 1.8 s client response timer of RFC 8767 so stub resolvers do not retry first.
     forward_timeout: float = Field(1.5, gt=0, le=10)
+    # Client networks allowed to query (Unbound: access-control ... allow); others get REFUSED.
+    allow: list[str] = Field(default_factory=lambda: list(DEFAULT_ALLOW))
+    cache: Cache = Cache()
+    serve_stale: ServeStale = ServeStale()
+    health: Health = Health()
+    rate_limit: RateLimit = RateLimit()
+    limits: Limits = Limits()
+    # Where Prometheus metrics (and the upstreams' state) are served over HTTP; none when absent.
+    metrics: Endpoint | None = None
+
+    @field_validator("allow")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{network!r} is not a network (e.g. 10.20.0.0/24)") from exc
+        return value
 
 
 class ConfigError(ValueError):

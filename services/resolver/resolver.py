@@ -1,85 +1,297 @@
-"""The island resolver's policy: which questions the island answers itself and which it forwards.
+"""The island resolver's policy: which questions the island answers itself and how it forwards the rest.
 
-Local zones are answered at once, never waiting on the uplink. Everything else is
-forwarded within a fixed time budget; when no upstream answers, the client gets
-SERVFAIL instead of silence.
+Local zones are answered at once, never waiting on the uplink. Other questions are
+answered from the cache, or forwarded to the upstreams that are not known to be down
+(identical questions in flight share one upstream query). When no upstream answers,
+a client gets the expired answer if there is one (RFC 8767, with Extended DNS Errors),
+otherwise SERVFAIL: at once when every upstream is known to be down, within the
+forward budget otherwise, never silence.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import time
 
-from dnslib import EDNS0, QTYPE, RCODE, DNSHeader, DNSLabel, DNSRecord
+from dnslib import QTYPE, RCODE, DNSHeader, DNSLabel, DNSRecord
 
-from services.dns import DNSExchangeError, Zone, Zones, exchange, reply_to, servfail
-from services.dns.client import check_answer
-from services.dns.wire import OUR_UDP_SIZE, MalformedPacket, parse_response
+from services.dns import DNSExchangeError, Zone, Zones, reply_to, servfail
+from services.dns.wire import (
+    EDE_NO_REACHABLE_AUTHORITY,
+    EDE_STALE_ANSWER,
+    MalformedPacket,
+    add_extended_errors,
+    error_reply_bytes,
+)
 
-from .config import Endpoint, ResolverConfig
+from .acl import AccessList
+from .cache import AnswerCache, CacheKey, Entry, cache_key
+from .config import ResolverConfig
+from .fastpath import FOREVER, Replays
+from .metrics import Metrics
+from .ratelimit import RateLimiter, Verdict
+from .upstreams import Upstream, UpstreamFailed, Upstreams, ask, failure_kind
 
 log = logging.getLogger(__name__)
 
+_STALE = (EDE_STALE_ANSWER, "Stale Answer")
+_UNREACHABLE = (EDE_NO_REACHABLE_AUTHORITY, "No Reachable Authority")
+# Longest a cache answer is replayed byte for byte: its TTLs count down in whole seconds.
+_REPLAY_SECONDS = 1.0
+
 
 class IslandResolver:
-    def __init__(self, config: ResolverConfig) -> None:
+    def __init__(self, config: ResolverConfig, metrics: Metrics | None = None) -> None:
         self.config = config
+        self.metrics = metrics or Metrics()
         self.zones = Zones([Zone.from_text(z.name, z.data) for z in config.local_zones])
         self._zone_types = {str(DNSLabel(z.name)): z.type for z in config.local_zones}
+        self.cache = AnswerCache(config.cache, config.serve_stale)
+        self.upstreams = Upstreams(config.upstreams, config.health, on_change=self._upstream_changed)
+        self.acl = AccessList(config.allow)
+        self.rate_limit = RateLimiter(config.rate_limit)
+        self.replays = Replays()
+        self._in_flight: dict[CacheKey, asyncio.Future[DNSRecord]] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self._hot = self.metrics.hot
 
+    def _upstream_changed(self, name: str, state: str, changed: bool) -> None:
+        self.metrics.set_upstream_state(name, state, changed=changed)
+        if changed:
+            self.replays.clear()
+
+    # The fast path (services.dns.server.FastPath) -------------------------------------------
+    def answer(self, data: bytes, client: tuple[str, int], transport: str) -> bytes | None:
+        hot = self._hot
+        hot.queries[transport] += 1
+        if not self.acl.allows(client[0]):
+            self.metrics.refused.inc()
+            hot.sources["refused"] += 1
+            return self._counted(error_reply_bytes(data, RCODE.REFUSED) or b"")
+        if transport == "udp" and self.rate_limit.enabled:
+            verdict = self.rate_limit.check(client[0])
+            if verdict is Verdict.DROP:
+                self.metrics.rate_limited.labels("drop").inc()
+                return b""
+            if verdict is Verdict.SLIP:
+                self.metrics.rate_limited.labels("slip").inc()
+                return _truncated(data)
+        if transport != "udp":
+            return None  # replays are packed for UDP (maybe truncated); TCP is rare, take the full path
+        found = self.replays.answer(data, time.monotonic())
+        if found is None:
+            return None
+        reply, source, entry = found
+        if source == "cache":
+            if entry.evicted:
+                return None
+            hot.cache_hits += 1
+            self._count_hit(entry, data)
+        hot.sources[source] += 1
+        hot.rcodes[reply[3] & 0xF] += 1
+        return reply
+
+    def _count_hit(self, entry: Entry, data: bytes | DNSRecord) -> None:
+        """A cache hit makes an entry popular; popular entries near expiry are refreshed now."""
+        entry.hits += 1
+        if self.cache.wants_prefetch(entry) and not self.upstreams.all_down():
+            query = data if isinstance(data, DNSRecord) else DNSRecord.parse(data)
+            entry.prefetching = True
+            self.metrics.prefetches.inc()
+            self._resolve(cache_key(query), query)
+
+    def _counted(self, reply: bytes) -> bytes:
+        if len(reply) >= 4:
+            self._hot.rcodes[reply[3] & 0xF] += 1
+        return reply
+
+    def learn(self, data: bytes, query: DNSRecord, response: DNSRecord, reply: bytes, transport: str) -> None:
+        self._counted(reply)
+        if transport != "udp" or response.header.rcode not in (RCODE.NOERROR, RCODE.NXDOMAIN) or any(
+            rr.rtype == QTYPE.OPT and rr.rdata for rr in response.ar
+        ):
+            return  # SERVFAIL, REFUSED and answers carrying EDE (stale) are decided afresh every time
+        if self._local(query) is not None:
+            self.replays.remember(data, reply, FOREVER, "local")
+            return
+        entry = self.cache.get(cache_key(query))
+        now = time.monotonic()
+        if entry is not None and entry.fresh(now):
+            self.replays.remember(data, reply, min(now + _REPLAY_SECONDS, entry.expires), "cache", entry)
+
+    # The full path --------------------------------------------------------------------------
     async def handle(self, query: DNSRecord, client: tuple[str, int], transport: str) -> DNSRecord:
-        qname, qtype = query.q.qname, query.q.qtype
-        zone = self.zones.find(qname)
-        if zone is not None:
-            found = zone.lookup(qname, qtype)
-            transparent = self._zone_types[str(zone.origin)] == "transparent"
-            if not (transparent and (found.rcode == RCODE.NXDOMAIN or not found.answer)):
-                reply = reply_to(query, rcode=found.rcode, authoritative=True)
-                for rr in found.answer:
-                    reply.add_answer(rr)
-                for rr in found.authority:
-                    reply.add_auth(rr)
-                return reply
-        return await self._forward(query)
+        started = time.monotonic()
+        if not self.acl.allows(client[0]):
+            return reply_to(query, rcode=RCODE.REFUSED)
+        reply, source = self._from_local(query) or await self._recurse(query)
+        self._hot.sources[source] += 1
+        self.metrics.latency.labels(source).observe(time.monotonic() - started)
+        return reply
 
-    async def _forward(self, query: DNSRecord) -> DNSRecord:
+    def _local(self, query: DNSRecord):
+        zone = self.zones.find(query.q.qname)
+        if zone is None:
+            return None
+        found = zone.lookup(query.q.qname, query.q.qtype)
+        transparent = self._zone_types[str(zone.origin)] == "transparent"
+        if transparent and (found.rcode == RCODE.NXDOMAIN or not found.answer):
+            return None
+        return found
+
+    def _from_local(self, query: DNSRecord) -> tuple[DNSRecord, str] | None:
+        found = self._local(query)
+        if found is None:
+            return None
+        reply = reply_to(query, rcode=found.rcode, authoritative=True)
+        for rr in found.answer:
+            reply.add_answer(rr)
+        for rr in found.authority:
+            reply.add_auth(rr)
+        return reply, "local"
+
+    async def _recurse(self, query: DNSRecord) -> tuple[DNSRecord, str]:
+        key = cache_key(query)
+        entry = self.cache.get(key)
+        now = time.monotonic()
+        if entry is not None and entry.fresh(now):
+            self._hot.cache_hits += 1
+            self._count_hit(entry, query)
+            return self._from_entry(query, entry, now), "cache"
+        self.metrics.cache_misses.inc()
+        if not self.upstreams.usable():
+            # Every upstream is known down: nobody waits. Maybe it is time to look again.
+            self.upstreams.recheck_due(query, self.config.forward_timeout)
+            return self._without_upstream(query, entry)
+        future = self._resolve(key, query)
+        try:
+            if entry is not None:
+                # RFC 8767 client response timer: a stale answer beats waiting any longer.
+                answer = await asyncio.wait_for(asyncio.shield(future), self.config.serve_stale.client_timeout)
+            else:
+                answer = await asyncio.shield(future)
+        except (UpstreamFailed, asyncio.TimeoutError) as exc:
+            unreachable = getattr(exc, "unreachable", True)
+            return self._without_upstream(query, entry, unreachable=unreachable)
+        return self._from_upstream(query, answer), "upstream"
+
+    def _without_upstream(
+        self, query: DNSRecord, entry: Entry | None, *, unreachable: bool = True
+    ) -> tuple[DNSRecord, str]:
+        if entry is not None and self.cache.servable_stale(entry):
+            self.metrics.stale_answers.inc()
+            reply = self._from_entry(query, entry, time.monotonic(), stale=True)
+            add_extended_errors(reply, [_STALE, _UNREACHABLE] if unreachable else [_STALE])
+            return reply, "stale"
+        reply = servfail(query)
+        if unreachable:
+            add_extended_errors(reply, [_UNREACHABLE])
+        return reply, "none"
+
+    def _from_entry(self, query: DNSRecord, entry: Entry, now: float, *, stale: bool = False) -> DNSRecord:
+        reply = reply_to(query, rcode=entry.answer.header.rcode)
+        answer, authority, additional = entry.records(now, self.config.serve_stale.reply_ttl if stale else None)
+        for rr in answer:
+            reply.add_answer(rr)
+        for rr in authority:
+            reply.add_auth(rr)
+        for rr in additional:
+            reply.add_ar(rr)
+        return reply
+
+    def _from_upstream(self, query: DNSRecord, answer: DNSRecord) -> DNSRecord:
+        reply = reply_to(query, rcode=answer.header.rcode)
+        reply.header.ad = 0
+        for rr in answer.rr:
+            reply.add_answer(rr)
+        for rr in answer.auth:
+            reply.add_auth(rr)
+        for rr in answer.ar:
+            if rr.rtype != QTYPE.OPT:
+                reply.add_ar(rr)
+        return reply
+
+    # Upstream queries -------------------------------------------------------------------------
+    def _resolve(self, key: CacheKey, query: DNSRecord) -> asyncio.Future[DNSRecord]:
+        """The one upstream query for ``key``: joined if it is already in flight."""
+        future = self._in_flight.get(key)
+        if future is not None:
+            self.metrics.coalesced.inc()
+            return future
+        question = DNSRecord(DNSHeader(rd=1), q=query.q)
+        future = asyncio.ensure_future(self._forward(key, question))
+        self._in_flight[key] = future
+        self._tasks.add(future)
+
+        def done(task: asyncio.Future) -> None:
+            self._in_flight.pop(key, None)
+            self._tasks.discard(task)
+            if not task.cancelled():
+                task.exception()  # prefetches nobody awaits: mark the failure as seen
+            entry = self.cache.get(key)
+            if entry is not None:
+                entry.prefetching = False
+
+        future.add_done_callback(done)
+        return future
+
+    async def _forward(self, key: CacheKey, question: DNSRecord) -> DNSRecord:
         deadline = time.monotonic() + self.config.forward_timeout
-        upstreams = self.config.upstreams
-        for index, upstream in enumerate(upstreams):
+        candidates = self.upstreams.usable()
+        unreachable = True
+        for index, upstream in enumerate(candidates):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
             # Share what is left of the budget among the upstreams not yet tried.
-            budget = remaining / (len(upstreams) - index)
-            try:
-                return await self._ask(upstream, query, budget)
-            except (DNSExchangeError, MalformedPacket) as exc:
-                log.info("upstream %s:%s failed for %s: %s", upstream.host, upstream.port, query.q.qname, exc)
-        return servfail(query)
+            budget = remaining / (len(candidates) - index)
+            answer = await self._ask_one(upstream, question, budget)
+            if answer is None:
+                continue
+            unreachable = False
+            if answer.header.rcode in (RCODE.SERVFAIL, RCODE.REFUSED):
+                continue  # it answered, but not usefully: try the next one
+            self.cache.put(key, answer)
+            self.metrics.cache_entries.set(len(self.cache))
+            return answer
+        if self.upstreams.all_down():
+            self.upstreams.recheck_due(question, self.config.forward_timeout)
+        raise UpstreamFailed(f"no upstream answered {question.q.qname}", unreachable=unreachable)
 
-    async def _ask(self, upstream: Endpoint, query: DNSRecord, timeout: float) -> DNSRecord:
-        # A fresh ID per upstream query, so a forged answer has to guess it.
-        outgoing = DNSRecord(DNSHeader(id=secrets.randbelow(0x10000), rd=1), q=query.q)
-        if any(rr.rtype == QTYPE.OPT for rr in query.ar):
-            outgoing.add_ar(EDNS0(udp_len=OUR_UDP_SIZE))
+    async def _ask_one(self, upstream: Upstream, question: DNSRecord, timeout: float) -> DNSRecord | None:
         started = time.monotonic()
-        data = await exchange(outgoing.pack(), upstream.host, upstream.port, timeout=timeout)
-        answer = parse_response(data)
-        check_answer(outgoing, answer)
-        if answer.header.tc:
-            left = timeout - (time.monotonic() - started)
-            if left <= 0:
-                raise DNSExchangeError("no time left to retry a truncated answer over TCP")
-            data = await exchange(outgoing.pack(), upstream.host, upstream.port, timeout=left, tcp=True)
-            answer = parse_response(data)
-            check_answer(outgoing, answer)
-        answer.header.id = query.header.id
-        answer.header.rd = query.header.rd
-        answer.header.ra = 1
-        answer.header.aa = 0
+        try:
+            answer = await ask(upstream, question, timeout)
+        except (DNSExchangeError, MalformedPacket) as exc:
+            kind = failure_kind(exc)
+            if kind == "timeout":
+                self.upstreams.missed(upstream)
+            elif kind == "refused":
+                self.upstreams.refused(upstream)
+            log.info("upstream %s failed for %s: %s", upstream.name, question.q.qname, exc)
+            return None
+        self.upstreams.answered(upstream)
+        self.metrics.upstream_latency.labels(upstream.name).observe(time.monotonic() - started)
         return answer
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.upstreams.close()
+
+
+def _truncated(data: bytes) -> bytes:
+    """An empty answer with TC set (rate-limit slip): a real client retries over TCP."""
+    reply = error_reply_bytes(data, RCODE.NOERROR)
+    if not reply:
+        return b""
+    return reply[:2] + bytes([reply[2] | 0x02]) + reply[3:]
+
+
+class MetricsPortError(RuntimeError):
+    pass
 
 
 async def serve(config: ResolverConfig) -> None:
@@ -87,9 +299,31 @@ async def serve(config: ResolverConfig) -> None:
     from services.dns import DNSServer
 
     resolver = IslandResolver(config)
-    server = DNSServer(resolver.handle, config.listen.host, config.listen.port)
+    if config.metrics is not None:
+        try:
+            resolver.metrics.serve(config.metrics.host, config.metrics.port)
+        except OSError as exc:
+            raise MetricsPortError(
+                f"cannot serve metrics on {config.metrics.host}:{config.metrics.port}: {exc.strerror}"
+            ) from exc
+    server = DNSServer(
+        resolver.handle,
+        config.listen.host,
+        config.listen.port,
+        fast_path=resolver,
+        max_tcp_connections=config.limits.tcp_connections,
+        tcp_idle_seconds=config.limits.tcp_idle_seconds,
+    )
     await server.start()
     try:
-        await asyncio.Event().wait()
+        while True:
+            # Down upstreams are rechecked even when no client asks, so the state (and
+            # `island status`) recovers by itself.
+            await asyncio.sleep(min(config.health.recheck_interval, 5.0))
+            resolver.upstreams.recheck_due(_RECHECK_QUESTION, config.forward_timeout)
     finally:
         await server.stop()
+        await resolver.close()
+
+
+_RECHECK_QUESTION = DNSRecord.question(".", "NS")

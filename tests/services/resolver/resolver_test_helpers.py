@@ -71,3 +71,49 @@ async def fake_upstream(reply: Callable[[bytes], bytes | None]) -> AsyncIterator
         yield transport.get_extra_info("sockname")[1], protocol
     finally:
         transport.close()
+
+
+class ControlledUpstream:
+    """A real DNSServer playing the outside world, switchable between behaviours.
+
+    ``answer``: A 192.0.2.1 for any name (``ttl`` seconds), NXDOMAIN with an SOA for names
+    starting ``nx``, NODATA for AAAA, 30 big TXT records for ``big.*``;
+    ``blackhole``: never answers; ``refuse``: answers REFUSED. ``delay`` slows answers down.
+    """
+
+    def __init__(self, mode: str = "answer", ttl: int = 60, delay: float = 0.0) -> None:
+        self.mode = mode
+        self.ttl = ttl
+        self.delay = delay
+        self.asked: list[tuple[str, str]] = []  # (name, transport)
+
+    async def handle(self, query, client, transport):
+        from dnslib import QTYPE, RCODE, RR
+
+        from services.dns import reply_to
+
+        name = str(query.q.qname).lower()
+        self.asked.append((name, transport))
+        if self.mode == "blackhole":
+            await asyncio.Event().wait()
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.mode == "refuse":
+            return reply_to(query, rcode=RCODE.REFUSED)
+        soa = RR.fromZone("example. 3600 IN SOA ns.example. host.example. 9 3600 600 86400 60")[0]
+        if name.startswith("nx"):
+            reply = reply_to(query, rcode=RCODE.NXDOMAIN, authoritative=True)
+            reply.add_auth(soa)
+            return reply
+        reply = reply_to(query, authoritative=True)
+        if name.startswith("big."):
+            for i in range(30):
+                reply.add_answer(*RR.fromZone(f'{name} {self.ttl} IN TXT "{i:03d} {"x" * 60}"'))
+        elif query.q.qtype == QTYPE.A:
+            reply.add_answer(*RR.fromZone(f"{name} {self.ttl} IN A 192.0.2.1"))
+        else:
+            reply.add_auth(soa)
+        return reply
+
+    def count(self, name: str) -> int:
+        return sum(1 for asked, _ in self.asked if asked == name.lower().rstrip(".") + ".")

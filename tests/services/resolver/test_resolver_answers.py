@@ -46,20 +46,21 @@ def internet() -> AuthoritativeDNS:
     return AuthoritativeDNS(config.build_zones())
 
 
-def resolver_config(upstream_ports: list[int], forward_timeout: float = 1.5) -> ResolverConfig:
+def resolver_config(upstream_ports: list[int], forward_timeout: float = 1.5, **extra) -> ResolverConfig:
     return ResolverConfig.model_validate(
         {
             "listen": {"host": HOST, "port": 53},  # not used: the tests serve the handler themselves
             "local_zones": LOCAL_ZONES,
             "upstreams": [{"host": HOST, "port": p} for p in upstream_ports],
             "forward_timeout": forward_timeout,
+            **extra,
         }
     )
 
 
 @contextlib.asynccontextmanager
-async def island(upstream_ports: list[int], forward_timeout: float = 1.5):
-    async with serving(IslandResolver(resolver_config(upstream_ports, forward_timeout)).handle) as port:
+async def island(upstream_ports: list[int], forward_timeout: float = 1.5, **extra):
+    async with serving(IslandResolver(resolver_config(upstream_ports, forward_timeout, **extra)).handle) as port:
         yield port
 
 
@@ -312,7 +313,8 @@ async def test_upstream_answer_for_another_question_is_not_passed_on() -> None:
 
 async def test_upstream_gets_a_fresh_id_not_the_clients() -> None:
     async with fake_upstream(lambda data: None) as (upstream_port, upstream):
-        async with island([upstream_port], forward_timeout=0.3) as port:
+        # Never counted down, so each of the three queries is forwarded (health has its own tests).
+        async with island([upstream_port], forward_timeout=0.3, health={"down_after": 10}) as port:
             queries = [dns.message.make_query("www.bank.example", "A", id=4242) for _ in range(3)]
             for query in queries:
                 await dns.asyncquery.udp(query, HOST, port=port, timeout=3)

@@ -1,0 +1,77 @@
+"""Precomputed wire answers: a query seen before is answered by patching bytes, not parsing.
+
+The key is the query's flags, counts, question (lower-cased) and EDNS record, exactly
+as sent: everything the answer depends on. The stored answer is replayed with the new
+query's ID and its question's letter case. Local-zone answers never change; answers
+from the cache are replayed for at most a second, so their TTLs still count down.
+
+Most clients ask the same bytes again (same case), so a second table keyed by the raw
+bytes after the ID finds those without even walking the question's labels.
+"""
+
+from __future__ import annotations
+
+from services.dns.wire import question_end, replay
+
+_MAX_ANSWERS = 20000
+FOREVER = float("inf")
+
+# (answer bytes, replay until (monotonic), source, caller's token)
+_Stored = tuple[bytes, float, str, object]
+
+
+def query_key(data: bytes) -> tuple[bytes, int] | None:
+    end = question_end(data)
+    if end is None:
+        return None
+    return bytes(data[2:12] + data[12:end].lower() + data[end:]), end
+
+
+class Replays:
+    def __init__(self, max_answers: int = _MAX_ANSWERS) -> None:
+        self._answers: dict[bytes, _Stored] = {}
+        self._exact: dict[bytes, _Stored] = {}
+        self._max = max_answers
+
+    def answer(self, data: bytes, now: float) -> tuple[bytes, str, object] | None:
+        """The stored answer for ``data``, its source (``local`` or ``cache``) and the caller's token."""
+        exact = bytes(data[2:])
+        stored = self._exact.get(exact)
+        if stored is not None:
+            reply, until, source, token = stored
+            if now < until:
+                return data[:2] + reply[2:], source, token  # the very same question: only the ID differs
+            del self._exact[exact]
+        keyed = query_key(data)
+        if keyed is None:
+            return None
+        key, end = keyed
+        stored = self._answers.get(key)
+        if stored is None:
+            return None
+        reply, until, source, token = stored
+        if now >= until:
+            del self._answers[key]
+            return None
+        reply = replay(reply, data, end)
+        self._keep(self._exact, exact, (reply, until, source, token))
+        return reply, source, token
+
+    def remember(self, data: bytes, reply: bytes, until: float, source: str, token: object = None) -> None:
+        keyed = query_key(data)
+        if keyed is None:
+            return
+        end = keyed[1]
+        if reply[12:end].lower() != data[12:end].lower():
+            return  # not an answer that echoes this question at the same place
+        self._keep(self._answers, keyed[0], (bytes(reply), until, source, token))
+        self._keep(self._exact, bytes(data[2:]), (bytes(replay(reply, data, end)), until, source, token))
+
+    def _keep(self, table: dict[bytes, _Stored], key: bytes, stored: _Stored) -> None:
+        if len(table) >= self._max:
+            table.clear()  # rare: cheaper than LRU bookkeeping on the hot path
+        table[key] = stored
+
+    def clear(self) -> None:
+        self._answers.clear()
+        self._exact.clear()

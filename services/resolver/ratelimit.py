@@ -1,0 +1,97 @@
+"""Response-rate limiting per client prefix (against reflection and amplification).
+
+A token bucket per prefix (/24 and /56 by default, as Unbound's ip-ratelimit and BIND's
+RRL group clients). Over the limit a UDP query is dropped, except every ``slip``-th one,
+which gets an empty truncated answer so a real client retries over TCP, where a
+spoofed source cannot follow.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from enum import Enum
+
+from .config import RateLimit
+
+_MAX_PREFIXES = 65536
+
+
+class Verdict(Enum):
+    ANSWER = "answer"
+    DROP = "drop"
+    SLIP = "slip"
+
+
+class _Bucket:
+    __slots__ = ("tokens", "stamp", "limited")
+
+    def __init__(self, tokens: float, stamp: float) -> None:
+        self.tokens = tokens
+        self.stamp = stamp
+        self.limited = 0
+
+
+class RateLimiter:
+    def __init__(self, config: RateLimit, clock=time.monotonic) -> None:
+        self.rate = config.responses_per_second
+        self.burst = config.burst or config.responses_per_second
+        self.slip = config.slip
+        self._v4 = config.ipv4_prefix
+        self._v6 = config.ipv6_prefix
+        self._clock = clock
+        self._buckets: dict[str, _Bucket] = {}
+        self._prefixes: dict[str, str] = {}
+
+    @property
+    def enabled(self) -> bool:
+        return self.rate > 0
+
+    def prefix(self, address: str) -> str:
+        try:
+            ip = ipaddress.ip_address(address.split("%", 1)[0])
+        except ValueError:
+            return address
+        bits = self._v4 if ip.version == 4 else self._v6
+        return str(ipaddress.ip_network(f"{ip}/{bits}", strict=False))
+
+    def check(self, address: str) -> Verdict:
+        if not self.enabled:
+            return Verdict.ANSWER
+        now = self._clock()
+        key = self._prefix_cached(address)
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            if len(self._buckets) >= _MAX_PREFIXES:
+                self._forget_full(now)
+            bucket = self._buckets[key] = _Bucket(self.burst, now)
+        else:
+            bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.stamp) * self.rate)
+            bucket.stamp = now
+        if bucket.tokens >= 1:
+            bucket.tokens -= 1
+            return Verdict.ANSWER
+        bucket.limited += 1
+        if self.slip and bucket.limited % self.slip == 0:
+            return Verdict.SLIP
+        return Verdict.DROP
+
+    def _prefix_cached(self, address: str) -> str:
+        # /32 (or /128) needs no arithmetic; other prefixes are computed once per address.
+        if (self._v4 == 32 and ":" not in address) or (self._v6 == 128 and ":" in address):
+            return address
+        cache = self._prefixes
+        key = cache.get(address)
+        if key is None:
+            if len(cache) >= _MAX_PREFIXES:
+                cache.clear()
+            key = cache[address] = self.prefix(address)
+        return key
+
+    def _forget_full(self, now: float) -> None:
+        # Buckets that have refilled carry no state worth keeping.
+        full = [k for k, b in self._buckets.items() if b.tokens + (now - b.stamp) * self.rate >= self.burst]
+        for key in full:
+            del self._buckets[key]
+        if len(self._buckets) >= _MAX_PREFIXES:
+            self._buckets.clear()
