@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -18,7 +18,7 @@ from dnslib import QTYPE, RCODE
 from services.dns import DNSExchangeError, DNSRefused, DNSTimeout, query
 
 from .scenario.journal import Outcome, Status
-from .scenario.model import DNSCheck, HTTPCheck, Probe
+from .scenario.model import DNSCheck, HTTPCheck, Probe, ReachCheck
 
 @dataclass(frozen=True)
 class Place:
@@ -28,6 +28,8 @@ class Place:
     resolver_port: int
     http_port: int
     source_address: str | None = None
+    # Where the other places' hosts are, for reach probes.
+    hosts: dict[str, str] = field(default_factory=dict)
 
 
 class _Failed(Exception):
@@ -60,13 +62,15 @@ class Prober:
             async with asyncio.timeout(probe.timeout):
                 if probe.dns is not None:
                     detail = await self._dns(probe.dns, probe.timeout)
+                elif probe.reach is not None:
+                    detail = await self._reach(probe.reach)
                 else:
                     detail = await self._http_get(probe.http, probe.timeout)
             status: Status = "ok"
         except _Failed as failed:
             status, detail = failed.status, failed.detail
         except TimeoutError:
-            status, detail = "timeout", f"no result within {probe.timeout:g} s"
+            status, detail = "unknown", f"no result within {probe.timeout:g} s"
         return Outcome(status, (time.perf_counter() - started) * 1000, detail)
 
     def _expand(self, text: str) -> str:
@@ -79,7 +83,7 @@ class Prober:
                 timeout=timeout, source_host=self.place.source_address,
             )
         except DNSTimeout as exc:
-            raise _Failed("timeout", f"DNS: {exc}") from exc
+            raise _Failed("unknown", f"DNS: {exc}") from exc
         except DNSRefused as exc:
             raise _Failed("fail", f"DNS refused: {exc}") from exc
         except DNSExchangeError as exc:
@@ -118,7 +122,7 @@ class Prober:
         try:
             response = await self._http.get(target, headers={"Host": host_header})
         except httpx.TimeoutException as exc:
-            raise _Failed("timeout", f"HTTP: {type(exc).__name__}") from exc
+            raise _Failed("unknown", f"HTTP: {type(exc).__name__}") from exc
         except httpx.HTTPError as exc:
             raise _Failed("fail", f"HTTP: {type(exc).__name__}: {exc}") from exc
         if response.status_code != check.status:
@@ -126,3 +130,17 @@ class Prober:
         if check.contains is not None and self._expand(check.contains) not in response.text:
             raise _Failed("fail", f"HTTP {response.status_code} without {check.contains!r}")
         return f"HTTP {response.status_code}, {len(response.content)} bytes"
+
+    async def _reach(self, check: ReachCheck) -> str:
+        host = self.place.hosts.get(check.place)
+        if host is None:
+            raise _Failed("fail", f"no host is known at {check.place}")
+        local = (self.place.source_address, 0) if self.place.source_address else None
+        try:
+            _, writer = await asyncio.open_connection(host, check.port, local_addr=local)
+        except ConnectionRefusedError:
+            return f"{check.place} ({host}) answered: port {check.port} refused"
+        except OSError as exc:
+            raise _Failed("fail", f"{check.place} ({host}): {exc.strerror or exc}") from exc
+        writer.close()
+        return f"{check.place} ({host}) answered: port {check.port} open"
