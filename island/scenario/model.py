@@ -242,6 +242,15 @@ class Tolerance(_Model):
     max_p95_ms: float | None = Field(None, gt=0)
     max_p99_ms: float | None = Field(None, gt=0)
 
+    @model_validator(mode="after")
+    def _must_fail_needs_no_minimum(self) -> Tolerance:
+        # "at most 0 % ok" alone means what it says; the default minimum of 100 % would contradict it.
+        if self.max_success is not None and "min_success" not in self.model_fields_set:
+            self.min_success = 0.0
+        if self.max_success is not None and self.max_success < self.min_success:
+            raise ValueError("max_success is below min_success")
+        return self
+
 
 class Phase(_Model):
     """One step of the method: switch these faults on, wait ``duration`` seconds, heal them."""
