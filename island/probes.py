@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
 from dnslib import QTYPE, RCODE
 
 from services.dns import DNSExchangeError, DNSRefused, DNSTimeout, query
@@ -40,21 +39,20 @@ class _Failed(Exception):
 
 
 class Prober:
-    """Runs probes from one place; keeps one HTTP client (without keep-alive, like a phone opening a page anew)."""
+    """Runs probes from one place; each page is a new connection, like a phone opening it anew.
+
+    HTTP is a plain HTTP/1.1 GET on asyncio streams rather than an HTTP client library: a
+    library's own work per request (measured ~1-3 ms with httpx on these machines) would be
+    counted as the page's latency, and the prober must record what a client sees within 1 ms
+    (bench/prober.py checks it against an independent client).
+    """
 
     def __init__(self, place: Place, crisis_name: str) -> None:
         self.place = place
         self.crisis_name = crisis_name
-        transport = httpx.AsyncHTTPTransport(local_address=place.source_address)
-        self._http = httpx.AsyncClient(
-            transport=transport,
-            limits=httpx.Limits(max_keepalive_connections=0),
-            follow_redirects=False,
-            trust_env=False,
-        )
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        """Nothing is kept open between operations."""
 
     async def run(self, probe: Probe) -> Outcome:
         started = time.perf_counter()
@@ -117,19 +115,18 @@ class Prober:
             if not addresses:
                 raise _Failed("fail", f"DNS: {host} has no address ({RCODE[answer.header.rcode]})")
             address = addresses[0]
-        target = urlunsplit(("http", f"{address}:{port}", url.path or "/", url.query, ""))
+        target = urlunsplit(("", "", url.path or "/", url.query, ""))
         host_header = host if port == 80 else f"{host}:{port}"
         try:
-            response = await self._http.get(target, headers={"Host": host_header})
-        except httpx.TimeoutException as exc:
-            raise _Failed("unknown", f"HTTP: {type(exc).__name__}") from exc
-        except httpx.HTTPError as exc:
-            raise _Failed("fail", f"HTTP: {type(exc).__name__}: {exc}") from exc
-        if response.status_code != check.status:
-            raise _Failed("fail", f"HTTP {response.status_code}, expected {check.status}")
-        if check.contains is not None and self._expand(check.contains) not in response.text:
-            raise _Failed("fail", f"HTTP {response.status_code} without {check.contains!r}")
-        return f"HTTP {response.status_code}, {len(response.content)} bytes"
+            status, body = await _get(address, port, host_header, target, self.place.source_address)
+        except (OSError, ValueError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise _Failed("fail", f"HTTP: {type(exc).__name__}: {reason}") from exc
+        if status != check.status:
+            raise _Failed("fail", f"HTTP {status}, expected {check.status}")
+        if check.contains is not None and self._expand(check.contains) not in body.decode("utf-8", "replace"):
+            raise _Failed("fail", f"HTTP {status} without {check.contains!r}")
+        return f"HTTP {status}, {len(body)} bytes"
 
     async def _reach(self, check: ReachCheck) -> str:
         host = self.place.hosts.get(check.place)
@@ -144,3 +141,34 @@ class Prober:
             raise _Failed("fail", f"{check.place} ({host}): {exc.strerror or exc}") from exc
         writer.close()
         return f"{check.place} ({host}) answered: port {check.port} open"
+
+
+async def _get(address: str, port: int, host: str, target: str, source: str | None) -> tuple[int, bytes]:
+    """One HTTP/1.1 GET on a new connection; returns the status and the (de-chunked) body."""
+    local = (source, 0) if source else None
+    reader, writer = await asyncio.open_connection(address, port, local_addr=local)
+    try:
+        writer.write(
+            f"GET {target} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: odrift-prober\r\n"
+            "Accept: */*\r\nConnection: close\r\n\r\n".encode("latin-1")
+        )
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        parts = lines[0].split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+            raise ValueError(f"not an HTTP response: {lines[0][:60]!r}")
+        headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+        if "content-length" in headers:
+            body = await reader.readexactly(int(headers["content-length"]))
+        elif headers.get("transfer-encoding", "").lower() == "chunked":
+            body = b""
+            while size := int((await reader.readline()).split(b";")[0].strip() or b"0", 16):
+                body += await reader.readexactly(size)
+                await reader.readline()
+        else:
+            body = await reader.read()
+        return int(parts[1]), body
+    except asyncio.IncompleteReadError as exc:
+        raise ValueError("the connection closed in the middle of the response") from exc
+    finally:
+        writer.close()
