@@ -197,7 +197,12 @@ class _Run:
                 finally:
                     self.gate.set()
                 await asyncio.sleep(max(0.0, phase.duration - (time.monotonic() - phase_started)))
-                # Heal before the next phase begins, so its first operations meet a healed network.
+                # Operations begun under a fault end under it (a paused service answering after the
+                # heal would count as ok); then heal before the next phase, whose first operations
+                # meet a healed network. The gate opens again once the next phase has begun.
+                if self.active:
+                    self.gate.clear()
+                    await self.settle()
                 await self.heal_all()
                 self.event("phase-end")
                 previous = phase.name

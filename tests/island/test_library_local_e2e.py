@@ -45,3 +45,16 @@ def test_the_library_passes_on_the_local_backend(tmp_path: Path) -> None:
     flapping = json.loads((tmp_path / "out" / "flapping-uplink" / "journal.json").read_text())
     assert sum(e["kind"] == "flap-down" for e in flapping["events"]) >= 3
     assert island_processes(cli) == []
+
+
+def test_service_faults_are_real_and_healed_on_the_local_backend(tmp_path: Path) -> None:
+    cli = island_cli(tmp_path / "island", island_net(4))
+    scenario = Path(__file__).parent / "scenarios" / "service-faults.yaml"
+    run = cli.run("scenario", "run", str(scenario), "--backend", "local", "--out", str(tmp_path / "out"))
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr
+    journal = json.loads((tmp_path / "out" / "service-faults" / "journal.json").read_text())
+    paused = [o["status"] for o in journal["operations"] if o["phase"] == "paused" and o["probe"] == "crisis-dns"]
+    assert paused and set(paused) == {"unknown"}, "a paused resolver answers nothing: the outcome is unknown"
+    killed = [o for o in journal["operations"] if o["phase"] == "killed" and o["probe"] == "crisis-page"]
+    assert killed and all(o["status"] == "fail" and "refused" in o["detail"].lower() for o in killed)
+    assert island_processes(cli) == []

@@ -188,3 +188,22 @@ async def test_without_root_the_netns_backend_says_why(tmp_path: Path, monkeypat
     with pytest.raises(BackendError, match="the netns backend needs root"):
         await backend.start(lambda _: None)
     assert _netns.existing(backend.prefix) == []
+
+
+def test_a_pulled_uplink_cable_is_healed_after_its_duration(island: IslandCLI, tmp_path: Path) -> None:
+    run = island.run("scenario", "run", str(HERE / "scenarios" / "link-down.yaml"), "--out", str(tmp_path))
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr
+    journal = json.loads((tmp_path / "link-down" / "journal.json").read_text())
+    on = next(e["t"] for e in journal["events"] if e["kind"] == "fault-on")
+    off = next(e["t"] for e in journal["events"] if e["kind"] == "fault-off")
+    assert 2.9 <= off - on <= 3.5, "healed after its own duration, inside the phase"
+    cut = [o for o in journal["operations"] if o["probe"] == "outside-dns" and on + 0.1 < o["t"] < off - 1.6]
+    assert cut and all(o["status"] != "ok" for o in cut)
+    link = subprocess.run(["ip", "-n", prefix_of(island) + "rt", "link", "show", "r-up"], capture_output=True, text=True)
+    assert "state UP" in link.stdout or "LOWER_UP" in link.stdout
+
+
+def test_service_faults_on_netns(island: IslandCLI, tmp_path: Path) -> None:
+    run = island.run("scenario", "run", str(HERE / "scenarios" / "service-faults.yaml"), "--out", str(tmp_path))
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr
+    assert all(s["running"] for s in island.status()["services"].values())
