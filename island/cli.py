@@ -10,8 +10,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from .backends import BACKENDS, Backend, BackendError, open_backend, running_backend
+from .backends import BACKENDS, Backend, BackendError, UnsupportedFault, open_backend, running_backend
 from .scenario import ScenarioError, evaluate, load_scenario, render_text, run_scenario
+from .scenario.junit import render_junit
+from .scenario.report import render_markdown
+from .scenario.schema import schema_text
+from .scenario.timeline import render_svg
 from .scenario.engine import Progress
 from .scenario.journal import Event
 from .scenario.model import Scenario
@@ -47,6 +51,15 @@ async def _clean_leftovers(state: StateDir) -> None:
         await leftover.stop(lambda _: None)
     if state.read() is not None:
         state.clear()
+    _clean_other_leftovers(state)
+
+
+def _clean_other_leftovers(state: StateDir) -> list[str]:
+    """What crashed runs left outside the state folder (namespaces), found by each backend's own names."""
+    removed = []
+    for cls in BACKENDS.values():
+        removed += cls.clean_leftovers(state)
+    return removed
 
 
 def _print_where(backend: Backend) -> None:
@@ -89,15 +102,18 @@ async def cmd_up(args: argparse.Namespace, state: StateDir) -> int:
 async def cmd_down(args: argparse.Namespace, state: StateDir) -> int:
     backend = running_backend(state)
     if backend is None:
-        if state.read() is not None:
+        removed = await asyncio.to_thread(_clean_other_leftovers, state)
+        if state.read() is not None or removed:
             state.clear()
-            say("No island was up; removed what an earlier run left behind.")
+            say("No island was up; removed what an earlier run left behind."
+                + (f" ({', '.join(removed)})" if removed else ""))
         else:
             say("No island is up; nothing to stop.")
         return EXIT_OK
     alive = backend.is_running()
     say(f"Stopping the island (backend: {backend.name}) ...")
     await backend.stop(say)
+    await asyncio.to_thread(_clean_other_leftovers, state)
     say("The island is down." if alive else "The island had already stopped; cleaned up what it left behind.")
     return EXIT_OK
 
@@ -199,6 +215,8 @@ class _ProgressLine:
                 "fault-on": f"    fault on:  {item.detail}",
                 "fault-off": f"    fault off: {item.detail}",
                 "rollback": f"    rollback:  {item.detail}",
+                "flap-down": f"      link down ({item.detail})",
+                "flap-up": "      link up",
                 "error": f"    error: {item.detail}",
             }
             if item.kind in texts:
@@ -206,7 +224,8 @@ class _ProgressLine:
                 say(texts[item.kind])
         elif self.live:
             counts = "  ".join(f"{name} {ok}/{total}" for name, (ok, total) in item.counts.items())
-            text = f"    {item.elapsed:4.1f}/{item.phase.duration:g} s  ok: {counts}"
+            faults = ", ".join(item.faults) or "no fault"
+            text = f"    {item.phase.name} {item.elapsed:4.1f}/{item.phase.duration:g} s  [{faults}]  ok/ops: {counts}"
             self._clear()
             sys.stdout.write(text)
             sys.stdout.flush()
@@ -216,11 +235,27 @@ class _ProgressLine:
         self._clear()
 
 
+def _check_all(
+    loaded: list[tuple[Path, Scenario]], backend: Backend, skip_unsupported: bool = False
+) -> list[tuple[Path, Scenario]]:
+    """Refuse every scenario whose faults this backend cannot do, before anything starts (or skip them)."""
+    problems, runnable = [], []
+    for path, scenario in loaded:
+        try:
+            backend.check_scenario(scenario)
+            runnable.append((path, scenario))
+        except BackendError as exc:
+            problems.append(f"{path}: {exc}")
+    if problems and not skip_unsupported:
+        raise UnsupportedFault("\n".join(problems))
+    for problem in problems:
+        say(f"Skipped {problem}")
+    return runnable
+
+
 async def _run_scenarios(loaded: list[tuple[Path, Scenario]], backend: Backend, out: Path) -> bool:
-    for _, scenario in loaded:
-        for phase in scenario.phases:
-            backend.check_faults(phase.faults)
     all_passed = True
+    results = []
     for path, scenario in loaded:
         say(f"Running {scenario.title} ({path}), {scenario.duration:g} s ...")
         progress = _ProgressLine()
@@ -233,9 +268,13 @@ async def _run_scenarios(loaded: list[tuple[Path, Scenario]], backend: Backend, 
         folder = out / path.stem
         journal.write(folder / "journal.json")
         (folder / "report.txt").write_text(report + "\n", encoding="utf-8")
+        (folder / "timeline.svg").write_text(render_svg(journal), encoding="utf-8")
+        (folder / "report.md").write_text(render_markdown(result, "timeline.svg"), encoding="utf-8")
+        results.append(result)
+        (out / "junit.xml").write_text(render_junit(results), encoding="utf-8")
         say()
         say(report)
-        say(f"Journal: {folder / 'journal.json'}   Report: {folder / 'report.txt'}")
+        say(f"Journal: {folder / 'journal.json'}   Report: {folder / 'report.md'}   Timeline: {folder / 'timeline.svg'}")
         say()
         all_passed &= result.passed
     return all_passed
@@ -255,6 +294,8 @@ async def cmd_scenario_run(args: argparse.Namespace, state: StateDir) -> int:
             f"an island is up on the {backend.name} backend, not {args.backend}; "
             "stop it with `island down` or leave out --backend"
         )
+    loaded = _check_all(loaded, backend or open_backend(args.backend or "local", state),
+                        getattr(args, "skip_unsupported", False))
     if started_here:
         backend = await _up(state, args.backend or "local")
     else:
@@ -284,6 +325,11 @@ async def cmd_scenario_list(args: argparse.Namespace, state: StateDir) -> int:
             say(f"{path.stem:<24} {scenario.title}  ({scenario.duration:g} s)")
         except ScenarioError as exc:
             say(f"{path.stem:<24} INVALID: {exc}")
+    return EXIT_OK
+
+
+async def cmd_scenario_schema(args: argparse.Namespace, state: StateDir) -> int:
+    print(schema_text(), end="")
     return EXIT_OK
 
 
@@ -332,9 +378,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", help="folder for journals and reports (default: out/<time>)")
     run.add_argument("--backend", choices=backends, default=None,
                      help="backend to start when no island is up (default local)")
+    run.add_argument("--skip-unsupported", action="store_true",
+                     help="skip (and name) scenarios whose faults the backend cannot do, instead of refusing all")
     run.set_defaults(func=cmd_scenario_run)
     listing = scenario_sub.add_parser("list", help="list the shipped scenarios")
     listing.set_defaults(func=cmd_scenario_list)
+    schema = scenario_sub.add_parser("schema", help="print the scenario format as JSON Schema")
+    schema.set_defaults(func=cmd_scenario_schema)
 
     demo = sub.add_parser("demo", help="start the island, run the full-outage scenario, print the report, stop")
     demo.add_argument("--out", help="folder for the journal and report")
@@ -348,7 +398,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     state = StateDir()
     try:
         return asyncio.run(args.func(args, state))
-    except (ScenarioError, _ScenarioErrors) as exc:
+    except (ScenarioError, _ScenarioErrors, UnsupportedFault) as exc:
         _error(f"scenario refused, nothing was started:\n{exc}")
         return EXIT_BAD_INPUT
     except BackendError as exc:

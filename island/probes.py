@@ -9,16 +9,15 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
 from dnslib import QTYPE, RCODE
 
 from services.dns import DNSExchangeError, DNSRefused, DNSTimeout, query
 
 from .scenario.journal import Outcome, Status
-from .scenario.model import DNSCheck, HTTPCheck, Probe
+from .scenario.model import DNSCheck, HTTPCheck, Probe, ReachCheck
 
 @dataclass(frozen=True)
 class Place:
@@ -28,6 +27,8 @@ class Place:
     resolver_port: int
     http_port: int
     source_address: str | None = None
+    # Where the other places' hosts are, for reach probes.
+    hosts: dict[str, str] = field(default_factory=dict)
 
 
 class _Failed(Exception):
@@ -38,21 +39,20 @@ class _Failed(Exception):
 
 
 class Prober:
-    """Runs probes from one place; keeps one HTTP client (without keep-alive, like a phone opening a page anew)."""
+    """Runs probes from one place; each page is a new connection, like a phone opening it anew.
+
+    HTTP is a plain HTTP/1.1 GET on asyncio streams rather than an HTTP client library: a
+    library's own work per request (measured ~1-3 ms with httpx on these machines) would be
+    counted as the page's latency, and the prober must record what a client sees within 1 ms
+    (bench/prober.py checks it against an independent client).
+    """
 
     def __init__(self, place: Place, crisis_name: str) -> None:
         self.place = place
         self.crisis_name = crisis_name
-        transport = httpx.AsyncHTTPTransport(local_address=place.source_address)
-        self._http = httpx.AsyncClient(
-            transport=transport,
-            limits=httpx.Limits(max_keepalive_connections=0),
-            follow_redirects=False,
-            trust_env=False,
-        )
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        """Nothing is kept open between operations."""
 
     async def run(self, probe: Probe) -> Outcome:
         started = time.perf_counter()
@@ -60,13 +60,15 @@ class Prober:
             async with asyncio.timeout(probe.timeout):
                 if probe.dns is not None:
                     detail = await self._dns(probe.dns, probe.timeout)
+                elif probe.reach is not None:
+                    detail = await self._reach(probe.reach)
                 else:
                     detail = await self._http_get(probe.http, probe.timeout)
             status: Status = "ok"
         except _Failed as failed:
             status, detail = failed.status, failed.detail
         except TimeoutError:
-            status, detail = "timeout", f"no result within {probe.timeout:g} s"
+            status, detail = "unknown", f"no result within {probe.timeout:g} s"
         return Outcome(status, (time.perf_counter() - started) * 1000, detail)
 
     def _expand(self, text: str) -> str:
@@ -79,7 +81,7 @@ class Prober:
                 timeout=timeout, source_host=self.place.source_address,
             )
         except DNSTimeout as exc:
-            raise _Failed("timeout", f"DNS: {exc}") from exc
+            raise _Failed("unknown", f"DNS: {exc}") from exc
         except DNSRefused as exc:
             raise _Failed("fail", f"DNS refused: {exc}") from exc
         except DNSExchangeError as exc:
@@ -113,16 +115,60 @@ class Prober:
             if not addresses:
                 raise _Failed("fail", f"DNS: {host} has no address ({RCODE[answer.header.rcode]})")
             address = addresses[0]
-        target = urlunsplit(("http", f"{address}:{port}", url.path or "/", url.query, ""))
+        target = urlunsplit(("", "", url.path or "/", url.query, ""))
         host_header = host if port == 80 else f"{host}:{port}"
         try:
-            response = await self._http.get(target, headers={"Host": host_header})
-        except httpx.TimeoutException as exc:
-            raise _Failed("timeout", f"HTTP: {type(exc).__name__}") from exc
-        except httpx.HTTPError as exc:
-            raise _Failed("fail", f"HTTP: {type(exc).__name__}: {exc}") from exc
-        if response.status_code != check.status:
-            raise _Failed("fail", f"HTTP {response.status_code}, expected {check.status}")
-        if check.contains is not None and self._expand(check.contains) not in response.text:
-            raise _Failed("fail", f"HTTP {response.status_code} without {check.contains!r}")
-        return f"HTTP {response.status_code}, {len(response.content)} bytes"
+            status, body = await _get(address, port, host_header, target, self.place.source_address)
+        except (OSError, ValueError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise _Failed("fail", f"HTTP: {type(exc).__name__}: {reason}") from exc
+        if status != check.status:
+            raise _Failed("fail", f"HTTP {status}, expected {check.status}")
+        if check.contains is not None and self._expand(check.contains) not in body.decode("utf-8", "replace"):
+            raise _Failed("fail", f"HTTP {status} without {check.contains!r}")
+        return f"HTTP {status}, {len(body)} bytes"
+
+    async def _reach(self, check: ReachCheck) -> str:
+        host = self.place.hosts.get(check.place)
+        if host is None:
+            raise _Failed("fail", f"no host is known at {check.place}")
+        local = (self.place.source_address, 0) if self.place.source_address else None
+        try:
+            _, writer = await asyncio.open_connection(host, check.port, local_addr=local)
+        except ConnectionRefusedError:
+            return f"{check.place} ({host}) answered: port {check.port} refused"
+        except OSError as exc:
+            raise _Failed("fail", f"{check.place} ({host}): {exc.strerror or exc}") from exc
+        writer.close()
+        return f"{check.place} ({host}) answered: port {check.port} open"
+
+
+async def _get(address: str, port: int, host: str, target: str, source: str | None) -> tuple[int, bytes]:
+    """One HTTP/1.1 GET on a new connection; returns the status and the (de-chunked) body."""
+    local = (source, 0) if source else None
+    reader, writer = await asyncio.open_connection(address, port, local_addr=local)
+    try:
+        writer.write(
+            f"GET {target} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: odrift-prober\r\n"
+            "Accept: */*\r\nConnection: close\r\n\r\n".encode("latin-1")
+        )
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        parts = lines[0].split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+            raise ValueError(f"not an HTTP response: {lines[0][:60]!r}")
+        headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+        if "content-length" in headers:
+            body = await reader.readexactly(int(headers["content-length"]))
+        elif headers.get("transfer-encoding", "").lower() == "chunked":
+            body = b""
+            while size := int((await reader.readline()).split(b";")[0].strip() or b"0", 16):
+                body += await reader.readexactly(size)
+                await reader.readline()
+        else:
+            body = await reader.read()
+        return int(parts[1]), body
+    except asyncio.IncompleteReadError as exc:
+        raise ValueError("the connection closed in the middle of the response") from exc
+    finally:
+        writer.close()

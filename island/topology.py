@@ -7,12 +7,13 @@ host of the simulated network its own loopback address:
     uplink     the internet as the island reaches it      NET.2.1
     island     resolver NET.3.1, crisis site NET.3.2
     resident   a phone at a trygghetspunkt                NET.4.10
+    others     a phone at a second trygghetspunkt NET.5.10, at home on the stadsnät NET.6.10
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 DEFAULT_CRISIS_NAME = "krisinfo.kommun.example"
 DEFAULT_NET = "127.42"
@@ -28,6 +29,8 @@ class Topology:
     resident_address: str
     dns_port: int
     http_port: int
+    # Where each place's phone is: trygghetspunkt-a (the resident), trygghetspunkt-b, home.
+    places: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def local(cls, net: str | None = None, privileged: bool | None = None) -> Topology:
@@ -44,6 +47,7 @@ class Topology:
             resident_address=f"{net}.4.10",
             dns_port=53 if privileged else 5353,
             http_port=80 if privileged else 8080,
+            places={"trygghetspunkt-a": f"{net}.4.10", "trygghetspunkt-b": f"{net}.5.10", "home": f"{net}.6.10"},
         )
 
     @property

@@ -6,8 +6,9 @@ from ..state import StateDir
 from ..topology import Topology
 from .base import Backend, BackendError, UnsupportedFault
 from .local import LocalBackend
+from .netns import NetnsBackend
 
-BACKENDS: dict[str, type[Backend]] = {"local": LocalBackend}
+BACKENDS: dict[str, type[Backend]] = {"local": LocalBackend, "netns": NetnsBackend}
 
 
 def open_backend(name: str, state: StateDir, topology: Topology | None = None) -> Backend:
@@ -29,4 +30,4 @@ def running_backend(state: StateDir) -> Backend | None:
     return BACKENDS[name](state, Topology.from_dict(recorded["topology"]))
 
 
-__all__ = ["BACKENDS", "Backend", "BackendError", "LocalBackend", "UnsupportedFault", "open_backend", "running_backend"]
+__all__ = ["BACKENDS", "Backend", "BackendError", "LocalBackend", "NetnsBackend", "UnsupportedFault", "open_backend", "running_backend"]

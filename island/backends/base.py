@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from ..probes import Outcome
-from ..scenario.model import Fault, Probe, UplinkCut
+from ..scenario.model import Fault, Probe, Scenario, UplinkCut
 from ..state import StateDir
 from ..topology import Topology
 
@@ -36,6 +36,11 @@ class Backend(abc.ABC):
         self.topology = topology
 
     # Life cycle ---------------------------------------------------------------
+    @classmethod
+    def clean_leftovers(cls, state: StateDir) -> list[str]:
+        """Remove what a crashed run of this backend left outside the state folder; names what it removed."""
+        return []
+
     @abc.abstractmethod
     async def start(self, say: Say) -> None:
         """Start every service and return once each is healthy."""
@@ -73,21 +78,47 @@ class Backend(abc.ABC):
     async def close_probes(self) -> None:
         """Release what probing needed."""
 
-    # Faults, in terms of the operations above ----------------------------------------
-    def check_faults(self, faults: list[Fault]) -> None:
-        for fault in faults:
-            if fault.type not in self.faults:
-                raise UnsupportedFault(
-                    f"the {self.name} backend cannot apply the fault {fault.type!r}; "
-                    f"it can do: {', '.join(sorted(self.faults))}"
-                )
+    # Faults ---------------------------------------------------------------------------------
+    def features(self) -> frozenset[str]:
+        """What this backend can do, in the terms of ``Fault.feature`` and ``place:NAME``.
+
+        By default derived from ``faults`` (fault types), so a backend that only cuts the uplink
+        needs to say nothing more.
+        """
+        features = {"place:trygghetspunkt-a"}
+        for fault in self.faults:
+            if fault == "uplink-cut":
+                features |= {"uplink-cut:blackhole", "uplink-cut:reject"}
+            else:
+                features.add(fault)
+        return frozenset(features)
+
+    def missing(self, faults: list[Fault], requires: set[str] = frozenset()) -> list[str]:
+        """One line per fault or feature this backend cannot do; empty when it can do them all."""
+        have = self.features()
+        lines = [f"{fault.describe()} ({fault.type})" for fault in faults if fault.feature not in have]
+        lines += [f"feature {feature}" for feature in sorted(requires) if feature not in have]
+        return list(dict.fromkeys(lines))
+
+    def check_faults(self, faults: list[Fault], requires: set[str] = frozenset()) -> None:
+        """Refuse, before anything starts, what this backend cannot do: name each fault and the backend."""
+        missing = self.missing(faults, requires)
+        if missing:
+            raise UnsupportedFault(
+                f"the {self.name} backend cannot apply: {'; '.join(missing)}. "
+                f"It can do: {', '.join(sorted(self.features()))}"
+            )
+
+    def check_scenario(self, scenario: Scenario) -> None:
+        self.check_faults(scenario.faults(), scenario.features() - {f.feature for f in scenario.faults()})
 
     async def apply(self, fault: Fault) -> None:
         if isinstance(fault, UplinkCut):
             await self.cut(fault.mode)
         else:  # pragma: no cover - check_faults refuses these before a run
-            raise UnsupportedFault(f"fault {fault.type!r} is not supported by the {self.name} backend")
+            raise UnsupportedFault(f"the {self.name} backend cannot apply the fault {fault.describe()!r}")
 
     async def heal(self, fault: Fault) -> None:
+        """Undo ``fault``; healing what is not applied does nothing (rollbacks rely on it)."""
         if isinstance(fault, UplinkCut):
             await self.restore()

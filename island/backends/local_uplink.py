@@ -6,10 +6,16 @@ sends to the internet goes through this relay, which can
 - pass traffic (``up``),
 - swallow it silently (``blackhole``: the island's queries time out), or
 - refuse it (``reject``: its sockets are closed, so the kernel answers UDP with
-  ICMP port-unreachable and TCP with a reset, a fast failure).
+  ICMP port-unreachable and TCP with a reset, a fast failure),
+- do either to DNS only (``dns_mode``), drop a share of what the island sends
+  (``loss`` percent; for TCP a whole connection, since a relay sees no segments),
+- and hold the internet's answers back (``delay_ms`` plus up to ``jitter_ms``):
+  this kernel has no netem, so latency is made here, in user space.
 
 It is run as ``python -m island.backends.local_uplink --config FILE`` and steered
-over a Unix socket with one JSON object per line: ``{"mode": "blackhole"}``.
+over a Unix socket with one JSON object per line, any subset of
+``{"mode": "blackhole", "dns_mode": "up", "loss": 30, "delay_ms": 2000, "jitter_ms": 0}``;
+the reply is the whole state.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import asyncio
 import json
 import logging
 import os
+import random
 import signal
 import sys
 from pathlib import Path
@@ -40,13 +47,14 @@ class RelayConfig(BaseModel):
     udp_ports: list[int]
     tcp_ports: list[int]
     control_socket: str
+    dns_port: int = 53
 
 
 class _UDPFlow(asyncio.DatagramProtocol):
     """The relay's socket towards the internet for one client address."""
 
-    def __init__(self, relay: UplinkRelay, front: asyncio.DatagramTransport, client) -> None:
-        self.relay, self.front, self.client = relay, front, client
+    def __init__(self, relay: UplinkRelay, front: asyncio.DatagramTransport, client, port: int) -> None:
+        self.relay, self.front, self.client, self.front_port = relay, front, client, port
         self.transport: asyncio.DatagramTransport | None = None
         self.last_used = asyncio.get_running_loop().time()
 
@@ -54,7 +62,14 @@ class _UDPFlow(asyncio.DatagramProtocol):
         self.transport = transport
 
     def datagram_received(self, data: bytes, addr) -> None:
-        if self.relay.mode == "up" and not self.front.is_closing():
+        delay = self.relay.answer_delay()
+        if delay:
+            asyncio.get_running_loop().call_later(delay, self._deliver, data)
+        else:
+            self._deliver(data)
+
+    def _deliver(self, data: bytes) -> None:
+        if self.relay.mode_for(self.front_port) == "up" and not self.front.is_closing():
             self.front.sendto(data, self.client)
 
 
@@ -68,8 +83,8 @@ class _UDPFront(asyncio.DatagramProtocol):
         self.transport = transport
 
     def datagram_received(self, data: bytes, addr) -> None:
-        if self.relay.mode != "up":
-            return  # black hole: not a word back
+        if self.relay.mode_for(self.port) != "up" or self.relay.lost():
+            return  # black hole (or a lost packet): not a word back
         asyncio.ensure_future(self._forward(data, addr))
 
     async def _forward(self, data: bytes, client) -> None:
@@ -77,7 +92,7 @@ class _UDPFront(asyncio.DatagramProtocol):
         flow = self.flows.get(client)
         if flow is None or flow.transport is None or flow.transport.is_closing():
             _, flow = await loop.create_datagram_endpoint(
-                lambda: _UDPFlow(self.relay, self.transport, client),
+                lambda: _UDPFlow(self.relay, self.transport, client, self.port),
                 remote_addr=(self.relay.config.target_host, self.port),
             )
             self.flows[client] = flow
@@ -102,46 +117,82 @@ class UplinkRelay:
     def __init__(self, config: RelayConfig) -> None:
         self.config = config
         self.mode: Mode = "up"
-        self._udp: list[_UDPFront] = []
-        self._tcp: list[asyncio.base_events.Server] = []
+        self.dns_mode: Mode = "up"
+        self.loss = 0
+        self.delay_ms = 0.0
+        self.jitter_ms = 0.0
+        self._udp: dict[int, _UDPFront] = {}
+        self._tcp: dict[int, asyncio.base_events.Server] = {}
         self._connections: set[asyncio.StreamWriter] = set()
 
+    def mode_for(self, port: int) -> Mode:
+        if self.mode != "up":
+            return self.mode
+        return self.dns_mode if port == self.config.dns_port else "up"
+
+    def lost(self) -> bool:
+        return self.loss > 0 and random.random() * 100 < self.loss
+
+    def answer_delay(self) -> float:
+        return (self.delay_ms + random.uniform(0, self.jitter_ms)) / 1000
+
+    def settings(self) -> dict:
+        return {"mode": self.mode, "dns_mode": self.dns_mode, "loss": self.loss,
+                "delay_ms": self.delay_ms, "jitter_ms": self.jitter_ms}
+
     async def open(self) -> None:
+        """Listen on every port that is not rejecting (and not listening yet)."""
         loop = asyncio.get_running_loop()
         host = self.config.listen_host
         for port in self.config.udp_ports:
-            _, front = await loop.create_datagram_endpoint(lambda p=port: _UDPFront(self, p), local_addr=(host, port))
-            self._udp.append(front)
+            if port not in self._udp and self.mode_for(port) != "reject":
+                _, front = await loop.create_datagram_endpoint(
+                    lambda p=port: _UDPFront(self, p), local_addr=(host, port)
+                )
+                self._udp[port] = front
         for port in self.config.tcp_ports:
-            server = await asyncio.start_server(
-                lambda r, w, p=port: self._relay_tcp(r, w, p), host, port, reuse_address=True
-            )
-            self._tcp.append(server)
+            if port not in self._tcp and self.mode_for(port) != "reject":
+                self._tcp[port] = await asyncio.start_server(
+                    lambda r, w, p=port: self._relay_tcp(r, w, p), host, port, reuse_address=True
+                )
 
-    def close(self) -> None:
-        for front in self._udp:
-            front.close()
-        for server in self._tcp:
-            server.close()
+    def close(self, ports: set[int] | None = None) -> None:
+        """Stop listening on ``ports`` (all by default) and cut their connections."""
+        for port in list(self._udp):
+            if ports is None or port in ports:
+                self._udp.pop(port).close()
+        for port in list(self._tcp):
+            if ports is None or port in ports:
+                self._tcp.pop(port).close()
         for writer in list(self._connections):
-            writer.transport.abort()
-        self._udp, self._tcp = [], []
-        self._connections.clear()
+            if ports is None or getattr(writer, "relay_port", None) in ports:
+                writer.transport.abort()
+                self._connections.discard(writer)
+
+    async def configure(self, request: dict) -> None:
+        for key in ("mode", "dns_mode"):
+            if key in request and request[key] not in MODES:
+                raise ValueError(f"unknown uplink mode {request[key]!r}; use one of {', '.join(MODES)}")
+        if "loss" in request and not 0 <= int(request["loss"]) <= 100:
+            raise ValueError("loss is a percentage, 0 to 100")
+        self.mode = request.get("mode", self.mode)
+        self.dns_mode = request.get("dns_mode", self.dns_mode)
+        self.loss = int(request.get("loss", self.loss))
+        self.delay_ms = float(request.get("delay_ms", self.delay_ms))
+        self.jitter_ms = float(request.get("jitter_ms", self.jitter_ms))
+        ports = set(self.config.udp_ports) | set(self.config.tcp_ports)
+        self.close({p for p in ports if self.mode_for(p) == "reject"})
+        await self.open()
+        log.info("uplink %s", self.settings())
 
     async def set_mode(self, mode: Mode) -> None:
-        if mode not in MODES:
-            raise ValueError(f"unknown uplink mode {mode!r}; use one of {', '.join(MODES)}")
-        previous, self.mode = self.mode, mode
-        if mode == "reject":
-            self.close()
-        elif previous == "reject":
-            await self.open()
-        log.info("uplink %s", mode)
+        await self.configure({"mode": mode})
 
     async def _relay_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port: int) -> None:
+        writer.relay_port = port  # type: ignore[attr-defined]
         self._connections.add(writer)
         try:
-            if self.mode != "up":
+            if self.mode_for(port) != "up" or self.lost():
                 await self._swallow(reader)
                 return
             try:
@@ -149,9 +200,12 @@ class UplinkRelay:
             except OSError:
                 writer.transport.abort()
                 return
+            up_writer.relay_port = port  # type: ignore[attr-defined]
             self._connections.add(up_writer)
             try:
-                await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+                await asyncio.gather(
+                    self._pipe(reader, up_writer, port), self._pipe(up_reader, writer, port, self.answer_delay())
+                )
             finally:
                 self._connections.discard(up_writer)
                 up_writer.close()
@@ -159,10 +213,16 @@ class UplinkRelay:
             self._connections.discard(writer)
             writer.close()
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port: int, delay: float = 0.0
+    ) -> None:
         try:
+            first = True
             while data := await reader.read(65536):
-                if self.mode == "up":
+                if first and delay:
+                    await asyncio.sleep(delay)  # the answer comes late (once per connection)
+                first = False
+                if self.mode_for(port) == "up":
                     writer.write(data)
                     await writer.drain()
             if writer.can_write_eof():
@@ -182,7 +242,7 @@ class UplinkRelay:
         while True:
             await asyncio.sleep(_UDP_FLOW_IDLE / 2)
             now = asyncio.get_running_loop().time()
-            for front in self._udp:
+            for front in self._udp.values():
                 front.expire(now)
 
     async def serve_control(self, path: str) -> asyncio.base_events.Server:
@@ -191,11 +251,11 @@ class UplinkRelay:
                 while line := await reader.readline():
                     try:
                         request = json.loads(line)
-                        if "mode" in request:
-                            await self.set_mode(request["mode"])
-                        reply = {"ok": True, "mode": self.mode}
+                        if request:
+                            await self.configure(request)
+                        reply = {"ok": True, **self.settings()}
                     except (ValueError, TypeError, OSError) as exc:
-                        reply = {"ok": False, "error": str(exc), "mode": self.mode}
+                        reply = {"ok": False, "error": str(exc), **self.settings()}
                     writer.write(json.dumps(reply).encode() + b"\n")
                     await writer.drain()
             finally:

@@ -1,11 +1,13 @@
-"""From the journal to numbers and a verdict: success ratio and latency percentiles per phase and probe."""
+"""From the journal to numbers and a verdict: per phase and probe, success ratio, latency percentiles,
+and for a phase with faults the time to detect (fault on -> first failed operation ends) and the
+time to recover (last heal -> end of the first ok operation after which the probe never failed again)."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
 
-from .journal import Journal
+from .journal import Journal, Operation
 from .model import Scenario, Tolerance
 
 
@@ -24,13 +26,16 @@ class ProbeStats:
     total: int
     ok: int
     failed: int
-    timed_out: int
+    unknown: int
     p50_ms: float | None
     p95_ms: float | None
     p99_ms: float | None
     tolerance: Tolerance | None
     problems: tuple[str, ...] = ()
     sample_error: str = ""
+    detect_s: float | None = None  # None: no fault here, or the probe never failed
+    recover_s: float | None = None  # None: no fault here, never failed, or never recovered
+    recovered: bool = True
 
     @property
     def success(self) -> float | None:
@@ -51,6 +56,8 @@ class PhaseResult:
     duration: float
     faults: tuple[str, ...]
     probes: tuple[ProbeStats, ...]
+    start: float = 0.0  # seconds since the run started
+    end: float = 0.0
 
     @property
     def passed(self) -> bool:
@@ -77,6 +84,8 @@ def _check(stats: dict, tolerance: Tolerance) -> list[str]:
     success = stats["ok"] / stats["total"]
     if success < tolerance.min_success:
         problems.append(f"success {success:.1%} < {tolerance.min_success:.0%}")
+    if tolerance.max_success is not None and success > tolerance.max_success:
+        problems.append(f"success {success:.1%} > {tolerance.max_success:.0%} (it should have failed)")
     for q in (50, 95, 99):
         limit = getattr(tolerance, f"max_p{q}_ms")
         value = stats[f"p{q}_ms"]
@@ -85,7 +94,50 @@ def _check(stats: dict, tolerance: Tolerance) -> list[str]:
     return problems
 
 
+def _windows(journal: Journal) -> dict[str, tuple[float, float]]:
+    """Phase name -> (first fault on, last fault healed) in run seconds."""
+    windows: dict[str, tuple[float, float]] = {}
+    for event in journal.events:
+        if event.kind == "fault-on":
+            on, off = windows.get(event.phase, (event.t, event.t))
+            windows[event.phase] = (min(on, event.t), off)
+        elif event.kind in ("fault-off", "rollback") and event.phase in windows:
+            on, off = windows[event.phase]
+            windows[event.phase] = (on, max(off, event.t))
+    return windows
+
+
+def _phase_bounds(journal: Journal) -> dict[str, tuple[float, float]]:
+    bounds: dict[str, tuple[float, float]] = {}
+    for event in journal.events:
+        if event.kind == "phase-start":
+            bounds[event.phase] = (event.t, event.t)
+        elif event.kind == "phase-end" and event.phase in bounds:
+            bounds[event.phase] = (bounds[event.phase][0], event.t)
+    return bounds
+
+
+def _end(op: Operation) -> float:
+    return op.t + op.latency_ms / 1000
+
+
+def time_to_detect(ops: list[Operation], fault_on: float) -> float | None:
+    failed = [_end(o) for o in ops if o.status != "ok" and _end(o) >= fault_on]
+    return round(min(failed) - fault_on, 3) if failed else None
+
+
+def time_to_recover(ops: list[Operation], healed: float) -> tuple[float | None, bool]:
+    """From the heal to the end of the first ok operation after the last failure; (None, False) if none."""
+    after = sorted((o for o in ops if _end(o) >= healed), key=lambda o: o.t)
+    last_failure = max((i for i, o in enumerate(after) if o.status != "ok"), default=-1)
+    if last_failure == len(after) - 1:
+        return None, False
+    return round(max(0.0, _end(after[last_failure + 1]) - healed), 3), True
+
+
 def evaluate(journal: Journal, scenario: Scenario) -> Result:
+    windows = _windows(journal)
+    bounds = _phase_bounds(journal)
     phases = []
     for phase in scenario.phases:
         rows = []
@@ -102,19 +154,31 @@ def evaluate(journal: Journal, scenario: Scenario) -> Result:
             tolerance = phase.expect.get(probe.name)
             problems = _check(stats, tolerance) if tolerance else []
             first_error = next((o.detail for o in ops if o.status != "ok"), "")
+            detect = recover = None
+            recovered = True
+            if phase.name in windows:
+                on, off = windows[phase.name]
+                detect = time_to_detect(ops, on)
+                if detect is not None:
+                    later = [o for o in journal.operations if o.probe == probe.name and o.t >= on]
+                    recover, recovered = time_to_recover(later, off)
             rows.append(
                 ProbeStats(
                     probe=probe.name,
                     failed=sum(o.status == "fail" for o in ops),
-                    timed_out=sum(o.status == "timeout" for o in ops),
+                    unknown=sum(o.status == "unknown" for o in ops),
                     tolerance=tolerance,
                     problems=tuple(problems),
                     sample_error=first_error,
+                    detect_s=detect,
+                    recover_s=recover,
+                    recovered=recovered,
                     **stats,
                 )
             )
+        start, end = bounds.get(phase.name, (0.0, 0.0))
         phases.append(
-            PhaseResult(phase.name, phase.duration, tuple(f.describe() for f in phase.faults), tuple(rows))
+            PhaseResult(phase.name, phase.duration, tuple(f.describe() for f in phase.faults), tuple(rows), start, end)
         )
     problems = tuple(e.detail for e in journal.events if e.kind == "error")
     return Result(journal.title, journal.scenario, journal.backend, tuple(phases), problems)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .journal import Event, Journal, Operation, Outcome
-from .model import Fault, Phase, Probe, Scenario
+from .model import Fault, Flapping, Phase, Probe, Scenario
 
 if TYPE_CHECKING:  # the backends import the scenario model; only type hints go the other way
     from ..backends.base import Backend
@@ -28,6 +28,15 @@ class Progress:
 ProgressCallback = Callable[[str, Progress | Event], None]
 
 
+class _Active:
+    """A fault that is on, and the task that ends it early (a duration) or drives it (flapping)."""
+
+    def __init__(self, fault: Fault) -> None:
+        self.fault = fault
+        self.task: asyncio.Task | None = None
+        self.healed = False
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
@@ -42,8 +51,11 @@ class _Run:
         self.phase: Phase = scenario.phases[0]
         self.stopping = False
         self.in_flight: dict[str, int] = {}
+        # Closed while faults are being switched on: no operation starts half in one phase, half in the next.
+        self.gate = asyncio.Event()
+        self.gate.set()
         self.quiet = asyncio.Condition()
-        self.active: list[Fault] = []
+        self.active: list[_Active] = []
 
     def elapsed(self) -> float:
         return time.monotonic() - self.t0
@@ -55,9 +67,12 @@ class _Run:
             self.on_progress("event", event)
 
     async def probe_loop(self, probe: Probe) -> None:
-        interval = self.scenario.interval
+        interval = self.scenario.period
         next_start = time.monotonic()
         while not self.stopping:
+            await self.gate.wait()
+            if self.stopping:
+                break
             phase = self.phase.name
             started = self.elapsed()
             self.in_flight[phase] = self.in_flight.get(phase, 0) + 1
@@ -73,24 +88,79 @@ class _Run:
                 Operation(round(started, 4), phase, probe.name, outcome.status, round(outcome.latency_ms, 3),
                           outcome.detail)
             )
-            next_start = max(next_start + interval, time.monotonic())
+            # Keep the asked rate on average (a late start is made up), but never burst after a long stall.
+            next_start = max(next_start + interval, time.monotonic() - 1.0)
             await asyncio.sleep(max(0.0, next_start - time.monotonic()))
 
-    async def settle(self, phase_name: str) -> None:
+    async def settle(self) -> None:
         """Wait until operations begun in an earlier phase have ended, so a new fault cannot reach back."""
         async with self.quiet:
-            await self.quiet.wait_for(lambda: self.in_flight.get(phase_name, 0) == 0)
+            await self.quiet.wait_for(lambda: sum(self.in_flight.values()) == 0)
 
     async def apply(self, fault: Fault) -> None:
-        await self.backend.apply(fault)
-        self.active.append(fault)
+        active = _Active(fault)
         self.event("fault-on", fault.describe())
+        if isinstance(fault, Flapping):
+            active.task = asyncio.ensure_future(self.flap(fault))
+        else:
+            self.active.append(active)  # before it is on: a failing apply is still healed
+            await self.backend.apply(fault)
+        if fault.instant:  # a restart is over once it is done
+            active.healed = True
+            self.active.remove(active)
+            self.event("fault-off", fault.describe())
+            return
+        if active not in self.active:
+            self.active.append(active)
+        if fault.duration is not None:
+            asyncio.ensure_future(self.heal_later(active, fault.duration))
+
+    async def heal_later(self, active: _Active, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        await self.heal(active)
+
+    async def heal(self, active: _Active, kind: str = "fault-off") -> None:
+        if active.healed:
+            return
+        active.healed = True
+        if active.task is not None:
+            active.task.cancel()
+            await asyncio.gather(active.task, return_exceptions=True)
+        else:
+            await self.backend.heal(active.fault)
+        if active in self.active:
+            self.active.remove(active)
+        self.event(kind, active.fault.describe())
+
+    async def flap(self, fault: Flapping) -> None:
+        """Up for duty × period, then cut for the rest of the period, again and again; healed on the way out."""
+        cut = fault.cut()
+        down = False
+        try:
+            while True:
+                await asyncio.sleep(fault.period * fault.duty)
+                await self.backend.apply(cut)
+                down = True
+                self.event("flap-down", cut.describe())
+                await asyncio.sleep(fault.period * (1 - fault.duty))
+                await self.backend.heal(cut)
+                down = False
+                self.event("flap-up", cut.describe())
+        finally:
+            if down:
+                await self.backend.heal(cut)
+                self.event("flap-up", cut.describe())
 
     async def heal_all(self, kind: str = "fault-off") -> None:
-        while self.active:
-            fault = self.active.pop()
+        for active in reversed(list(self.active)):
+            await self.heal(active, kind)
+
+    async def rollbacks(self) -> None:
+        """Whatever happened: heal every fault still on, then the scenario's own rollbacks."""
+        await self.heal_all("rollback")
+        for fault in self.scenario.rollbacks:
             await self.backend.heal(fault)
-            self.event(kind, fault.describe())
+            self.event("rollback", fault.describe())
 
     async def ticker(self) -> None:
         while not self.stopping:
@@ -103,7 +173,7 @@ class _Run:
                 phase_start = next(
                     (e.t for e in reversed(self.journal.events) if e.kind == "phase-start"), 0.0
                 )
-                faults = tuple(f.describe() for f in self.active)
+                faults = tuple(a.fault.describe() for a in self.active)
                 self.on_progress("tick", Progress(self.phase, self.elapsed() - phase_start, faults, counts))
             await asyncio.sleep(0.5)
 
@@ -113,15 +183,26 @@ class _Run:
         try:
             previous: str | None = None
             for phase in self.scenario.phases:
+                if phase.faults and previous is not None:
+                    self.gate.clear()
+                    await self.settle()
                 self.phase = phase
                 self.event("phase-start", f"{phase.duration:g} s")
                 phase_started = time.monotonic()
-                if phase.faults and previous is not None:
-                    await self.settle(previous)
-                for fault in phase.faults:
-                    await self.apply(fault)
+                try:
+                    for fault in phase.faults:
+                        if fault.instant:
+                            self.gate.set()  # a restart takes a while: probes must see it happen
+                        await self.apply(fault)
+                finally:
+                    self.gate.set()
                 await asyncio.sleep(max(0.0, phase.duration - (time.monotonic() - phase_started)))
-                # Heal before the next phase begins, so its first operations meet a healed network.
+                # Operations begun under a fault end under it (a paused service answering after the
+                # heal would count as ok); then heal before the next phase, whose first operations
+                # meet a healed network. The gate opens again once the next phase has begun.
+                if self.active:
+                    self.gate.clear()
+                    await self.settle()
                 await self.heal_all()
                 self.event("phase-end")
                 previous = phase.name
@@ -130,8 +211,9 @@ class _Run:
             raise
         finally:
             self.stopping = True
+            self.gate.set()
             # Rollbacks always run, whatever happened above.
-            await asyncio.shield(self.heal_all("rollback"))
+            await asyncio.shield(self.rollbacks())
             await asyncio.gather(*loops, return_exceptions=True)
             ticker.cancel()
 
@@ -142,6 +224,7 @@ async def run_scenario(
     backend: Backend,
     on_progress: ProgressCallback | None = None,
 ) -> Journal:
+    backend.check_scenario(scenario)  # refuse what this backend cannot do before anything runs
     journal = Journal(
         scenario=str(path),
         title=scenario.title,

@@ -7,7 +7,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-Status = Literal["ok", "fail", "timeout"]
+# Jepsen's three outcomes: ok, fail (it certainly did not work), unknown (no answer in time:
+# it may or may not have happened).
+Status = Literal["ok", "fail", "unknown"]
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,7 @@ class Operation:
 @dataclass(frozen=True)
 class Event:
     t: float
-    kind: str  # phase-start | phase-end | fault-on | fault-off | rollback
+    kind: str  # phase-start | phase-end | fault-on | fault-off | flap-down | flap-up | rollback | error
     phase: str
     detail: str = ""
 
@@ -59,6 +61,10 @@ class Journal:
     @classmethod
     def read(cls, path: Path) -> Journal:
         data = json.loads(path.read_text(encoding="utf-8"))
-        data["operations"] = [Operation(**o) for o in data["operations"]]
+        # Journals written before "unknown" existed called it "timeout".
+        data["operations"] = [
+            Operation(**{**o, "status": "unknown" if o["status"] == "timeout" else o["status"]})
+            for o in data["operations"]
+        ]
         data["events"] = [Event(**e) for e in data["events"]]
         return cls(**data)

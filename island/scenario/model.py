@@ -13,7 +13,7 @@ class _Model(BaseModel):
 
 
 class DNSCheck(_Model):
-    """Ask the island resolver; ok when the answer has this rcode (and, for NOERROR, a record)."""
+    """Ask the island resolver (the one the place's resolv.conf names); ok when the answer has this rcode (and, for NOERROR, a record)."""
 
     name: str = Field(description="the name to ask for; {crisis_name} is the island's crisis name")
     type: str = "A"
@@ -52,21 +52,57 @@ class HTTPCheck(_Model):
         return value
 
 
+Place = Literal["trygghetspunkt-a", "trygghetspunkt-b", "home"]
+PLACES: tuple[str, ...] = ("trygghetspunkt-a", "trygghetspunkt-b", "home")
+
+
+class ReachCheck(_Model):
+    """Open a TCP connection to another place's host; an answer (even a refusal) means it is reachable."""
+
+    place: Place
+    port: int = Field(7, ge=1, le=65535, description="a port nothing listens on: a reset is an answer")
+
+
 class Probe(_Model):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     description: str = ""
+    place: Place = Field("trygghetspunkt-a", description="where the phone stands: a trygghetspunkt or a home on the stadsnät")
     dns: DNSCheck | None = None
     http: HTTPCheck | None = None
-    timeout: float = Field(3.0, gt=0, le=30, description="seconds before an operation counts as timed out")
+    reach: ReachCheck | None = None
+    timeout: float = Field(3.0, gt=0, le=30, description="seconds before an operation's outcome is unknown")
 
     @model_validator(mode="after")
     def _one_kind(self) -> Probe:
-        if (self.dns is None) == (self.http is None):
-            raise ValueError("a probe has exactly one of dns or http")
+        if sum(kind is not None for kind in (self.dns, self.http, self.reach)) != 1:
+            raise ValueError("a probe has exactly one of dns, http or reach")
         return self
 
 
-class UplinkCut(_Model):
+Link = Literal["uplink", "trygghetspunkt-a", "trygghetspunkt-b", "home", "island"]
+Service = Literal["resolver", "site", "upstream"]
+
+
+class _Fault(_Model):
+    duration: float | None = Field(
+        None, gt=0, le=3600, description="seconds until it is healed; default: until the end of its phase"
+    )
+
+    def describe(self) -> str:  # pragma: no cover - every fault overrides it
+        raise NotImplementedError
+
+    @property
+    def instant(self) -> bool:
+        """Over once applied (nothing to heal), like a restart."""
+        return False
+
+    @property
+    def feature(self) -> str:
+        """What a backend must be able to do for this fault (see Backend.features)."""
+        return self.type  # type: ignore[attr-defined]
+
+
+class UplinkCut(_Fault):
     """Cut the island's uplink: blackhole drops silently, reject fails fast."""
 
     type: Literal["uplink-cut"]
@@ -75,32 +111,173 @@ class UplinkCut(_Model):
     def describe(self) -> str:
         return f"uplink cut ({self.mode})"
 
+    @property
+    def feature(self) -> str:
+        return f"uplink-cut:{self.mode}"
 
-Fault = Annotated[UplinkCut, Field(discriminator="type")]
+
+class DNSCut(_Fault):
+    """Only DNS to the internet is cut; the web still passes (a broken upstream resolver path)."""
+
+    type: Literal["dns-cut"]
+    mode: Literal["blackhole", "reject"] = "blackhole"
+
+    def describe(self) -> str:
+        return f"DNS-only cut ({self.mode})"
+
+
+class LinkDown(_Fault):
+    """A link's interface is set down (a cable pulled)."""
+
+    type: Literal["link-down"]
+    link: Link = "uplink"
+
+    def describe(self) -> str:
+        return f"link {self.link} down"
+
+
+class PacketLoss(_Fault):
+    """A share of the packets towards the internet vanish."""
+
+    type: Literal["packet-loss"]
+    percent: int = Field(ge=1, le=100)
+
+    def describe(self) -> str:
+        return f"packet loss {self.percent} %"
+
+
+class Bandwidth(_Fault):
+    """The uplink gets thin: both directions limited to this rate (token bucket)."""
+
+    type: Literal["bandwidth"]
+    kbit: int = Field(ge=8, le=10_000_000, description="kilobits per second")
+
+    def describe(self) -> str:
+        return f"bandwidth {self.kbit} kbit/s"
+
+
+class Latency(_Fault):
+    """The internet's answers come late: a delay plus up to jitter_ms more, at random."""
+
+    type: Literal["latency"]
+    delay_ms: float = Field(ge=0, le=30_000)
+    jitter_ms: float = Field(0, ge=0, le=30_000)
+
+    def describe(self) -> str:
+        jitter = f" ± {self.jitter_ms:g}" if self.jitter_ms else ""
+        return f"upstream latency {self.delay_ms:g}{jitter} ms"
+
+
+class Flapping(_Fault):
+    """The uplink goes down and up again and again: cut for (1 - duty) of every period."""
+
+    type: Literal["flapping"]
+    period: float = Field(gt=0.2, le=600, description="seconds per down-and-up cycle")
+    duty: float = Field(0.5, gt=0, lt=1, description="share of each period the uplink is up")
+    mode: Literal["blackhole", "reject"] = "blackhole"
+
+    def describe(self) -> str:
+        return f"uplink flapping every {self.period:g} s, up {self.duty:.0%} ({self.mode})"
+
+    @property
+    def feature(self) -> str:
+        return f"uplink-cut:{self.mode}"
+
+    def cut(self) -> UplinkCut:
+        return UplinkCut(type="uplink-cut", mode=self.mode)
+
+
+class Partition(_Fault):
+    """Two client networks can no longer reach each other (each still reaches the island)."""
+
+    type: Literal["partition"]
+    between: tuple[Place, Place] = ("trygghetspunkt-a", "trygghetspunkt-b")
+
+    @model_validator(mode="after")
+    def _two(self) -> Partition:
+        if self.between[0] == self.between[1]:
+            raise ValueError("a partition is between two different places")
+        return self
+
+    def describe(self) -> str:
+        return f"partition {self.between[0]} | {self.between[1]}"
+
+
+class ServiceFault(_Fault):
+    """A service is killed (started again when healed), restarted at once, or paused (SIGSTOP, then SIGCONT)."""
+
+    type: Literal["service"]
+    service: Service
+    action: Literal["kill", "restart", "pause"]
+
+    def describe(self) -> str:
+        return f"{self.service} {self.action}"
+
+    @property
+    def instant(self) -> bool:
+        return self.action == "restart"
+
+    @property
+    def feature(self) -> str:
+        return f"service:{self.action}"
+
+
+Fault = Annotated[
+    UplinkCut | DNSCut | LinkDown | PacketLoss | Bandwidth | Latency | Flapping | Partition | ServiceFault,
+    Field(discriminator="type"),
+]
+FAULT_TYPES: tuple[type[_Fault], ...] = (
+    UplinkCut, DNSCut, LinkDown, PacketLoss, Bandwidth, Latency, Flapping, Partition, ServiceFault,
+)
 
 
 class Tolerance(_Model):
     """What a probe must achieve in a phase. Latencies are over successful operations."""
 
     min_success: float = Field(1.0, ge=0, le=1, description="share of operations that must be ok (0 to 1)")
+    max_success: float | None = Field(
+        None, ge=0, le=1, description="at most this share may be ok: for what a fault must break"
+    )
     max_p50_ms: float | None = Field(None, gt=0)
     max_p95_ms: float | None = Field(None, gt=0)
     max_p99_ms: float | None = Field(None, gt=0)
 
+    @model_validator(mode="after")
+    def _must_fail_needs_no_minimum(self) -> Tolerance:
+        # "at most 0 % ok" alone means what it says; the default minimum of 100 % would contradict it.
+        if self.max_success is not None and "min_success" not in self.model_fields_set:
+            self.min_success = 0.0
+        if self.max_success is not None and self.max_success < self.min_success:
+            raise ValueError("max_success is below min_success")
+        return self
+
 
 class Phase(_Model):
+    """One step of the method: switch these faults on, wait ``duration`` seconds, heal them."""
+
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
-    duration: float = Field(gt=0, le=3600, description="seconds")
+    duration: float = Field(gt=0, le=3600, description="seconds (the pause of this step)")
     faults: list[Fault] = []
     expect: dict[str, Tolerance] = Field({}, description="probe name -> tolerance; probes not named are recorded only")
+
+
+class Load(_Model):
+    rate: float = Field(gt=0, le=200, description="operations per second of each probe")
 
 
 class Scenario(_Model):
     title: str
     description: str = ""
-    interval: float = Field(0.25, ge=0.01, le=60, description="seconds between two operations of one probe")
+    requires: list[str] = Field(
+        [], description="backend features the scenario needs beyond its faults' own (e.g. places:home)"
+    )
+    interval: float = Field(0.25, ge=0.005, le=60, description="seconds between two operations of one probe")
+    load: Load | None = Field(None, description="probe rate; overrides interval")
     probes: list[Probe] = Field(min_length=1)
-    phases: list[Phase] = Field(min_length=1)
+    phases: list[Phase] = Field(min_length=1, description="the method: steps in order, each with its faults")
+    rollbacks: list[Fault] = Field(
+        [], description="faults healed at the end whatever happened, even if never applied (heal is idempotent)"
+    )
 
     @model_validator(mode="after")
     def _references(self) -> Scenario:
@@ -123,3 +300,18 @@ class Scenario(_Model):
     @property
     def duration(self) -> float:
         return sum(p.duration for p in self.phases)
+
+    @property
+    def period(self) -> float:
+        """Seconds between two operations of one probe."""
+        return 1.0 / self.load.rate if self.load else self.interval
+
+    def faults(self) -> list:
+        return [f for phase in self.phases for f in phase.faults] + list(self.rollbacks)
+
+    def features(self) -> set[str]:
+        """Everything a backend must offer to run this scenario."""
+        wanted = {f.feature for f in self.faults()} | set(self.requires)
+        wanted |= {f"place:{p.place}" for p in self.probes}
+        wanted |= {f"place:{p.reach.place}" for p in self.probes if p.reach}
+        return wanted

@@ -1,0 +1,99 @@
+"""The engine alone, against a backend that only records what it is told (a unit test of the engine):
+faults go on and off in order, flapping toggles, durations end early, and rollbacks always run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from island.backends.base import Backend, BackendError, UnsupportedFault
+from island.probes import Outcome
+from island.scenario.engine import run_scenario
+from island.scenario.loader import parse_scenario
+from island.state import StateDir
+from island.topology import Topology
+
+
+class Recorder(Backend):
+    name = "recorder"
+    faults = frozenset({"uplink-cut", "packet-loss"})
+
+    def __init__(self, tmp: Path, fail_on: str | None = None) -> None:
+        super().__init__(StateDir(tmp), Topology.local("127.1"))
+        self.log: list[str] = []
+        self.fail_on = fail_on
+
+    async def start(self, say) -> None: ...
+    def is_running(self) -> bool: return True
+    async def stop(self, say) -> None: ...
+    async def status(self) -> dict[str, Any]: return {}
+    async def cut(self, mode: str) -> None: self.log.append(f"cut {mode}")
+    async def restore(self) -> None: self.log.append("restore")
+    async def uplink(self) -> str: return "up"
+
+    async def probe(self, probe) -> Outcome:
+        return Outcome("ok", 0.1)
+
+    async def apply(self, fault) -> None:
+        if fault.describe() == self.fail_on:
+            raise BackendError("the fault broke")
+        if fault.type == "packet-loss":
+            self.log.append(f"loss {fault.percent}")
+        else:
+            await super().apply(fault)
+
+    async def heal(self, fault) -> None:
+        if fault.type == "packet-loss":
+            self.log.append("loss 0")
+        else:
+            await super().heal(fault)
+
+
+def scenario(faults: str, rollbacks: str = "[]"):
+    return parse_scenario(f"""title: t
+interval: 0.05
+probes: [{{name: p, dns: {{name: x}}}}]
+phases:
+  - {{name: before, duration: 0.2}}
+  - {{name: during, duration: 1.0, faults: {faults}}}
+rollbacks: {rollbacks}
+""", Path("t.yaml"))
+
+
+async def test_faults_go_on_and_off_in_order(tmp_path: Path) -> None:
+    backend = Recorder(tmp_path)
+    journal = await run_scenario(scenario("[{type: uplink-cut}, {type: packet-loss, percent: 5, duration: 0.3}]",
+                                          "[{type: uplink-cut}]"), Path("t.yaml"), backend)
+    assert backend.log == ["cut blackhole", "loss 5", "loss 0", "restore", "restore"]
+    kinds = [(e.kind, e.detail) for e in journal.events if e.kind not in ("phase-start", "phase-end")]
+    assert kinds == [
+        ("fault-on", "uplink cut (blackhole)"), ("fault-on", "packet loss 5 %"), ("fault-off", "packet loss 5 %"),
+        ("fault-off", "uplink cut (blackhole)"), ("rollback", "uplink cut (blackhole)"),
+    ]
+    assert {o.phase for o in journal.operations} == {"before", "during"}
+
+
+async def test_flapping_toggles_the_cut_and_ends_healed(tmp_path: Path) -> None:
+    backend = Recorder(tmp_path)
+    journal = await run_scenario(scenario("[{type: flapping, period: 0.4, duty: 0.5, mode: reject}]"),
+                                 Path("t.yaml"), backend)
+    assert backend.log[:4] == ["cut reject", "restore", "cut reject", "restore"]
+    assert backend.log[-1] == "restore"
+    assert sum(e.kind == "flap-down" for e in journal.events) == backend.log.count("cut reject")
+
+
+async def test_rollbacks_run_when_a_fault_fails(tmp_path: Path) -> None:
+    backend = Recorder(tmp_path, fail_on="packet loss 5 %")
+    with pytest.raises(BackendError):
+        await run_scenario(scenario("[{type: uplink-cut}, {type: packet-loss, percent: 5}]"), Path("t.yaml"), backend)
+    assert backend.log[0] == "cut blackhole" and "restore" in backend.log
+    assert backend.log.count("loss 0") == 1, "a fault whose apply failed is healed all the same"
+
+
+async def test_a_fault_the_backend_cannot_do_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    backend = Recorder(tmp_path)
+    with pytest.raises(UnsupportedFault, match="the recorder backend cannot apply: bandwidth 64 kbit/s"):
+        await run_scenario(scenario("[{type: bandwidth, kbit: 64}]"), Path("t.yaml"), backend)
+    assert backend.log == []
