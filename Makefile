@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-unit test-e2e up down clean
+.PHONY: demo test test-unit test-e2e up down clean bench-http
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,3 +34,7 @@ down: $(STAMP)
 
 clean:
 	rm -rf $(VENV) out test-output build *.egg-info .pytest_cache
+
+## The crisis page against nginx serving the same bytes, one core each; ends with the ratio line.
+bench-http: $(STAMP)
+	$(BIN)/python bench/http/bench.py $(BENCH_ARGS)

@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # One worker, uvloop and httptools: the cached page is served from the ASGI fast path.
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False,
-                loop="auto", http="auto", lifespan="on")
+                loop="auto", http="auto", lifespan="on", proxy_headers=False, server_header=False)
     return 0
 
 

@@ -181,6 +181,11 @@ def create_app(
     async def cap_feed(request: Request) -> Response:
         return site.cached_response(request, "/feeds/cap.xml")
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> Response:
+        # Browsers ask for it on every site; "no icon", cached for a day, instead of a logged 404.
+        return Response(status_code=204, headers={"Cache-Control": "max-age=86400"})
+
     @app.get("/healthz")
     async def healthz(response: Response) -> dict[str, str]:
         response.headers["Cache-Control"] = "no-store"

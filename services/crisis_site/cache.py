@@ -138,6 +138,17 @@ class FastPath:
         self.app = app
         self._cache = cache
         self._fixed = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in security.items()]
+        self._languages: dict[tuple[bytes, str | None], str] = {}  # phones send few distinct headers
+
+    def _language(self, query_string: bytes, accept_language: str | None) -> str:
+        key = (query_string, accept_language)
+        language = self._languages.get(key)
+        if language is None:
+            language = language_for(query_string, accept_language)
+            if len(self._languages) > 1024:  # bounded: a client cannot grow it without limit
+                self._languages.clear()
+            self._languages[key] = language
+        return language
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD") or scope["path"] not in RESOURCES:
@@ -145,7 +156,7 @@ class FastPath:
             return
         kind, localized = RESOURCES[scope["path"]]
         headers = scope["headers"]
-        language = language_for(scope["query_string"], _header(headers, b"accept-language")) if localized else "sv"
+        language = self._language(scope["query_string"], _header(headers, b"accept-language")) if localized else "sv"
         status, out, body = respond(self._cache().get(kind, language), headers, self._fixed)
         await send({"type": "http.response.start", "status": status, "headers": out})
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})

@@ -173,6 +173,8 @@ class Store:
             statements.append(("DELETE FROM messages WHERE origin = 'central'", ()))
             statements += [self._put_message(m.model_copy(update={"origin": "central"})) for m in by_id.values()]
             statements.append(self._set_meta("updated", heard_at.isoformat()))
+            # The seed's "next update" promise belongs to the seed's text, not to the municipality's newer word.
+            statements.append(self._set_meta("next_update", None))
         statements.append(self._set_meta("sync", self._sync_dict(heard_at, True, None)))
         previous = self._meta("sync", {}) or {}
         self._write(statements, bump=changed or previous.get("reachable") is not True)

@@ -57,6 +57,7 @@ def test_sync_replaces_central_messages_but_never_island_ones(tmp_path: Path) ->
     assert set(by_id) == {"c-1", "island-1"}  # the seed's central messages are gone with the feed
     assert by_id["island-1"].text("sv")[0].headline == "Från ön" and by_id["island-1"].origin == "island"
     assert by_id["c-1"].origin == "central"
+    assert store.content().next_update is None, "the seed's promise of a next update went with its text"
 
 
 def test_a_cancel_in_the_feed_retires_what_it_references(tmp_path: Path) -> None:

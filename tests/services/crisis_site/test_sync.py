@@ -148,5 +148,5 @@ def test_page_says_when_it_last_heard_during_a_cut() -> None:
     assert "Ingen kontakt" not in PageRenderer().render(store.content())
     store.record_sync_failure("cannot reach the feed: ReadTimeout")
     html = PageRenderer().render(store.content())
-    assert ("Ingen kontakt med kommunens centrala webbplats just nu. Senast vi hörde från kommunen var "
-            "tisdag 14 januari 2025 kl. 09.30.") in html
+    assert ('<p class="cut" id="avbrott"><strong>Ingen kontakt med kommunens centrala webbplats just nu.</strong> '
+            "Senast vi hörde från kommunen var tisdag 14 januari 2025 kl. 09.30.") in html
