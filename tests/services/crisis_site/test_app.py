@@ -197,3 +197,16 @@ async def test_expired_and_future_messages_are_not_shown(tmp_path) -> None:
     assert "Långvarigt strömavbrott" not in html and "Kokningsrekommendation" not in html
     assert "Just nu finns inga meddelanden." in html
     assert "Viktigt meddelande till allmänheten" not in html
+
+
+async def test_an_exercise_is_labelled_and_never_gets_the_vma_banner(tmp_path) -> None:
+    data = demo()
+    data["messages"][0]["status"] = "Exercise"
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    async with client_for(create_app(path)) as c:
+        sv = (await c.get("/")).text
+        en = (await c.get("/?lang=en")).text
+    assert '<p class="exercise" lang="sv">Övning</p>' in sv
+    assert '<p class="exercise" lang="en">Exercise</p>' in en
+    assert "Viktigt meddelande till allmänheten" not in sv
