@@ -56,6 +56,17 @@ def security_headers(style_hash: str) -> dict[str, str]:
     }
 
 
+class CrisisApp(FastAPI):
+    """FastAPI, with the cached page answered before the framework's middleware and routing."""
+
+    fast_path: FastPath | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.fast_path is not None and scope["type"] == "http" and await self.fast_path.serve(scope, send):
+            return
+        await super().__call__(scope, receive, send)
+
+
 @dataclass
 class SiteConfig:
     seed: Path = DEMO_CONTENT
@@ -132,7 +143,7 @@ def create_app(
                 await poller.stop()
 
     # docs_url/redoc_url off: those pages load JavaScript from a CDN, unreachable on the island.
-    app = FastAPI(
+    app = CrisisApp(
         title="Krisinformation",
         summary="The municipality's crisis information, served on the island network.",
         description=(
@@ -147,7 +158,7 @@ def create_app(
     app.state.site = site
     app.add_middleware(SecurityHeadersMiddleware, headers=site.security)
     if config.fast_path:
-        app.add_middleware(FastPath, cache=lambda: site.cache, security=site.security)
+        app.fast_path = FastPath(cache=lambda: site.cache, security=site.security)
 
     @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def page(request: Request) -> Response:

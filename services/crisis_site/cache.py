@@ -11,7 +11,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import parse_qs
 
@@ -28,6 +28,8 @@ class Rendered:
     etag: str  # of the plain body, quoted; the gzip form adds -gz
     media_type: str
     language: str | None
+    # Response header lists, built once per (gzip, 304) and extra headers: the hot path only looks up.
+    headers: dict[tuple[bool, bool, int], list[tuple[bytes, bytes]]] = field(default_factory=dict, compare=False)
 
 
 # Path -> (resource kind, whether ?lang= / Accept-Language choose its language)
@@ -105,25 +107,37 @@ def _etag_matches(if_none_match: str | None, etag: str) -> bool:
     return False
 
 
+def _response_headers(entry: Rendered, use_gzip: bool, not_modified: bool,
+                      fixed: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    key = (use_gzip, not_modified, id(fixed))
+    headers = entry.headers.get(key)
+    if headers is None:
+        etag = entry.etag[:-1] + '-gz"' if use_gzip else entry.etag
+        headers = [
+            (b"etag", etag.encode("latin-1")),
+            (b"cache-control", b"no-cache"),
+            (b"vary", b"Accept-Encoding, Accept-Language" if entry.language else b"Accept-Encoding"),
+        ]
+        if entry.language:
+            headers.append((b"content-language", entry.language.encode("latin-1")))
+        headers += fixed
+        if not not_modified:
+            body = entry.gzipped if use_gzip else entry.body
+            headers += [(b"content-type", entry.media_type.encode("latin-1")),
+                        (b"content-length", str(len(body)).encode())]
+            if use_gzip:
+                headers.append((b"content-encoding", b"gzip"))
+        entry.headers[key] = headers
+    return headers
+
+
 def respond(entry: Rendered, request_headers: list[tuple[bytes, bytes]], fixed: list[tuple[bytes, bytes]]):
     """(status, headers, body) for a cached resource, honouring If-None-Match and Accept-Encoding."""
     use_gzip = _accepts_gzip(_header(request_headers, b"accept-encoding"))
-    etag = entry.etag[:-1] + '-gz"' if use_gzip else entry.etag
-    headers = [
-        (b"etag", etag.encode("latin-1")),
-        (b"cache-control", b"no-cache"),
-        (b"vary", b"Accept-Encoding, Accept-Language" if entry.language else b"Accept-Encoding"),
-    ]
-    if entry.language:
-        headers.append((b"content-language", entry.language.encode("latin-1")))
-    headers += fixed
     if _etag_matches(_header(request_headers, b"if-none-match"), entry.etag):
-        return 304, headers, b""
+        return 304, _response_headers(entry, use_gzip, True, fixed), b""
     body = entry.gzipped if use_gzip else entry.body
-    headers += [(b"content-type", entry.media_type.encode("latin-1")), (b"content-length", str(len(body)).encode())]
-    if use_gzip:
-        headers.append((b"content-encoding", b"gzip"))
-    return 200, headers, body
+    return 200, _response_headers(entry, use_gzip, False, fixed), body
 
 
 def language_for(query_string: bytes, accept_language: str | None) -> str:
@@ -132,10 +146,9 @@ def language_for(query_string: bytes, accept_language: str | None) -> str:
 
 
 class FastPath:
-    """ASGI middleware: cached resources are answered here; everything else goes to the app."""
+    """Answers GET/HEAD for the cached resources straight from ASGI, before any framework code."""
 
-    def __init__(self, app: ASGIApp, cache: Callable[[], PageCache], security: dict[str, str]) -> None:
-        self.app = app
+    def __init__(self, cache: Callable[[], PageCache], security: dict[str, str]) -> None:
         self._cache = cache
         self._fixed = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in security.items()]
         self._languages: dict[tuple[bytes, str | None], str] = {}  # phones send few distinct headers
@@ -150,13 +163,15 @@ class FastPath:
             self._languages[key] = language
         return language
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD") or scope["path"] not in RESOURCES:
-            await self.app(scope, receive, send)
-            return
-        kind, localized = RESOURCES[scope["path"]]
+    async def serve(self, scope: Scope, send: Send) -> bool:
+        """Send the response and return True, or return False when the request is not ours."""
+        resource = RESOURCES.get(scope["path"])
+        if resource is None or scope["method"] not in ("GET", "HEAD"):
+            return False
+        kind, localized = resource
         headers = scope["headers"]
         language = self._language(scope["query_string"], _header(headers, b"accept-language")) if localized else "sv"
         status, out, body = respond(self._cache().get(kind, language), headers, self._fixed)
         await send({"type": "http.response.start", "status": status, "headers": out})
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+        return True
