@@ -179,6 +179,7 @@ def create_app(
     @app.get(
         "/feeds/atom.xml",
         summary="Atom feed of the active messages",
+        response_class=Response,
         responses={200: {"content": {"application/atom+xml": {}}}},
     )
     async def atom_feed(request: Request) -> Response:
@@ -187,10 +188,22 @@ def create_app(
     @app.get(
         "/feeds/cap.xml",
         summary="The active messages as CAP 1.2 <alert> elements inside an Atom feed",
+        response_class=Response,
         responses={200: {"content": {"application/xml": {}}}},
     )
     async def cap_feed(request: Request) -> Response:
         return site.cached_response(request, "/feeds/cap.xml")
+
+    @app.get("/api", include_in_schema=False)
+    async def api_page() -> Response:
+        # The OpenAPI description as a plain page: Swagger UI would need JavaScript from a CDN.
+        spec = app.openapi()
+        html = site.renderer.template("api.html").render(
+            css=site.renderer.css,
+            paths={p: ops for p, ops in spec["paths"].items() if p != "/healthz"},
+            fields=spec["components"]["schemas"]["Content"]["properties"],
+        )
+        return Response(html, media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-cache"})
 
     @app.get("/favicon.ico", include_in_schema=False)
     async def favicon() -> Response:

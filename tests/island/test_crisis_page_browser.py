@@ -165,7 +165,8 @@ def test_crisis_page_by_name_in_chromium_while_the_uplink_is_cut(island: IslandC
 
             # Accessibility, automated: axe-core (WCAG 2.0/2.1 A and AA rules) in the page itself.
             axe_page = browser.new_context(viewport=PHONE, bypass_csp=True).new_page()  # axe is a script; the page forbids scripts
-            for target in (url, url + "?lang=ar", url + "?lang=sv-x-ll", url + "utskrift", url + "redaktion/logga-in"):
+            for target in (url, url + "?lang=ar", url + "?lang=sv-x-ll", url + "utskrift", url + "redaktion/logga-in",
+                           url + "api"):
                 axe_page.goto(target, wait_until="load")
                 axe_page.add_script_tag(path=str(AXE))
                 result = axe_page.evaluate(

@@ -15,7 +15,7 @@ from services.crisis_site import create_app
 from site_helpers import app_with, client_for, demo
 
 PAGES = ["/", "/?lang=sv-x-ll", "/?lang=en", "/?lang=fi", "/?lang=ar", "/?lang=so", "/utskrift",
-         "/redaktion/logga-in"]
+         "/redaktion/logga-in", "/api"]
 
 
 @pytest.fixture
@@ -147,6 +147,10 @@ async def test_openapi_documents_the_feeds_and_keeps_docs_ui_off(client: httpx.A
     for path in ("/api/crisis.json", "/feeds/atom.xml", "/feeds/cap.xml"):
         assert path in spec["paths"]
     assert "Content" in spec["components"]["schemas"] and "Message" in spec["components"]["schemas"]
+    page = (await client.get("/api")).text
+    for path in ("GET /api/crisis.json", "GET /feeds/atom.xml", "GET /feeds/cap.xml"):
+        assert f"<code>{path}</code>" in page
+    assert "<code>trygghetspunkter</code>" in page and "<code>messages</code>" in page
     # The docs UIs load JavaScript from a CDN, which the island cannot reach.
     assert (await client.get("/docs")).status_code == 404
     assert (await client.get("/redoc")).status_code == 404

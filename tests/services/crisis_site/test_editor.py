@@ -64,6 +64,7 @@ async def test_publish_shows_at_once_with_update_cancel_and_audit(site: httpx.As
     before = await site.get("/")
     dashboard = await site.get("/redaktion")
     assert dashboard.headers["cache-control"] == "no-store"
+    assert "<script" not in dashboard.text and "http://" not in dashboard.text and "https://" not in dashboard.text
     token = csrf(dashboard.text)
     r = await site.post("/redaktion/meddelanden", data=new_message(token))
     assert r.status_code == 303
@@ -92,6 +93,7 @@ async def test_publish_shows_at_once_with_update_cancel_and_audit(site: httpx.As
     assert "Vattnet är tillbaka" not in (await site.get("/")).text
 
     log = (await site.get("/redaktion/logg")).text
+    assert "<script" not in log and "http://" not in log
     for action in ("login", "publish", "update", "cancel", "add-editor"):
         assert f"<td>{action}</td>" in log
     assert log.count("<td>anna</td>") >= 4
