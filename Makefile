@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-unit test-e2e up down clean
+.PHONY: demo test test-unit test-e2e up down clean bench-http
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,3 +40,6 @@ clean:
 .PHONY: bench-dns
 bench-dns: $(STAMP)
 	$(BIN)/python -m bench.dns.run $(BENCH_ARGS)
+## The crisis page against nginx serving the same bytes, one core each; ends with the ratio line.
+bench-http: $(STAMP)
+	$(BIN)/python bench/http/bench.py $(BENCH_ARGS)

@@ -20,6 +20,7 @@ from .scenario.engine import Progress
 from .scenario.journal import Event
 from .scenario.model import Scenario
 from .services import resolver_upstreams
+from .site_admin import register as register_site
 from .state import StateDir
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
@@ -390,6 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", help="folder for the journal and report")
     demo.add_argument("--backend", choices=backends, default=None)
     demo.set_defaults(func=cmd_demo)
+
+    register_site(sub)
     return parser
 
 

@@ -29,6 +29,7 @@ RESOLVER_METRICS_PORT = 9153
 # How often the resolver rechecks a down upstream: RFC 8767 says 30 s; a rehearsal
 # lasts seconds, so the island notices a restored uplink within two.
 RESOLVER_RECHECK_SECONDS = 2.0
+FEED_POLL_SECONDS = 3.0  # how stale the island's copy of the municipality's feed may get
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,13 @@ def island_services(topology: Topology, internet_address: str) -> list[ServiceSp
             name="site",
             title="crisis site",
             module="services.crisis_site",
-            config=None,
+            # Content on disk beside the other state; the municipality's feed polled through the uplink.
+            config={
+                "db": "site.sqlite3",
+                "feed": web_url(internet_address, http, "/api/cap.xml"),
+                "feed_host": "www.kommun.example",
+                "poll_interval": FEED_POLL_SECONDS,
+            },
             args=("--host", t.site_address, "--port", str(http)),
             ports=((t.site_address, http, "tcp"),),
             where=t.site_url,

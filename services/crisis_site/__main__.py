@@ -1,34 +1,81 @@
-"""Run the crisis site: python -m services.crisis_site --host H --port P [--content FILE]."""
+"""Run the crisis site: python -m services.crisis_site --host H --port P [--db FILE] [--feed URL]."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import sys
+from pathlib import Path
 
-from services.crisis_site.app import create_app
+from services.crisis_site.app import DEMO_CONTENT, SiteConfig, create_app
 from services.crisis_site.content import ContentError
 from services.ports import is_taken
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.crisis_site", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8080)
-    parser.add_argument("--content", default=None, help="YAML content file (default: bundled demo)")
-    args = parser.parse_args(argv)
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m services.crisis_site", description=__doc__)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--content", default=str(DEMO_CONTENT),
+                   help="YAML seed used when the database is new (default: bundled demo)")
+    p.add_argument("--db", default=":memory:",
+                   help="SQLite database file that keeps the content (default: in memory, lost at exit)")
+    p.add_argument("--feed", default=None, help="the municipality's central feed (CAP XML or JSON) to poll")
+    p.add_argument("--feed-host", default=None, help="Host header for the feed, when --feed names an address")
+    p.add_argument("--poll-interval", type=float, default=30.0, help="seconds between polls (default 30)")
+    p.add_argument("--secure-cookies", action="store_true", help="mark the editor's cookies Secure (behind TLS)")
+    p.add_argument("--config", default=None,
+                   help="JSON file with defaults for the options above (db, feed, feed_host, poll_interval, "
+                        "content); a relative db path is taken from the file's folder")
+    return p
 
+
+def _apply_config(args: argparse.Namespace, p: argparse.ArgumentParser) -> None:
+    path = Path(args.config)
     try:
-        app = create_app(args.content)
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        p.error(f"cannot read --config {path}: {exc}")
+    known = {"db", "feed", "feed_host", "poll_interval", "content"}
+    unknown = set(data) - known
+    if not isinstance(data, dict) or unknown:
+        p.error(f"--config {path}: unknown keys {sorted(unknown)}; known: {sorted(known)}")
+    for key, value in data.items():
+        if getattr(args, key) == p.get_default(key):  # the command line wins
+            setattr(args, key, value)
+    if args.db != ":memory:" and not Path(args.db).is_absolute():
+        args.db = str(path.parent / args.db)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser()
+    args = p.parse_args(argv)
+    if args.config:
+        _apply_config(args, p)
+    if args.poll_interval <= 0:
+        print("crisis site: --poll-interval must be more than 0 seconds", file=sys.stderr)
+        return 2
+    config = SiteConfig(
+        seed=Path(args.content), database=args.db, feed_url=args.feed, feed_host=args.feed_host,
+        poll_interval=args.poll_interval, secure_cookies=args.secure_cookies,
+    )
+    try:
+        app = create_app(config=config)
     except ContentError as exc:
         print(exc, file=sys.stderr)
         return 2
     if is_taken(args.host, args.port):
         print(f"crisis site: port {args.port} on {args.host} is already in use", file=sys.stderr)
         return 3
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per poll would drown the sync's own
 
     import uvicorn  # imported late: argument and content errors should not pay for it
 
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    # One worker, uvloop and httptools: the cached page is served from the ASGI fast path.
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False,
+                loop="auto", http="auto", lifespan="on", proxy_headers=False, server_header=False)
     return 0
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from services.crisis_site import i18n
 from services.crisis_site.content import Content
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -32,8 +33,20 @@ def swedish_datetime(value: datetime) -> str:
     )
 
 
+def local_datetime(value: datetime, language: str) -> str:
+    """Swedish words for Swedish pages; elsewhere the unambiguous ISO form, read the same in every script."""
+    if language.startswith("sv"):
+        return swedish_datetime(value)
+    return value.strftime("%Y-%m-%d %H:%M")
+
+
+def css_hash(css: str) -> str:
+    digest = hashlib.sha256(css.encode("utf-8")).digest()
+    return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
+
+
 class PageRenderer:
-    """Renders page.html; the stylesheet is inlined so the page is one request."""
+    """Renders the templates; the stylesheet is inlined so the page is one request."""
 
     def __init__(self, templates: Path = TEMPLATES) -> None:
         self._env = Environment(
@@ -47,8 +60,19 @@ class PageRenderer:
         self._template = self._env.get_template("page.html")
         self.css = (templates / "style.css").read_text(encoding="utf-8").strip()
         # CSP hash of the exact <style> contents, so no 'unsafe-inline' is needed.
-        digest = hashlib.sha256(self.css.encode("utf-8")).digest()
-        self.style_hash = "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
+        self.style_hash = css_hash(self.css)
 
-    def render(self, content: Content) -> str:
-        return self._template.render(c=content, css=self.css)
+    def render(self, content: Content, language: str = i18n.DEFAULT, print_view: bool = False) -> str:
+        lang = i18n.LANGUAGES[language]
+        return self._template.render(
+            c=content,
+            t=i18n.texts(language),
+            lang=lang,
+            languages=i18n.LANGUAGES.values(),
+            when=lambda value: local_datetime(value, language),
+            css=self.css,
+            print_view=print_view,
+        )
+
+    def template(self, name: str):  # the editor's pages share the environment and its filters
+        return self._env.get_template(name)

@@ -6,10 +6,10 @@ sites, and the fixed URLs phones probe to decide whether they are online.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+
+from .feed import CentralFeed, FeedUpdate
 
 # Host -> path -> (status, content type, body): what each OS expects when it is online.
 CONNECTIVITY_CHECKS: dict[str, dict[str, tuple[int, str, str]]] = {
@@ -44,24 +44,20 @@ _CENTRAL_PAGE = """<!doctype html>
 """
 
 
-def _central_feed() -> dict:
-    return {
-        "sender": "Sjöbacka kommun",
-        "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "messages": [
-            {
-                "identifier": "sjobacka-2026-0001",
-                "status": "Actual",
-                "msgType": "Alert",
-                "headline": "Omfattande el- och teleavbrott efter stormen",
-                "severity": "Severe",
-            }
-        ],
-    }
-
-
-def create_app() -> FastAPI:
+def create_app(feed: CentralFeed | None = None) -> FastAPI:
     app = FastAPI(title="Simulated internet", docs_url=None, redoc_url=None, openapi_url=None)
+    feed = feed or CentralFeed()
+    app.state.feed = feed
+
+    # Only the simulator has this: tests and people change or break the central feed.
+    @app.get("/_sim/feed")
+    async def feed_state() -> dict:
+        return feed.state()
+
+    @app.put("/_sim/feed")
+    async def change_feed(change: FeedUpdate) -> dict:
+        feed.update(change)
+        return feed.state()
 
     @app.get("/healthz")
     async def healthz() -> dict:
@@ -76,8 +72,10 @@ def create_app() -> FastAPI:
             status, media_type, body = checks[url_path]
             return Response(body, status_code=status, media_type=media_type)
         if host in MUNICIPALITY_HOSTS:
-            if url_path == "/api/feed.json":
-                return JSONResponse(_central_feed())
+            if url_path in ("/api/cap.xml", "/api/feed.json"):
+                kind = "cap" if url_path.endswith(".xml") else "json"
+                status, headers, body = feed.respond(kind, request.headers.get("if-none-match"))
+                return Response(body, status_code=status, headers=headers)
             if url_path == "/":
                 return HTMLResponse(_CENTRAL_PAGE)
         if host.endswith("bank.example") and url_path == "/":

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
+import hashlib
 import re
 
 import httpx
@@ -10,22 +12,20 @@ import pytest
 import yaml
 
 from services.crisis_site import create_app
-from services.crisis_site.app import DEMO_CONTENT
+from site_helpers import app_with, client_for, demo
 
-
-@pytest.fixture
-def demo() -> dict:
-    return yaml.safe_load(DEMO_CONTENT.read_text(encoding="utf-8"))
+PAGES = ["/", "/?lang=sv-x-ll", "/?lang=en", "/?lang=fi", "/?lang=ar", "/?lang=so", "/utskrift",
+         "/redaktion/logga-in", "/api"]
 
 
 @pytest.fixture
 async def client():
-    transport = httpx.ASGITransport(app=create_app())
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+    async with client_for(create_app()) as c:
         yield c
 
 
-async def test_page_shows_what_a_resident_needs(client: httpx.AsyncClient, demo: dict) -> None:
+async def test_page_shows_what_a_resident_needs(client: httpx.AsyncClient) -> None:
+    data = demo()
     r = await client.get("/")
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/html")
@@ -33,85 +33,144 @@ async def test_page_shows_what_a_resident_needs(client: httpx.AsyncClient, demo:
     assert '<html lang="sv">' in html
     assert re.search(r"<h1>[^<]*Krisinformation[^<]*</h1>", html)
     assert "<title>Krisinformation – Sjöbacka kommun</title>" in html
-    assert "Sjöbacka kommun" in html
-    assert "Senast uppdaterad" in html
-    assert "tisdag 14 januari 2025 kl. 08.00" in html
-    assert f"av {demo['sender']}" in html
-    assert demo["situation"]["headline"] in html
-    for instruction in demo["instructions"]:
-        assert instruction in html
-    assert len(demo["trygghetspunkter"]) == 3
-    for point in demo["trygghetspunkter"]:
-        assert point["name"] in html
-        assert point["address"] in html
-        assert point["opening_hours"] in html
+    assert "Senast uppdaterad tisdag 14 januari 2025 kl. 08.00 av Sjöbacka kommun, krisledningen." in html
+    first = data["messages"][0]["info"][0]
+    assert first["headline"] in html
+    assert first["description"] in html
+    for line in first["instruction"].strip().splitlines():
+        assert f"<li>{line}</li>" in html
+    assert data["messages"][1]["info"][0]["headline"] in html
+    for action in data["actions"]:
+        assert action in html
+    assert len(data["trygghetspunkter"]) == 3
+    for point in data["trygghetspunkter"]:
+        assert point["name"] in html and point["address"] in html and point["opening_hours"] in html
     # Services are spelled out in words, including what is missing.
     assert "Telefon för att ringa 112: finns inte här" in html
     assert "Dricksvatten: finns" in html
-    for advice in ("112", "113 13", "P4"):
+    for advice in ('href="tel:112"', 'href="tel:11313"', "Sveriges Radio P4"):
         assert advice in html
 
 
-async def test_page_is_lite_and_self_contained(client: httpx.AsyncClient) -> None:
-    r = await client.get("/")
+async def test_vma_banner_is_the_most_severe_active_message(client: httpx.AsyncClient) -> None:
+    html = (await client.get("/")).text
+    banner = re.search(r'<article class="msg vma">(.*?)</article>', html, re.S)
+    assert banner, "the Severe message gets the VMA banner"
+    assert "Viktigt meddelande till allmänheten" in banner.group(1)
+    assert "Långvarigt strömavbrott" in banner.group(1)
+    assert html.count("Viktigt meddelande till allmänheten") == 1
+    # Most severe first: the banner comes before the Moderate message.
+    assert html.index("Långvarigt strömavbrott") < html.index("Kokningsrekommendation")
+
+
+@pytest.mark.parametrize("path", PAGES)
+async def test_every_page_is_lite_and_self_contained(client: httpx.AsyncClient, path: str) -> None:
+    r = await client.get(path)
+    assert r.status_code == 200
     html = r.text
-    assert "<script" not in html.lower()
+    assert "<script" not in html.lower()  # no JavaScript at all
+    assert not re.search(r"\son[a-z]+=", html), "no inline event handlers"
     assert "http://" not in html and "https://" not in html
-    assert "<link" not in html.lower()  # no external stylesheet or font
-    assert "@font-face" not in html and "@import" not in html
+    # Every link and form target stays on the island: a path, an anchor or a phone number.
+    targets = re.findall(r'(?:href|src|action)="([^"]*)"', html)
+    assert targets and all(t.startswith(("/", "#", "tel:")) and not t.startswith("//") for t in targets)
+    assert "<link" not in html.lower() and "<img" not in html.lower()  # no external stylesheet, font or image
+    assert "@font-face" not in html and "@import" not in html and "url(" not in html
     assert '<meta name="viewport"' in html
-    assert len(gzip.compress(r.content)) < 14 * 1024
+    # The first page, CSS included, fits in one round trip (~14 KB compressed).
+    assert len(gzip.compress(r.content)) <= 14 * 1024
+
+
+async def test_gzip_etag_and_304(client: httpx.AsyncClient) -> None:
+    r = await client.get("/", headers={"Accept-Encoding": "gzip"})
+    assert r.headers["content-encoding"] == "gzip"
+    assert int(r.headers["content-length"]) < len(r.content)  # httpx decoded the smaller gzip body
     assert r.headers["cache-control"] == "no-cache"
+    assert "Accept-Language" in r.headers["vary"] and "Accept-Encoding" in r.headers["vary"]
+    etag = r.headers["etag"]
+    again = await client.get("/", headers={"If-None-Match": etag, "Accept-Encoding": "gzip"})
+    assert again.status_code == 304 and again.content == b""
+    plain = await client.get("/", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert plain.headers["etag"] != etag
+    # Either representation's tag proves the content unchanged.
+    assert (await client.get("/", headers={"If-None-Match": plain.headers["etag"]})).status_code == 304
+    assert (await client.get("/", headers={"If-None-Match": '"stale"'})).status_code == 200
 
 
 async def test_head_on_page(client: httpx.AsyncClient) -> None:
     r = await client.head("/")
-    assert r.status_code == 200
+    assert r.status_code == 200 and r.content == b""
     assert r.headers["content-type"].startswith("text/html")
 
 
-@pytest.mark.parametrize("path", ["/", "/api/crisis.json", "/healthz", "/no-such-page"])
+@pytest.mark.parametrize("path", ["/", "/api/crisis.json", "/feeds/cap.xml", "/healthz", "/no-such-page",
+                                  "/redaktion/logga-in"])
 async def test_security_headers_on_every_response(client: httpx.AsyncClient, path: str) -> None:
     r = await client.get(path)
     assert r.headers["x-content-type-options"] == "nosniff"
     assert r.headers["referrer-policy"] == "no-referrer"
     csp = r.headers["content-security-policy"]
-    for directive in (
-        "default-src 'none'",
-        "img-src 'self'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ):
+    for directive in ("default-src 'none'", "img-src 'self'", "base-uri 'none'", "form-action 'self'",
+                      "frame-ancestors 'none'"):
         assert directive in csp
-    assert "script-src" not in csp
+    assert "script-src" not in csp and "unsafe-inline" not in csp
 
 
 async def test_csp_hash_matches_inline_style(client: httpx.AsyncClient) -> None:
-    import base64
-    import hashlib
-
-    r = await client.get("/")
-    style = re.search(r"<style>(.*?)</style>", r.text, re.S).group(1)
-    digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
-    assert f"style-src 'sha256-{digest}'" in r.headers["content-security-policy"]
+    for path in ("/", "/redaktion/logga-in"):
+        r = await client.get(path)
+        style = re.search(r"<style>(.*?)</style>", r.text, re.S).group(1)
+        digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+        assert f"style-src 'sha256-{digest}'" in r.headers["content-security-policy"]
 
 
-async def test_json_matches_demo_yaml(client: httpx.AsyncClient, demo: dict) -> None:
+async def test_json_is_the_page_content(client: httpx.AsyncClient) -> None:
+    data = demo()
     r = await client.get("/api/crisis.json")
-    assert r.status_code == 200
-    data = r.json()
-    for key in ("municipality", "sender", "updated", "situation", "instructions", "trygghetspunkter", "advice"):
-        assert key in data
-    assert data["municipality"] == demo["municipality"]
-    assert data["sender"] == demo["sender"]
-    assert data["updated"] == "2025-01-14T08:00:00+01:00"
-    assert data["situation"]["headline"] == demo["situation"]["headline"]
-    assert data["instructions"] == demo["instructions"]
-    assert data["trygghetspunkter"] == demo["trygghetspunkter"]
-    assert data["advice"]["emergency_number"] == "112"
-    assert data["advice"]["information_number"] == "113 13"
-    assert "P4" in data["advice"]["radio"]
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    body = r.json()
+    assert body["municipality"] == data["municipality"]
+    assert body["updated"] == "2025-01-14T08:00:00+01:00"
+    assert [m["identifier"] for m in body["messages"]] == ["sjobacka-2025-0001", "sjobacka-2025-0002"]
+    first = body["messages"][0]
+    assert (first["msgType"], first["severity"], first["urgency"], first["certainty"]) == (
+        "Alert", "Severe", "Immediate", "Observed")
+    assert [i["language"] for i in first["info"]] == ["sv", "en"]
+    assert body["trygghetspunkter"] == data["trygghetspunkter"]
+    assert body["advice"] == {"emergency_number": "112", "information_number": "113 13", "radio": "Sveriges Radio P4"}
+    assert body["sync"] == {"feed": None, "last_heard": None, "reachable": None, "last_error": None}
+
+
+async def test_openapi_documents_the_feeds_and_keeps_docs_ui_off(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    for path in ("/api/crisis.json", "/feeds/atom.xml", "/feeds/cap.xml"):
+        assert path in spec["paths"]
+    assert "Content" in spec["components"]["schemas"] and "Message" in spec["components"]["schemas"]
+    page = (await client.get("/api")).text
+    for path in ("GET /api/crisis.json", "GET /feeds/atom.xml", "GET /feeds/cap.xml"):
+        assert f"<code>{path}</code>" in page
+    assert "<code>trygghetspunkter</code>" in page and "<code>messages</code>" in page
+    # The docs UIs load JavaScript from a CDN, which the island cannot reach.
+    assert (await client.get("/docs")).status_code == 404
+    assert (await client.get("/redoc")).status_code == 404
+
+
+async def test_fast_path_and_framework_serve_the_same_bytes(tmp_path) -> None:
+    async with client_for(app_with(fast_path=True)) as fast, client_for(app_with(fast_path=False)) as slow:
+        for path in ("/", "/?lang=ar", "/api/crisis.json", "/feeds/atom.xml", "/feeds/cap.xml", "/utskrift"):
+            a, b = await fast.get(path), await slow.get(path)
+            assert a.status_code == b.status_code == 200
+            assert a.content == b.content, path
+            for header in ("etag", "content-type", "content-security-policy", "vary", "cache-control"):
+                assert a.headers.get(header) == b.headers.get(header), (path, header)
+
+
+async def test_print_view_for_the_notice_board(client: httpx.AsyncClient) -> None:
+    html = (await client.get("/utskrift")).text
+    assert 'class="print"' in html
+    assert "<nav" not in html  # no language menu on paper
+    assert "Trygghetspunkter" in html and "113 13" in html
 
 
 async def test_healthz(client: httpx.AsyncClient) -> None:
@@ -120,32 +179,38 @@ async def test_healthz(client: httpx.AsyncClient) -> None:
     assert r.json() == {"status": "ok", "service": "crisis-site"}
 
 
-async def test_openapi_kept_docs_ui_off(client: httpx.AsyncClient) -> None:
-    assert (await client.get("/openapi.json")).status_code == 200
-    # The docs UIs load JavaScript from a CDN, which the island cannot reach.
-    assert (await client.get("/docs")).status_code == 404
-    assert (await client.get("/redoc")).status_code == 404
-
-
-async def test_custom_content_file(tmp_path, demo: dict) -> None:
-    demo["municipality"] = "Testby kommun"
-    del demo["advice"]  # standing advice falls back to the defaults
+async def test_content_is_html_escaped(tmp_path) -> None:
+    data = demo()
+    data["messages"][0]["info"][0]["headline"] = "<script>alert(1)</script>"
     path = tmp_path / "c.yaml"
-    path.write_text(yaml.safe_dump(demo, allow_unicode=True), encoding="utf-8")
-    transport = httpx.ASGITransport(app=create_app(path))
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
-        html = (await c.get("/")).text
-        data = (await c.get("/api/crisis.json")).json()
-    assert "<title>Krisinformation – Testby kommun</title>" in html
-    assert data["advice"]["information_number"] == "113 13"
-
-
-async def test_content_is_html_escaped(tmp_path, demo: dict) -> None:
-    demo["situation"]["headline"] = "<script>alert(1)</script>"
-    path = tmp_path / "c.yaml"
-    path.write_text(yaml.safe_dump(demo, allow_unicode=True), encoding="utf-8")
-    transport = httpx.ASGITransport(app=create_app(path))
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    async with client_for(create_app(path)) as c:
         html = (await c.get("/")).text
     assert "<script" not in html
     assert "&lt;script&gt;" in html
+
+
+async def test_expired_and_future_messages_are_not_shown(tmp_path) -> None:
+    data = demo()
+    data["messages"][0]["expires"] = "2025-01-15T00:00:00+01:00"
+    data["messages"][1]["effective"] = "2999-01-01T00:00:00+01:00"
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    async with client_for(create_app(path)) as c:
+        html = (await c.get("/")).text
+    assert "Långvarigt strömavbrott" not in html and "Kokningsrekommendation" not in html
+    assert "Just nu finns inga meddelanden." in html
+    assert "Viktigt meddelande till allmänheten" not in html
+
+
+async def test_an_exercise_is_labelled_and_never_gets_the_vma_banner(tmp_path) -> None:
+    data = demo()
+    data["messages"][0]["status"] = "Exercise"
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    async with client_for(create_app(path)) as c:
+        sv = (await c.get("/")).text
+        en = (await c.get("/?lang=en")).text
+    assert '<p class="exercise" lang="sv">Övning</p>' in sv
+    assert '<p class="exercise" lang="en">Exercise</p>' in en
+    assert "Viktigt meddelande till allmänheten" not in sv

@@ -1,0 +1,210 @@
+"""make bench-http: the crisis page against nginx serving the same bytes, in the same run.
+
+Each server is pinned to core 0 (the site: one uvicorn worker; nginx: one worker), wrk to
+core 1. Both are measured as a phone asks: GET / with Accept-Encoding: gzip, so both send
+the same compressed bytes (nginx from a .gz file with gzip_static) with the same headers.
+These machines are shared and noisy: the ratio is what counts, never a bare number.
+
+Prints per server and connection count the requests per second and p99 latency, and ends with
+    http crisis-page rps: island=N nginx=M ratio=R
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+HOST = "127.0.0.1"
+ACCEPT = "Accept-Encoding: gzip"
+
+
+def ensure_packages() -> None:
+    """wrk and nginx from Debian's packages, installed when missing (needs root, as on CI)."""
+    missing = [pkg for pkg, binary in (("wrk", "wrk"), ("nginx-light", "nginx")) if not shutil.which(binary)
+               and not Path(f"/usr/sbin/{binary}").exists()]
+    if not missing:
+        return
+    print(f"installing {', '.join(missing)} from Debian's packages ...", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing]
+    if subprocess.run(install, env=env, stdout=subprocess.DEVNULL).returncode != 0:
+        subprocess.run(["apt-get", "update", "-qq"], env=env, check=True)
+        subprocess.run(install, env=env, check=True, stdout=subprocess.DEVNULL)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def wait_up(url: str, proc: subprocess.Popen, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    last: OSError | None = None
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"bench-http: the server exited ({proc.returncode}) before it answered {url}")
+        try:
+            urllib.request.urlopen(url, timeout=1).read()
+            return
+        except OSError as exc:
+            last = exc
+            time.sleep(0.1)
+    raise SystemExit(f"bench-http: {url} did not answer within {timeout:g} s ({last})")
+
+
+def fetch(url: str) -> tuple[bytes, dict[str, str]]:
+    request = urllib.request.Request(url, headers={"Accept-Encoding": "gzip"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return response.read(), {k.lower(): v for k, v in response.getheaders()}
+
+
+def nginx_config(folder: Path, port: int, headers: dict[str, str]) -> Path:
+    # The same response headers as the site sends, so both move the same bytes.
+    same = "".join(
+        f"    add_header {name} \"{headers[name]}\" always;\n"
+        for name in ("content-security-policy", "x-content-type-options", "referrer-policy", "x-frame-options",
+                     "content-language", "vary", "cache-control")
+        if name in headers
+    )
+    conf = folder / "nginx.conf"
+    conf.write_text(f"""
+worker_processes 1;
+daemon off;
+pid {folder}/nginx.pid;
+error_log {folder}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 100000000;
+  keepalive_timeout 65;
+  etag on;
+  client_body_temp_path {folder}/tmp; proxy_temp_path {folder}/tmp; fastcgi_temp_path {folder}/tmp;
+  uwsgi_temp_path {folder}/tmp; scgi_temp_path {folder}/tmp;
+  types {{ text/html html; }}
+  charset utf-8;
+  server {{
+    listen {HOST}:{port} reuseport;
+    root {folder}/www;
+    location = / {{
+      gzip_static on;
+      try_files /index.html =404;
+{same}    }}
+  }}
+}}
+""", encoding="utf-8")
+    return conf
+
+
+def wrk(url: str, connections: int, seconds: int) -> tuple[float, float]:
+    """(requests per second, p99 latency in ms) from wrk pinned to core 1."""
+    out = subprocess.run(
+        ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "--latency",
+         "-H", ACCEPT, url],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    if re.search(r"Non-2xx or 3xx responses", out) or re.search(r"Socket errors: connect [1-9]", out):
+        print(out, file=sys.stderr)
+        raise SystemExit("bench-http: errors during the run (see wrk's output above)")
+    errors = re.search(r"Socket errors: (.*)", out)
+    if errors:  # read errors or timeouts on a loaded machine: counted and shown, not hidden
+        print(f"    wrk: socket errors {errors.group(1)}", flush=True)
+    value, unit = re.search(r"99%\s+([\d.]+)(us|ms|s)", out).groups()
+    p99 = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    return rps, p99
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=10, help="length of each measured run (default 10)")
+    parser.add_argument("--connections", type=int, default=64, help="connections for the rps figure (default 64)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="interleaved rounds; each figure is the best round (least disturbed by neighbours)")
+    args = parser.parse_args()
+    if (os.cpu_count() or 1) < 2:
+        raise SystemExit("bench-http: needs two cores (server on one, wrk on the other)")
+    ensure_packages()
+    nginx_bin = shutil.which("nginx") or "/usr/sbin/nginx"
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-http-"))
+    folder.chmod(0o755)  # nginx workers run as www-data when started by root
+    procs: list[subprocess.Popen] = []
+    try:
+        site_port, nginx_port = free_port(), free_port()
+        site = subprocess.Popen(
+            ["taskset", "-c", "0", sys.executable, "-m", "services.crisis_site", "--host", HOST, "--port", str(site_port)],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=(folder / "site.log").open("wb"),
+        )
+        procs.append(site)
+        site_url = f"http://{HOST}:{site_port}/"
+        wait_up(site_url + "healthz", site)
+        gz, headers = fetch(site_url)
+        assert headers.get("content-encoding") == "gzip", "the site should answer gzip"
+        import gzip as _gzip
+
+        (folder / "www").mkdir()
+        (folder / "tmp").mkdir()
+        (folder / "www" / "index.html").write_bytes(_gzip.decompress(gz))
+        (folder / "www" / "index.html.gz").write_bytes(gz)
+        conf = nginx_config(folder, nginx_port, headers)
+        nginx = subprocess.Popen(["taskset", "-c", "0", nginx_bin, "-c", str(conf), "-p", str(folder)],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(nginx)
+        nginx_url = f"http://{HOST}:{nginx_port}/"
+        try:
+            wait_up(nginx_url, nginx)
+        except SystemExit:
+            print((folder / "error.log").read_text(errors="replace"), file=sys.stderr)
+            raise
+        ngz, nheaders = fetch(nginx_url)
+        assert ngz == gz and nheaders.get("content-encoding") == "gzip", "nginx must send the very same bytes"
+        print(f"page: {len(gz)} bytes gzip ({len(_gzip.decompress(gz))} plain); "
+              f"site headers {len(str(headers))} chars, nginx {len(str(nheaders))}")
+
+        results: dict[str, dict[int, tuple[float, float]]] = {"island": {}, "nginx": {}}
+        # Interleaved, so a noisy neighbour hurts both alike; a short warm-up first.
+        for name, url in (("island", site_url), ("nginx", nginx_url)):
+            wrk(url, 16, 2)
+        for round_ in range(1, args.rounds + 1):
+            for connections in (args.connections, 256):
+                for name, url in (("island", site_url), ("nginx", nginx_url)):
+                    rps, p99 = wrk(url, connections, args.seconds)
+                    print(f"  round {round_} {name:<6} c={connections:<4} {rps:>10.0f} req/s   p99 {p99:8.2f} ms",
+                          flush=True)
+                    # Best of the rounds for each figure: the one least disturbed by the neighbours.
+                    best_rps, best_p99 = results[name].get(connections, (0.0, float("inf")))
+                    results[name][connections] = (max(best_rps, rps), min(best_p99, p99))
+        island = results["island"][args.connections][0]
+        ng = results["nginx"][args.connections][0]
+        print(f"best of {args.rounds} rounds of {args.seconds} s (highest req/s, lowest p99)")
+        print(f"http crisis-page p99 at 256 connections: island={results['island'][256][1]:.2f}ms "
+              f"nginx={results['nginx'][256][1]:.2f}ms")
+        print(f"http crisis-page rps: island={island:.0f} nginx={ng:.0f} ratio={island / ng:.2f}")
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        shutil.rmtree(folder, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""Editor accounts: argon2id password hashes, and `island site add-editor`."""
+
+from __future__ import annotations
+
+import re
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from services.crisis_site.store import Store
+
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
+MIN_PASSWORD = 12
+
+_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+# Verified when the user does not exist, so a wrong name costs as long as a wrong password.
+_DUMMY_HASH = _hasher.hash("not a real password, only for timing")
+
+
+class AccountError(ValueError):
+    pass
+
+
+def check_new_account(username: str, password: str) -> None:
+    if not USERNAME.match(username):
+        raise AccountError(
+            f"username {username!r}: use 2-40 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"the password must be at least {MIN_PASSWORD} characters long")
+
+
+def add_editor(store: Store, username: str, password: str) -> None:
+    """Create the editor, or give an existing one a new password (which ends their sessions)."""
+    check_new_account(username, password)
+    store.add_editor(username, _hasher.hash(password))
+
+
+def verify(store: Store, username: str, password: str) -> bool:
+    stored = store.password_hash(username)
+    try:
+        _hasher.verify(stored or _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    if stored is None:
+        return False
+    if _hasher.check_needs_rehash(stored):
+        store.set_password_hash(username, _hasher.hash(password))
+    return True

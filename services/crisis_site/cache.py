@@ -1,0 +1,177 @@
+"""Rendered pages kept as bytes (plain and gzip) and served without touching the framework.
+
+A rendering is valid while the store's version is unchanged and no message has started
+or expired since; a publish or a sync bumps the version, so the next request re-renders.
+The fast path answers GET/HEAD for the cached resources straight from ASGI: conditional
+GET (ETag, 304), gzip when asked for, and the security headers.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import parse_qs
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from services.crisis_site import i18n
+from services.crisis_site.store import Store, utcnow
+
+
+@dataclass(frozen=True)
+class Rendered:
+    body: bytes
+    gzipped: bytes
+    etag: str  # of the plain body, quoted; the gzip form adds -gz
+    media_type: str
+    language: str | None
+    # Response header lists, built once per (gzip, 304) and extra headers: the hot path only looks up.
+    headers: dict[tuple[bool, bool, int], list[tuple[bytes, bytes]]] = field(default_factory=dict, compare=False)
+
+
+# Path -> (resource kind, whether ?lang= / Accept-Language choose its language)
+RESOURCES: dict[str, tuple[str, bool]] = {
+    "/": ("page", True),
+    "/utskrift": ("print", True),
+    "/api/crisis.json": ("json", False),
+    "/feeds/atom.xml": ("atom", False),
+    "/feeds/cap.xml": ("cap", False),
+}
+
+Builder = Callable[[str, str], tuple[bytes, str]]  # (kind, language) -> (body, media type)
+
+
+class PageCache:
+    def __init__(self, store: Store, build: Builder) -> None:
+        self._store = store
+        self._build = build
+        self._entries: dict[tuple[str, str], Rendered] = {}
+        self._version = -1
+        self._valid_until: datetime | None = None
+
+    def get(self, kind: str, language: str) -> Rendered:
+        now = utcnow()
+        if self._version != self._store.version or (self._valid_until is not None and now >= self._valid_until):
+            self._entries.clear()
+            self._version = self._store.version
+            self._valid_until = self._store.next_change(now)
+        key = (kind, language)
+        entry = self._entries.get(key)
+        if entry is None:
+            body, media_type = self._build(kind, language)
+            digest = hashlib.sha256(body).hexdigest()[:20]
+            entry = Rendered(
+                body=body,
+                gzipped=gzip.compress(body, compresslevel=6, mtime=0),
+                etag=f'"{digest}"',
+                media_type=media_type,
+                language=language if RESOURCES_BY_KIND[kind] else None,
+            )
+            self._entries[key] = entry
+        return entry
+
+
+RESOURCES_BY_KIND = {kind: localized for kind, localized in RESOURCES.values()}
+
+
+def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
+    for key, value in headers:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _accepts_gzip(accept_encoding: str | None) -> bool:
+    if not accept_encoding:
+        return False
+    for part in accept_encoding.lower().split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip() in ("gzip", "*"):
+            return params.strip().replace(" ", "") not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
+    return False
+
+
+def _etag_matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    if if_none_match.strip() == "*":
+        return True
+    base = etag.strip('"')
+    for candidate in if_none_match.split(","):
+        tag = candidate.strip().removeprefix("W/").strip('"')
+        if tag in (base, base + "-gz"):
+            return True
+    return False
+
+
+def _response_headers(entry: Rendered, use_gzip: bool, not_modified: bool,
+                      fixed: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    key = (use_gzip, not_modified, id(fixed))
+    headers = entry.headers.get(key)
+    if headers is None:
+        etag = entry.etag[:-1] + '-gz"' if use_gzip else entry.etag
+        headers = [
+            (b"etag", etag.encode("latin-1")),
+            (b"cache-control", b"no-cache"),
+            (b"vary", b"Accept-Encoding, Accept-Language" if entry.language else b"Accept-Encoding"),
+        ]
+        if entry.language:
+            headers.append((b"content-language", entry.language.encode("latin-1")))
+        headers += fixed
+        if not not_modified:
+            body = entry.gzipped if use_gzip else entry.body
+            headers += [(b"content-type", entry.media_type.encode("latin-1")),
+                        (b"content-length", str(len(body)).encode())]
+            if use_gzip:
+                headers.append((b"content-encoding", b"gzip"))
+        entry.headers[key] = headers
+    return headers
+
+
+def respond(entry: Rendered, request_headers: list[tuple[bytes, bytes]], fixed: list[tuple[bytes, bytes]]):
+    """(status, headers, body) for a cached resource, honouring If-None-Match and Accept-Encoding."""
+    use_gzip = _accepts_gzip(_header(request_headers, b"accept-encoding"))
+    if _etag_matches(_header(request_headers, b"if-none-match"), entry.etag):
+        return 304, _response_headers(entry, use_gzip, True, fixed), b""
+    body = entry.gzipped if use_gzip else entry.body
+    return 200, _response_headers(entry, use_gzip, False, fixed), body
+
+
+def language_for(query_string: bytes, accept_language: str | None) -> str:
+    lang = parse_qs(query_string.decode("latin-1")).get("lang", [None])[0] if query_string else None
+    return i18n.choose(lang, accept_language)
+
+
+class FastPath:
+    """Answers GET/HEAD for the cached resources straight from ASGI, before any framework code."""
+
+    def __init__(self, cache: Callable[[], PageCache], security: dict[str, str]) -> None:
+        self._cache = cache
+        self._fixed = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in security.items()]
+        self._languages: dict[tuple[bytes, str | None], str] = {}  # phones send few distinct headers
+
+    def _language(self, query_string: bytes, accept_language: str | None) -> str:
+        key = (query_string, accept_language)
+        language = self._languages.get(key)
+        if language is None:
+            language = language_for(query_string, accept_language)
+            if len(self._languages) > 1024:  # bounded: a client cannot grow it without limit
+                self._languages.clear()
+            self._languages[key] = language
+        return language
+
+    async def serve(self, scope: Scope, send: Send) -> bool:
+        """Send the response and return True, or return False when the request is not ours."""
+        resource = RESOURCES.get(scope["path"])
+        if resource is None or scope["method"] not in ("GET", "HEAD"):
+            return False
+        kind, localized = resource
+        headers = scope["headers"]
+        language = self._language(scope["query_string"], _header(headers, b"accept-language")) if localized else "sv"
+        status, out, body = respond(self._cache().get(kind, language), headers, self._fixed)
+        await send({"type": "http.response.start", "status": status, "headers": out})
+        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+        return True
