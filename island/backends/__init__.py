@@ -6,8 +6,10 @@ from ..state import StateDir
 from ..topology import Topology
 from .base import Backend, BackendError, UnsupportedFault
 from .local import LocalBackend
+from .compose import ComposeBackend
 
 BACKENDS: dict[str, type[Backend]] = {"local": LocalBackend}
+BACKENDS["compose"] = ComposeBackend
 
 
 def open_backend(name: str, state: StateDir, topology: Topology | None = None) -> Backend:
