@@ -88,5 +88,18 @@ def image_exists(image: str) -> bool:
     return subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode == 0
 
 
+def build_error(output: str, base_image: str, log: Path | None = None) -> str:
+    """What to say when the image did not build; most often, the base image could not be pulled."""
+    where = f" (whole output: {log})" if log else ""
+    text = f"building the island image failed{where}:\n{_tail(output)}"
+    if any(sign in output for sign in ("pull access denied", "registry", "no such host", "failed to resolve", "manifest")):
+        text += (
+            f"\nThe base image {base_image} could not be pulled. With no internet, build one locally: "
+            "`sudo docker/ci-engine.sh` builds it and prints its name; then set ISLAND_BASE_IMAGE to that name "
+            "(for example ISLAND_BASE_IMAGE=odrift-base:bookworm) and try again."
+        )
+    return text
+
+
 def _tail(text: str, lines: int = 15) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])

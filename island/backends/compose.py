@@ -138,7 +138,7 @@ class ComposeBackend(Backend):
         build = await self._compose("build", "upstream")
         log.write_text(build.stdout + build.stderr, encoding="utf-8")
         if build.returncode != 0:
-            raise BackendError(_build_error(build.stdout + build.stderr, self.settings, log))
+            raise BackendError(images.build_error(build.stdout + build.stderr, self.settings.base_image, log))
         say(f"  built in {time.monotonic() - started:.0f} s")
 
     def _check_ports(self) -> None:
@@ -393,13 +393,3 @@ def _up_error(output: str, settings: ComposeSettings) -> str:
             "Choose another prefix with ISLAND_DOCKER_NET (for example 198.19).\n" + images._tail(output)
         )
     return "`compose up` failed:\n" + images._tail(output)
-
-
-def _build_error(output: str, settings: ComposeSettings, log: Path) -> str:
-    hint = ""
-    if "pull access denied" in output or "failed to resolve" in output or "not found" in output or "connect" in output:
-        hint = (
-            f"\nThe base image {settings.base_image} could not be had. With no internet, build one locally: "
-            "`sudo docker/ci-engine.sh` prints its name; then ISLAND_BASE_IMAGE=odrift-base:bookworm island up --backend compose"
-        )
-    return f"building the island image failed (whole output: {log}):\n{images._tail(output)}{hint}"
