@@ -6,6 +6,7 @@ derived from ISLAND_TEST_NET_BASE, so it never meets a person's own `docker comp
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -45,8 +46,10 @@ def engine_reason() -> str | None:
 
 
 def base_image() -> str | None:
-    """The base the CI builds on: what ci-engine.sh made, else the users' default if present."""
-    for image in ("odrift-base:bookworm", "python:3.11-slim"):
+    """The base the CI builds on: ISLAND_BASE_IMAGE, else what ci-engine.sh made, else the users' default if present."""
+    for image in (os.environ.get("ISLAND_BASE_IMAGE"), "odrift-base:bookworm", "python:3.11-slim"):
+        if not image:
+            continue
         if _docker("image", "inspect", image).returncode == 0:
             return image
     return None
