@@ -205,3 +205,24 @@ def test_probe_agent_answers_each_request_by_id_from_a_real_resolver(tmp_path: P
     assert answers[2]["status"] == "ok" and answers[2]["detail"].startswith("NXDOMAIN")
     assert answers[3]["status"] == "fail" and "HTTP" in answers[3]["detail"], "nothing listens there"
     assert all(a["latency_ms"] > 0 for a in answers.values())
+
+
+def test_compose_up_errors_say_what_to_change() -> None:
+    from island.backends.compose import _up_error
+
+    settings = ComposeSettings.from_env({})
+    taken = _up_error("Error starting userland proxy: listen tcp4 0.0.0.0:8080: bind: address already in use", settings)
+    assert "Choose others with ISLAND_HTTP_PORT and ISLAND_DNS_PORT" in taken and "address already in use" in taken
+    overlap = _up_error("Pool overlaps with other one on this address space", settings)
+    assert "ISLAND_DOCKER_NET" in overlap
+
+
+def test_a_base_image_that_cannot_be_pulled_points_to_the_local_one() -> None:
+    from island.images import build_error
+
+    output = 'Step 2/13 : FROM ${BASE_IMAGE}\nGet "https://registry-1.docker.io/v2/": dial tcp: lookup registry-1.docker.io: no such host'
+    message = build_error(output, "python:3.11-slim", Path("/tmp/build.log"))
+    assert message.startswith("building the island image failed (whole output: /tmp/build.log)")
+    assert "The base image python:3.11-slim could not be pulled" in message
+    assert "ISLAND_BASE_IMAGE=odrift-base:bookworm" in message
+    assert "could not be pulled" not in build_error("Step 9/13 : RUN pip install\nERROR: No matching distribution", "x")
