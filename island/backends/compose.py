@@ -89,6 +89,12 @@ class ComposeBackend(Backend):
     # Life cycle -------------------------------------------------------------------------------------
     async def start(self, say: Say) -> None:
         await _require_engine()
+        if await self._containers():
+            raise BackendError(
+                f"the compose project {self.settings.project} already has containers (a `docker compose up` of "
+                "its own, or an island another state folder started). Stop it with `docker compose down` "
+                "in the folder of docker-compose.yml, or choose another project with ISLAND_COMPOSE_PROJECT"
+            )
         self._check_ports()
         argv = self.compose_argv("ps")  # resolves the compose file and CLI, or says what is missing
         self.state.write(

@@ -119,6 +119,15 @@ def test_status_shows_every_container_healthy(stack: IslandCLI) -> None:
     }
 
 
+def test_a_second_up_of_the_same_project_is_refused_and_leaves_the_first(stack: IslandCLI, base: str, tmp_path: Path) -> None:
+    other = compose_cli(tmp_path / "other-state", base)
+    again = other.run("up", "--backend", "compose", "--detach", timeout=120)
+    assert again.returncode == 3
+    assert f"the compose project {PROJECT} already has containers" in again.stderr
+    assert len(project_objects()["containers"]) == 5
+    assert stack.status()["up"] is True
+
+
 def test_the_crisis_page_opens_from_the_host(stack: IslandCLI) -> None:
     page = httpx.get(f"http://{HOST}:8080/", timeout=10)
     assert page.status_code == 200
