@@ -342,6 +342,18 @@ async def cmd_demo(args: argparse.Namespace, state: StateDir) -> int:
     return await cmd_scenario_run(args, state)
 
 
+async def cmd_bundle(args: argparse.Namespace, state: StateDir) -> int:
+    from .bundle import BundleError, write_bundle
+
+    try:
+        await asyncio.to_thread(write_bundle, Path(args.out), say, not args.no_images)
+    except BundleError as exc:
+        _error(str(exc))
+        return EXIT_ERROR
+    say(f"The bundle is in {args.out}; its README.md says how to install it with no internet.")
+    return EXIT_OK
+
+
 # Wiring ----------------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -393,6 +405,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     register_site(sub)
+    bundle = sub.add_parser("bundle", help="write what an island needs to be installed with no internet")
+    bundle.add_argument("out", metavar="OUT", help="folder for the wheelhouse, images.tar, compose file, README")
+    bundle.add_argument("--no-images", action="store_true", help="leave out the Docker image (no engine needed)")
+    bundle.set_defaults(func=cmd_bundle)
     return parser
 
 

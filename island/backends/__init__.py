@@ -6,9 +6,10 @@ from ..state import StateDir
 from ..topology import Topology
 from .base import Backend, BackendError, UnsupportedFault
 from .local import LocalBackend
+from .compose import ComposeBackend
 from .netns import NetnsBackend
 
-BACKENDS: dict[str, type[Backend]] = {"local": LocalBackend, "netns": NetnsBackend}
+BACKENDS: dict[str, type[Backend]] = {"local": LocalBackend, "netns": NetnsBackend, "compose": ComposeBackend}
 
 
 def open_backend(name: str, state: StateDir, topology: Topology | None = None) -> Backend:

@@ -1,0 +1,409 @@
+"""The compose backend: the island as the Docker Compose stack of docker-compose.yml, on a real engine.
+
+Faults are made in the router container (nftables), probes run in the resident's
+container (``island.probe_agent`` over ``docker exec``), and ``stop`` removes the
+containers, networks and volumes of its own compose project, and nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from services.ports import describe, is_taken
+
+from .. import images
+from ..probes import Outcome
+from ..scenario.model import Probe
+from ..state import StateDir
+from ..topology import Topology
+from .base import Backend, BackendError, Say
+from .compose_router import TABLE, mode_from_listing, uplink_script
+from .compose_topology import ComposeSettings, Layout
+
+SERVICES = ("upstream", "router", "resolver", "site", "client")
+HEALTH_TIMEOUT = 120.0
+UP_TIMEOUT = 600.0
+PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
+
+
+def host_topology(settings: ComposeSettings, layout: Layout) -> Topology:
+    """What a person on the host reaches: the published site and resolver; the rest is inside."""
+    site_host = "localhost" if settings.http_bind in ("0.0.0.0", "") else settings.http_bind
+    dns_host = "127.0.0.1" if settings.dns_bind in ("0.0.0.0", "") else settings.dns_bind
+    return Topology(
+        crisis_name=settings.crisis_name,
+        upstream_address=layout.upstream,
+        uplink_address=layout.router_island,
+        resolver_address=dns_host,
+        site_address=site_host,
+        resident_address=layout.resident,
+        dns_port=settings.dns_port,
+        http_port=settings.http_port,
+    )
+
+
+class ComposeBackend(Backend):
+    name = "compose"
+
+    def __init__(self, state: StateDir, topology: Topology | None = None) -> None:
+        recorded = state.read() or {}
+        if recorded.get("backend") == "compose" and "settings" in recorded:
+            self.settings = ComposeSettings.from_env(recorded["settings"])
+            self._file = Path(recorded["compose_file"])
+            self._cli = list(recorded["compose_cli"])
+        else:
+            self.settings = ComposeSettings.from_env()
+            self._file = None
+            self._cli = None
+        self.layout = Layout(self.settings.net)
+        super().__init__(state, topology or host_topology(self.settings, self.layout))
+        self._agent: _ProbeAgent | None = None
+
+    # Commands ---------------------------------------------------------------------------------
+    def _compose_env(self) -> dict[str, str]:
+        return {**os.environ, **self.settings.env()}
+
+    def compose_argv(self, *args: str) -> list[str]:
+        try:
+            if self._file is None:
+                self._file = images.compose_file()
+            if self._cli is None:
+                self._cli = images.compose_cli()
+        except images.ImageError as exc:
+            raise BackendError(str(exc)) from None
+        return images.compose_argv(self._cli, self._file, self.settings.project, *args)
+
+    async def _compose(self, *args: str, timeout: float = UP_TIMEOUT) -> subprocess.CompletedProcess[str]:
+        return await _run(self.compose_argv(*args), env=self._compose_env(), timeout=timeout)
+
+    # Life cycle -------------------------------------------------------------------------------------
+    async def start(self, say: Say) -> None:
+        await _require_engine()
+        if await self._containers():
+            raise BackendError(
+                f"the compose project {self.settings.project} already has containers (a `docker compose up` of "
+                "its own, or an island another state folder started). Stop it with `docker compose down` "
+                "in the folder of docker-compose.yml, or choose another project with ISLAND_COMPOSE_PROJECT"
+            )
+        self._check_ports()
+        argv = self.compose_argv("ps")  # resolves the compose file and CLI, or says what is missing
+        self.state.write(
+            {
+                "backend": self.name,
+                "topology": self.topology.to_dict(),
+                "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "settings": self.settings.to_dict(),
+                "compose_file": str(self._file),
+                "compose_cli": self._cli,
+                "uplink": "up",
+            }
+        )
+        say(f"  compose project {self.settings.project} ({' '.join(argv[:len(self._cli)])}, {self._file})")
+        try:
+            await self._build(say)
+            say("  starting the containers ...")
+            up = await self._compose("up", "--detach", "--no-build")
+            if up.returncode != 0:
+                raise BackendError(_up_error(up.stdout + up.stderr, self.settings))
+            await self._wait_healthy(say)
+        except BaseException:
+            await self.stop(lambda _: None)
+            raise
+
+    async def _build(self, say: Say) -> None:
+        image = self.settings.image
+        root = images.source_root()
+        if root is None or os.environ.get("ISLAND_COMPOSE_BUILD") == "0":
+            if not await asyncio.to_thread(images.image_exists, image):
+                raise BackendError(
+                    f"the image {image} is not on this engine and cannot be built here; "
+                    "load it from an island bundle (`docker load -i images.tar`) or run from the project's source"
+                )
+            say(f"  using the image {image} as it is")
+            return
+        started = time.monotonic()
+        say("  building the wheelhouse (pip wheel) ...")
+        try:
+            await asyncio.to_thread(images.build_wheelhouse, root / images.WHEELHOUSE, root)
+        except images.ImageError as exc:
+            if not await asyncio.to_thread(images.image_exists, image):
+                raise BackendError(str(exc)) from None
+            say(f"  could not refresh the wheelhouse; using the image {image} as it is")
+            return
+        say(f"  building the image {image} on {self.settings.base_image} ...")
+        log = self.state.file_for("build.log")
+        build = await self._compose("build", "upstream")
+        log.write_text(build.stdout + build.stderr, encoding="utf-8")
+        if build.returncode != 0:
+            raise BackendError(images.build_error(build.stdout + build.stderr, self.settings.base_image, log))
+        say(f"  built in {time.monotonic() - started:.0f} s")
+
+    def _check_ports(self) -> None:
+        s = self.settings
+        needs = [
+            ((s.http_bind, s.http_port, "tcp"), "ISLAND_HTTP_PORT", "crisis site"),
+            ((s.dns_bind, s.dns_port, "udp"), "ISLAND_DNS_PORT", "island resolver"),
+            ((s.dns_bind, s.dns_port, "tcp"), "ISLAND_DNS_PORT", "island resolver"),
+        ]
+        for port, variable, what in needs:
+            if is_taken(*port):
+                raise BackendError(
+                    f"{describe(port)} on the host is already in use, and the {what} is published there. "
+                    f"Stop what uses it (`ss -lntup` shows it), or choose another port: "
+                    f"{variable}={port[1] + 1} island up --backend compose"
+                )
+
+    async def _wait_healthy(self, say: Say) -> None:
+        deadline = time.monotonic() + HEALTH_TIMEOUT
+        reported: set[str] = set()
+        containers: dict[str, dict[str, str]] = {}
+        while time.monotonic() < deadline:
+            containers = await self._containers()
+            for service, c in containers.items():
+                if c["status"] in ("exited", "dead"):
+                    logs = await _run(["docker", "logs", "--tail", "15", c["id"]], timeout=30)
+                    raise BackendError(f"the {service} container stopped while starting:\n{(logs.stdout + logs.stderr).strip()}")
+                if c["health"] == "healthy" and service not in reported:
+                    reported.add(service)
+                    say(f"  started {service:<9} {self._where(service)}")
+            if reported >= set(SERVICES):
+                return
+            await asyncio.sleep(0.5)
+        waiting = ", ".join(f"{s} ({containers.get(s, {}).get('health') or 'missing'})" for s in SERVICES if s not in reported)
+        raise BackendError(
+            f"not healthy within {HEALTH_TIMEOUT:g} s: {waiting}. "
+            f"See why with `docker inspect --format '{{{{json .State.Health}}}}' CONTAINER` or `docker logs CONTAINER`"
+        )
+
+    def _where(self, service: str) -> str:
+        lo, s, t = self.layout, self.settings, self.topology
+        return {
+            "upstream": f"{lo.upstream} (the simulated internet)",
+            "router": f"{lo.router_upstream} | {lo.router_island} | {lo.router_client} (the uplink)",
+            "resolver": f"{lo.resolver}, on the host {t.resolver_address}:{s.dns_port}",
+            "site": f"{lo.site}, on the host {t.site_url}",
+            "client": f"{lo.resident} (a resident at the trygghetspunkt)",
+        }[service]
+
+    async def _containers(self) -> dict[str, dict[str, str]]:
+        """This project's containers by service: id, status and health."""
+        listed = await _run(["docker", "ps", "--all", "--quiet", "--filter", f"label={PROJECT_LABEL}={self.settings.project}"])
+        ids = listed.stdout.split()
+        if not ids:
+            return {}
+        fmt = (f'{{{{.Id}}}} {{{{index .Config.Labels "{SERVICE_LABEL}"}}}} {{{{.State.Status}}}} '
+               '{{if .State.Health}}{{.State.Health.Status}}{{end}}')
+        inspected = await _run(["docker", "inspect", "--format", fmt, *ids])
+        found = {}
+        for line in inspected.stdout.splitlines():
+            cid, service, status, *health = line.split()
+            found[service] = {"id": cid, "status": status, "health": health[0] if health else ""}
+        return found
+
+    async def _container(self, service: str) -> str:
+        c = (await self._containers()).get(service)
+        if c is None or c["status"] != "running":
+            raise BackendError(f"the {service} container of {self.settings.project} is not running; is the island up? Try `island status`.")
+        return c["id"]
+
+    def is_running(self) -> bool:
+        if shutil.which("docker") is None:
+            return False
+        listed = subprocess.run(
+            ["docker", "ps", "--quiet", "--filter", f"label={PROJECT_LABEL}={self.settings.project}"],
+            capture_output=True, text=True,
+        )
+        return listed.returncode == 0 and bool(listed.stdout.split())
+
+    async def stop(self, say: Say) -> None:
+        await self.close_probes()
+        if shutil.which("docker") is not None and await _engine_answers():
+            try:
+                down = await self._compose("down", "--volumes", "--remove-orphans", "--timeout", "5", timeout=180)
+                if down.returncode != 0:
+                    say(f"  `down` said: {down.stderr.strip()[-300:]}")
+            except BackendError as exc:
+                say(f"  {exc}; removing by label instead")
+            await self._remove_leftovers()
+            say(f"  removed the containers, networks and volumes of {self.settings.project}")
+        self.state.clear()
+
+    async def _remove_leftovers(self) -> None:
+        """Whatever `down` missed (a compose file that changed, a crash half-way), by the project label only."""
+        label = f"label={PROJECT_LABEL}={self.settings.project}"
+        for kind, remove in (("ps --all", "rm --force --volumes"), ("network ls", "network rm"), ("volume ls", "volume rm")):
+            listed = await _run(["docker", *kind.split(), "--quiet", "--filter", label])
+            ids = listed.stdout.split()
+            if ids:
+                await _run(["docker", *remove.split(), *ids])
+
+    async def status(self) -> dict[str, Any]:
+        containers = await self._containers()
+        return {
+            service: {
+                "running": containers.get(service, {}).get("status") == "running",
+                "health": containers.get(service, {}).get("health", "missing"),
+                "where": self._where(service),
+            }
+            for service in SERVICES
+        }
+
+    # The uplink ----------------------------------------------------------------------------------------
+    async def _nft(self, *args: str, script: str | None = None) -> str:
+        """nft in the router container, straight (no Python start-up there: a cut lands in a fraction of a second)."""
+        router = await self._container("router")
+        argv = ["docker", "exec", *(["--interactive"] if script is not None else []), router, "nft", *args]
+        try:
+            done = await asyncio.to_thread(subprocess.run, argv, input=script, capture_output=True, text=True, timeout=30)
+        except subprocess.TimeoutExpired:
+            raise BackendError("the router did not answer within 30 s; see `docker logs` of its container") from None
+        if done.returncode != 0:
+            raise BackendError(f"the router refused: {(done.stderr or done.stdout).strip()}")
+        return done.stdout
+
+    async def _set_uplink(self, mode: str) -> None:
+        await self._nft("-f", "-", script=uplink_script(mode, self.layout))
+        self.state.update(uplink=mode)
+
+    async def cut(self, mode: str) -> None:
+        await self._set_uplink(mode)
+
+    async def restore(self) -> None:
+        await self._set_uplink("up")
+
+    async def uplink(self) -> str:
+        try:
+            return mode_from_listing(await self._nft("list", "chain", "ip", TABLE, "uplink"))
+        except BackendError:
+            return "unknown"
+
+    # Probes ------------------------------------------------------------------------------------------
+    async def probe(self, probe: Probe) -> Outcome:
+        if self._agent is None:
+            client = await self._container("client")
+            self._agent = await _ProbeAgent.start(
+                ["docker", "exec", "--interactive", "--user", "island", client, *self.agent_argv()]
+            )
+        return await self._agent.run(probe)
+
+    def agent_argv(self) -> list[str]:
+        return ["python", "-m", "island.probe_agent", "--resolver", self.layout.resolver,
+                "--dns-port", "53", "--http-port", "80", "--crisis-name", self.settings.crisis_name]
+
+    async def close_probes(self) -> None:
+        if self._agent is not None:
+            await self._agent.close()
+            self._agent = None
+
+
+class _ProbeAgent:
+    """One ``island.probe_agent`` in the client container; requests and answers matched by id."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self._next = 0
+        self._waiting: dict[int, asyncio.Future[Outcome]] = {}
+        self._reader = asyncio.ensure_future(self._read())
+
+    @classmethod
+    async def start(cls, argv: Sequence[str]) -> _ProbeAgent:
+        process = await asyncio.create_subprocess_exec(
+            *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        return cls(process)
+
+    async def _read(self) -> None:
+        assert self.process.stdout is not None
+        while line := await self.process.stdout.readline():
+            answer = json.loads(line)
+            waiting = self._waiting.pop(answer["id"], None)
+            if waiting is not None and not waiting.done():
+                waiting.set_result(Outcome(answer["status"], answer["latency_ms"], answer["detail"]))
+        stderr = (await self.process.stderr.read()).decode(errors="replace").strip() if self.process.stderr else ""
+        for waiting in self._waiting.values():
+            if not waiting.done():
+                waiting.set_exception(BackendError(f"the probe agent in the client container stopped: {stderr[-300:]}"))
+        self._waiting.clear()
+
+    async def run(self, probe: Probe) -> Outcome:
+        if self._reader.done():
+            raise BackendError("the probe agent in the client container is not running")
+        self._next += 1
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._waiting[self._next] = future
+        request = {"id": self._next, "probe": probe.model_dump(mode="json")}
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(request).encode() + b"\n")
+        await self.process.stdin.drain()
+        # The agent times its own operations out; this only guards against a hung `docker exec`.
+        return await asyncio.wait_for(future, probe.timeout + 10)
+
+    async def close(self) -> None:
+        if self.process.stdin is not None and not self.process.stdin.is_closing():
+            self.process.stdin.close()
+        try:
+            await asyncio.wait_for(self.process.wait(), 10)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+        self._reader.cancel()
+
+
+# Helpers ------------------------------------------------------------------------------------------------
+async def _run(argv: Sequence[str], env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    try:
+        return await asyncio.to_thread(
+            subprocess.run, list(argv), env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+        )
+    except FileNotFoundError:
+        raise BackendError(f"`{argv[0]}` is not installed; install Docker (Debian: apt-get install docker.io docker-compose)") from None
+    except subprocess.TimeoutExpired:
+        raise BackendError(f"`{' '.join(argv[:4])} ...` did not finish within {timeout:g} s") from None
+
+
+async def _engine_answers() -> bool:
+    try:
+        return (await _run(["docker", "info", "--format", "{{.ServerVersion}}"], timeout=20)).returncode == 0
+    except BackendError:
+        return False
+
+
+async def _require_engine() -> None:
+    if shutil.which("docker") is None:
+        raise BackendError(
+            "the docker command is not installed. Install Docker Engine with compose "
+            "(Debian: apt-get install docker.io docker-compose), start it, and try again"
+        )
+    info = await _run(["docker", "info", "--format", "{{.ServerVersion}}"], timeout=20)
+    if info.returncode != 0:
+        why = (info.stderr.strip().splitlines() or ["no answer"])[-1]
+        raise BackendError(
+            f"no Docker engine answers ({why}). Start it: `sudo systemctl start docker`, or Docker Desktop; "
+            "on a Debian machine without systemd, `sudo docker/ci-engine.sh` installs and starts one"
+        )
+
+
+def _up_error(output: str, settings: ComposeSettings) -> str:
+    lowered = output.lower()
+    if "port is already allocated" in lowered or "address already in use" in lowered:
+        return (
+            f"a host port the island publishes is taken ({settings.http_port}/tcp or {settings.dns_port}/udp+tcp). "
+            "Choose others with ISLAND_HTTP_PORT and ISLAND_DNS_PORT, or stop what uses them.\n"
+            + images._tail(output)
+        )
+    if "pool overlaps" in lowered or "overlap" in lowered:
+        return (
+            f"the island's networks ({settings.net}.0.0/16 ...) overlap a network that exists already. "
+            "Choose another prefix with ISLAND_DOCKER_NET (for example 198.19).\n" + images._tail(output)
+        )
+    return "`compose up` failed:\n" + images._tail(output)

@@ -1,0 +1,118 @@
+"""Inside the island's Docker image: run one part of the stack, check its health, steer the uplink.
+
+    python -m island.container run SERVICE      upstream | resolver | site | router | client
+    python -m island.container health SERVICE   exit 0 when healthy (the compose healthchecks)
+    python -m island.container uplink [MODE]    in the router: print the mode, or set it
+
+The services are the same :func:`island.services.island_services` as on every backend,
+at the addresses of :mod:`island.backends.compose_topology`; only where they run differs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+
+from .backends.compose_router import TABLE, mode_from_listing, ruleset, uplink_script
+from .backends.compose_topology import Layout, from_env
+from .services import ServiceSpec, island_services
+
+SERVICES = ("upstream", "resolver", "site", "router", "client")
+HEALTH_TIMEOUT = 4.0
+
+
+def _specs(layout: Layout, crisis_name: str) -> dict[str, ServiceSpec]:
+    specs = island_services(layout.topology(crisis_name), internet_address=layout.router_island)
+    return {spec.name: spec for spec in specs}
+
+
+def _nft(script: str) -> None:
+    done = subprocess.run(["nft", "-f", "-"], input=script, text=True, capture_output=True)
+    if done.returncode != 0:
+        raise SystemExit(f"router: nft refused the rules: {done.stderr.strip()}")
+
+
+def _wait_for_signal() -> int:
+    """The router and the client only hold their network set-up; they wait to be stopped."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
+    while True:
+        signal.pause()
+
+
+def run(service: str, layout: Layout, crisis_name: str) -> int:
+    if service == "router":
+        _nft(ruleset(layout))
+        print(f"router: forwarding island {layout.island_subnet} <-> upstream {layout.upstream_subnet}", flush=True)
+        return _wait_for_signal()
+    if service == "client":
+        # As a phone gets it from DHCP: the trygghetspunkt's router is the way to everything.
+        subprocess.run(["ip", "route", "replace", "default", "via", layout.router_client], check=True)
+        print(f"client: default route via {layout.router_client}", flush=True)
+        return _wait_for_signal()
+    spec = _specs(layout, crisis_name)[service]
+    config_path = None
+    if spec.config is not None:
+        fd, config_path = tempfile.mkstemp(prefix=f"{service}-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(spec.config, out, indent=2)
+    argv = spec.argv(config_path)
+    os.execv(argv[0], argv)
+
+
+def health(service: str, layout: Layout, crisis_name: str) -> int:
+    if service == "router":
+        done = subprocess.run(["nft", "list", "table", "ip", TABLE], capture_output=True, text=True)
+        return 0 if done.returncode == 0 else 1
+    if service == "client":
+        done = subprocess.run(["ip", "route", "show", "default"], capture_output=True, text=True)
+        return 0 if f"via {layout.router_client}" in done.stdout else 1
+    spec = _specs(layout, crisis_name)[service]
+
+    async def check() -> None:  # inside the loop: a spec's health may be a gathered future
+        await asyncio.wait_for(spec.health(), HEALTH_TIMEOUT)
+
+    try:
+        asyncio.run(check())
+    except Exception as exc:  # a healthcheck reports, it does not raise
+        print(f"{service} unhealthy: {exc or type(exc).__name__}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def uplink(mode: str | None, layout: Layout) -> int:
+    if mode is not None:
+        try:
+            _nft(uplink_script(mode, layout))
+        except ValueError as exc:
+            print(f"router: {exc}", file=sys.stderr)
+            return 2
+    listing = subprocess.run(["nft", "list", "chain", "ip", TABLE, "uplink"], capture_output=True, text=True, check=True)
+    print(mode_from_listing(listing.stdout))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m island.container", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("run", "health"):
+        sub.add_parser(name).add_argument("service", choices=SERVICES)
+    sub.add_parser("uplink").add_argument("mode", nargs="?")
+    args = parser.parse_args(argv)
+    settings, layout = from_env()
+    if args.command == "run":
+        return run(args.service, layout, settings.crisis_name)
+    if args.command == "health":
+        return health(args.service, layout, settings.crisis_name)
+    return uplink(args.mode, layout)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

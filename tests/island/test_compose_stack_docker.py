@@ -1,0 +1,207 @@
+"""The docker tier: build the image, run the island's compose stack on a real engine, cut it, bring it down.
+
+What a person does: `island up --backend compose`, open the crisis page from the host,
+`dig` the island resolver on its host port, cut the uplink, run the full-outage scenario,
+`island down` — and nothing of the stack is left on the engine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import dns.message
+import dns.query
+import dns.rcode
+import httpx
+import pytest
+
+from docker_test_helpers import (
+    DOCKER_NET, HOST, PROJECT, ROOT, compose_cli, docker, progress, project_objects, remove_project, require_docker,
+)
+from island_test_helpers import IslandCLI
+
+pytestmark = pytest.mark.e2e
+
+SCENARIO = ROOT / "scenarios" / "full-outage.yaml"
+
+
+@pytest.fixture(scope="module")
+def base() -> str:
+    image = require_docker()
+    remove_project()
+    return image
+
+
+def ask(name: str, tcp: bool = False, timeout: float = 5.0) -> tuple[dns.message.Message, float]:
+    """dnspython, from the host, to the island resolver's published port."""
+    query = dns.message.make_query(name, "A")
+    started = time.monotonic()
+    send = dns.query.tcp if tcp else dns.query.udp
+    return send(query, HOST, port=5300, timeout=timeout), time.monotonic() - started
+
+
+def addresses(answer: dns.message.Message) -> list[str]:
+    return [rr.address for rrset in answer.answer for rr in rrset if rrset.rdtype == 1]
+
+
+def test_compose_file_is_valid_for_the_compose_found_here(base: str, tmp_path: Path) -> None:
+    cli = compose_cli(tmp_path, base)
+    for command in (["docker-compose"], ["docker", "compose"]):
+        if subprocess.run([*command, "version"], capture_output=True).returncode != 0:
+            continue
+        checked = subprocess.run([*command, "--file", str(ROOT / "docker-compose.yml"), "config"],
+                                 env=cli.env(), capture_output=True, text=True)
+        assert checked.returncode == 0, checked.stderr
+        assert f"{DOCKER_NET}.3.1" in checked.stdout and f"{HOST}" in checked.stdout
+
+
+def test_a_taken_host_port_is_named_before_anything_starts(base: str, tmp_path: Path) -> None:
+    cli = compose_cli(tmp_path, base, ISLAND_COMPOSE_PROJECT=f"{PROJECT}-taken")
+    with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind((HOST, 8080))
+        squatter.listen()
+        run = cli.run("up", "--backend", "compose", "--detach")
+    assert run.returncode == 3, run.stdout + run.stderr
+    assert f"port 8080/tcp on {HOST} on the host is already in use" in run.stderr
+    assert "ISLAND_HTTP_PORT=8081" in run.stderr
+    assert project_objects(f"{PROJECT}-taken") == {"containers": [], "networks": [], "volumes": []}
+
+
+def test_scenario_run_starts_the_stack_passes_and_removes_it(base: str, tmp_path: Path) -> None:
+    """The whole promise, as the README says it: one command on a machine with Docker."""
+    cli = compose_cli(tmp_path / "state", base)
+    progress("island scenario run full-outage --backend compose (builds the image the first time)")
+    run = cli.run("scenario", "run", str(SCENARIO), "--backend", "compose", "--out", str(tmp_path / "out"), timeout=900)
+    progress(f"scenario run exited {run.returncode}")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "Starting the island (backend: compose)" in run.stdout
+    assert "started client" in run.stdout
+    assert "Verdict: PASSED" in run.stdout
+    journal = json.loads((tmp_path / "out" / "full-outage" / "journal.json").read_text())
+    assert journal["backend"] == "compose"
+    during = [op for op in journal["operations"] if op["phase"] == "during" and op["probe"] == "crisis-page"]
+    assert len(during) >= 10 and all(op["status"] == "ok" for op in during)
+    cut_at = next(e["t"] for e in journal["events"] if e["kind"] == "fault-on")
+    outside = [op for op in journal["operations"]
+               if op["phase"] == "during" and op["probe"] == "outside-dns" and op["t"] >= cut_at]
+    assert len(outside) >= 3 and all(op["status"] != "ok" for op in outside), "outside names fail while the router drops them"
+    assert project_objects() == {"containers": [], "networks": [], "volumes": []}, "the run stops the stack it started"
+
+
+@pytest.fixture(scope="module")
+def stack(base: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[IslandCLI]:
+    cli = compose_cli(tmp_path_factory.mktemp("compose") / "state", base)
+    progress("island up --backend compose")
+    up = cli.run("up", "--backend", "compose", "--detach", timeout=900)
+    progress(f"island up exited {up.returncode}")
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert "started client" in up.stdout and f"http://{HOST}:8080/" in up.stdout
+    yield cli
+    if project_objects()["containers"]:
+        cli.run("down", timeout=300)
+    remove_project()
+
+
+def test_status_shows_every_container_healthy(stack: IslandCLI) -> None:
+    status = stack.status()
+    assert status["backend"] == "compose" and status["uplink"] == "up"
+    assert status["site"]["url"] == f"http://{HOST}:8080/"
+    assert status["resolver"] == {"host": HOST, "port": 5300}
+    assert {name: s["health"] for name, s in status["services"].items()} == {
+        name: "healthy" for name in ("upstream", "router", "resolver", "site", "client")
+    }
+
+
+def test_a_second_up_of_the_same_project_is_refused_and_leaves_the_first(stack: IslandCLI, base: str, tmp_path: Path) -> None:
+    other = compose_cli(tmp_path / "other-state", base)
+    again = other.run("up", "--backend", "compose", "--detach", timeout=120)
+    assert again.returncode == 3
+    assert f"the compose project {PROJECT} already has containers" in again.stderr
+    assert len(project_objects()["containers"]) == 5
+    assert stack.status()["up"] is True
+
+
+def test_the_crisis_page_opens_from_the_host(stack: IslandCLI) -> None:
+    page = httpx.get(f"http://{HOST}:8080/", timeout=10)
+    assert page.status_code == 200
+    assert "Krisinformation" in page.text and 'lang="sv"' in page.text
+    assert httpx.get(f"http://{HOST}:8080/healthz", timeout=10).status_code == 200
+
+
+@pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
+def test_the_island_resolver_answers_on_its_host_port(stack: IslandCLI, tcp: bool) -> None:
+    crisis, _ = ask("krisinfo.kommun.example", tcp=tcp)
+    assert crisis.rcode() == dns.rcode.NOERROR
+    assert addresses(crisis) == [f"{DOCKER_NET}.3.2"]
+    outside, _ = ask("www.bank.example", tcp=tcp)
+    assert outside.rcode() == dns.rcode.NOERROR and addresses(outside) == [f"{DOCKER_NET}.2.1"]
+
+
+def test_the_resident_reaches_the_crisis_page_by_name_through_dockers_dns(stack: IslandCLI) -> None:
+    client = project_container("client")
+    fetched = docker("exec", "--user", "island", client, "python", "-c",
+                     "import httpx; r = httpx.get('http://krisinfo.kommun.example/'); print(r.status_code, 'Krisinformation' in r.text)")
+    assert fetched.stdout.split() == ["200", "True"], fetched.stderr
+
+
+@pytest.mark.parametrize("mode", ["blackhole", "reject"])
+def test_a_cut_in_the_router_fails_outside_names_and_keeps_the_island(stack: IslandCLI, mode: str) -> None:
+    cut = stack.run("uplink", "cut", "--mode", mode, check=True)
+    assert f"The uplink is cut ({mode})" in cut.stdout
+    try:
+        assert stack.status()["uplink_mode"] == mode
+        crisis, crisis_seconds = ask("krisinfo.kommun.example")
+        assert addresses(crisis) == [f"{DOCKER_NET}.3.2"] and crisis_seconds < 1.0
+        outside, outside_seconds = ask(f"{mode}.nyheter.example")
+        assert outside.rcode() == dns.rcode.SERVFAIL
+        if mode == "reject":
+            assert outside_seconds < 0.5, f"a rejected uplink fails fast, not after {outside_seconds:.2f} s"
+        else:
+            assert 1.0 < outside_seconds < 2.0, f"a black hole answers SERVFAIL at the forward budget, took {outside_seconds:.2f} s"
+        assert httpx.get(f"http://{HOST}:8080/", timeout=10).status_code == 200
+    finally:
+        stack.run("uplink", "restore", check=True)
+    assert stack.status()["uplink"] == "up"
+    assert ask("www.bank.example")[0].rcode() == dns.rcode.NOERROR
+
+
+def test_the_bundle_saves_an_image_that_loads(stack: IslandCLI, tmp_path: Path) -> None:
+    progress("island bundle (docker save)")
+    run = stack.run("bundle", str(tmp_path / "bundle"), timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+    loaded = docker("load", "--input", str(tmp_path / "bundle" / "images.tar"), timeout=300)
+    assert loaded.returncode == 0, loaded.stderr
+    assert "odrift-island:0.1.0" in loaded.stdout
+    assert "build:" not in (tmp_path / "bundle" / "docker-compose.yml").read_text()
+
+
+def test_down_removes_its_own_containers_networks_and_volumes_and_nothing_else(stack: IslandCLI) -> None:
+    decoy = f"{PROJECT}-decoy"
+    docker("network", "rm", decoy)
+    assert docker("network", "create", "--label", f"com.docker.compose.project={PROJECT}x", decoy).returncode == 0
+    try:
+        before = project_objects()
+        assert len(before["containers"]) == 5 and len(before["networks"]) == 3
+        down = stack.run("down", timeout=300)
+        assert down.returncode == 0, down.stderr
+        assert "The island is down." in down.stdout
+        assert project_objects() == {"containers": [], "networks": [], "volumes": []}
+        assert docker("network", "inspect", decoy).returncode == 0, "down touched a network that is not its own"
+        assert docker("image", "inspect", "odrift-island:0.1.0").returncode == 0, "images stay for the next up"
+        assert not (stack.state_dir / "state.json").exists()
+    finally:
+        docker("network", "rm", decoy)
+
+
+def project_container(service: str) -> str:
+    listed = docker("ps", "--quiet", "--filter", f"label=com.docker.compose.project={PROJECT}",
+                    "--filter", f"label=com.docker.compose.service={service}")
+    assert listed.stdout.split(), f"no {service} container"
+    return listed.stdout.split()[0]
