@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -21,7 +20,7 @@ from island.backends.compose import ComposeBackend, _require_engine, host_topolo
 from island.backends.compose_router import mode_from_listing, ruleset, uplink_script
 from island.backends.compose_topology import ComposeSettings, Layout
 from island.bundle import offline_compose
-from island.scenario.model import UplinkCut
+from island.scenario.model import Latency, UplinkCut
 from island.state import StateDir
 
 from island_test_helpers import island_net
@@ -125,8 +124,8 @@ def test_a_running_island_is_found_again_with_its_own_settings(tmp_path: Path, m
 def test_only_uplink_cuts_are_accepted(tmp_path: Path) -> None:
     backend = ComposeBackend(StateDir(tmp_path / "state"))
     backend.check_faults([UplinkCut(type="uplink-cut", mode="reject")])
-    with pytest.raises(UnsupportedFault, match="the compose backend cannot apply the fault 'latency'"):
-        backend.check_faults([SimpleNamespace(type="latency")])
+    with pytest.raises(UnsupportedFault, match=r"the compose backend cannot apply: upstream latency 2000 ms \(latency\)"):
+        backend.check_faults([Latency(type="latency", delay_ms=2000)])
 
 
 def test_a_taken_host_port_names_its_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

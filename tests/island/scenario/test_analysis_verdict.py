@@ -58,12 +58,12 @@ def test_all_ok_passes_and_not_required_failures_do_not_count() -> None:
 
 def test_too_many_failures_or_too_slow_fails() -> None:
     ops = [("before", "crisis", "ok", 2.0), ("before", "outside", "ok", 3.0)]
-    ops += [("during", "crisis", "ok", 1.0)] * 8 + [("during", "crisis", "timeout", 3000.0)] * 2
+    ops += [("during", "crisis", "ok", 1.0)] * 8 + [("during", "crisis", "unknown", 3000.0)] * 2
     result = evaluate(journal(ops), SCENARIO)
     assert not result.passed
     crisis = next(p for p in result.phases[1].probes if p.probe == "crisis")
     assert crisis.problems == ("success 80.0% < 90%",)
-    assert crisis.timed_out == 2
+    assert crisis.unknown == 2
     slow = evaluate(journal([("before", "crisis", "ok", 50.0), ("before", "outside", "ok", 1.0),
                              ("during", "crisis", "ok", 1.0)]), SCENARIO)
     assert not slow.passed
@@ -78,6 +78,6 @@ def test_a_required_probe_without_operations_fails() -> None:
 
 
 def test_latency_percentiles_only_count_successes() -> None:
-    ops = [("before", "crisis", "ok", 2.0)] * 3 + [("before", "crisis", "timeout", 3000.0)]
+    ops = [("before", "crisis", "ok", 2.0)] * 3 + [("before", "crisis", "unknown", 3000.0)]
     stats = evaluate(journal(ops), SCENARIO).phases[0].probes[0]
     assert stats.p99_ms == 2.0 and stats.total == 4 and stats.ok == 3

@@ -32,8 +32,13 @@ async def test_phones_connectivity_checks_answer_like_the_real_hosts(web, host, 
 async def test_the_municipality_feed(web) -> None:
     response = await web.get("/api/feed.json", headers={"Host": "www.kommun.example"})
     assert response.status_code == 200
-    feed = response.json()
-    assert feed["sender"] == "Sjöbacka kommun" and feed["messages"]
+    messages = response.json()
+    assert messages[0]["Headline"] == "Omfattande el- och teleavbrott efter stormen"
+    assert response.headers["etag"]
+    again = await web.get(
+        "/api/feed.json", headers={"Host": "www.kommun.example", "If-None-Match": response.headers["etag"]}
+    )
+    assert again.status_code == 304
 
 
 async def test_unknown_host_is_not_found(web) -> None:
