@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import struct
 from collections.abc import Awaitable, Callable
 from typing import Protocol
@@ -37,6 +38,7 @@ class FastPath(Protocol):
 
 TCP_IDLE_SECONDS = 10.0
 MAX_TCP_CONNECTIONS = 256
+UDP_RECEIVE_BUFFER = 1 << 20
 
 
 class _UDPProtocol(asyncio.DatagramProtocol):
@@ -101,6 +103,11 @@ class DNSServer:
         self._udp, _ = await loop.create_datagram_endpoint(
             lambda: _UDPProtocol(self), local_addr=(self.host, self.port)
         )
+        try:
+            # Room for a burst while the loop is busy (Unbound: so-rcvbuf); capped by net.core.rmem_max.
+            self._udp.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RECEIVE_BUFFER)
+        except OSError:
+            pass
         try:
             self._tcp = await asyncio.start_server(self._serve_tcp, self.host, self.port, reuse_address=True)
         except OSError:

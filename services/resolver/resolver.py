@@ -65,10 +65,7 @@ class IslandResolver:
     def answer(self, data: bytes, client: tuple[str, int], transport: str) -> bytes | None:
         hot = self._hot
         hot.queries[transport] += 1
-        if not self.acl.allows(client[0]):
-            self.metrics.refused.inc()
-            hot.sources["refused"] += 1
-            return self._counted(error_reply_bytes(data, RCODE.REFUSED) or b"")
+        # Limited first, so that refusals cannot be reflected at a spoofed victim at full rate either.
         if transport == "udp" and self.rate_limit.enabled:
             verdict = self.rate_limit.check(client[0])
             if verdict is Verdict.DROP:
@@ -77,6 +74,10 @@ class IslandResolver:
             if verdict is Verdict.SLIP:
                 self.metrics.rate_limited.labels("slip").inc()
                 return _truncated(data)
+        if not self.acl.allows(client[0]):
+            self.metrics.refused.inc()
+            hot.sources["refused"] += 1
+            return self._counted(error_reply_bytes(data, RCODE.REFUSED) or b"")
         if transport != "udp":
             return None  # replays are packed for UDP (maybe truncated); TCP is rare, take the full path
         found = self.replays.answer(data, time.monotonic())

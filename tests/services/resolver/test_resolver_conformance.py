@@ -358,19 +358,25 @@ async def test_clients_outside_the_allowed_networks_are_refused_and_never_forwar
     assert upstream.asked == []
 
 
+async def udp_burst(port: int, name: str, count: int) -> list[dns.message.Message]:
+    """``count`` queries sent at once from one socket; the replies that came within half a second of the last."""
+    loop = asyncio.get_running_loop()
+    replies = []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.setblocking(False)
+        s.connect((HOST, port))
+        for i in range(count):
+            s.send(dns.message.make_query(name, "A", id=i).to_wire())
+        with contextlib.suppress(asyncio.TimeoutError):
+            while True:
+                replies.append(dns.message.from_wire(await asyncio.wait_for(loop.sock_recv(s, 512), 0.5)))
+    return replies
+
+
 async def test_response_rate_limit_per_prefix_drops_and_slips_but_tcp_still_works() -> None:
     limit = {"responses_per_second": 5, "burst": 5, "slip": 2}
     async with world(ControlledUpstream("answer"), rate_limit=limit) as (port, _):
-        loop = asyncio.get_running_loop()
-        replies = []
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.setblocking(False)
-            s.connect((HOST, port))
-            for i in range(40):
-                s.send(dns.message.make_query("krisinfo.kommun.example", "A", id=i).to_wire())
-            with contextlib.suppress(asyncio.TimeoutError):
-                while True:
-                    replies.append(dns.message.from_wire(await asyncio.wait_for(loop.sock_recv(s, 512), 0.5)))
+        replies = await udp_burst(port, "krisinfo.kommun.example", 40)
         over_tcp = await ask(port, "krisinfo.kommun.example", tcp=True)
     full = [r for r in replies if r.answer]
     slipped = [r for r in replies if r.flags & dns.flags.TC and not r.answer]
@@ -378,6 +384,14 @@ async def test_response_rate_limit_per_prefix_drops_and_slips_but_tcp_still_work
     assert 10 <= len(slipped) <= 20  # every second limited query: TC, retry over TCP
     assert len(replies) < 40  # the rest dropped
     assert addresses(over_tcp) == ["10.20.0.10"]
+
+
+async def test_refusals_are_rate_limited_too() -> None:
+    limit = {"responses_per_second": 5, "burst": 5, "slip": 0}
+    async with world(ControlledUpstream("answer"), rate_limit=limit, allow=["10.20.0.0/24"]) as (port, _):
+        replies = await udp_burst(port, "open.example", 40)
+    assert replies and all(r.rcode() == dns.rcode.REFUSED for r in replies)
+    assert 5 <= len(replies) <= 8  # not one refusal per spoofed query
 
 
 async def test_tcp_connection_limit_and_idle_timeout() -> None:
