@@ -67,6 +67,13 @@ def _network_of(address: str) -> str:
     return str(ipaddress.ip_network(f"{address}/24", strict=False))
 
 
+def _client_networks(t: Topology) -> list[str]:
+    """Who may use the island resolver: every place's network (trygghetspunkter, stadsnät homes),
+    the island's own network (its router and health checks), and the host itself (`dig`)."""
+    hosts = [t.resident_address, *t.places.values(), t.resolver_address]
+    return [*dict.fromkeys(_network_of(h) for h in hosts), "127.0.0.1/32", "::1/128"]
+
+
 async def resolver_upstreams(topology: Topology) -> dict[str, str] | None:
     """Each upstream's state (up, suspect, down) as the island resolver sees it; None if it does not say."""
     url = web_url(topology.resolver_address, RESOLVER_METRICS_PORT, "/metrics")
@@ -120,8 +127,7 @@ def island_services(topology: Topology, internet_address: str) -> list[ServiceSp
                     {"name": t.crisis_name, "type": "static", "data": f"@ 30 IN A {t.site_address}\n"},
                 ],
                 "upstreams": [{"host": internet_address, "port": dns}],
-                # Residents at the trygghetspunkt, and the host itself (health checks, `dig`).
-                "allow": [_network_of(t.resident_address), "127.0.0.1/32", "::1/128"],
+                "allow": _client_networks(t),
                 "health": {"recheck_interval": RESOLVER_RECHECK_SECONDS},
                 "metrics": {"host": t.resolver_address, "port": RESOLVER_METRICS_PORT},
             },
