@@ -41,6 +41,8 @@ RESOURCES: dict[str, tuple[str, bool]] = {
     "/feeds/cap.xml": ("cap", False),
 }
 
+RESOURCES_BY_KIND = {kind: localized for kind, localized in RESOURCES.values()}
+
 Builder = Callable[[str, str], tuple[bytes, str]]  # (kind, language) -> (body, media type)
 
 
@@ -73,8 +75,6 @@ class PageCache:
             self._entries[key] = entry
         return entry
 
-
-RESOURCES_BY_KIND = {kind: localized for kind, localized in RESOURCES.values()}
 
 
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
