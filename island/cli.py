@@ -70,6 +70,7 @@ def _print_where(backend: Backend) -> None:
     say(f"  By name:         {t.crisis_url}  (a resident on the island, through the island resolver)")
     say(f"  Island resolver: {t.resolver_address} port {t.dns_port}   "
         f"try: dig @{t.resolver_address} -p {t.dns_port} {t.crisis_name}")
+    say(f"  Publish:         {t.site_url}redaktion   (accounts: island site add-editor NAME)")
 
 
 async def _up(state: StateDir, backend_name: str) -> Backend:

@@ -22,6 +22,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from statistics import median
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
@@ -108,8 +109,34 @@ http {{
     return conf
 
 
-def wrk(url: str, connections: int, seconds: int) -> tuple[float, float]:
+def _family(pid: int) -> list[int]:
+    """The process and its children (nginx's worker)."""
+    pids = [pid]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) the server has used: what it costs, whatever the neighbours do."""
+    total = 0
+    for member in _family(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(url: str, connections: int, seconds: int, server_pid: int | None = None) -> tuple[float, float]:
     """(requests per second, p99 latency in ms) from wrk pinned to core 1."""
+    cpu_before = cpu_seconds(server_pid) if server_pid else 0.0
     out = subprocess.run(
         ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "--latency",
          "-H", ACCEPT, url],
@@ -124,15 +151,20 @@ def wrk(url: str, connections: int, seconds: int) -> tuple[float, float]:
         print(f"    wrk: socket errors {errors.group(1)}", flush=True)
     value, unit = re.search(r"99%\s+([\d.]+)(us|ms|s)", out).groups()
     p99 = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    if server_pid:
+        requests = int(re.search(r"(\d+) requests in", out).group(1))
+        CPU_COST.setdefault(url, []).append(requests / max(cpu_seconds(server_pid) - cpu_before, 1e-9))
     return rps, p99
+
+
+CPU_COST: dict[str, list[float]] = {}  # url -> requests per CPU-second of the server, per run
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=10, help="length of each measured run (default 10)")
     parser.add_argument("--connections", type=int, default=64, help="connections for the rps figure (default 64)")
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="interleaved rounds; each figure is the best round (least disturbed by neighbours)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; figures are medians (default 3)")
     args = parser.parse_args()
     if (os.cpu_count() or 1) < 2:
         raise SystemExit("bench-http: needs two cores (server on one, wrk on the other)")
@@ -174,25 +206,32 @@ def main() -> int:
         print(f"page: {len(gz)} bytes gzip ({len(_gzip.decompress(gz))} plain); "
               f"site headers {len(str(headers))} chars, nginx {len(str(nheaders))}")
 
-        results: dict[str, dict[int, tuple[float, float]]] = {"island": {}, "nginx": {}}
+        runs: dict[tuple[str, int], list[tuple[float, float]]] = {}
         # Interleaved, so a noisy neighbour hurts both alike; a short warm-up first.
         for name, url in (("island", site_url), ("nginx", nginx_url)):
             wrk(url, 16, 2)
+        pids = {"island": site.pid, "nginx": nginx.pid}
         for round_ in range(1, args.rounds + 1):
             for connections in (args.connections, 256):
                 for name, url in (("island", site_url), ("nginx", nginx_url)):
-                    rps, p99 = wrk(url, connections, args.seconds)
+                    rps, p99 = wrk(url, connections, args.seconds, pids[name])
+                    runs.setdefault((name, connections), []).append((rps, p99))
                     print(f"  round {round_} {name:<6} c={connections:<4} {rps:>10.0f} req/s   p99 {p99:8.2f} ms",
                           flush=True)
-                    # Best of the rounds for each figure: the one least disturbed by the neighbours.
-                    best_rps, best_p99 = results[name].get(connections, (0.0, float("inf")))
-                    results[name][connections] = (max(best_rps, rps), min(best_p99, p99))
-        island = results["island"][args.connections][0]
-        ng = results["nginx"][args.connections][0]
-        print(f"best of {args.rounds} rounds of {args.seconds} s (highest req/s, lowest p99)")
-        print(f"http crisis-page p99 at 256 connections: island={results['island'][256][1]:.2f}ms "
-              f"nginx={results['nginx'][256][1]:.2f}ms")
-        print(f"http crisis-page rps: island={island:.0f} nginx={ng:.0f} ratio={island / ng:.2f}")
+        # Medians over the rounds, and the median of each round's own ratio: one lucky or unlucky
+        # round (a neighbour's burst) cannot make the result.
+        c = args.connections
+        ratios = [i[0] / n[0] for i, n in zip(runs[("island", c)], runs[("nginx", c)])]
+        island = median(r for r, _ in runs[("island", c)])
+        ng = median(r for r, _ in runs[("nginx", c)])
+        per_cpu = {name: median(CPU_COST[url]) for name, url in (("island", site_url), ("nginx", nginx_url))}
+        print(f"median of {args.rounds} rounds of {args.seconds} s")
+        print(f"http crisis-page requests per CPU-second of the server (steadier on a busy machine): "
+              f"island={per_cpu['island']:.0f} nginx={per_cpu['nginx']:.0f} "
+              f"ratio={per_cpu['island'] / per_cpu['nginx']:.2f}")
+        print(f"http crisis-page p99 at 256 connections: island={median(p for _, p in runs[('island', 256)]):.2f}ms "
+              f"nginx={median(p for _, p in runs[('nginx', 256)]):.2f}ms")
+        print(f"http crisis-page rps: island={island:.0f} nginx={ng:.0f} ratio={median(ratios):.2f}")
     finally:
         for proc in procs:
             proc.terminate()

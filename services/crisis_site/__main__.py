@@ -73,9 +73,12 @@ def main(argv: list[str] | None = None) -> int:
 
     import uvicorn  # imported late: argument and content errors should not pay for it
 
-    # One worker, uvloop and httptools: the cached page is served from the ASGI fast path.
+    from services.crisis_site.serve import protocol_class
+
+    # One worker, uvloop and httptools; the cached page is answered inside the HTTP protocol.
+    http = protocol_class(app.fast_path) if app.fast_path is not None else "auto"
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False,
-                loop="auto", http="auto", lifespan="on", proxy_headers=False, server_header=False)
+                loop="auto", http=http, lifespan="on", proxy_headers=False, server_header=False)
     return 0
 
 

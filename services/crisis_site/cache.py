@@ -41,6 +41,8 @@ RESOURCES: dict[str, tuple[str, bool]] = {
     "/feeds/cap.xml": ("cap", False),
 }
 
+RESOURCES_BY_KIND = {kind: localized for kind, localized in RESOURCES.values()}
+
 Builder = Callable[[str, str], tuple[bytes, str]]  # (kind, language) -> (body, media type)
 
 
@@ -73,8 +75,6 @@ class PageCache:
             self._entries[key] = entry
         return entry
 
-
-RESOURCES_BY_KIND = {kind: localized for kind, localized in RESOURCES.values()}
 
 
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
@@ -163,15 +163,22 @@ class FastPath:
             self._languages[key] = language
         return language
 
+    def answer(self, path: str, method: str, query_string: bytes, headers: list[tuple[bytes, bytes]]):
+        """(status, headers, body) for a cached resource, or None when the request is not ours."""
+        resource = RESOURCES.get(path)
+        if resource is None or method not in ("GET", "HEAD"):
+            return None
+        kind, localized = resource
+        language = self._language(query_string, _header(headers, b"accept-language")) if localized else "sv"
+        status, out, body = respond(self._cache().get(kind, language), headers, self._fixed)
+        return status, out, b"" if method == "HEAD" else body
+
     async def serve(self, scope: Scope, send: Send) -> bool:
         """Send the response and return True, or return False when the request is not ours."""
-        resource = RESOURCES.get(scope["path"])
-        if resource is None or scope["method"] not in ("GET", "HEAD"):
+        found = self.answer(scope["path"], scope["method"], scope["query_string"], scope["headers"])
+        if found is None:
             return False
-        kind, localized = resource
-        headers = scope["headers"]
-        language = self._language(scope["query_string"], _header(headers, b"accept-language")) if localized else "sv"
-        status, out, body = respond(self._cache().get(kind, language), headers, self._fixed)
-        await send({"type": "http.response.start", "status": status, "headers": out})
-        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+        status, headers, body = found
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
         return True

@@ -1,0 +1,105 @@
+"""The cached page answered inside uvicorn's HTTP protocol: a real process, a real socket."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from site_helpers import free_port, run_site, wait_healthy
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[tuple[str, int]]:
+    port = free_port()
+    proc = run_site("--host", "127.0.0.1", "--port", str(port))
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", proc)
+        yield "127.0.0.1", port
+    finally:
+        proc.terminate()
+        try:
+            _, err = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+        assert "Traceback" not in err, err
+
+
+def read_response(sock: socket.socket, buffer: bytearray) -> tuple[bytes, dict[bytes, bytes], bytes]:
+    while b"\r\n\r\n" not in buffer:
+        chunk = sock.recv(65536)
+        assert chunk, "the server closed the connection"
+        buffer += chunk
+    head, _, rest = bytes(buffer).partition(b"\r\n\r\n")
+    status, *lines = head.split(b"\r\n")
+    headers = {k.lower(): v for k, v in (line.split(b": ", 1) for line in lines)}
+    length = int(headers.get(b"content-length", b"0"))
+    while len(rest) < length:
+        chunk = sock.recv(65536)
+        assert chunk
+        rest += chunk
+    buffer[:] = rest[length:]
+    return status, headers, rest[:length]
+
+
+def request(path: str, extra: str = "") -> bytes:
+    return f"GET {path} HTTP/1.1\r\nHost: krisinfo.kommun.example\r\nAccept-Encoding: gzip\r\n{extra}\r\n".encode()
+
+
+def test_cached_and_framework_requests_share_one_connection(site) -> None:
+    host, port = site
+    expected = httpx.get(f"http://{host}:{port}/", headers={"Accept-Encoding": "gzip"})
+    with socket.create_connection((host, port), timeout=5) as sock:
+        buffer = bytearray()
+        for path in ("/", "/healthz", "/api/crisis.json", "/?lang=ar", "/healthz", "/"):
+            sock.sendall(request(path))
+            status, headers, body = read_response(sock, buffer)
+            assert status == b"HTTP/1.1 200 OK", path
+            assert b"date" in headers and b"x-content-type-options" in headers
+            if path == "/":
+                assert headers[b"content-encoding"] == b"gzip"
+                assert headers[b"etag"].decode() == expected.headers["etag"]
+                assert len(body) == int(expected.headers["content-length"])
+
+
+@pytest.mark.parametrize("order", [("/healthz", "/"), ("/", "/healthz"), ("/", "/", "/api/crisis.json")])
+def test_pipelined_requests_are_answered_in_order(site, order) -> None:
+    host, port = site
+    with socket.create_connection((host, port), timeout=5) as sock:
+        sock.sendall(b"".join(request(path) for path in order))
+        buffer = bytearray()
+        for path in order:
+            status, headers, body = read_response(sock, buffer)
+            assert status == b"HTTP/1.1 200 OK"
+            kind = headers[b"content-type"]
+            assert kind.startswith(b"text/html" if path == "/" else b"application/json"), (path, kind)
+
+
+def test_conditional_head_and_http_10(site) -> None:
+    host, port = site
+    base = f"http://{host}:{port}"
+    first = httpx.get(f"{base}/feeds/cap.xml")
+    assert first.status_code == 200 and first.headers["content-type"].startswith("application/xml")
+    again = httpx.get(f"{base}/feeds/cap.xml", headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""
+    head = httpx.head(f"{base}/")
+    assert head.status_code == 200 and head.content == b"" and int(head.headers["content-length"]) > 1000
+    with socket.create_connection((host, port), timeout=5) as sock:
+        sock.sendall(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+        data = b""
+        while chunk := sock.recv(65536):  # HTTP/1.0: the server closes when done
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 200 OK") and b"connection: close" in data and data.rstrip().endswith(b"</html>")
+
+
+def test_other_methods_still_reach_the_framework(site) -> None:
+    host, port = site
+    r = httpx.post(f"http://{host}:{port}/", data={"a": "b"})
+    assert r.status_code == 405
+    assert r.headers["x-content-type-options"] == "nosniff"
