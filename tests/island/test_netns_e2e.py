@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from island.backends import _netns
+from island.backends import _netns, _processes
 from island.backends.base import BackendError
 from island.backends.netns import NetnsBackend
 from island.state import StateDir
@@ -161,9 +161,12 @@ def test_a_run_killed_midway_leaves_nothing_after_island_down(tmp_path: Path) ->
             child.kill()
     namespaces, processes = leftovers(cli)
     assert namespaces and processes, "the killed run should have left its island behind for `island down`"
+    pids = [p["pid"] for p in json.loads((cli.state_dir / "state.json").read_text())["processes"].values()]
+    assert len(pids) == 4 and all(_processes.is_ours(pid, "") for pid in pids)
     down = cli.run("down")
     assert down.returncode == 0, down.stderr
     assert leftovers(cli) == ([], [])
+    assert not any(_processes.is_ours(pid, "") for pid in pids), "a service outlived island down"
     host_tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
     assert "odrift" not in host_tables, "fault tables live only inside the island's router namespace"
     assert not any(p.name.startswith(prefix_of(cli)) for p in Path("/etc/netns").glob("*"))
