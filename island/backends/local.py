@@ -127,7 +127,8 @@ class LocalBackend(Backend):
         deadline = time.monotonic() + HEALTH_TIMEOUT
         last_error = ""
         while time.monotonic() < deadline:
-            if not _processes.is_ours(process["pid"], process["marker"]):
+            # Only an exit says it stopped: between fork and exec its command line is still ours (a race).
+            if _processes.exit_status(process["pid"]) is not None:
                 log = _processes.tail(self.state.path / f"{spec.name}.log")
                 raise BackendError(f"the {spec.title} stopped while starting:\n{log}")
             try:

@@ -149,7 +149,8 @@ class NetnsBackend(LocalBackend):
                 _netns.run("ip", "-n", leaf, "addr", "add", f"{address}/24", "dev", "eth0")
             _netns.run("ip", "-n", leaf, "link", "set", "eth0", "up")
             _netns.run("ip", "-n", leaf, "route", "add", "default", "via", f"10.{subnet}.0.1")
-        _netns.run("ip", "netns", "exec", router, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        # /proc/sys/net belongs to the namespace of whoever opens it (no need for procps' sysctl).
+        _netns.run("ip", "netns", "exec", router, "sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward")
         _netns.nft(router, "add table inet odrift\nadd table ip odrift_nat\n")
         for short in _PLACE_NS.values():
             _netns.write_resolv_conf(self.ns(short), self.topology.resolver_address)

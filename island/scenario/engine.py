@@ -207,8 +207,9 @@ class _Run:
                 self.event("phase-end")
                 previous = phase.name
         except Exception as exc:
+            # Recorded, not raised: the journal and the report of what did happen are still written,
+            # and the verdict is FAILED (analysis counts every error event as a problem).
             self.event("error", f"{type(exc).__name__}: {exc}")
-            raise
         finally:
             self.stopping = True
             self.gate.set()

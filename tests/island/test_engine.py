@@ -10,6 +10,7 @@ import pytest
 
 from island.backends.base import Backend, BackendError, UnsupportedFault
 from island.probes import Outcome
+from island.scenario.analysis import evaluate
 from island.scenario.engine import run_scenario
 from island.scenario.loader import parse_scenario
 from island.state import StateDir
@@ -86,9 +87,13 @@ async def test_flapping_toggles_the_cut_and_ends_healed(tmp_path: Path) -> None:
 
 async def test_rollbacks_run_when_a_fault_fails(tmp_path: Path) -> None:
     backend = Recorder(tmp_path, fail_on="packet loss 5 %")
-    with pytest.raises(BackendError):
-        await run_scenario(scenario("[{type: uplink-cut}, {type: packet-loss, percent: 5}]"), Path("t.yaml"), backend)
+    plan = scenario("[{type: uplink-cut}, {type: packet-loss, percent: 5}]")
+    journal = await run_scenario(plan, Path("t.yaml"), backend)
     assert backend.log[0] == "cut blackhole" and "restore" in backend.log
+    errors = [e.detail for e in journal.events if e.kind == "error"]
+    assert errors == ["BackendError: the fault broke"]
+    result = evaluate(journal, plan)
+    assert not result.passed and result.problems == ("BackendError: the fault broke",)
     assert backend.log.count("loss 0") == 1, "a fault whose apply failed is healed all the same"
 
 

@@ -58,5 +58,6 @@ def test_service_faults_are_real_and_healed_on_the_local_backend(tmp_path: Path)
     paused = [o["status"] for o in journal["operations"] if o["phase"] == "paused" and o["probe"] == "crisis-dns"]
     assert paused and set(paused) == {"unknown"}, "a paused resolver answers nothing: the outcome is unknown"
     killed = [o for o in journal["operations"] if o["phase"] == "killed" and o["probe"] == "crisis-page"]
-    assert killed and all(o["status"] == "fail" and "refused" in o["detail"].lower() for o in killed)
+    assert killed and not any(o["status"] == "ok" for o in killed)
+    assert any("refused" in o["detail"].lower() for o in killed), "a killed site refuses connections"
     assert island_processes(cli) == []
