@@ -181,9 +181,9 @@ class _Run:
         loops = [asyncio.ensure_future(self.probe_loop(p)) for p in self.scenario.probes]
         ticker = asyncio.ensure_future(self.ticker())
         try:
-            previous: str | None = None
             for phase in self.scenario.phases:
-                if phase.faults and previous is not None:
+                # A phase's operations begin once its faults are on, the first phase's too.
+                if phase.faults:
                     self.gate.clear()
                     await self.settle()
                 self.phase = phase
@@ -205,7 +205,6 @@ class _Run:
                     await self.settle()
                 await self.heal_all()
                 self.event("phase-end")
-                previous = phase.name
         except Exception as exc:
             # Recorded, not raised: the journal and the report of what did happen are still written,
             # and the verdict is FAILED (analysis counts every error event as a problem).

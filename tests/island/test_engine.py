@@ -102,3 +102,30 @@ async def test_a_fault_the_backend_cannot_do_is_refused_before_anything_runs(tmp
     with pytest.raises(UnsupportedFault, match="the recorder backend cannot apply: bandwidth 64 kbit/s"):
         await run_scenario(scenario("[{type: bandwidth, kbit: 64}]"), Path("t.yaml"), backend)
     assert backend.log == []
+
+
+class SlowCut(Recorder):
+    """Cutting takes a while (an nft command in a namespace); probing logs what the network was."""
+
+    async def cut(self, mode: str) -> None:
+        import asyncio
+
+        await asyncio.sleep(0.1)
+        await super().cut(mode)
+
+    async def probe(self, probe) -> Outcome:
+        self.log.append("probe while " + ("cut" if "cut blackhole" in self.log and "restore" not in self.log else "up"))
+        return Outcome("ok", 0.1)
+
+
+async def test_the_first_phase_probes_only_once_its_faults_are_on(tmp_path: Path) -> None:
+    backend = SlowCut(tmp_path)
+    only_during = parse_scenario("""title: t
+interval: 0.05
+probes: [{name: p, dns: {name: x}}]
+phases:
+  - {name: during, duration: 0.3, faults: [{type: uplink-cut}]}
+""", Path("t.yaml"))
+    await run_scenario(only_during, Path("t.yaml"), backend)
+    probes = [entry for entry in backend.log if entry.startswith("probe")]
+    assert probes and set(probes) == {"probe while cut"}, backend.log
