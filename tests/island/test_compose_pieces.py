@@ -25,6 +25,7 @@ from island.scenario.model import UplinkCut
 from island.state import StateDir
 
 from island_test_helpers import island_net
+from tiers import require_tier
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -153,8 +154,8 @@ def test_no_docker_command_says_how_to_get_one(tmp_path: Path, monkeypatch: pyte
 
 def test_an_engine_that_does_not_answer_says_how_to_start_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
-    if not any((Path(p) / "docker").exists() for p in os.environ["PATH"].split(":")):
-        pytest.skip("needs the docker client (not the engine) to ask")
+    has_client = any((Path(p) / "docker").exists() for p in os.environ["PATH"].split(":"))
+    require_tier("docker", None if has_client else "the docker client is not installed (docker/ci-engine.sh installs it)")
     with pytest.raises(BackendError, match=r"no Docker engine answers .*sudo systemctl start docker"):
         asyncio.run(_require_engine())
 
