@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from . import images
-from .backends.compose_topology import ComposeSettings
+from .stack.topology import ComposeSettings
 
 Say = Callable[[str], None]
 

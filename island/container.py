@@ -5,7 +5,9 @@
     python -m island.container uplink [MODE]    in the router: print the mode, or set it
 
 The services are the same :func:`island.services.island_services` as on every backend,
-at the addresses of :mod:`island.backends.compose_topology`; only where they run differs.
+at the addresses of :mod:`island.stack.topology`; only where they run differs. A healthcheck
+runs every few seconds in every container, so this module imports the services only when it
+needs them: the router's and the client's checks use the standard library alone.
 """
 
 from __future__ import annotations
@@ -18,16 +20,21 @@ import signal
 import subprocess
 import sys
 import tempfile
+from typing import TYPE_CHECKING
 
-from .backends.compose_router import TABLE, mode_from_listing, ruleset, uplink_script
-from .backends.compose_topology import Layout, from_env
-from .services import ServiceSpec, island_services
+from .stack.router import TABLE, mode_from_listing, ruleset, uplink_script
+from .stack.topology import Layout, from_env
+
+if TYPE_CHECKING:
+    from .services import ServiceSpec
 
 SERVICES = ("upstream", "resolver", "site", "router", "client")
 HEALTH_TIMEOUT = 4.0
 
 
 def _specs(layout: Layout, crisis_name: str) -> dict[str, ServiceSpec]:
+    from .services import island_services  # httpx and the DNS client: only for the services' checks
+
     specs = island_services(layout.topology(crisis_name), internet_address=layout.router_island)
     return {spec.name: spec for spec in specs}
 

@@ -26,8 +26,8 @@ from ..scenario.model import Probe
 from ..state import StateDir
 from ..topology import Topology
 from .base import Backend, BackendError, Say
-from .compose_router import TABLE, mode_from_listing, uplink_script
-from .compose_topology import ComposeSettings, Layout
+from ..stack.router import TABLE, mode_from_listing, uplink_script
+from ..stack.topology import ComposeSettings, Layout
 
 SERVICES = ("upstream", "router", "resolver", "site", "client")
 HEALTH_TIMEOUT = 120.0

@@ -18,8 +18,8 @@ import yaml
 from island.backends import BACKENDS, UnsupportedFault, open_backend
 from island.backends.base import BackendError
 from island.backends.compose import ComposeBackend, _require_engine, host_topology
-from island.backends.compose_router import mode_from_listing, ruleset, uplink_script
-from island.backends.compose_topology import ComposeSettings, Layout
+from island.stack.router import mode_from_listing, ruleset, uplink_script
+from island.stack.topology import ComposeSettings, Layout
 from island.bundle import offline_compose
 from island.scenario.model import UplinkCut
 from island.state import StateDir
