@@ -316,10 +316,19 @@ class _ProbeAgent:
         self._reader = asyncio.ensure_future(self._read())
 
     @classmethod
-    async def start(cls, argv: Sequence[str]) -> _ProbeAgent:
+    async def start(cls, argv: Sequence[str], timeout: float = 60) -> _ProbeAgent:
         process = await asyncio.create_subprocess_exec(
             *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )
+        assert process.stdout is not None
+        try:
+            ready = await asyncio.wait_for(process.stdout.readline(), timeout)
+        except TimeoutError:
+            process.kill()
+            raise BackendError(f"the probe agent in the client container did not start within {timeout:g} s") from None
+        if not ready.startswith(b'{"ready"'):
+            stderr = (await process.stderr.read()).decode(errors="replace").strip() if process.stderr else ""
+            raise BackendError(f"the probe agent in the client container did not start: {stderr[-300:]}")
         return cls(process)
 
     async def _read(self) -> None:

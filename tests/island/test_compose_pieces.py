@@ -200,7 +200,9 @@ def test_probe_agent_answers_each_request_by_id_from_a_real_resolver(tmp_path: P
     finally:
         resolver.terminate()
         resolver.wait(10)
-    answers = {a["id"]: a for a in map(json.loads, agent.stdout.splitlines())}
+    lines = [json.loads(line) for line in agent.stdout.splitlines()]
+    assert lines[0] == {"ready": True}, agent.stderr
+    answers = {a["id"]: a for a in lines[1:]}
     assert set(answers) == {1, 2, 3}, agent.stderr
     assert answers[1]["status"] == "ok" and "10.9.3.2" in answers[1]["detail"]
     assert answers[2]["status"] == "ok" and answers[2]["detail"].startswith("NXDOMAIN")
