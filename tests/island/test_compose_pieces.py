@@ -18,6 +18,7 @@ import yaml
 from island.backends import BACKENDS, UnsupportedFault, open_backend
 from island.backends.base import BackendError
 from island.backends.compose import ComposeBackend, _require_engine, host_topology
+from island.stack.health import dns_ok
 from island.stack.router import mode_from_listing, ruleset, uplink_script
 from island.stack.topology import ComposeSettings, Layout
 from island.bundle import offline_compose
@@ -187,6 +188,9 @@ def test_probe_agent_answers_each_request_by_id_from_a_real_resolver(tmp_path: P
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         time.sleep(1.0)
+        dns_ok("krisinfo.kommun.example", host, port)  # the containers' cheap healthcheck, on the same resolver
+        with pytest.raises(RuntimeError, match="rcode 3, 0 answers"):
+            dns_ok("nope.krisinfo.kommun.example", host, port)
         requests = [
             {"id": 1, "probe": {"name": "crisis-dns", "dns": {"name": "{crisis_name}", "address": "10.9.3.2"}}},
             {"id": 2, "probe": {"name": "other", "dns": {"name": "nope.krisinfo.kommun.example", "rcode": "NXDOMAIN"}}},
