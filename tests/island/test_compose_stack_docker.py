@@ -139,7 +139,7 @@ def test_the_crisis_page_opens_from_the_host(stack: IslandCLI) -> None:
 @pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
 def test_the_island_resolver_answers_on_its_host_port(stack: IslandCLI, tcp: bool) -> None:
     crisis, _ = ask("krisinfo.kommun.example", tcp=tcp)
-    assert crisis.rcode() == dns.rcode.NOERROR
+    assert crisis.rcode() == dns.rcode.NOERROR, f"{crisis}\n{stack_logs()}"
     assert addresses(crisis) == [f"{DOCKER_NET}.3.2"]
     outside, _ = ask("www.bank.example", tcp=tcp)
     assert outside.rcode() == dns.rcode.NOERROR and addresses(outside) == [f"{DOCKER_NET}.2.1"]
@@ -223,6 +223,14 @@ def test_down_removes_its_own_containers_networks_and_volumes_and_nothing_else(s
         assert not (stack.state_dir / "state.json").exists()
     finally:
         docker("network", "rm", decoy)
+
+
+def stack_logs() -> str:
+    """The resolver's and the router's last words, for a failure message."""
+    return "\n".join(
+        f"--- {service}:\n" + (lambda done: done.stdout + done.stderr)(docker("logs", "--tail", "20", project_container(service)))
+        for service in ("resolver", "router")
+    )
 
 
 def project_container(service: str) -> str:
