@@ -146,6 +146,8 @@ class ComposeBackend(Backend):
         log.write_text(build.stdout + build.stderr, encoding="utf-8")
         if build.returncode != 0:
             raise BackendError(images.build_error(build.stdout + build.stderr, self.settings.base_image, log))
+        # A rebuild leaves the previous image untagged; remove those of ours, nothing else.
+        await _run(["docker", "image", "prune", "--force", "--filter", "label=org.odrift.island=1"], timeout=120)
         say(f"  built in {time.monotonic() - started:.0f} s")
 
     def _check_ports(self) -> None:
