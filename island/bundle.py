@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from . import images
-from .backends.compose_topology import ComposeSettings
+from .stack.topology import ComposeSettings
 
 Say = Callable[[str], None]
 
@@ -112,6 +112,7 @@ def write_bundle(out: Path, say: Say, with_images: bool = True) -> None:
     )
     if build.returncode != 0:
         raise BundleError(images.build_error(build.stdout + build.stderr, settings.base_image))
+    subprocess.run(["docker", "image", "prune", "--force", "--filter", "label=org.odrift.island=1"], capture_output=True)
     say(f"Saving it -> {out / 'images.tar'}")
     saved = subprocess.run(["docker", "save", "--output", str(out / "images.tar"), settings.image],
                            capture_output=True, text=True)

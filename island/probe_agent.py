@@ -7,6 +7,8 @@ Reads one JSON request a line on stdin, ``{"id": 7, "probe": {...}}`` (a scenari
 ``{"id": 7, "status": "ok", "latency_ms": 3.2, "detail": "..."}`` a line on stdout.
 Requests run concurrently, as the scenario engine's probe loops do; answers carry their id.
 The latency is measured here, next to the resident, not across ``docker exec``.
+Before the first request it writes ``{"ready": true}``, once its own code is loaded and has
+asked the resolver once (the answer is not recorded): the agent's start-up is not the island's.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ async def serve(place: Place, crisis_name: str) -> None:
     prober = Prober(place, crisis_name)
     tasks: set[asyncio.Task] = set()
     try:
+        await prober.run(Probe(name="warm-up", dns={"name": "{crisis_name}"}, timeout=2))
+        sys.stdout.write(json.dumps({"ready": True}) + "\n")
+        sys.stdout.flush()
         while line := await reader.readline():
             request = json.loads(line)
             task = asyncio.ensure_future(_answer(prober, request["id"], Probe.model_validate(request["probe"])))

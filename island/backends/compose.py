@@ -26,8 +26,8 @@ from ..scenario.model import Probe
 from ..state import StateDir
 from ..topology import Topology
 from .base import Backend, BackendError, Say
-from .compose_router import TABLE, mode_from_listing, uplink_script
-from .compose_topology import ComposeSettings, Layout
+from ..stack.router import TABLE, mode_from_listing, uplink_script
+from ..stack.topology import ComposeSettings, Layout
 
 SERVICES = ("upstream", "router", "resolver", "site", "client")
 HEALTH_TIMEOUT = 120.0
@@ -146,6 +146,8 @@ class ComposeBackend(Backend):
         log.write_text(build.stdout + build.stderr, encoding="utf-8")
         if build.returncode != 0:
             raise BackendError(images.build_error(build.stdout + build.stderr, self.settings.base_image, log))
+        # A rebuild leaves the previous image untagged; remove those of ours, nothing else.
+        await _run(["docker", "image", "prune", "--force", "--filter", "label=org.odrift.island=1"], timeout=120)
         say(f"  built in {time.monotonic() - started:.0f} s")
 
     def _check_ports(self) -> None:
@@ -316,10 +318,19 @@ class _ProbeAgent:
         self._reader = asyncio.ensure_future(self._read())
 
     @classmethod
-    async def start(cls, argv: Sequence[str]) -> _ProbeAgent:
+    async def start(cls, argv: Sequence[str], timeout: float = 60) -> _ProbeAgent:
         process = await asyncio.create_subprocess_exec(
             *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )
+        assert process.stdout is not None
+        try:
+            ready = await asyncio.wait_for(process.stdout.readline(), timeout)
+        except TimeoutError:
+            process.kill()
+            raise BackendError(f"the probe agent in the client container did not start within {timeout:g} s") from None
+        if not ready.startswith(b'{"ready"'):
+            stderr = (await process.stderr.read()).decode(errors="replace").strip() if process.stderr else ""
+            raise BackendError(f"the probe agent in the client container did not start: {stderr[-300:]}")
         return cls(process)
 
     async def _read(self) -> None:

@@ -17,13 +17,15 @@ import yaml
 from island.backends import BACKENDS, UnsupportedFault, open_backend
 from island.backends.base import BackendError
 from island.backends.compose import ComposeBackend, _require_engine, host_topology
-from island.backends.compose_router import mode_from_listing, ruleset, uplink_script
-from island.backends.compose_topology import ComposeSettings, Layout
+from island.stack.health import dns_ok
+from island.stack.router import mode_from_listing, ruleset, uplink_script
+from island.stack.topology import ComposeSettings, Layout
 from island.bundle import offline_compose
 from island.scenario.model import Latency, UplinkCut
 from island.state import StateDir
 
 from island_test_helpers import island_net
+from tiers import require_tier
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -152,8 +154,8 @@ def test_no_docker_command_says_how_to_get_one(tmp_path: Path, monkeypatch: pyte
 
 def test_an_engine_that_does_not_answer_says_how_to_start_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
-    if not any((Path(p) / "docker").exists() for p in os.environ["PATH"].split(":")):
-        pytest.skip("needs the docker client (not the engine) to ask")
+    has_client = any((Path(p) / "docker").exists() for p in os.environ["PATH"].split(":"))
+    require_tier("docker", None if has_client else "the docker client is not installed (docker/ci-engine.sh installs it)")
     with pytest.raises(BackendError, match=r"no Docker engine answers .*sudo systemctl start docker"):
         asyncio.run(_require_engine())
 
@@ -185,6 +187,9 @@ def test_probe_agent_answers_each_request_by_id_from_a_real_resolver(tmp_path: P
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         time.sleep(1.0)
+        dns_ok("krisinfo.kommun.example", host, port)  # the containers' cheap healthcheck, on the same resolver
+        with pytest.raises(RuntimeError, match="rcode 3, 0 answers"):
+            dns_ok("nope.krisinfo.kommun.example", host, port)
         requests = [
             {"id": 1, "probe": {"name": "crisis-dns", "dns": {"name": "{crisis_name}", "address": "10.9.3.2"}}},
             {"id": 2, "probe": {"name": "other", "dns": {"name": "nope.krisinfo.kommun.example", "rcode": "NXDOMAIN"}}},
@@ -198,7 +203,9 @@ def test_probe_agent_answers_each_request_by_id_from_a_real_resolver(tmp_path: P
     finally:
         resolver.terminate()
         resolver.wait(10)
-    answers = {a["id"]: a for a in map(json.loads, agent.stdout.splitlines())}
+    lines = [json.loads(line) for line in agent.stdout.splitlines()]
+    assert lines[0] == {"ready": True}, agent.stderr
+    answers = {a["id"]: a for a in lines[1:]}
     assert set(answers) == {1, 2, 3}, agent.stderr
     assert answers[1]["status"] == "ok" and "10.9.3.2" in answers[1]["detail"]
     assert answers[2]["status"] == "ok" and answers[2]["detail"].startswith("NXDOMAIN")

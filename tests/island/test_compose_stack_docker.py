@@ -24,7 +24,8 @@ import pytest
 from docker_test_helpers import (
     DOCKER_NET, HOST, PROJECT, ROOT, compose_cli, docker, progress, project_objects, remove_project, require_docker,
 )
-from island_test_helpers import IslandCLI
+from island_test_helpers import NET_BASE, IslandCLI, island_net
+from test_bundle_e2e import install_offline, offline_env
 
 pytestmark = pytest.mark.e2e
 
@@ -138,7 +139,7 @@ def test_the_crisis_page_opens_from_the_host(stack: IslandCLI) -> None:
 @pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
 def test_the_island_resolver_answers_on_its_host_port(stack: IslandCLI, tcp: bool) -> None:
     crisis, _ = ask("krisinfo.kommun.example", tcp=tcp)
-    assert crisis.rcode() == dns.rcode.NOERROR
+    assert crisis.rcode() == dns.rcode.NOERROR, f"{crisis}\n{stack_logs()}"
     assert addresses(crisis) == [f"{DOCKER_NET}.3.2"]
     outside, _ = ask("www.bank.example", tcp=tcp)
     assert outside.rcode() == dns.rcode.NOERROR and addresses(outside) == [f"{DOCKER_NET}.2.1"]
@@ -172,14 +173,38 @@ def test_a_cut_in_the_router_fails_outside_names_and_keeps_the_island(stack: Isl
     assert ask("www.bank.example")[0].rcode() == dns.rcode.NOERROR
 
 
-def test_the_bundle_saves_an_image_that_loads(stack: IslandCLI, tmp_path: Path) -> None:
+def test_the_bundle_loads_installs_offline_and_runs_the_stack(stack: IslandCLI, base: str, tmp_path: Path) -> None:
+    """On an island: `docker load`, the island command from the wheelhouse with no index, the stack from the bundle."""
     progress("island bundle (docker save)")
-    run = stack.run("bundle", str(tmp_path / "bundle"), timeout=600)
+    bundle = tmp_path / "bundle"
+    run = stack.run("bundle", str(bundle), timeout=600)
     assert run.returncode == 0, run.stdout + run.stderr
-    loaded = docker("load", "--input", str(tmp_path / "bundle" / "images.tar"), timeout=300)
+    assert "build:" not in (bundle / "docker-compose.yml").read_text()
+    loaded = docker("load", "--input", str(bundle / "images.tar"), timeout=300)
     assert loaded.returncode == 0, loaded.stderr
     assert "odrift-island:0.1.0" in loaded.stdout
-    assert "build:" not in (tmp_path / "bundle" / "docker-compose.yml").read_text()
+
+    progress("the bundle's island command, installed with pip --no-index, brings up the bundle's stack")
+    island = install_offline(bundle / "wheelhouse", tmp_path / "venv")
+    host = f"{island_net(8)}.0.1"
+    project = f"{PROJECT}-bundle"
+    env = offline_env(
+        ISLAND_STATE_DIR=str(tmp_path / "state"), ISLAND_COMPOSE_FILE=str(bundle / "docker-compose.yml"),
+        ISLAND_COMPOSE_PROJECT=project, ISLAND_DOCKER_NET=f"10.{NET_BASE + 8}",
+        ISLAND_HTTP_BIND=host, ISLAND_DNS_BIND=host,
+    )
+    remove_project(project)
+    try:
+        up = subprocess.run([island, "up", "--backend", "compose", "--detach"], cwd=bundle, env=env,
+                            capture_output=True, text=True, timeout=300)
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "using the image odrift-island:0.1.0 as it is" in up.stdout
+        page = httpx.get(f"http://{host}:8080/", timeout=10)
+        assert page.status_code == 200 and "Krisinformation" in page.text
+    finally:
+        down = subprocess.run([island, "down"], cwd=bundle, env=env, capture_output=True, text=True, timeout=300)
+        remove_project(project)
+    assert down.returncode == 0 and "The island is down." in down.stdout, down.stdout + down.stderr
 
 
 def test_down_removes_its_own_containers_networks_and_volumes_and_nothing_else(stack: IslandCLI) -> None:
@@ -198,6 +223,14 @@ def test_down_removes_its_own_containers_networks_and_volumes_and_nothing_else(s
         assert not (stack.state_dir / "state.json").exists()
     finally:
         docker("network", "rm", decoy)
+
+
+def stack_logs() -> str:
+    """The resolver's and the router's last words, for a failure message."""
+    return "\n".join(
+        f"--- {service}:\n" + (lambda done: done.stdout + done.stderr)(docker("logs", "--tail", "20", project_container(service)))
+        for service in ("resolver", "router")
+    )
 
 
 def project_container(service: str) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from .compose_topology import Layout
+from .topology import Layout
 
 TABLE = "odrift_uplink"
 MODES = ("up", "blackhole", "reject")
