@@ -70,8 +70,10 @@ def _network_of(address: str) -> str:
 def _client_networks(t: Topology) -> list[str]:
     """Who may use the island resolver: every place's network (trygghetspunkter, stadsnät homes),
     the island's own network (its router and health checks), and the host itself (`dig`)."""
-    hosts = [t.resident_address, *t.places.values(), t.resolver_address]
-    return [*dict.fromkeys(_network_of(h) for h in hosts), "127.0.0.1/32", "::1/128"]
+    networks = list(t.client_networks) or [
+        _network_of(h) for h in (t.resident_address, *t.places.values(), t.resolver_address)
+    ]
+    return [*dict.fromkeys(networks), "127.0.0.1/32", "::1/128"]
 
 
 async def resolver_upstreams(topology: Topology) -> dict[str, str] | None:

@@ -31,6 +31,8 @@ class Topology:
     http_port: int
     # Where each place's phone is: trygghetspunkt-a (the resident), trygghetspunkt-b, home.
     places: dict[str, str] = field(default_factory=dict)
+    # Networks whose hosts may use the island resolver; derived from the places when empty.
+    client_networks: tuple[str, ...] = ()
 
     @classmethod
     def local(cls, net: str | None = None, privileged: bool | None = None) -> Topology:

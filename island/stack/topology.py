@@ -118,6 +118,9 @@ class Layout:
             resident_address=self.resident,
             dns_port=53,
             http_port=80,
+            # The island network (its router forwards the host's published resolver port) and
+            # the trygghetspunkt's phones.
+            client_networks=(self.island_subnet, self.client_subnet),
         )
 
 
