@@ -66,11 +66,15 @@ def _clean_other_leftovers(state: StateDir) -> list[str]:
 def _print_where(backend: Backend) -> None:
     t = backend.topology
     say("The island is up.")
-    say(f"  Crisis page:     {t.site_url}   <- open this in your browser")
-    say(f"  By name:         {t.crisis_url}  (a resident on the island, through the island resolver)")
+    if backend.browser_url:
+        say(f"  Crisis page:     {backend.browser_url}   <- open this in your browser")
+    else:
+        say(f"  Crisis page:     {t.site_url} inside the island network (open it from a phone's namespace, above)")
+    say(f"  By name:         {backend.resident_url}  (a resident on the island, through the island resolver)")
     say(f"  Island resolver: {t.resolver_address} port {t.dns_port}   "
         f"try: dig @{t.resolver_address} -p {t.dns_port} {t.crisis_name}")
-    say(f"  Publish:         {t.site_url}redaktion   (accounts: island site add-editor NAME)")
+    if backend.browser_url:
+        say(f"  Publish:         {backend.browser_url}redaktion   (accounts: island site add-editor NAME)")
 
 
 async def _up(state: StateDir, backend_name: str) -> Backend:
@@ -135,7 +139,7 @@ async def cmd_status(args: argparse.Namespace, state: StateDir) -> int:
         "up": True,
         "crisis_name": t.crisis_name,
         "resolver": {"host": t.resolver_address, "port": t.dns_port},
-        "site": {"url": t.site_url, "by_name": t.crisis_url},
+        "site": {"url": t.site_url, "by_name": backend.resident_url},
         "uplink": "up" if mode == "up" else "cut",
         "uplink_mode": mode,
         "services": await backend.status(),

@@ -35,6 +35,16 @@ class Backend(abc.ABC):
         self.state = state
         self.topology = topology
 
+    # Where a person reaches the island from: the crisis page from this machine's browser (None
+    # when only hosts inside the island network can), and the page by name as a resident opens it.
+    @property
+    def browser_url(self) -> str | None:
+        return self.topology.site_url
+
+    @property
+    def resident_url(self) -> str:
+        return self.topology.crisis_url
+
     # Life cycle ---------------------------------------------------------------
     @classmethod
     def clean_leftovers(cls, state: StateDir) -> list[str]:

@@ -55,6 +55,10 @@ def host_topology(settings: ComposeSettings, layout: Layout) -> Topology:
 class ComposeBackend(Backend):
     name = "compose"
 
+    @property
+    def resident_url(self) -> str:
+        return f"http://{self.topology.crisis_name}/"  # inside the stack the site is on port 80
+
     def __init__(self, state: StateDir, topology: Topology | None = None) -> None:
         recorded = state.read() or {}
         if recorded.get("backend") == "compose" and "settings" in recorded:

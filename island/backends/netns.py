@@ -71,6 +71,10 @@ class NetnsBackend(LocalBackend):
         self.prefix = f"{PREFIX}{tag_for(state)}-"
         self._loops: dict[str, _netns.NamespaceLoop] = {}
 
+    @property
+    def browser_url(self) -> str | None:
+        return None  # the island's addresses live in namespaces; the host has no route to them
+
     def ns(self, short: str) -> str:
         return self.prefix + short
 

@@ -117,6 +117,7 @@ def test_status_shows_every_container_healthy(stack: IslandCLI) -> None:
     status = stack.status()
     assert status["backend"] == "compose" and status["uplink"] == "up"
     assert status["site"]["url"] == f"http://{HOST}:8080/"
+    assert status["site"]["by_name"] == "http://krisinfo.kommun.example/", "residents inside use port 80"
     assert status["resolver"] == {"host": HOST, "port": 5300}
     assert {name: s["health"] for name, s in status["services"].items()} == {
         name: "healthy" for name in ("upstream", "router", "resolver", "site", "client")

@@ -73,6 +73,8 @@ def island(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IslandCLI]:
     cli = netns_cli(tmp_path_factory.mktemp("netns") / "state")
     up = cli.run("up", "--backend", "netns", "--detach")
     assert up.returncode == 0, up.stdout + up.stderr
+    # The host has no route into the namespaces: no browser URL it could not open.
+    assert "open this in your browser" not in up.stdout and "ip netns exec" in up.stdout
     yield cli
     down = cli.run("down")
     assert down.returncode == 0, down.stderr
