@@ -1,0 +1,247 @@
+"""The safe-and-well registry's pages: register, look up, add an update or delete with the code.
+
+Plain forms, no JavaScript, Swedish first. Lookups are POSTed so names and phone numbers
+never end up in URLs, logs or browser history. Every answer is no-store.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from services.crisis_site import i18n
+from services.crisis_site.editor import MAX_FORM, _Refused, _same_origin
+from services.crisis_site.registry import MAX_IDENTIFIER, MAX_NAME, MAX_TEXT, PRESETS, Registry, RegistryError
+from services.crisis_site.render import local_datetime
+
+if TYPE_CHECKING:
+    from services.crisis_site.app import Site
+
+PREFIX = "/anhoriga"
+
+TEXTS: dict[str, dict[str, str]] = {
+    "sv": {
+        "title": "Jag är OK – anhöriga",
+        "intro": "Här kan du meddela att du är OK, och anhöriga kan se det från alla trygghetspunkter på ön. "
+                 "Den som söker måste redan veta ditt fullständiga namn och ditt telefonnummer eller din hemadress. "
+                 "Ingen kan se var du är, och ingen kan se en lista över alla som är registrerade.",
+        "register": "Meddela att du är OK",
+        "lookup": "Sök efter en anhörig",
+        "change": "Lägg till ett nytt meddelande eller ta bort dina uppgifter",
+        "name": "Fullständigt namn",
+        "identifier": "Telefonnummer eller hemadress (från före krisen)",
+        "identifier_hint": "Samma uppgift som dina anhöriga känner till, till exempel 070-123 45 67 eller Storgatan 3, Ödsbyn.",
+        "presets": "Välj ett eller flera meddelanden",
+        "safe": "Jag är i säkerhet och mår bra.",
+        "at_point": "Jag är på en trygghetspunkt.",
+        "with_family": "Jag bor hos familj eller vänner.",
+        "will_contact": "Jag hör av mig när jag kan.",
+        "need_nothing": "Jag behöver ingen hjälp just nu.",
+        "text": "Eget meddelande (frivilligt, högst {max} tecken)",
+        "text_hint": "Skriv inte var du är.",
+        "send": "Skicka",
+        "search": "Sök",
+        "code": "Din personliga kod",
+        "registered": "Du är registrerad.",
+        "code_keep": "Spara koden. Med den kan du lägga till ett meddelande eller ta bort dina uppgifter. "
+                     "Koden visas bara en gång och kan inte tas fram igen.",
+        "expires": "Uppgifterna tas bort automatiskt efter {days} dagar.",
+        "found": "Meddelanden från {name}",
+        "not_found": "Vi hittade ingen registrering med det namnet och den uppgiften. "
+                     "Kontrollera stavningen och försök igen, eller fråga personalen.",
+        "lookup_intro": "Skriv det fullständiga namnet och telefonnumret eller hemadressen. Båda måste stämma.",
+        "updated": "Ditt meddelande är sparat.",
+        "deleted": "Dina uppgifter är borttagna.",
+        "bad_code": "Koden stämmer inte med någon registrering.",
+        "delete": "Ta bort mina uppgifter",
+        "add": "Lägg till meddelandet",
+        "fix": "Det gick inte att spara. Rätta fälten nedan.",
+        "err_empty": "Fältet får inte vara tomt.",
+        "err_long": "Texten är för lång.",
+        "err_name": "Skriv ett namn med bokstäver.",
+        "err_identifier": "Skriv ett telefonnummer (till exempel 070-123 45 67) eller en adress med gatunamn.",
+        "err_no_preset": "Välj minst ett meddelande.",
+        "err_preset": "Välj bland meddelandena i listan.",
+        "back": "Tillbaka",
+        "home": "Till krisinformationen",
+        "refused": "Det gick inte",
+    },
+    "en": {
+        "title": "I am OK – loved ones",
+        "intro": "Here you can let others know you are OK, and your loved ones can see it from every safety point on "
+                 "the island. Whoever searches must already know your full name and your phone number or home address. "
+                 "Nobody can see where you are, and nobody can see a list of everyone registered.",
+        "register": "Let others know you are OK",
+        "lookup": "Search for a loved one",
+        "change": "Add a new message or remove your details",
+        "name": "Full name",
+        "identifier": "Phone number or home address (from before the crisis)",
+        "identifier_hint": "Something your loved ones know, for example 070-123 45 67 or Storgatan 3, Ödsbyn.",
+        "presets": "Choose one or more messages",
+        "safe": "I am safe and well.",
+        "at_point": "I am at a safety point (trygghetspunkt).",
+        "with_family": "I am staying with family or friends.",
+        "will_contact": "I will contact you when I can.",
+        "need_nothing": "I do not need any help right now.",
+        "text": "Your own message (optional, at most {max} characters)",
+        "text_hint": "Do not write where you are.",
+        "send": "Send",
+        "search": "Search",
+        "code": "Your private code",
+        "registered": "You are registered.",
+        "code_keep": "Keep this code. With it you can add a message or remove your details. "
+                     "It is shown only once and cannot be recovered.",
+        "expires": "Your details are removed automatically after {days} days.",
+        "found": "Messages from {name}",
+        "not_found": "We found no registration with that name and that phone number or address. "
+                     "Check the spelling and try again, or ask the staff.",
+        "lookup_intro": "Enter the full name and the phone number or home address. Both must match.",
+        "updated": "Your message has been saved.",
+        "deleted": "Your details have been removed.",
+        "bad_code": "The code does not match any registration.",
+        "delete": "Remove my details",
+        "add": "Add the message",
+        "fix": "Nothing was saved. Please correct the fields below.",
+        "err_empty": "This field cannot be empty.",
+        "err_long": "The text is too long.",
+        "err_name": "Write a name with letters.",
+        "err_identifier": "Write a phone number (for example 070-123 45 67) or an address with a street name.",
+        "err_no_preset": "Choose at least one message.",
+        "err_preset": "Choose from the messages in the list.",
+        "back": "Back",
+        "home": "To the crisis information",
+        "refused": "That did not work",
+    },
+}
+
+
+def texts(tag: str) -> dict[str, str]:
+    """The registry's texts in `tag`; a text missing there comes from Swedish, as on the page."""
+    merged = dict(TEXTS[i18n.DEFAULT])
+    merged.update(TEXTS.get(tag, {}))
+    return merged
+
+
+async def _form(request: Request) -> dict[str, list[str]]:
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
+        raise _Refused(415, "Formuläret måste skickas som application/x-www-form-urlencoded.")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM:
+            raise _Refused(413, "Formuläret är för stort.")
+    try:
+        return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=40)
+    except ValueError:
+        raise _Refused(400, "Formuläret har för många fält.") from None
+
+
+def _one(form: dict[str, list[str]], name: str) -> str:
+    return form.get(name, [""])[0]
+
+
+def registry_router(site: Site) -> APIRouter:
+    router = APIRouter(prefix=PREFIX, include_in_schema=False)
+    registry = Registry(site.config.database, ttl=site.config.registry_ttl_days * 86400)
+    site.registry = registry
+
+    def language(request: Request, form: dict[str, list[str]] | None = None) -> str:
+        chosen = _one(form, "lang") if form else request.query_params.get("lang")
+        return i18n.choose(chosen, request.headers.get("accept-language"))
+
+    def render(request: Request, page: str, lang: str, status: int = 200, **context: Any) -> HTMLResponse:
+        def when(ts: float) -> str:
+            return local_datetime(datetime.fromtimestamp(ts, timezone.utc).astimezone(), lang)
+
+        html = site.renderer.template("registry.html").render(
+            page=page, css=site.renderer.css, municipality=site.store.content().municipality,
+            t=texts(lang), lang=i18n.LANGUAGES[lang], languages=i18n.LANGUAGES.values(), presets=PRESETS,
+            max_name=MAX_NAME, max_identifier=MAX_IDENTIFIER, max_text=MAX_TEXT, when=when,
+            days=round(registry.ttl / 86400), path=request.url.path, values=context.pop("values", {}),
+            errors=context.pop("errors", {}), **context,
+        )
+        # no-store: a shared computer at a trygghetspunkt must not keep someone's code or lookup.
+        return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+
+    async def posted(request: Request) -> tuple[dict[str, list[str]], str]:
+        _same_origin(request)
+        form = await _form(request)
+        return form, language(request, form)
+
+    def refused(request: Request, exc: _Refused) -> HTMLResponse:
+        return render(request, "refused", language(request), status=exc.status, message=exc.text)
+
+    @router.get("")
+    async def index(request: Request) -> Response:
+        return render(request, "index", language(request))
+
+    @router.get("/registrera")
+    async def register_form(request: Request) -> Response:
+        return render(request, "register", language(request))
+
+    @router.post("/registrera")
+    async def register(request: Request) -> Response:
+        try:
+            form, lang = await posted(request)
+        except _Refused as exc:
+            return refused(request, exc)
+        values = {"name": _one(form, "name"), "identifier": _one(form, "identifier"), "text": _one(form, "text"),
+                  "presets": form.get("presets", [])}
+        try:
+            # In a thread: the durable commit waits for fsync; the page answers only after it.
+            code = await run_in_threadpool(
+                registry.register, values["name"], values["identifier"], values["presets"], values["text"]
+            )
+        except RegistryError as exc:
+            return render(request, "register", lang, status=400, values=values, errors=exc.errors)
+        return render(request, "registered", lang, code=code)
+
+    @router.get("/sok")
+    async def lookup_form(request: Request) -> Response:
+        return render(request, "lookup", language(request))
+
+    @router.post("/sok")
+    async def lookup(request: Request) -> Response:
+        try:
+            form, lang = await posted(request)
+        except _Refused as exc:
+            return refused(request, exc)
+        found = await run_in_threadpool(registry.lookup, _one(form, "name"), _one(form, "identifier"))
+        # The searcher's own words are not echoed back: the miss page is byte-for-byte the same.
+        return render(request, "result", lang, found=found)
+
+    @router.get("/andra")
+    async def change_form(request: Request) -> Response:
+        return render(request, "change", language(request))
+
+    @router.post("/andra")
+    async def add_update(request: Request) -> Response:
+        try:
+            form, lang = await posted(request)
+        except _Refused as exc:
+            return refused(request, exc)
+        values = {"text": _one(form, "text"), "presets": form.get("presets", [])}
+        try:
+            ok = await run_in_threadpool(registry.add_update, _one(form, "code"), values["presets"], values["text"])
+        except RegistryError as exc:
+            return render(request, "change", lang, status=400, values=values, errors=exc.errors)
+        if not ok:
+            return render(request, "change", lang, status=404, values=values, errors={"code": "bad_code"})
+        return render(request, "done", lang, message="updated")
+
+    @router.post("/ta-bort")
+    async def delete(request: Request) -> Response:
+        try:
+            form, lang = await posted(request)
+        except _Refused as exc:
+            return refused(request, exc)
+        if not await run_in_threadpool(registry.delete, _one(form, "code")):
+            return render(request, "change", lang, status=404, errors={"delete_code": "bad_code"})
+        return render(request, "done", lang, message="deleted")
+
+    return router
