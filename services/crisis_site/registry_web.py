@@ -6,6 +6,8 @@ never end up in URLs, logs or browser history. Every answer is no-store.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
@@ -16,13 +18,32 @@ from starlette.concurrency import run_in_threadpool
 
 from services.crisis_site import i18n
 from services.crisis_site.editor import MAX_FORM, _Refused, _same_origin
-from services.crisis_site.registry import MAX_IDENTIFIER, MAX_NAME, MAX_TEXT, PRESETS, Registry, RegistryError
+from services.crisis_site.ratelimit import RateLimiter
+from services.crisis_site.registry import (
+    MAX_IDENTIFIER,
+    MAX_NAME,
+    MAX_TEXT,
+    PRESETS,
+    Registry,
+    RegistryError,
+    normalise_name,
+)
 from services.crisis_site.render import local_datetime
 
 if TYPE_CHECKING:
     from services.crisis_site.app import Site
 
 PREFIX = "/anhoriga"
+
+
+@dataclass
+class Limits:
+    """Per client address, generous: a whole trygghetspunkt may share one. Per looked-up name,
+    tight: nobody needs to try many phone numbers or addresses for one name."""
+
+    lookup_client: RateLimiter = field(default_factory=lambda: RateLimiter(300, 600.0))
+    lookup_name: RateLimiter = field(default_factory=lambda: RateLimiter(20, 600.0))
+    write_client: RateLimiter = field(default_factory=lambda: RateLimiter(300, 600.0))
 
 TEXTS: dict[str, dict[str, str]] = {
     "sv": {
@@ -70,6 +91,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "back": "Tillbaka",
         "home": "Till krisinformationen",
         "refused": "Det gick inte",
+        "limited": "För många försök på kort tid. Vänta {minutes} minuter och försök igen, eller fråga personalen.",
     },
     "en": {
         "title": "I am OK – loved ones",
@@ -116,6 +138,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "back": "Back",
         "home": "To the crisis information",
         "refused": "That did not work",
+        "limited": "Too many attempts in a short time. Wait {minutes} minutes and try again, or ask the staff.",
     },
 }
 
@@ -149,6 +172,7 @@ def registry_router(site: Site) -> APIRouter:
     router = APIRouter(prefix=PREFIX, include_in_schema=False)
     registry = Registry(site.config.database, ttl=site.config.registry_ttl_days * 86400)
     site.registry = registry
+    site.registry_limits = Limits()  # read per request, so tests can swap in tighter ones
 
     def language(request: Request, form: dict[str, list[str]] | None = None) -> str:
         chosen = _one(form, "lang") if form else request.query_params.get("lang")
@@ -176,6 +200,19 @@ def registry_router(site: Site) -> APIRouter:
     def refused(request: Request, exc: _Refused) -> HTMLResponse:
         return render(request, "refused", language(request), status=exc.status, message=exc.text)
 
+    def limited(request: Request, lang: str, *checks: tuple[RateLimiter, str]) -> HTMLResponse | None:
+        """The 429 page if any limit is hit (nothing else is counted then), else None."""
+        for limiter, key in checks:
+            wait = limiter.allow(key)
+            if wait > 0:
+                response = render(request, "limited", lang, status=429, minutes=max(1, math.ceil(wait / 60)))
+                response.headers["Retry-After"] = str(math.ceil(wait))
+                return response
+        return None
+
+    def client(request: Request) -> str:
+        return request.client.host if request.client else "-"
+
     @router.get("")
     async def index(request: Request) -> Response:
         return render(request, "index", language(request))
@@ -190,6 +227,8 @@ def registry_router(site: Site) -> APIRouter:
             form, lang = await posted(request)
         except _Refused as exc:
             return refused(request, exc)
+        if (hit := limited(request, lang, (site.registry_limits.write_client, client(request)))) is not None:
+            return hit
         values = {"name": _one(form, "name"), "identifier": _one(form, "identifier"), "text": _one(form, "text"),
                   "presets": form.get("presets", [])}
         try:
@@ -211,7 +250,13 @@ def registry_router(site: Site) -> APIRouter:
             form, lang = await posted(request)
         except _Refused as exc:
             return refused(request, exc)
-        found = await run_in_threadpool(registry.lookup, _one(form, "name"), _one(form, "identifier"))
+        limits = site.registry_limits
+        name = _one(form, "name")
+        hit = limited(request, lang, (limits.lookup_client, client(request)),
+                      (limits.lookup_name, normalise_name(name[:MAX_NAME])))
+        if hit is not None:
+            return hit
+        found = await run_in_threadpool(registry.lookup, name, _one(form, "identifier"))
         # The searcher's own words are not echoed back: the miss page is byte-for-byte the same.
         return render(request, "result", lang, found=found)
 
@@ -225,6 +270,8 @@ def registry_router(site: Site) -> APIRouter:
             form, lang = await posted(request)
         except _Refused as exc:
             return refused(request, exc)
+        if (hit := limited(request, lang, (site.registry_limits.write_client, client(request)))) is not None:
+            return hit
         values = {"text": _one(form, "text"), "presets": form.get("presets", [])}
         try:
             ok = await run_in_threadpool(registry.add_update, _one(form, "code"), values["presets"], values["text"])
@@ -240,6 +287,8 @@ def registry_router(site: Site) -> APIRouter:
             form, lang = await posted(request)
         except _Refused as exc:
             return refused(request, exc)
+        if (hit := limited(request, lang, (site.registry_limits.write_client, client(request)))) is not None:
+            return hit
         if not await run_in_threadpool(registry.delete, _one(form, "code")):
             return render(request, "change", lang, status=404, errors={"delete_code": "bad_code"})
         return render(request, "done", lang, message="deleted")

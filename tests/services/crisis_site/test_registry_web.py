@@ -134,3 +134,42 @@ async def test_update_is_appended_and_delete_needs_the_code(site: httpx.AsyncCli
     gone = await site.post("/anhoriga/ta-bort", data={"code": code})
     assert gone.status_code == 200 and "Dina uppgifter är borttagna." in gone.text
     assert "Vi hittade ingen registrering" in (await lookup(site, PERSON["name"], PERSON["identifier"])).text
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_lookups_are_limited_per_name_and_per_client_with_a_clear_message(tmp_path) -> None:
+    from services.crisis_site.ratelimit import RateLimiter
+    from services.crisis_site.registry_web import Limits
+
+    app = app_with(tmp_path)
+    clock = Clock()
+    app.state.site.registry_limits = Limits(
+        lookup_client=RateLimiter(5, 60.0, clock), lookup_name=RateLimiter(3, 60.0, clock),
+        write_client=RateLimiter(2, 60.0, clock),
+    )
+    async with client_for(app) as c:
+        # Guessing phone numbers for one name: the fourth try, however the name is spelled, is refused.
+        for guess in range(3):
+            assert (await lookup(c, "Åsa Öberg", f"070-000 00 0{guess}")).status_code == 200
+        r = await lookup(c, "ASA  oberg", "070-000 00 09")
+        assert r.status_code == 429 and "För många försök på kort tid. Vänta 1 minuter" in r.text
+        assert r.headers["retry-after"] == "60"
+        # Other names still work until the client's own limit.
+        assert (await lookup(c, "Karl Berg", "Byvägen 1")).status_code == 200
+        assert (await lookup(c, "Eva Berg", "Byvägen 1")).status_code == 429  # 5 counted for this client
+        clock.now += 60
+        assert (await lookup(c, "Åsa Öberg", "070-000 00 01")).status_code == 200
+        # Writes have their own limit.
+        assert (await register(c)).status_code == 200
+        assert (await register(c)).status_code == 200
+        hit = await c.post("/anhoriga/registrera", data={**PERSON, "lang": "en"})
+        assert hit.status_code == 429 and "Too many attempts" in hit.text
+        assert (await c.post("/anhoriga/ta-bort", data={"code": "X"})).status_code == 429
+    app.state.site.registry.close()
