@@ -173,3 +173,10 @@ async def test_lookups_are_limited_per_name_and_per_client_with_a_clear_message(
         assert hit.status_code == 429 and "Too many attempts" in hit.text
         assert (await c.post("/anhoriga/ta-bort", data={"code": "X"})).status_code == 429
     app.state.site.registry.close()
+
+
+async def test_the_crisis_page_links_to_the_registry(site: httpx.AsyncClient) -> None:
+    page = await site.get("/")
+    assert '<a href="/anhoriga?lang=sv">Meddela att du är OK, eller sök efter en anhörig</a>' in page.text
+    assert '<a href="/anhoriga?lang=en">Let others know you are OK' in (await site.get("/?lang=en")).text
+    assert "/anhoriga" not in (await site.get("/utskrift")).text
