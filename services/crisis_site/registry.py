@@ -306,6 +306,20 @@ class Registry:
                 found.append(Found(display, [Update(at, json.loads(p), t) for at, p, t in rows]))
             return found
 
+    def counts(self) -> dict[str, int]:
+        """Numbers for the staff's view; never a name."""
+        now = self._clock()
+        with self._lock:
+            records, last_day = self._db.execute(
+                "SELECT COUNT(*), COUNT(*) FILTER (WHERE created > ?) FROM registry_records WHERE expires > ?",
+                (now - 86400, now),
+            ).fetchone()
+            updates = self._db.execute(
+                "SELECT COUNT(*) FROM registry_updates JOIN registry_records r ON r.id = record_id WHERE r.expires > ?",
+                (now,),
+            ).fetchone()[0]
+        return {"records": records, "registered_last_day": last_day, "messages": updates}
+
     def count(self) -> int:
         """How many records exist, expired ones not yet purged included; for tests and counts, never names."""
         with self._lock:

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from services.crisis_site import i18n
-from services.crisis_site.editor import MAX_FORM, _Refused, _same_origin
+from services.crisis_site.editor import MAX_FORM, SESSION_COOKIE, _hash, _Refused, _same_origin
 from services.crisis_site.ratelimit import RateLimiter
 from services.crisis_site.registry import (
     MAX_IDENTIFIER,
@@ -169,7 +169,8 @@ def _one(form: dict[str, list[str]], name: str) -> str:
 
 
 def registry_router(site: Site) -> APIRouter:
-    router = APIRouter(prefix=PREFIX, include_in_schema=False)
+    router = APIRouter(include_in_schema=False)
+    events = {"lookups": 0, "found": 0, "limited": 0}  # since start; counts only, never names
     registry = Registry(site.config.database, ttl=site.config.registry_ttl_days * 86400)
     site.registry = registry
     site.registry_limits = Limits()  # read per request, so tests can swap in tighter ones
@@ -205,6 +206,7 @@ def registry_router(site: Site) -> APIRouter:
         for limiter, key in checks:
             wait = limiter.allow(key)
             if wait > 0:
+                events["limited"] += 1
                 response = render(request, "limited", lang, status=429, minutes=max(1, math.ceil(wait / 60)))
                 response.headers["Retry-After"] = str(math.ceil(wait))
                 return response
@@ -213,15 +215,15 @@ def registry_router(site: Site) -> APIRouter:
     def client(request: Request) -> str:
         return request.client.host if request.client else "-"
 
-    @router.get("")
+    @router.get(PREFIX + "")
     async def index(request: Request) -> Response:
         return render(request, "index", language(request))
 
-    @router.get("/registrera")
+    @router.get(PREFIX + "/registrera")
     async def register_form(request: Request) -> Response:
         return render(request, "register", language(request))
 
-    @router.post("/registrera")
+    @router.post(PREFIX + "/registrera")
     async def register(request: Request) -> Response:
         try:
             form, lang = await posted(request)
@@ -240,11 +242,11 @@ def registry_router(site: Site) -> APIRouter:
             return render(request, "register", lang, status=400, values=values, errors=exc.errors)
         return render(request, "registered", lang, code=code)
 
-    @router.get("/sok")
+    @router.get(PREFIX + "/sok")
     async def lookup_form(request: Request) -> Response:
         return render(request, "lookup", language(request))
 
-    @router.post("/sok")
+    @router.post(PREFIX + "/sok")
     async def lookup(request: Request) -> Response:
         try:
             form, lang = await posted(request)
@@ -257,14 +259,16 @@ def registry_router(site: Site) -> APIRouter:
         if hit is not None:
             return hit
         found = await run_in_threadpool(registry.lookup, name, _one(form, "identifier"))
+        events["lookups"] += 1
+        events["found"] += bool(found)
         # The searcher's own words are not echoed back: the miss page is byte-for-byte the same.
         return render(request, "result", lang, found=found)
 
-    @router.get("/andra")
+    @router.get(PREFIX + "/andra")
     async def change_form(request: Request) -> Response:
         return render(request, "change", language(request))
 
-    @router.post("/andra")
+    @router.post(PREFIX + "/andra")
     async def add_update(request: Request) -> Response:
         try:
             form, lang = await posted(request)
@@ -281,7 +285,7 @@ def registry_router(site: Site) -> APIRouter:
             return render(request, "change", lang, status=404, values=values, errors={"code": "bad_code"})
         return render(request, "done", lang, message="updated")
 
-    @router.post("/ta-bort")
+    @router.post(PREFIX + "/ta-bort")
     async def delete(request: Request) -> Response:
         try:
             form, lang = await posted(request)
@@ -292,5 +296,14 @@ def registry_router(site: Site) -> APIRouter:
         if not await run_in_threadpool(registry.delete, _one(form, "code")):
             return render(request, "change", lang, status=404, errors={"delete_code": "bad_code"})
         return render(request, "done", lang, message="deleted")
+
+    @router.get("/redaktion/anhoriga")
+    async def staff_counts(request: Request) -> Response:
+        # The crisis staff see how much the registry is used, never who is in it.
+        token = request.cookies.get(SESSION_COOKIE)
+        if not token or site.store.session(_hash(token)) is None:
+            return RedirectResponse("/redaktion/logga-in", status_code=303)
+        counts = await run_in_threadpool(registry.counts)
+        return render(request, "counts", i18n.DEFAULT, counts={**counts, **events})
 
     return router

@@ -180,3 +180,26 @@ async def test_the_crisis_page_links_to_the_registry(site: httpx.AsyncClient) ->
     assert '<a href="/anhoriga?lang=sv">Meddela att du är OK, eller sök efter en anhörig</a>' in page.text
     assert '<a href="/anhoriga?lang=en">Let others know you are OK' in (await site.get("/?lang=en")).text
     assert "/anhoriga" not in (await site.get("/utskrift")).text
+
+
+async def test_staff_see_counts_never_names(tmp_path) -> None:
+    from services.crisis_site.accounts import add_editor
+
+    app = app_with(tmp_path)
+    add_editor(app.state.site.store, "anna", "korrekt häst batteri")
+    async with client_for(app) as c:
+        assert (await c.get("/redaktion/anhoriga")).headers["location"] == "/redaktion/logga-in"
+        code = code_of((await register(c)).text)
+        await register(c, name="Karl Berg")
+        await c.post("/anhoriga/andra", data={"code": code, "presets": "at_point"})
+        await lookup(c, PERSON["name"], PERSON["identifier"])
+        await lookup(c, "Ingen Alls", PERSON["identifier"])
+        form = await c.get("/redaktion/logga-in")
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+        await c.post("/redaktion/logga-in", data={"csrf": token, "username": "anna", "password": "korrekt häst batteri"})
+        page = await c.get("/redaktion/anhoriga")
+        assert page.status_code == 200
+        assert '<td id="c-records">2</td>' in page.text and '<td id="c-messages">3</td>' in page.text
+        assert '<td id="c-lookups">2</td>' in page.text and '<td id="c-found">1</td>' in page.text
+        assert "Öberg" not in page.text and "Karl" not in page.text and "070" not in page.text
+    app.state.site.registry.close()
