@@ -20,6 +20,7 @@ import sqlite3
 import threading
 import time
 import unicodedata
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +55,8 @@ CREATE TABLE IF NOT EXISTS registry_updates (
     text TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS registry_updates_by_record ON registry_updates (record_id);
+-- The same message imported twice is one message.
+CREATE UNIQUE INDEX IF NOT EXISTS registry_updates_once ON registry_updates (record_id, at, presets, text);
 -- Append-only: an update once written is never changed.
 CREATE TRIGGER IF NOT EXISTS registry_updates_append_only BEFORE UPDATE ON registry_updates
 BEGIN SELECT RAISE(ABORT, 'registry updates are append-only'); END;
@@ -171,6 +174,40 @@ def check_message(presets: list[str], text: str, errors: dict[str, str]) -> tupl
     if len(text) > MAX_TEXT:
         errors["text"] = "err_long"
     return chosen, text
+
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _parse_line(number: int, line: str) -> dict:
+    """One exported record, checked as hostile input; ValueError names the line and the problem."""
+    try:
+        e = json.loads(line)
+        if not isinstance(e, dict) or e.get("version") != 1:
+            raise ValueError("not a version 1 record")
+        for field in ("key", "code_hash"):
+            if not isinstance(e.get(field), str) or not _HEX64.match(e[field]):
+                raise ValueError(f"{field} must be 64 hex digits")
+        name = e.get("name")
+        if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME or _CONTROL.search(name):
+            raise ValueError("bad name")
+        for field in ("created", "expires"):
+            if not isinstance(e.get(field), (int, float)) or isinstance(e[field], bool):
+                raise ValueError(f"{field} must be a number")
+        updates = e.get("updates")
+        if not isinstance(updates, list) or not updates:
+            raise ValueError("updates must be a non-empty list")
+        for u in updates:
+            if not isinstance(u, dict) or not isinstance(u.get("at"), (int, float)):
+                raise ValueError("an update needs a time")
+            presets, text = u.get("presets"), u.get("text")
+            if not isinstance(presets, list) or not presets or any(p not in PRESETS for p in presets):
+                raise ValueError("unknown preset message")
+            if not isinstance(text, str) or len(text) > MAX_TEXT or _CONTROL.search(text):
+                raise ValueError("bad free text")
+        return e
+    except ValueError as exc:  # json.JSONDecodeError is a ValueError
+        raise ValueError(f"line {number}: {exc}") from None
 
 
 # The store ------------------------------------------------------------------------------------
@@ -305,6 +342,54 @@ class Registry:
                 ).fetchall()
                 found.append(Found(display, [Update(at, json.loads(p), t) for at, p, t in rows]))
             return found
+
+    # Moving records between islands ----------------------------------------------------------
+    def export_lines(self) -> Iterator[str]:
+        """Every live record as one JSON line. Only the hashed key and code travel: the phone
+        number or address was never stored, so the other island matches exactly as this one."""
+        now = self._clock()
+        with self._lock:
+            records = self._db.execute(
+                "SELECT id, lookup_key, name, code_hash, created, expires FROM registry_records "
+                "WHERE expires > ? ORDER BY id", (now,)
+            ).fetchall()
+            for record_id, key, name, code_hash, created, expires in records:
+                updates = self._db.execute(
+                    "SELECT at, presets, text FROM registry_updates WHERE record_id = ? ORDER BY at, id", (record_id,)
+                ).fetchall()
+                yield json.dumps({
+                    "version": 1, "key": key, "name": name, "code_hash": code_hash, "created": created,
+                    "expires": expires,
+                    "updates": [{"at": at, "presets": json.loads(p), "text": t} for at, p, t in updates],
+                }, ensure_ascii=False)
+
+    def import_lines(self, lines: Iterable[str]) -> int:
+        """Add the records in `lines` (from export_lines); returns how many messages were new.
+
+        Idempotent: a record is known by its code's hash and a message by its time and words,
+        so importing the same lines twice changes nothing. A bad line fails the whole import.
+        """
+        entries = [_parse_line(number, line) for number, line in enumerate(lines, 1) if line.strip()]
+
+        def work(db: sqlite3.Connection) -> int:
+            added = 0
+            for e in entries:
+                db.execute(
+                    "INSERT OR IGNORE INTO registry_records (lookup_key, name, code_hash, created, expires) "
+                    "VALUES (?, ?, ?, ?, ?)", (e["key"], e["name"], e["code_hash"], e["created"], e["expires"])
+                )
+                record_id = db.execute(
+                    "SELECT id FROM registry_records WHERE code_hash = ?", (e["code_hash"],)
+                ).fetchone()[0]
+                for u in e["updates"]:
+                    added += db.execute(
+                        "INSERT OR IGNORE INTO registry_updates (record_id, at, presets, text) VALUES (?, ?, ?, ?)",
+                        (record_id, u["at"], json.dumps(u["presets"]), u["text"]),
+                    ).rowcount
+            self._purge(db)
+            return added
+
+        return self._transaction(work)
 
     def counts(self) -> dict[str, int]:
         """Numbers for the staff's view; never a name."""

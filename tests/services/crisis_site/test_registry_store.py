@@ -114,3 +114,49 @@ def test_bad_fields_are_named(reg: Registry, fields: dict, bad: dict) -> None:
         reg.register(entry["name"], entry["identifier"], entry["presets"], entry["text"])
     assert exc.value.errors == bad
     assert reg.count() == 0
+
+
+def test_export_import_round_trip_is_idempotent(tmp_path, reg: Registry, clock: Clock) -> None:
+    code = reg.register("Åsa Öberg", "070-123 45 67", ["safe"], "Hej <b>")
+    clock.now += 5
+    reg.add_update(code, ["with_family"])
+    reg.register("Karl Berg", "Byvägen 1", ["at_point"])
+    lines = list(reg.export_lines())
+    assert len(lines) == 2 and "0701234567" not in "".join(lines) and code not in "".join(lines)
+    other = Registry(tmp_path / "other.sqlite3", ttl=3600.0, clock=clock)
+    assert other.import_lines(lines) == 3
+    assert other.import_lines(lines) == 0  # twice changes nothing
+    assert other.count() == 2
+    found = other.lookup("asa oberg", "+46 70 123 45 67")
+    assert [(u.presets, u.text) for u in found[0].updates] == [(["safe"], "Hej <b>"), (["with_family"], "")]
+    assert other.add_update(code, ["will_contact"])  # the person's code works on the other island too
+    assert list(other.export_lines()) != lines and other.import_lines(lines) == 0
+    other.close()
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["not json", "[]", '{"version": 2}',
+     '{"version": 1, "key": "x", "code_hash": "' + "a" * 64 + '"}',
+     '{"version": 1, "key": "' + "a" * 64 + '", "code_hash": "' + "b" * 64 + '", "name": "<x>\\u0000", '
+     '"created": 1, "expires": 2, "updates": [{"at": 1, "presets": ["safe"], "text": ""}]}',
+     '{"version": 1, "key": "' + "a" * 64 + '", "code_hash": "' + "b" * 64 + '", "name": "K", '
+     '"created": 1, "expires": 2, "updates": [{"at": 1, "presets": ["evil"], "text": ""}]}'],
+)
+def test_import_refuses_bad_lines_and_stores_nothing(reg: Registry, line: str) -> None:
+    good = next(iter(_one_export()))
+    with pytest.raises(ValueError, match="line 2"):
+        reg.import_lines([good, line])
+    assert reg.count() == 0
+
+
+def _one_export() -> list[str]:
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as d:
+        r = Registry(Path(d) / "x.sqlite3")
+        r.register("Karl Berg", "Byvägen 1", ["safe"])
+        lines = list(r.export_lines())
+        r.close()
+    return lines
