@@ -6,6 +6,7 @@ never end up in URLs, logs or browser history. Every answer is no-store.
 
 from __future__ import annotations
 
+import hmac
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -297,13 +298,47 @@ def registry_router(site: Site) -> APIRouter:
             return render(request, "change", lang, status=404, errors={"delete_code": "bad_code"})
         return render(request, "done", lang, message="deleted")
 
+    def staff(request: Request) -> tuple[str, str] | None:
+        token = request.cookies.get(SESSION_COOKIE)
+        return site.store.session(_hash(token)) if token else None
+
+    async def staff_page(request: Request, status: int = 200, **context: Any) -> HTMLResponse:
+        who = staff(request)
+        assert who is not None
+        counts = await run_in_threadpool(registry.counts)
+        return render(request, "counts", i18n.DEFAULT, status=status, counts={**counts, **events}, user=who[0],
+                      csrf=who[1], **context)
+
     @router.get("/redaktion/anhoriga")
     async def staff_counts(request: Request) -> Response:
         # The crisis staff see how much the registry is used, never who is in it.
-        token = request.cookies.get(SESSION_COOKIE)
-        if not token or site.store.session(_hash(token)) is None:
+        if staff(request) is None:
             return RedirectResponse("/redaktion/logga-in", status_code=303)
-        counts = await run_in_threadpool(registry.counts)
-        return render(request, "counts", i18n.DEFAULT, counts={**counts, **events})
+        return await staff_page(request)
+
+    @router.post("/redaktion/anhoriga/registrera")
+    async def staff_register(request: Request) -> Response:
+        # Staff at a trygghetspunkt register someone who cannot use the form themselves.
+        who = staff(request)
+        if who is None:
+            return RedirectResponse("/redaktion/logga-in", status_code=303)
+        try:
+            _same_origin(request)
+            form = await _form(request)
+            if not hmac.compare_digest(_one(form, "csrf").encode(), who[1].encode()):
+                raise _Refused(403, "Formulärets säkerhetskod stämmer inte. Ladda om sidan och försök igen.")
+        except _Refused as exc:
+            return refused(request, exc)
+        values = {"name": _one(form, "name"), "identifier": _one(form, "identifier"), "text": _one(form, "text"),
+                  "presets": form.get("presets", [])}
+        try:
+            code = await run_in_threadpool(
+                registry.register, values["name"], values["identifier"], values["presets"], values["text"]
+            )
+        except RegistryError as exc:
+            return await staff_page(request, status=400, values=values, errors=exc.errors)
+        # The audit says who registered someone, never whom: the log is read by more people.
+        await run_in_threadpool(site.store.log_action, who[0], "registry-register", "registrerade en person")
+        return render(request, "registered", i18n.DEFAULT, code=code)
 
     return router

@@ -203,3 +203,30 @@ async def test_staff_see_counts_never_names(tmp_path) -> None:
         assert '<td id="c-lookups">2</td>' in page.text and '<td id="c-found">1</td>' in page.text
         assert "Öberg" not in page.text and "Karl" not in page.text and "070" not in page.text
     app.state.site.registry.close()
+
+
+async def test_staff_register_on_someones_behalf_with_csrf_and_a_nameless_audit(tmp_path) -> None:
+    from services.crisis_site.accounts import add_editor
+
+    app = app_with(tmp_path)
+    store = app.state.site.store
+    add_editor(store, "anna", "korrekt häst batteri")
+    async with client_for(app) as c:
+        anonymous = await c.post("/redaktion/anhoriga/registrera", data=PERSON)
+        assert anonymous.status_code == 303 and anonymous.headers["location"] == "/redaktion/logga-in"
+        form = await c.get("/redaktion/logga-in")
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+        await c.post("/redaktion/logga-in", data={"csrf": token, "username": "anna", "password": "korrekt häst batteri"})
+        page = await c.get("/redaktion/anhoriga")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+        forged = await c.post("/redaktion/anhoriga/registrera", data={**PERSON, "csrf": "forged"})
+        assert forged.status_code == 403
+        bad = await c.post("/redaktion/anhoriga/registrera", data={**PERSON, "identifier": "1", "csrf": csrf})
+        assert bad.status_code == 400 and 'id="e-identifier"' in bad.text
+        ok = await c.post("/redaktion/anhoriga/registrera", data={**PERSON, "csrf": csrf})
+        assert ok.status_code == 200 and "Du är registrerad." in ok.text and code_of(ok.text)
+        assert "Meddelanden från Åsa Öberg" in (await lookup(c, PERSON["name"], PERSON["identifier"])).text
+    entries = [e for e in store.audit_log() if e["action"] == "registry-register"]
+    assert len(entries) == 1 and entries[0]["username"] == "anna"
+    assert "Öberg" not in str(store.audit_log())
+    app.state.site.registry.close()
