@@ -165,6 +165,10 @@ async def _form(request: Request) -> dict[str, list[str]]:
         raise _Refused(400, "Formuläret har för många fält.") from None
 
 
+# The language links of a page answering a POST-only path lead to the form it came from.
+_FORM_FOR = {f"{PREFIX}/ta-bort": f"{PREFIX}/andra", "/redaktion/anhoriga/registrera": "/redaktion/anhoriga"}
+
+
 def _one(form: dict[str, list[str]], name: str) -> str:
     return form.get(name, [""])[0]
 
@@ -188,7 +192,7 @@ def registry_router(site: Site) -> APIRouter:
             page=page, css=site.renderer.css, municipality=site.store.content().municipality,
             t=texts(lang), lang=i18n.LANGUAGES[lang], languages=i18n.LANGUAGES.values(), presets=PRESETS,
             max_name=MAX_NAME, max_identifier=MAX_IDENTIFIER, max_text=MAX_TEXT, when=when,
-            days=round(registry.ttl / 86400), path=request.url.path, values=context.pop("values", {}),
+            days=round(registry.ttl / 86400), path=_FORM_FOR.get(request.url.path, request.url.path), values=context.pop("values", {}),
             errors=context.pop("errors", {}), **context,
         )
         # no-store: a shared computer at a trygghetspunkt must not keep someone's code or lookup.
@@ -203,7 +207,7 @@ def registry_router(site: Site) -> APIRouter:
         return render(request, "refused", language(request), status=exc.status, message=exc.text)
 
     def limited(request: Request, lang: str, *checks: tuple[RateLimiter, str]) -> HTMLResponse | None:
-        """The 429 page if any limit is hit (nothing else is counted then), else None."""
+        """The 429 page at the first limit hit (the limits before it have counted the try), else None."""
         for limiter, key in checks:
             wait = limiter.allow(key)
             if wait > 0:

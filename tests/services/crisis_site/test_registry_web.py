@@ -230,3 +230,11 @@ async def test_staff_register_on_someones_behalf_with_csrf_and_a_nameless_audit(
     assert len(entries) == 1 and entries[0]["username"] == "anna"
     assert "Öberg" not in str(store.audit_log())
     app.state.site.registry.close()
+
+
+async def test_language_links_after_a_post_lead_to_pages_that_exist(site: httpx.AsyncClient) -> None:
+    code = code_of((await register(site)).text)
+    for answer in (await site.post("/anhoriga/ta-bort", data={"code": code}),
+                   await lookup(site, "Ingen Alls", "Byvägen 1"), await register(site)):
+        for link in re.findall(r'<li><a href="([^"]+)" lang=', answer.text):
+            assert (await site.get(link)).status_code == 200, link
