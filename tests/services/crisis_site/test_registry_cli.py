@@ -31,3 +31,9 @@ def test_export_then_import_twice(tmp_path: Path) -> None:
     target.close()
     bad = cli("import", "--db", str(tmp_path / "b.sqlite3"), stdin="{oops\n")
     assert bad.returncode == 2 and "import refused, nothing stored: line 1" in bad.stderr
+
+
+def test_site_refuses_a_nonsense_expiry() -> None:
+    proc = subprocess.run([sys.executable, "-m", "services.crisis_site", "--registry-days", "0"], capture_output=True,
+                          text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=30)
+    assert proc.returncode == 2 and "--registry-days must be more than 0 days" in proc.stderr

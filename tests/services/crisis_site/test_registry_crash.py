@@ -82,3 +82,19 @@ def test_every_acknowledged_registration_survives_sigkill(tmp_path: Path) -> Non
         proc.wait()
         proc.stdout.close()
         proc.stderr.close()
+
+
+def test_expiry_days_come_from_the_command_line(tmp_path: Path) -> None:
+    port = free_port()
+    proc = run_site("--host", "127.0.0.1", "--port", str(port), "--db", str(tmp_path / "s.sqlite3"),
+                    "--registry-days", "2")
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", proc)
+        r = httpx.post(f"http://127.0.0.1:{port}/anhoriga/registrera",
+                       data={"name": "Karl Berg", "identifier": "Byvägen 1", "presets": "safe"})
+        assert r.status_code == 200 and "Uppgifterna tas bort automatiskt efter 2 dagar." in r.text
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
