@@ -43,3 +43,7 @@ bench-dns: $(STAMP)
 ## The crisis page against nginx serving the same bytes, one core each; ends with the ratio line.
 bench-http: $(STAMP)
 	$(BIN)/python bench/http/bench.py $(BENCH_ARGS)
+## Safe-and-well registrations and lookups per second on one core with durable commits, against bare SQLite.
+.PHONY: bench-registry
+bench-registry: $(STAMP)
+	$(BIN)/python bench/registry/bench.py $(BENCH_ARGS)

@@ -25,6 +25,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--feed-host", default=None, help="Host header for the feed, when --feed names an address")
     p.add_argument("--poll-interval", type=float, default=30.0, help="seconds between polls (default 30)")
     p.add_argument("--secure-cookies", action="store_true", help="mark the editor's cookies Secure (behind TLS)")
+    p.add_argument("--registry-days", type=float, default=30.0,
+                   help="days after which safe-and-well records are deleted for real (default 30)")
     p.add_argument("--config", default=None,
                    help="JSON file with defaults for the options above (db, feed, feed_host, poll_interval, "
                         "content); a relative db path is taken from the file's folder")
@@ -53,12 +55,15 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.config:
         _apply_config(args, p)
+    if args.registry_days <= 0:
+        print("crisis site: --registry-days must be more than 0 days", file=sys.stderr)
+        return 2
     if args.poll_interval <= 0:
         print("crisis site: --poll-interval must be more than 0 seconds", file=sys.stderr)
         return 2
     config = SiteConfig(
         seed=Path(args.content), database=args.db, feed_url=args.feed, feed_host=args.feed_host,
-        poll_interval=args.poll_interval, secure_cookies=args.secure_cookies,
+        poll_interval=args.poll_interval, secure_cookies=args.secure_cookies, registry_ttl_days=args.registry_days,
     )
     try:
         app = create_app(config=config)

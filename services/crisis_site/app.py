@@ -76,6 +76,7 @@ class SiteConfig:
     poll_interval: float = 30.0
     secure_cookies: bool = False  # set behind TLS; the island itself serves plain HTTP
     fast_path: bool = True
+    registry_ttl_days: float = 30.0  # safe-and-well records are deleted for real after this
 
 
 class Site:
@@ -218,4 +219,7 @@ def create_app(
     from services.crisis_site.editor import editor_router
 
     app.include_router(editor_router(site))
+    from services.crisis_site.registry_web import registry_router
+
+    app.include_router(registry_router(site))
     return app

@@ -66,6 +66,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "radio": "Lyssna på Sveriges Radio P4. Vid strömavbrott fungerar en batteriradio eller bilradion.",
         "print": "Utskrift för anslagstavlan",
         "footer": "Den här sidan visas från kommunens lokala nät och fungerar även när internet ligger nere.",
+        "registry": "Jag är OK – anhöriga",
+        "registry_link": "Meddela att du är OK, eller sök efter en anhörig",
     },
     "sv-x-ll": {
         "skip": "Gå till texten",
@@ -126,6 +128,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "radio": "Listen to Sveriges Radio P4. In a power cut a battery radio or a car radio works.",
         "print": "Print version for the notice board",
         "footer": "This page is served from the municipality's local network and works even when the internet is down.",
+        "registry": "I am OK – loved ones",
+        "registry_link": "Let others know you are OK, or search for a loved one",
     },
     "fi": {
         "skip": "Siirry sisältöön",
@@ -161,6 +165,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "radio": "Kuuntele Sveriges Radion P4-kanavaa. Sähkökatkon aikana paristoradio tai autoradio toimii.",
         "print": "Tulostettava versio ilmoitustaululle",
         "footer": "Tämä sivu näytetään kunnan paikallisesta verkosta ja toimii myös, kun internet ei toimi.",
+        "registry": "Olen kunnossa – läheiset",
+        "registry_link": "Kerro, että olet kunnossa, tai etsi läheistäsi",
     },
     "ar": {
         "skip": "انتقل إلى المحتوى",
@@ -196,6 +202,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "radio": "استمع إلى إذاعة السويد P4. عند انقطاع الكهرباء يعمل راديو بالبطاريات أو راديو السيارة.",
         "print": "نسخة للطباعة للوحة الإعلانات",
         "footer": "تُعرض هذه الصفحة من الشبكة المحلية للبلدية وتعمل حتى عندما يكون الإنترنت معطلاً.",
+        "registry": "أنا بخير – الأقارب",
+        "registry_link": "أخبر الآخرين أنك بخير، أو ابحث عن أحد أقاربك",
     },
     "so": {
         "skip": "U gudub nuxurka",
@@ -231,6 +239,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "radio": "Dhageyso Sveriges Radio P4. Marka korontadu go'do, raadiye baytari ama raadiyaha baabuurka ayaa shaqeeya.",
         "print": "Nuqul daabacan oo loogu talagalay looxa ogeysiiska",
         "footer": "Boggan waxaa laga soo bandhigayaa shabakadda maxalliga ah ee degmada wuxuuna shaqeeyaa xitaa marka internetku go'an yahay.",
+        "registry": "Waan fiicanahay – qaraabada",
+        "registry_link": "U sheeg dadka inaad fiican tahay, ama raadi qof qaraabadaada ah",
     },
 }
 

@@ -290,6 +290,10 @@ class Store:
             ]
         )
 
+    def log_action(self, username: str, action: str, detail: str) -> None:
+        """An audit entry for something done outside the messages (no page change)."""
+        self._write([self._audit(username, action, None, detail)], bump=False)
+
     @staticmethod
     def _audit(username: str, action: str, identifier: str | None, detail: str) -> tuple[str, tuple[Any, ...]]:
         return (

@@ -1,0 +1,411 @@
+"""Safe and well: people say they are OK; relatives who already know who they look for can see it.
+
+Private by design: a record is found only by its full name AND its second identifier (phone
+number or home address), both normalised and hashed together into one key, so there is no
+partial match, no list, and "no such person" and "wrong identifier" are the same miss. A
+lookup returns the name, the times and the messages, never where anyone is. Updates are
+appended, never changed; records expire and are deleted for real. The private code that
+lets the person update or delete is random and only its hash is kept.
+
+SQLite in WAL mode with synchronous=FULL: register() returns only after a durable commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+import sqlite3
+import threading
+import time
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_TTL = 30 * 24 * 3600.0
+MAX_NAME = 100
+MAX_IDENTIFIER = 200
+MAX_TEXT = 200
+
+# Preset messages, by stable key; the texts live in the page's languages.
+PRESETS = ("safe", "at_point", "with_family", "will_contact", "need_nothing")
+
+# Easy to read aloud and type: no 0/O, 1/I/L.
+_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+_CODE_GROUPS = 4  # 4 x 4 characters: about 79 bits
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS registry_records (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    lookup_key TEXT NOT NULL,
+    name TEXT NOT NULL,
+    code_hash TEXT NOT NULL UNIQUE,
+    created REAL NOT NULL,
+    expires REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS registry_by_key ON registry_records (lookup_key);
+CREATE INDEX IF NOT EXISTS registry_by_expiry ON registry_records (expires);
+CREATE TABLE IF NOT EXISTS registry_updates (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    record_id INTEGER NOT NULL REFERENCES registry_records(id) ON DELETE CASCADE,
+    at REAL NOT NULL,
+    presets TEXT NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS registry_updates_by_record ON registry_updates (record_id);
+-- The same message imported twice is one message.
+CREATE UNIQUE INDEX IF NOT EXISTS registry_updates_once ON registry_updates (record_id, at, presets, text);
+-- Append-only: an update once written is never changed.
+CREATE TRIGGER IF NOT EXISTS registry_updates_append_only BEFORE UPDATE ON registry_updates
+BEGIN SELECT RAISE(ABORT, 'registry updates are append-only'); END;
+"""
+
+
+class RegistryError(ValueError):
+    """Bad input; `errors` maps a form field to what is wrong with it (a text key)."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(", ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+# Normalisation ------------------------------------------------------------------------------
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_PHONE_CHARS = re.compile(r"^[0-9+()\s.\-/]+$")
+
+
+def _fold(text: str) -> str:
+    """Case, accents and spacing do not matter: 'ÅSA  Öberg' and 'asa oberg' are the same."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(plain.casefold().split())
+
+
+def normalise_name(name: str) -> str:
+    folded = _fold(name.replace("-", " "))
+    return folded
+
+
+def normalise_phone(value: str) -> str | None:
+    """'+46 70-123 45 67', '0046701234567', '070-123 45 67' -> '0701234567'; None if not a phone number."""
+    if not _PHONE_CHARS.match(value):
+        return None
+    compact = re.sub(r"[\s.\-/]", "", value).replace("(0)", "")
+    compact = compact.replace("(", "").replace(")", "")
+    if compact.startswith("00"):
+        compact = "+" + compact[2:]
+    if compact.startswith("+46"):
+        compact = "0" + compact[3:].lstrip("0")
+    if not re.fullmatch(r"\+?[0-9]{6,15}", compact):
+        return None
+    return compact
+
+
+def normalise_identifier(value: str) -> str | None:
+    """A phone number in any Swedish format, or a home address; None if it is neither."""
+    value = value.strip()
+    if not value:
+        return None
+    phone = normalise_phone(value)
+    if phone is not None:
+        return "tel:" + phone
+    if _PHONE_CHARS.match(value) or not any(ch.isalpha() for ch in value):
+        return None  # digits that are no phone number: an address has a street name
+    address = _fold(re.sub(r"[,.;:]", " ", value))
+    return "adr:" + address
+
+
+def lookup_key(name: str, identifier: str) -> str:
+    return hashlib.sha256(f"{name}\x00{identifier}".encode("utf-8")).hexdigest()
+
+
+def _hash_code(code: str) -> str:
+    return hashlib.sha256(normalise_code(code).encode("ascii", "replace")).hexdigest()
+
+
+def normalise_code(code: str) -> str:
+    return re.sub(r"[^A-Z0-9]", "", code.upper())
+
+
+def new_code() -> str:
+    raw = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(4 * _CODE_GROUPS))
+    return "-".join(raw[i:i + 4] for i in range(0, len(raw), 4))
+
+
+def _clean_text(text: str) -> str:
+    return " ".join(_CONTROL.sub(" ", text).split())
+
+
+def check_entry(name: str, identifier: str, presets: list[str], text: str) -> tuple[str, str, str, list[str], str]:
+    """Validated (display name, normalised name, normalised identifier, presets, text), or RegistryError."""
+    errors: dict[str, str] = {}
+    display = _clean_text(name)
+    if not display:
+        errors["name"] = "err_empty"
+    elif len(display) > MAX_NAME:
+        errors["name"] = "err_long"
+    elif not any(ch.isalpha() for ch in display):
+        errors["name"] = "err_name"
+    ident = None
+    if not identifier.strip():
+        errors["identifier"] = "err_empty"
+    elif len(identifier) > MAX_IDENTIFIER:
+        errors["identifier"] = "err_long"
+    else:
+        ident = normalise_identifier(_clean_text(identifier))
+        if ident is None:
+            errors["identifier"] = "err_identifier"
+    chosen, text = check_message(presets, text, errors)
+    if errors:
+        raise RegistryError(errors)
+    assert ident is not None
+    return display, normalise_name(display), ident, chosen, text
+
+
+def check_message(presets: list[str], text: str, errors: dict[str, str]) -> tuple[list[str], str]:
+    chosen = [p for p in PRESETS if p in presets]  # fixed order, no duplicates
+    if len(chosen) != len(set(presets)):
+        errors["presets"] = "err_preset"
+    elif not chosen:
+        errors["presets"] = "err_no_preset"
+    text = _clean_text(text)
+    if len(text) > MAX_TEXT:
+        errors["text"] = "err_long"
+    return chosen, text
+
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _parse_line(number: int, line: str) -> dict:
+    """One exported record, checked as hostile input; ValueError names the line and the problem."""
+    try:
+        e = json.loads(line)
+        if not isinstance(e, dict) or e.get("version") != 1:
+            raise ValueError("not a version 1 record")
+        for field in ("key", "code_hash"):
+            if not isinstance(e.get(field), str) or not _HEX64.match(e[field]):
+                raise ValueError(f"{field} must be 64 hex digits")
+        name = e.get("name")
+        if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME or _CONTROL.search(name):
+            raise ValueError("bad name")
+        for field in ("created", "expires"):
+            if not isinstance(e.get(field), (int, float)) or isinstance(e[field], bool):
+                raise ValueError(f"{field} must be a number")
+        updates = e.get("updates")
+        if not isinstance(updates, list) or not updates:
+            raise ValueError("updates must be a non-empty list")
+        for u in updates:
+            if not isinstance(u, dict) or not isinstance(u.get("at"), (int, float)):
+                raise ValueError("an update needs a time")
+            presets, text = u.get("presets"), u.get("text")
+            if not isinstance(presets, list) or not presets or any(p not in PRESETS for p in presets):
+                raise ValueError("unknown preset message")
+            if not isinstance(text, str) or len(text) > MAX_TEXT or _CONTROL.search(text):
+                raise ValueError("bad free text")
+        return e
+    except ValueError as exc:  # json.JSONDecodeError is a ValueError
+        raise ValueError(f"line {number}: {exc}") from None
+
+
+# The store ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Update:
+    at: float
+    presets: list[str]
+    text: str
+
+
+@dataclass(frozen=True)
+class Found:
+    """All a searcher ever sees: the name and each message with its time. No place, no id."""
+
+    name: str
+    updates: list[Update]
+
+
+class Registry:
+    def __init__(self, path: str | Path, ttl: float = DEFAULT_TTL, clock=time.time) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self.ttl = ttl
+        self._clock = clock
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10.0)
+        self._lock = threading.RLock()
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # FULL: an acknowledged registration survives a crash or a power cut.
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        # Deleted records are overwritten in the file, not only unlinked.
+        self._db.execute("PRAGMA secure_delete=ON")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _transaction(self, work):
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(self._db)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+            return result
+
+    def _purge(self, db: sqlite3.Connection) -> None:
+        db.execute("DELETE FROM registry_records WHERE expires <= ?", (self._clock(),))
+
+    def register(self, name: str, identifier: str, presets: list[str], text: str = "") -> str:
+        """Store a new record; returns its private code once the commit is durable."""
+        display, norm_name, ident, chosen, text = check_entry(name, identifier, presets, text)
+        code = new_code()
+        now = self._clock()
+
+        def work(db: sqlite3.Connection) -> None:
+            self._purge(db)
+            cur = db.execute(
+                "INSERT INTO registry_records (lookup_key, name, code_hash, created, expires) VALUES (?, ?, ?, ?, ?)",
+                (lookup_key(norm_name, ident), display, _hash_code(code), now, now + self.ttl),
+            )
+            db.execute(
+                "INSERT INTO registry_updates (record_id, at, presets, text) VALUES (?, ?, ?, ?)",
+                (cur.lastrowid, now, json.dumps(chosen), text),
+            )
+
+        self._transaction(work)
+        return code
+
+    def _record_for(self, db: sqlite3.Connection, code: str) -> int | None:
+        row = db.execute(
+            "SELECT id FROM registry_records WHERE code_hash = ? AND expires > ?", (_hash_code(code), self._clock())
+        ).fetchone()
+        return row[0] if row else None
+
+    def add_update(self, code: str, presets: list[str], text: str = "") -> bool:
+        """Append a message to the record the code belongs to; False if no record has that code."""
+        errors: dict[str, str] = {}
+        chosen, text = check_message(presets, text, errors)
+        if errors:
+            raise RegistryError(errors)
+
+        def work(db: sqlite3.Connection) -> bool:
+            self._purge(db)
+            record = self._record_for(db, code)
+            if record is None:
+                return False
+            db.execute(
+                "INSERT INTO registry_updates (record_id, at, presets, text) VALUES (?, ?, ?, ?)",
+                (record, self._clock(), json.dumps(chosen), text),
+            )
+            return True
+
+        return self._transaction(work)
+
+    def delete(self, code: str) -> bool:
+        """Remove the record and all its messages for real; False if no record has that code."""
+
+        def work(db: sqlite3.Connection) -> bool:
+            self._purge(db)
+            record = self._record_for(db, code)
+            if record is None:
+                return False
+            db.execute("DELETE FROM registry_records WHERE id = ?", (record,))
+            return True
+
+        return self._transaction(work)
+
+    def purge_expired(self) -> None:
+        self._transaction(self._purge)
+
+    def lookup(self, name: str, identifier: str) -> list[Found]:
+        """Exact match on the normalised full name and identifier; anything else finds nothing."""
+        ident = normalise_identifier(_clean_text(identifier)[:MAX_IDENTIFIER])
+        norm_name = normalise_name(_clean_text(name)[:MAX_NAME])
+        if ident is None or not norm_name:
+            return []
+        key = lookup_key(norm_name, ident)
+        with self._lock:
+            records = self._db.execute(
+                "SELECT id, name FROM registry_records WHERE lookup_key = ? AND expires > ? ORDER BY created",
+                (key, self._clock()),
+            ).fetchall()
+            found = []
+            for record_id, display in records:
+                rows = self._db.execute(
+                    "SELECT at, presets, text FROM registry_updates WHERE record_id = ? ORDER BY at, id", (record_id,)
+                ).fetchall()
+                found.append(Found(display, [Update(at, json.loads(p), t) for at, p, t in rows]))
+            return found
+
+    # Moving records between islands ----------------------------------------------------------
+    def export_lines(self) -> Iterator[str]:
+        """Every live record as one JSON line. Only the hashed key and code travel: the phone
+        number or address was never stored, so the other island matches exactly as this one."""
+        now = self._clock()
+        with self._lock:
+            records = self._db.execute(
+                "SELECT id, lookup_key, name, code_hash, created, expires FROM registry_records "
+                "WHERE expires > ? ORDER BY id", (now,)
+            ).fetchall()
+            for record_id, key, name, code_hash, created, expires in records:
+                updates = self._db.execute(
+                    "SELECT at, presets, text FROM registry_updates WHERE record_id = ? ORDER BY at, id", (record_id,)
+                ).fetchall()
+                yield json.dumps({
+                    "version": 1, "key": key, "name": name, "code_hash": code_hash, "created": created,
+                    "expires": expires,
+                    "updates": [{"at": at, "presets": json.loads(p), "text": t} for at, p, t in updates],
+                }, ensure_ascii=False)
+
+    def import_lines(self, lines: Iterable[str]) -> int:
+        """Add the records in `lines` (from export_lines); returns how many messages were new.
+
+        Idempotent: a record is known by its code's hash and a message by its time and words,
+        so importing the same lines twice changes nothing. A bad line fails the whole import.
+        """
+        entries = [_parse_line(number, line) for number, line in enumerate(lines, 1) if line.strip()]
+
+        def work(db: sqlite3.Connection) -> int:
+            added = 0
+            for e in entries:
+                db.execute(
+                    "INSERT OR IGNORE INTO registry_records (lookup_key, name, code_hash, created, expires) "
+                    "VALUES (?, ?, ?, ?, ?)", (e["key"], e["name"], e["code_hash"], e["created"], e["expires"])
+                )
+                record_id = db.execute(
+                    "SELECT id FROM registry_records WHERE code_hash = ?", (e["code_hash"],)
+                ).fetchone()[0]
+                for u in e["updates"]:
+                    added += db.execute(
+                        "INSERT OR IGNORE INTO registry_updates (record_id, at, presets, text) VALUES (?, ?, ?, ?)",
+                        (record_id, u["at"], json.dumps(u["presets"]), u["text"]),
+                    ).rowcount
+            self._purge(db)
+            return added
+
+        return self._transaction(work)
+
+    def counts(self) -> dict[str, int]:
+        """Numbers for the staff's view; never a name."""
+        now = self._clock()
+        with self._lock:
+            records, last_day = self._db.execute(
+                "SELECT COUNT(*), COUNT(*) FILTER (WHERE created > ?) FROM registry_records WHERE expires > ?",
+                (now - 86400, now),
+            ).fetchone()
+            updates = self._db.execute(
+                "SELECT COUNT(*) FROM registry_updates JOIN registry_records r ON r.id = record_id WHERE r.expires > ?",
+                (now,),
+            ).fetchone()[0]
+        return {"records": records, "registered_last_day": last_day, "messages": updates}
+
+    def count(self) -> int:
+        """How many records exist, expired ones not yet purged included; for tests and counts, never names."""
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM registry_records").fetchone()[0]
