@@ -63,7 +63,8 @@ def _now() -> datetime:
     return datetime.now(timezone.utc).astimezone()  # the island's local offset, as residents read it
 
 
-async def _form(request: Request) -> dict[str, str]:
+async def read_form(request: Request) -> dict[str, list[str]]:
+    """A posted form, bounded in size and fields; every field with all its values."""
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
         raise _Refused(415, "Formuläret måste skickas som application/x-www-form-urlencoded.")
     body = b""
@@ -71,8 +72,14 @@ async def _form(request: Request) -> dict[str, str]:
         body += chunk
         if len(body) > MAX_FORM:
             raise _Refused(413, "Formuläret är för stort.")
-    parsed = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=40)
-    return {key: values[0] for key, values in parsed.items()}
+    try:
+        return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=40)
+    except ValueError:
+        raise _Refused(400, "Formuläret har för många fält.") from None
+
+
+async def _form(request: Request) -> dict[str, str]:
+    return {key: values[0] for key, values in (await read_form(request)).items()}
 
 
 def _same_origin(request: Request) -> None:

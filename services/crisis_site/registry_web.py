@@ -11,14 +11,13 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from services.crisis_site import i18n
-from services.crisis_site.editor import MAX_FORM, SESSION_COOKIE, _hash, _Refused, _same_origin
+from services.crisis_site.editor import SESSION_COOKIE, _hash, _Refused, _same_origin, read_form
 from services.crisis_site.ratelimit import RateLimiter
 from services.crisis_site.registry import (
     MAX_IDENTIFIER,
@@ -151,18 +150,6 @@ def texts(tag: str) -> dict[str, str]:
     return merged
 
 
-async def _form(request: Request) -> dict[str, list[str]]:
-    if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
-        raise _Refused(415, "Formuläret måste skickas som application/x-www-form-urlencoded.")
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM:
-            raise _Refused(413, "Formuläret är för stort.")
-    try:
-        return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=40)
-    except ValueError:
-        raise _Refused(400, "Formuläret har för många fält.") from None
 
 
 # The language links of a page answering a POST-only path lead to the form it came from.
@@ -200,7 +187,7 @@ def registry_router(site: Site) -> APIRouter:
 
     async def posted(request: Request) -> tuple[dict[str, list[str]], str]:
         _same_origin(request)
-        form = await _form(request)
+        form = await read_form(request)
         return form, language(request, form)
 
     def refused(request: Request, exc: _Refused) -> HTMLResponse:
@@ -328,7 +315,7 @@ def registry_router(site: Site) -> APIRouter:
             return RedirectResponse("/redaktion/logga-in", status_code=303)
         try:
             _same_origin(request)
-            form = await _form(request)
+            form = await read_form(request)
             if not hmac.compare_digest(_one(form, "csrf").encode(), who[1].encode()):
                 raise _Refused(403, "Formulärets säkerhetskod stämmer inte. Ladda om sidan och försök igen.")
         except _Refused as exc:
