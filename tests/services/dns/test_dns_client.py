@@ -8,7 +8,7 @@ import time
 import dns.message
 import pytest
 from dnslib import QTYPE, RCODE, RR, DNSRecord
-from dns_test_helpers import HOST, free_port, serving
+from net_helpers import HOST, free_port, serving
 
 from services.dns import DNSRefused, DNSTimeout, exchange, query, reply_to
 from services.dns.wire import with_id

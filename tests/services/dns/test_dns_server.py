@@ -12,7 +12,8 @@ import dns.opcode
 import dns.rcode
 import dns.rdatatype
 from dnslib import QTYPE, RR, DNSRecord
-from dns_test_helpers import HOST, serving, tcp_raw_many, udp_raw
+from dns_test_helpers import tcp_raw_many, udp_raw
+from net_helpers import HOST, serving
 
 from services.dns import reply_to
 

@@ -1,49 +1,12 @@
-"""Helpers for the resolver tests: free loopback ports, served handlers and fake upstreams."""
+"""Helpers for the resolver tests: fake and controllable upstreams (free ports and serving: net_helpers)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator, Callable
 
-from services.dns import DNSServer
-
-HOST = "127.0.0.1"
-
-
-def free_port() -> int:
-    """A loopback port free for both UDP and TCP right now (nothing listens on it)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind((HOST, 0))
-            port = tcp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                try:
-                    udp.bind((HOST, port))
-                except OSError:
-                    continue
-        return port
-    raise RuntimeError("no free port for both UDP and TCP")
-
-
-@contextlib.asynccontextmanager
-async def serving(handler) -> AsyncIterator[int]:
-    """Run a DNSServer for ``handler`` on a free loopback port; yields the port."""
-    for _ in range(5):
-        port = free_port()
-        server = DNSServer(handler, HOST, port)
-        try:
-            await server.start()
-        except OSError:
-            continue
-        break
-    else:
-        raise RuntimeError("could not start the DNS server")
-    try:
-        yield port
-    finally:
-        await server.stop()
+from net_helpers import HOST
 
 
 class FakeUpstream(asyncio.DatagramProtocol):

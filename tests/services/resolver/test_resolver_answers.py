@@ -17,7 +17,8 @@ import dns.rcode
 import dns.rdatatype
 import dns.rrset
 from dnslib import RR
-from resolver_test_helpers import HOST, fake_upstream, free_port, serving
+from net_helpers import HOST, free_port, serving
+from resolver_test_helpers import fake_upstream
 
 from services.dns import Zone, Zones
 from services.dns.wire import with_id

@@ -20,7 +20,8 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 import httpx
-from resolver_test_helpers import HOST, ControlledUpstream, free_port, serving
+from net_helpers import HOST, free_port, serving
+from resolver_test_helpers import ControlledUpstream
 
 from services.dns import DNSServer
 from services.resolver import IslandResolver, ResolverConfig

@@ -22,7 +22,7 @@ import dns.message
 import dns.query
 import dns.rcode
 from dnslib import DNSRecord, EDNS0, EDNSOption
-from resolver_test_helpers import HOST, free_port
+from net_helpers import HOST, free_port
 
 PACKETS = 100_000
 BATCH = 100  # small enough for the socket buffers: packets are processed, not dropped by the kernel

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from resolver_test_helpers import HOST
+from net_helpers import HOST
 
 
 def run(tmp_path: Path, config: dict) -> subprocess.CompletedProcess[str]:
