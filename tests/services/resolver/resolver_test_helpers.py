@@ -1,12 +1,41 @@
-"""Helpers for the resolver tests: fake and controllable upstreams (free ports and serving: net_helpers)."""
+"""Helpers for the resolver tests: asking with dnspython, timing, fake and controllable upstreams.
+
+Free ports and serving a handler: net_helpers.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
 
+import dns.asyncquery
+import dns.message
+import dns.rdatatype
 from net_helpers import HOST
+
+T = TypeVar("T")
+
+
+async def ask(port: int, name: str, rdtype: str = "A", *, tcp: bool = False, timeout: float = 3, **kw) -> dns.message.Message:
+    """Ask the server on ``port`` with dnspython (an independent client); ``kw`` goes to make_query."""
+    query = dns.message.make_query(name, rdtype, **kw)
+    send = dns.asyncquery.tcp if tcp else dns.asyncquery.udp
+    return await send(query, HOST, port=port, timeout=timeout)
+
+
+async def timed(coro: Awaitable[T]) -> tuple[T, float]:
+    """The result of ``coro`` and the seconds it took."""
+    started = time.monotonic()
+    result = await coro
+    return result, time.monotonic() - started
+
+
+def addresses(response: dns.message.Message) -> list[str]:
+    """The A addresses in the answer section, in order."""
+    return [rr.to_text() for rrset in response.answer if rrset.rdtype == dns.rdatatype.A for rr in rrset]
 
 
 class FakeUpstream(asyncio.DatagramProtocol):

@@ -21,7 +21,7 @@ import dns.rcode
 import dns.rdatatype
 import httpx
 from net_helpers import HOST, free_port, serving
-from resolver_test_helpers import ControlledUpstream
+from resolver_test_helpers import ControlledUpstream, addresses, ask, timed
 
 from services.dns import DNSServer
 from services.resolver import IslandResolver, ResolverConfig
@@ -71,22 +71,6 @@ async def world(*upstreams: ControlledUpstream, **extra):
     async with contextlib.AsyncExitStack() as stack:
         ports = [await stack.enter_async_context(serving(u.handle)) for u in upstreams]
         yield await stack.enter_async_context(running(config(ports, **extra)))
-
-
-async def ask(port: int, name: str, rdtype: str = "A", *, tcp: bool = False, timeout: float = 3, **kw):
-    query = dns.message.make_query(name, rdtype, **kw)
-    send = dns.asyncquery.tcp if tcp else dns.asyncquery.udp
-    return await send(query, HOST, port=port, timeout=timeout)
-
-
-async def timed(coro):
-    started = time.monotonic()
-    result = await coro
-    return result, time.monotonic() - started
-
-
-def addresses(response) -> list[str]:
-    return [rr.to_text() for rrset in response.answer if rrset.rdtype == dns.rdatatype.A for rr in rrset]
 
 
 def ede_codes(response) -> list[int]:
