@@ -6,29 +6,17 @@ import json
 from pathlib import Path
 
 import pytest
+from scenario_test_helpers import HEAD, SHIPPED, parse, refused
 
-from island.backends import LocalBackend, NetnsBackend, UnsupportedFault
-from island.scenario.loader import ScenarioError, load_scenario, parse_scenario
+from island.scenario.loader import ScenarioError, load_scenario
 from island.scenario.model import Flapping, Latency, PacketLoss, Partition, ServiceFault, UplinkCut
 from island.scenario.schema import schema_text
-from island.state import StateDir
 
-ROOT = Path(__file__).resolve().parents[2]
-SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
-
-HEAD = """title: t
-probes:
-  - name: crisis-dns
-    dns: {name: "{crisis_name}"}
-phases:
-  - name: during
-    duration: 2
-    faults:
-"""
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def faults_of(text: str):
-    return parse_scenario(HEAD + text, Path("s.yaml")).phases[0].faults
+    return parse(HEAD + text).phases[0].faults
 
 
 def test_every_fault_type_parses_into_its_own_model() -> None:
@@ -59,25 +47,23 @@ def test_every_fault_type_parses_into_its_own_model() -> None:
     ],
 )
 def test_a_bad_fault_is_named_by_file_line_and_field(fault: str, line: int, field: str, message: str) -> None:
-    with pytest.raises(ScenarioError) as refused:
-        faults_of(fault)
-    text = str(refused.value)
+    text = "\n".join(refused(HEAD + fault))
     assert text.startswith(f"s.yaml:{line}: {field}"), text
     assert message in text
 
 
 def test_a_probe_has_exactly_one_kind() -> None:
     with pytest.raises(ScenarioError, match="exactly one of dns, http or reach"):
-        parse_scenario(HEAD.replace('dns: {name: "{crisis_name}"}', 'dns: {name: a}\n    reach: {place: home}')
-                       + "      - {type: uplink-cut}\n", Path("s.yaml"))
+        parse(HEAD.replace('dns: {name: "{crisis_name}"}', 'dns: {name: a}\n    reach: {place: home}')
+              + "      - {type: uplink-cut}\n")
 
 
 def test_load_sets_the_probe_rate() -> None:
-    scenario = parse_scenario("load: {rate: 20}\n" + HEAD + "      - {type: uplink-cut}\n", Path("s.yaml"))
+    scenario = parse("load: {rate: 20}\n" + HEAD + "      - {type: uplink-cut}\n")
     assert scenario.period == pytest.approx(0.05)
 
 
-@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
 def test_every_shipped_scenario_loads_and_is_short(path: Path) -> None:
     scenario = load_scenario(path)
     assert scenario.duration <= 30, "library scenarios stay short so the netns tier runs them all"
@@ -93,24 +79,3 @@ def test_the_published_schema_is_the_generated_one() -> None:
                   if "type" in s.get("properties", {}) and "const" in s["properties"]["type"]}
     assert {"uplink-cut", "dns-cut", "packet-loss", "bandwidth", "latency", "flapping", "partition",
             "service", "link-down"} <= fault_tags
-
-
-def test_a_backend_refuses_what_it_cannot_do_naming_fault_and_backend(tmp_path: Path) -> None:
-    backend = LocalBackend(StateDir(tmp_path))
-    scenario = load_scenario(ROOT / "scenarios" / "thin-uplink.yaml")
-    with pytest.raises(UnsupportedFault) as refused:
-        backend.check_scenario(scenario)
-    assert "the local backend cannot apply: bandwidth 256 kbit/s (bandwidth)" in str(refused.value)
-    backend.check_scenario(load_scenario(ROOT / "scenarios" / "flapping-uplink.yaml"))  # flapping = cuts
-
-
-def test_the_netns_backend_can_do_every_shipped_scenario(tmp_path: Path) -> None:
-    backend = NetnsBackend(StateDir(tmp_path))
-    for path in SCENARIOS:
-        backend.check_scenario(load_scenario(path))
-
-
-def test_two_state_folders_get_different_namespace_names(tmp_path: Path) -> None:
-    a, b = NetnsBackend(StateDir(tmp_path / "a")), NetnsBackend(StateDir(tmp_path / "b"))
-    assert a.prefix != b.prefix and a.prefix.startswith("odr")
-    assert len(a.ns("home")) <= 15  # fits wherever an interface-like name is needed

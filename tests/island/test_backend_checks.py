@@ -1,0 +1,33 @@
+"""What a backend says before it starts anything: which scenarios it can run, and its namespace names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from island.backends import LocalBackend, NetnsBackend, UnsupportedFault
+from island.cli import SCENARIO_DIR
+from island.scenario import load_scenario
+from island.state import StateDir
+
+
+def test_a_backend_refuses_what_it_cannot_do_naming_fault_and_backend(tmp_path: Path) -> None:
+    backend = LocalBackend(StateDir(tmp_path))
+    scenario = load_scenario(SCENARIO_DIR / "thin-uplink.yaml")
+    with pytest.raises(UnsupportedFault) as refused:
+        backend.check_scenario(scenario)
+    assert "the local backend cannot apply: bandwidth 256 kbit/s (bandwidth)" in str(refused.value)
+    backend.check_scenario(load_scenario(SCENARIO_DIR / "flapping-uplink.yaml"))  # flapping = cuts
+
+
+def test_the_netns_backend_can_do_every_shipped_scenario(tmp_path: Path) -> None:
+    backend = NetnsBackend(StateDir(tmp_path))
+    for path in sorted(SCENARIO_DIR.glob("*.yaml")):
+        backend.check_scenario(load_scenario(path))
+
+
+def test_two_state_folders_get_different_namespace_names(tmp_path: Path) -> None:
+    a, b = NetnsBackend(StateDir(tmp_path / "a")), NetnsBackend(StateDir(tmp_path / "b"))
+    assert a.prefix != b.prefix and a.prefix.startswith("odr")
+    assert len(a.ns("home")) <= 15  # fits wherever an interface-like name is needed
