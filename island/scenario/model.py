@@ -181,7 +181,8 @@ class Flapping(_Fault):
 
     @property
     def feature(self) -> str:
-        return f"uplink-cut:{self.mode}"
+        # Applied as repeated uplink cuts, so it needs exactly what such a cut needs.
+        return self.cut().feature
 
     def cut(self) -> UplinkCut:
         return UplinkCut(type="uplink-cut", mode=self.mode)

@@ -31,6 +31,7 @@ def test_every_fault_type_parses_into_its_own_model() -> None:
     assert [type(f) for f in faults] == [UplinkCut, PacketLoss, Latency, Flapping, Partition, ServiceFault]
     assert faults[2].duration == 3 and faults[0].duration is None
     assert faults[3].cut() == UplinkCut(type="uplink-cut", mode="blackhole")
+    assert faults[3].feature == faults[3].cut().feature == "uplink-cut:blackhole"  # a backend that cuts can flap
     assert [f.describe() for f in faults][:3] == [
         "uplink cut (reject)", "packet loss 30 %", "upstream latency 2000 ± 100 ms",
     ]
