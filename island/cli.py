@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .backends import BACKENDS, Backend, BackendError, UnsupportedFault, open_backend, running_backend
 from .scenario import ScenarioError, evaluate, load_scenario, render_text, run_scenario
-from .scenario.junit import render_junit
+from .scenario.junit import Skipped, render_junit
 from .scenario.report import render_markdown
 from .scenario.schema import schema_text
 from .scenario.timeline import render_svg
@@ -243,25 +243,30 @@ class _ProgressLine:
 
 def _check_all(
     loaded: list[tuple[Path, Scenario]], backend: Backend, skip_unsupported: bool = False
-) -> list[tuple[Path, Scenario]]:
+) -> tuple[list[tuple[Path, Scenario]], list[Skipped]]:
     """Refuse every scenario whose faults this backend cannot do, before anything starts (or skip them)."""
-    problems, runnable = [], []
+    problems, runnable, skipped = [], [], []
     for path, scenario in loaded:
         try:
             backend.check_scenario(scenario)
             runnable.append((path, scenario))
         except BackendError as exc:
             problems.append(f"{path}: {exc}")
+            skipped.append(Skipped(scenario=str(path), title=scenario.title, reason=str(exc)))
     if problems and not skip_unsupported:
         raise UnsupportedFault("\n".join(problems))
     for problem in problems:
         say(f"Skipped {problem}")
-    return runnable
+    return runnable, skipped
 
 
-async def _run_scenarios(loaded: list[tuple[Path, Scenario]], backend: Backend, out: Path) -> bool:
+async def _run_scenarios(
+    loaded: list[tuple[Path, Scenario]], backend: Backend, out: Path, skipped: list[Skipped] = ()
+) -> bool:
     all_passed = True
     results = []
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "junit.xml").write_text(render_junit(results, skipped), encoding="utf-8")
     for path, scenario in loaded:
         say(f"Running {scenario.title} ({path}), {scenario.duration:g} s ...")
         progress = _ProgressLine()
@@ -277,7 +282,7 @@ async def _run_scenarios(loaded: list[tuple[Path, Scenario]], backend: Backend, 
         (folder / "timeline.svg").write_text(render_svg(journal), encoding="utf-8")
         (folder / "report.md").write_text(render_markdown(result, "timeline.svg"), encoding="utf-8")
         results.append(result)
-        (out / "junit.xml").write_text(render_junit(results), encoding="utf-8")
+        (out / "junit.xml").write_text(render_junit(results, skipped), encoding="utf-8")
         say()
         say(report)
         say(f"Journal: {folder / 'journal.json'}   Report: {folder / 'report.md'}   Timeline: {folder / 'timeline.svg'}")
@@ -300,14 +305,14 @@ async def cmd_scenario_run(args: argparse.Namespace, state: StateDir) -> int:
             f"an island is up on the {backend.name} backend, not {args.backend}; "
             "stop it with `island down` or leave out --backend"
         )
-    loaded = _check_all(loaded, backend or open_backend(args.backend or "local", state),
-                        getattr(args, "skip_unsupported", False))
+    loaded, skipped = _check_all(loaded, backend or open_backend(args.backend or "local", state),
+                                 getattr(args, "skip_unsupported", False))
     if started_here:
         backend = await _up(state, args.backend or "local")
     else:
         say(f"Using the island that is already up (backend: {backend.name}).")
     try:
-        passed = await _run_scenarios(loaded, backend, out)
+        passed = await _run_scenarios(loaded, backend, out, skipped)
     finally:
         if started_here:
             say("Stopping the island it started ...")

@@ -157,6 +157,11 @@ def test_full_outage_scenario_passes_with_the_crisis_page_at_100_percent(island:
     # The bank was asked before the cut: the resolver answers it from its cache all through the cut.
     assert outside and all(op["status"] == "ok" for op in outside), "names seen before stay answered"
     assert max(op["latency_ms"] for op in outside) < 500, "cached answers never wait on the cut uplink"
+    cut_at = next(e["t"] for e in journal["events"] if e["kind"] == "fault-on")
+    bank_page = [op for op in journal["operations"]
+                 if op["phase"] == "during" and op["probe"] == "outside-page" and op["t"] >= cut_at]
+    assert bank_page and not any(op["status"] == "ok" for op in bank_page), "the cut is real: the bank's page fails"
+    assert "outside-page  recorded" in run.stdout
     kinds = [e["kind"] for e in journal["events"]]
     assert kinds.count("fault-on") == 1 and kinds.count("fault-off") == 1
     assert (tmp_path / "full-outage" / "report.txt").read_text().startswith("Scenario: Full outage")

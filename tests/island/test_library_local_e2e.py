@@ -4,6 +4,7 @@ refused before anything starts, naming the fault and the backend."""
 from __future__ import annotations
 
 import json
+from xml.etree import ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,12 @@ def test_the_library_passes_on_the_local_backend(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr
     skipped = {Path(line.split()[1].rstrip(":")).stem for line in run.stdout.splitlines() if line.startswith("Skipped")}
     assert skipped == NETNS_ONLY
+    # CI dashboards see the skipped ones too, with the reason, not just the ones that ran.
+    suites = ET.parse(tmp_path / "out" / "junit.xml").getroot().findall("testsuite")
+    assert len(suites) == len(LIBRARY)
+    skipped_cases = [s.find("testcase/skipped") for s in suites if s.get("skipped") == "1"]
+    assert len(skipped_cases) == len(NETNS_ONLY)
+    assert all("the local backend cannot apply" in case.get("message") for case in skipped_cases)
     assert run.stdout.count("Verdict: PASSED") == len(LIBRARY) - len(NETNS_ONLY)
     # Faults that the relay makes really happened: loss lost some, latency was slow, flapping flapped.
     def ops(name: str, phase: str, probe: str) -> list[dict]:

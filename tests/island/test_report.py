@@ -9,7 +9,7 @@ import pytest
 
 from island.scenario.analysis import evaluate, time_to_detect, time_to_recover
 from island.scenario.journal import Event, Journal, Operation
-from island.scenario.junit import render_junit
+from island.scenario.junit import Skipped, render_junit
 from island.scenario.loader import parse_scenario
 from island.scenario.report import render_markdown, render_text
 from island.scenario.timeline import fault_windows, render_svg
@@ -101,6 +101,18 @@ def test_junit_has_a_case_per_required_probe_and_phase() -> None:
     failed = [c.get("name") for c in cases if c.find("failure") is not None]
     assert failed == ["during: crisis-dns", "after: outside-dns"]
     assert suite.get("failures") == "2" and suite.get("tests") == "5"
+
+
+def test_junit_names_a_skipped_scenario_and_why() -> None:
+    reason = "the local backend cannot apply: bandwidth 256 kbit/s (bandwidth)"
+    skipped = Skipped(scenario="scenarios/thin-uplink.yaml", title="Thin uplink", reason=reason)
+    suites = ET.fromstring(render_junit([evaluate(_journal(), SCENARIO)], [skipped]))
+    ran, left_out = suites.findall("testsuite")
+    assert ran.get("skipped") is None and ran.find("testcase/skipped") is None
+    assert left_out.get("name") == "Thin uplink" and left_out.get("skipped") == "1"
+    case = left_out.find("testcase")
+    assert case.get("classname") == "scenarios/thin-uplink.yaml"
+    assert case.find("skipped").get("message") == reason
 
 
 def test_the_timeline_shades_fault_windows_and_plots_every_operation() -> None:
