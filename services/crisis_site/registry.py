@@ -142,34 +142,49 @@ def new_code() -> str:
     return "-".join(raw[i:i + 4] for i in range(0, len(raw), 4))
 
 
-def _clean_text(text: str) -> str:
+def clean_text(text: str) -> str:
+    """Control and direction characters out, runs of spaces to one."""
     return " ".join(_CONTROL.sub(" ", text).split())
 
 
 def check_entry(name: str, identifier: str, presets: list[str], text: str) -> tuple[str, str, str, list[str], str]:
     """Validated (display name, normalised name, normalised identifier, presets, text), or RegistryError."""
     errors: dict[str, str] = {}
-    display = _clean_text(name)
+    display, norm_name, ident = _check_person(name, identifier, errors)
+    chosen, text = check_message(presets, text, errors)
+    if errors:
+        raise RegistryError(errors)
+    return display, norm_name, ident, chosen, text
+
+
+def _check_person(name: str, identifier: str, errors: dict[str, str]) -> tuple[str, str, str]:
+    display = clean_text(name)
     if not display:
         errors["name"] = "err_empty"
     elif len(display) > MAX_NAME:
         errors["name"] = "err_long"
     elif not any(ch.isalpha() for ch in display):
         errors["name"] = "err_name"
-    ident = None
+    ident = ""
     if not identifier.strip():
         errors["identifier"] = "err_empty"
     elif len(identifier) > MAX_IDENTIFIER:
         errors["identifier"] = "err_long"
     else:
-        ident = normalise_identifier(_clean_text(identifier))
-        if ident is None:
+        ident = normalise_identifier(clean_text(identifier)) or ""
+        if not ident:
             errors["identifier"] = "err_identifier"
-    chosen, text = check_message(presets, text, errors)
+    return display, normalise_name(display), ident
+
+
+def key_for(name: str, identifier: str) -> tuple[str, str]:
+    """(display name, lookup key) exactly as register() makes them, for a record arriving with
+    its identifier in the clear; RegistryError if either is unusable. The identifier is not kept."""
+    errors: dict[str, str] = {}
+    display, norm_name, ident = _check_person(name, identifier, errors)
     if errors:
         raise RegistryError(errors)
-    assert ident is not None
-    return display, normalise_name(display), ident, chosen, text
+    return display, lookup_key(norm_name, ident)
 
 
 def check_message(presets: list[str], text: str, errors: dict[str, str]) -> tuple[list[str], str]:
@@ -178,7 +193,7 @@ def check_message(presets: list[str], text: str, errors: dict[str, str]) -> tupl
         errors["presets"] = "err_preset"
     elif not chosen:
         errors["presets"] = "err_no_preset"
-    text = _clean_text(text)
+    text = clean_text(text)
     if len(text) > MAX_TEXT:
         errors["text"] = "err_long"
     return chosen, text
@@ -386,8 +401,8 @@ class Registry:
 
     def lookup(self, name: str, identifier: str) -> list[Found]:
         """Exact match on the normalised full name and identifier; anything else finds nothing."""
-        ident = normalise_identifier(_clean_text(identifier)[:MAX_IDENTIFIER])
-        norm_name = normalise_name(_clean_text(name)[:MAX_NAME])
+        ident = normalise_identifier(clean_text(identifier)[:MAX_IDENTIFIER])
+        norm_name = normalise_name(clean_text(name)[:MAX_NAME])
         if ident is None or not norm_name:
             return []
         key = lookup_key(norm_name, ident)
