@@ -43,7 +43,8 @@ CREATE TABLE IF NOT EXISTS registry_records (
     name TEXT NOT NULL,
     code_hash TEXT NOT NULL UNIQUE,
     created REAL NOT NULL,
-    expires REAL NOT NULL
+    expires REAL NOT NULL,
+    pfif_id TEXT  -- the PFIF person_record_id a record came with from elsewhere; NULL if made here
 );
 CREATE INDEX IF NOT EXISTS registry_by_key ON registry_records (lookup_key);
 CREATE INDEX IF NOT EXISTS registry_by_expiry ON registry_records (expires);
@@ -52,7 +53,8 @@ CREATE TABLE IF NOT EXISTS registry_updates (
     record_id INTEGER NOT NULL REFERENCES registry_records(id) ON DELETE CASCADE,
     at REAL NOT NULL,
     presets TEXT NOT NULL,
-    text TEXT NOT NULL
+    text TEXT NOT NULL,
+    pfif_id TEXT  -- the PFIF note_record_id a message came with from elsewhere; NULL if made here
 );
 CREATE INDEX IF NOT EXISTS registry_updates_by_record ON registry_updates (record_id);
 -- The same message imported twice is one message.
@@ -61,6 +63,12 @@ CREATE UNIQUE INDEX IF NOT EXISTS registry_updates_once ON registry_updates (rec
 CREATE TRIGGER IF NOT EXISTS registry_updates_append_only BEFORE UPDATE ON registry_updates
 BEGIN SELECT RAISE(ABORT, 'registry updates are append-only'); END;
 """
+
+# Files made before PFIF import lack the pfif_id columns.
+_MIGRATIONS = (
+    ("registry_records", "pfif_id", "ALTER TABLE registry_records ADD COLUMN pfif_id TEXT"),
+    ("registry_updates", "pfif_id", "ALTER TABLE registry_updates ADD COLUMN pfif_id TEXT"),
+)
 
 
 class RegistryError(ValueError):
@@ -134,34 +142,49 @@ def new_code() -> str:
     return "-".join(raw[i:i + 4] for i in range(0, len(raw), 4))
 
 
-def _clean_text(text: str) -> str:
+def clean_text(text: str) -> str:
+    """Control and direction characters out, runs of spaces to one."""
     return " ".join(_CONTROL.sub(" ", text).split())
 
 
 def check_entry(name: str, identifier: str, presets: list[str], text: str) -> tuple[str, str, str, list[str], str]:
     """Validated (display name, normalised name, normalised identifier, presets, text), or RegistryError."""
     errors: dict[str, str] = {}
-    display = _clean_text(name)
+    display, norm_name, ident = _check_person(name, identifier, errors)
+    chosen, text = check_message(presets, text, errors)
+    if errors:
+        raise RegistryError(errors)
+    return display, norm_name, ident, chosen, text
+
+
+def _check_person(name: str, identifier: str, errors: dict[str, str]) -> tuple[str, str, str]:
+    display = clean_text(name)
     if not display:
         errors["name"] = "err_empty"
     elif len(display) > MAX_NAME:
         errors["name"] = "err_long"
     elif not any(ch.isalpha() for ch in display):
         errors["name"] = "err_name"
-    ident = None
+    ident = ""
     if not identifier.strip():
         errors["identifier"] = "err_empty"
     elif len(identifier) > MAX_IDENTIFIER:
         errors["identifier"] = "err_long"
     else:
-        ident = normalise_identifier(_clean_text(identifier))
-        if ident is None:
+        ident = normalise_identifier(clean_text(identifier)) or ""
+        if not ident:
             errors["identifier"] = "err_identifier"
-    chosen, text = check_message(presets, text, errors)
+    return display, normalise_name(display), ident
+
+
+def key_for(name: str, identifier: str) -> tuple[str, str]:
+    """(display name, lookup key) exactly as register() makes them, for a record arriving with
+    its identifier in the clear; RegistryError if either is unusable. The identifier is not kept."""
+    errors: dict[str, str] = {}
+    display, norm_name, ident = _check_person(name, identifier, errors)
     if errors:
         raise RegistryError(errors)
-    assert ident is not None
-    return display, normalise_name(display), ident, chosen, text
+    return display, lookup_key(norm_name, ident)
 
 
 def check_message(presets: list[str], text: str, errors: dict[str, str]) -> tuple[list[str], str]:
@@ -170,7 +193,7 @@ def check_message(presets: list[str], text: str, errors: dict[str, str]) -> tupl
         errors["presets"] = "err_preset"
     elif not chosen:
         errors["presets"] = "err_no_preset"
-    text = _clean_text(text)
+    text = clean_text(text)
     if len(text) > MAX_TEXT:
         errors["text"] = "err_long"
     return chosen, text
@@ -188,9 +211,7 @@ def _parse_line(number: int, line: str) -> dict:
         for field in ("key", "code_hash"):
             if not isinstance(e.get(field), str) or not _HEX64.match(e[field]):
                 raise ValueError(f"{field} must be 64 hex digits")
-        name = e.get("name")
-        if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME or _CONTROL.search(name):
-            raise ValueError("bad name")
+        check_portable_name(e.get("name"))
         for field in ("created", "expires"):
             if not isinstance(e.get(field), (int, float)) or isinstance(e[field], bool):
                 raise ValueError(f"{field} must be a number")
@@ -200,14 +221,31 @@ def _parse_line(number: int, line: str) -> dict:
         for u in updates:
             if not isinstance(u, dict) or not isinstance(u.get("at"), (int, float)):
                 raise ValueError("an update needs a time")
-            presets, text = u.get("presets"), u.get("text")
-            if not isinstance(presets, list) or not presets or any(p not in PRESETS for p in presets):
-                raise ValueError("unknown preset message")
-            if not isinstance(text, str) or len(text) > MAX_TEXT or _CONTROL.search(text):
-                raise ValueError("bad free text")
+            check_portable_message(u.get("presets"), u.get("text"))
         return e
     except ValueError as exc:  # json.JSONDecodeError is a ValueError
         raise ValueError(f"line {number}: {exc}") from None
+
+
+def check_portable_name(name: object) -> str:
+    """A name arriving from another island, checked as hostile input; ValueError says what is wrong."""
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME or _CONTROL.search(name):
+        raise ValueError("bad name")
+    return name
+
+
+def check_portable_message(presets: object, text: object) -> None:
+    """A message arriving from elsewhere: known presets, short clean text, and not empty.
+
+    A message imported from Person Finder has words but no preset, so presets may be empty
+    when there is text; a message made here always has at least one preset.
+    """
+    if not isinstance(presets, list) or any(p not in PRESETS for p in presets) or len(set(presets)) != len(presets):
+        raise ValueError("unknown preset message")
+    if not isinstance(text, str) or len(text) > MAX_TEXT or _CONTROL.search(text):
+        raise ValueError("bad free text")
+    if not presets and not text.strip():
+        raise ValueError("a message needs a preset or a text")
 
 
 # The store ------------------------------------------------------------------------------------
@@ -226,6 +264,29 @@ class Found:
     updates: list[Update]
 
 
+@dataclass(frozen=True)
+class PortableUpdate:
+    """One message as it moves between islands; pfif_id is the note id it came with, if any."""
+
+    at: float
+    presets: list[str]
+    text: str
+    pfif_id: str | None = None
+
+
+@dataclass(frozen=True)
+class PortableRecord:
+    """One record as it moves between islands: hashed key and code, never the identifier."""
+
+    key: str
+    name: str
+    code_hash: str
+    created: float
+    expires: float
+    updates: list[PortableUpdate]
+    pfif_id: str | None = None
+
+
 class Registry:
     def __init__(self, path: str | Path, ttl: float = DEFAULT_TTL, clock=time.time) -> None:
         self.path = str(path)
@@ -242,6 +303,21 @@ class Registry:
         # Deleted records are overwritten in the file, not only unlinked.
         self._db.execute("PRAGMA secure_delete=ON")
         self._db.executescript(_SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self._lock:
+            for table, column, statement in _MIGRATIONS:
+                columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+                if column not in columns:
+                    try:
+                        self._db.execute(statement)
+                    except sqlite3.OperationalError as exc:  # another process added it first
+                        if "duplicate column" not in str(exc):
+                            raise
+
+    def now(self) -> float:
+        return self._clock()
 
     def close(self) -> None:
         with self._lock:
@@ -325,8 +401,8 @@ class Registry:
 
     def lookup(self, name: str, identifier: str) -> list[Found]:
         """Exact match on the normalised full name and identifier; anything else finds nothing."""
-        ident = normalise_identifier(_clean_text(identifier)[:MAX_IDENTIFIER])
-        norm_name = normalise_name(_clean_text(name)[:MAX_NAME])
+        ident = normalise_identifier(clean_text(identifier)[:MAX_IDENTIFIER])
+        norm_name = normalise_name(clean_text(name)[:MAX_NAME])
         if ident is None or not norm_name:
             return []
         key = lookup_key(norm_name, ident)
@@ -344,52 +420,70 @@ class Registry:
             return found
 
     # Moving records between islands ----------------------------------------------------------
-    def export_lines(self) -> Iterator[str]:
-        """Every live record as one JSON line. Only the hashed key and code travel: the phone
-        number or address was never stored, so the other island matches exactly as this one."""
+    def export_records(self) -> Iterator[PortableRecord]:
+        """Every live record with all its messages, oldest first. Only the hashed key and code
+        travel: the phone number or address was never stored."""
         now = self._clock()
         with self._lock:
             records = self._db.execute(
-                "SELECT id, lookup_key, name, code_hash, created, expires FROM registry_records "
+                "SELECT id, lookup_key, name, code_hash, created, expires, pfif_id FROM registry_records "
                 "WHERE expires > ? ORDER BY id", (now,)
             ).fetchall()
-            for record_id, key, name, code_hash, created, expires in records:
+            for record_id, key, name, code_hash, created, expires, pfif_id in records:
                 updates = self._db.execute(
-                    "SELECT at, presets, text FROM registry_updates WHERE record_id = ? ORDER BY at, id", (record_id,)
+                    "SELECT at, presets, text, pfif_id FROM registry_updates WHERE record_id = ? ORDER BY at, id",
+                    (record_id,),
                 ).fetchall()
-                yield json.dumps({
-                    "version": 1, "key": key, "name": name, "code_hash": code_hash, "created": created,
-                    "expires": expires,
-                    "updates": [{"at": at, "presets": json.loads(p), "text": t} for at, p, t in updates],
-                }, ensure_ascii=False)
+                yield PortableRecord(key, name, code_hash, created, expires,
+                                     [PortableUpdate(at, json.loads(p), t, n) for at, p, t, n in updates], pfif_id)
 
-    def import_lines(self, lines: Iterable[str]) -> int:
-        """Add the records in `lines` (from export_lines); returns how many messages were new.
+    def import_records(self, records: Iterable[PortableRecord]) -> int:
+        """Add records (checked by the caller) in one transaction; returns how many messages were new.
 
         Idempotent: a record is known by its code's hash and a message by its time and words,
-        so importing the same lines twice changes nothing. A bad line fails the whole import.
+        so importing the same records twice changes nothing.
         """
-        entries = [_parse_line(number, line) for number, line in enumerate(lines, 1) if line.strip()]
+        records = list(records)
 
         def work(db: sqlite3.Connection) -> int:
             added = 0
-            for e in entries:
+            for r in records:
                 db.execute(
-                    "INSERT OR IGNORE INTO registry_records (lookup_key, name, code_hash, created, expires) "
-                    "VALUES (?, ?, ?, ?, ?)", (e["key"], e["name"], e["code_hash"], e["created"], e["expires"])
+                    "INSERT OR IGNORE INTO registry_records (lookup_key, name, code_hash, created, expires, pfif_id) "
+                    "VALUES (?, ?, ?, ?, ?, ?)", (r.key, r.name, r.code_hash, r.created, r.expires, r.pfif_id)
                 )
-                record_id = db.execute(
-                    "SELECT id FROM registry_records WHERE code_hash = ?", (e["code_hash"],)
-                ).fetchone()[0]
-                for u in e["updates"]:
+                record_id = db.execute("SELECT id FROM registry_records WHERE code_hash = ?", (r.code_hash,)).fetchone()[0]
+                if r.pfif_id is not None:  # came first as JSON lines: keep the PFIF id from now on
+                    db.execute("UPDATE registry_records SET pfif_id = ? WHERE id = ? AND pfif_id IS NULL",
+                               (r.pfif_id, record_id))
+                for u in r.updates:
                     added += db.execute(
-                        "INSERT OR IGNORE INTO registry_updates (record_id, at, presets, text) VALUES (?, ?, ?, ?)",
-                        (record_id, u["at"], json.dumps(u["presets"]), u["text"]),
+                        "INSERT OR IGNORE INTO registry_updates (record_id, at, presets, text, pfif_id) "
+                        "VALUES (?, ?, ?, ?, ?)", (record_id, u.at, json.dumps(u.presets), u.text, u.pfif_id),
                     ).rowcount
             self._purge(db)
             return added
 
         return self._transaction(work)
+
+    def export_lines(self) -> Iterator[str]:
+        """Every live record as one JSON line (see export_records)."""
+        for r in self.export_records():
+            yield json.dumps({
+                "version": 1, "key": r.key, "name": r.name, "code_hash": r.code_hash, "created": r.created,
+                "expires": r.expires,
+                "updates": [{"at": u.at, "presets": u.presets, "text": u.text} for u in r.updates],
+            }, ensure_ascii=False)
+
+    def import_lines(self, lines: Iterable[str]) -> int:
+        """Add the records in `lines` (from export_lines); returns how many messages were new.
+        Importing the same lines twice changes nothing. A bad line fails the whole import."""
+        entries = [_parse_line(number, line) for number, line in enumerate(lines, 1) if line.strip()]
+        return self.import_records(
+            PortableRecord(e["key"], e["name"], e["code_hash"], e["created"], e["expires"],
+                           [PortableUpdate(u["at"], u["presets"], u["text"]) for u in e["updates"]])
+            for e in entries
+        )
 
     def counts(self) -> dict[str, int]:
         """Numbers for the staff's view; never a name."""

@@ -1,7 +1,14 @@
-"""Move safe-and-well records between islands as JSON lines.
+"""Move safe-and-well records between islands as JSON lines or PFIF 1.4 XML.
 
     python -m services.crisis_site.registry_cli export --db site.sqlite3 > records.jsonl
-    python -m services.crisis_site.registry_cli import --db other.sqlite3 < records.jsonl
+    python -m services.crisis_site.registry_cli export --db site.sqlite3 --format pfif \\
+        --domain odsbyn.odrift.se > records.xml                 # to another Ödrift island
+    python -m services.crisis_site.registry_cli export --db site.sqlite3 --format pfif \\
+        --domain odsbyn.odrift.se --for-person-finder > pf.xml  # to Person Finder: no hashes
+    python -m services.crisis_site.registry_cli import --db other.sqlite3 < records.xml
+
+Import finds the format by itself (XML starts with '<'); --format says it outright. A bad
+record refuses the whole import and nothing is stored. Importing twice changes nothing.
 """
 
 from __future__ import annotations
@@ -9,7 +16,61 @@ from __future__ import annotations
 import argparse
 import sys
 
+from services.crisis_site.pfif import came_from_person_finder, export_pfif, import_pfif
 from services.crisis_site.registry import Registry
+
+
+def _looks_like_xml(data: bytes) -> bool:
+    return data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<"
+
+
+def _export(registry: Registry, args: argparse.Namespace) -> int:
+    if args.format == "pfif":
+        if not args.domain:
+            print("export --format pfif needs --domain, this island's domain name (for example odsbyn.odrift.se): "
+                  "it begins the id of every record made here", file=sys.stderr)
+            return 2
+        records = list(registry.export_records())
+        try:
+            sys.stdout.buffer.write(export_pfif(records, args.domain, args.source_name, args.for_person_finder))
+        except ValueError as exc:
+            print(f"export refused: {exc}", file=sys.stderr)
+            return 2
+        sent = [r for r in records if not (args.for_person_finder and came_from_person_finder(r))]
+        print(f"exported {len(sent)} records as PFIF 1.4"
+              + (" for Person Finder (no lookup keys)" if args.for_person_finder else ""), file=sys.stderr)
+        return 0
+    count = 0
+    for line in registry.export_lines():
+        sys.stdout.write(line + "\n")
+        count += 1
+    print(f"exported {count} records", file=sys.stderr)
+    return 0
+
+
+def _import(registry: Registry, args: argparse.Namespace) -> int:
+    data = sys.stdin.buffer.read()
+    fmt = args.format or ("pfif" if _looks_like_xml(data) else "jsonl")
+    try:
+        if fmt == "pfif":
+            added, report = import_pfif(registry, data)
+        else:
+            added = registry.import_lines(data.decode("utf-8").splitlines())
+    except UnicodeDecodeError as exc:
+        print(f"import refused, nothing stored: not UTF-8 text (byte {exc.start})", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # PfifError too
+        print(f"import refused, nothing stored: {exc}", file=sys.stderr)
+        return 2
+    print(f"imported {added} new messages", file=sys.stderr)
+    if fmt == "pfif":
+        if report.shortened:
+            print(f"{report.shortened} note texts were cut to the registry's 200 characters", file=sys.stderr)
+        if report.skipped:
+            print(f"skipped {len(report.skipped)} records the registry cannot hold:", file=sys.stderr)
+            for line in report.skipped:
+                print(f"  {line}", file=sys.stderr)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,25 +78,19 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("action", choices=("export", "import"))
     p.add_argument("--db", required=True, help="the crisis site's SQLite file")
+    p.add_argument("--format", choices=("jsonl", "pfif"), default=None,
+                   help="jsonl or pfif (PFIF 1.4 XML); export default jsonl, import finds out by itself")
+    p.add_argument("--domain", default=None, help="PFIF export: this island's domain name, e.g. odsbyn.odrift.se")
+    p.add_argument("--source-name", default="Ödrift – Jag är OK", help="PFIF export: the source_name of records")
+    p.add_argument("--for-person-finder", action="store_true",
+                   help="PFIF export: leave out the hashed lookup key and code, and records that came from "
+                        "Person Finder")
     args = p.parse_args(argv)
     registry = Registry(args.db)
     try:
-        if args.action == "export":
-            count = 0
-            for line in registry.export_lines():
-                sys.stdout.write(line + "\n")
-                count += 1
-            print(f"exported {count} records", file=sys.stderr)
-        else:
-            try:
-                added = registry.import_lines(sys.stdin)
-            except ValueError as exc:
-                print(f"import refused, nothing stored: {exc}", file=sys.stderr)
-                return 2
-            print(f"imported {added} new messages", file=sys.stderr)
+        return _export(registry, args) if args.action == "export" else _import(registry, args)
     finally:
         registry.close()
-    return 0
 
 
 if __name__ == "__main__":

@@ -238,3 +238,22 @@ async def test_language_links_after_a_post_lead_to_pages_that_exist(site: httpx.
                    await lookup(site, "Ingen Alls", "Byvägen 1"), await register(site)):
         for link in re.findall(r'<li><a href="([^"]+)" lang=', answer.text):
             assert (await site.get(link)).status_code == 200, link
+
+
+async def test_a_message_imported_from_person_finder_shows_its_words_only(tmp_path) -> None:
+    from services.crisis_site.pfif import import_pfif
+
+    doc = ('<pfif:pfif xmlns:pfif="http://zesty.ca/pfif/1.4"><pfif:person>'
+           "<pfif:person_record_id>google.org/person.7</pfif:person_record_id>"
+           "<pfif:source_date>2027-01-15T08:00:00Z</pfif:source_date><pfif:full_name>Märta Lind</pfif:full_name>"
+           "<pfif:note><pfif:note_record_id>google.org/note.7</pfif:note_record_id><pfif:author_name>Per</pfif:author_name>"
+           "<pfif:source_date>2027-01-15T09:00:00Z</pfif:source_date><pfif:status>believed_alive</pfif:status>"
+           "<pfif:phone_of_found_person>070-765 43 21</pfif:phone_of_found_person>"
+           "<pfif:text>Hon mår bra &lt;3</pfif:text></pfif:note></pfif:person></pfif:pfif>").encode()
+    app = app_with(tmp_path)
+    assert import_pfif(app.state.site.registry, doc)[0] == 1
+    async with client_for(app) as site:
+        found = await lookup(site, "marta lind", "0707654321")
+    app.state.site.registry.close()
+    assert "Meddelanden från Märta Lind" in found.text and "Hon mår bra &lt;3" in found.text
+    assert "<ul></ul>" not in found.text and "765" not in found.text
