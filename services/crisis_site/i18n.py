@@ -93,6 +93,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "information": "Ring 113 13 om du har frågor.",
         "radio": "Lyssna på radio P4. En radio med batterier fungerar utan ström.",
         "footer": "Sidan fungerar även när internet inte fungerar.",
+        "registry": "Jag är OK – familj och vänner",
+        "registry_link": "Berätta att du är OK, eller sök efter någon du känner",
     },
     "en": {
         "skip": "Skip to content",
