@@ -20,6 +20,11 @@ from services.crisis_site.forms import REFUSALS
 PUBLIC_REFUSALS = ("form_type", "form_big", "form_fields", "cross_site")
 
 
+# The examples never break across lines on a narrow phone (no-break spaces).
+PHONE_EXAMPLE = "070-123\u00a045\u00a067"
+ADDRESS_EXAMPLE = "Storgatan\u00a03, Ödsbyn"
+
+
 def _ltr(text: str) -> str:
     """Left-to-right text kept whole inside right-to-left text (U+2066 LRI ... U+2069 PDI)."""
     return f"\u2066{text}\u2069"
@@ -36,7 +41,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "change": "Lägg till ett nytt meddelande eller ta bort dina uppgifter",
         "name": "Fullständigt namn",
         "identifier": "Telefonnummer eller hemadress (från före krisen)",
-        "identifier_hint": "Samma uppgift som dina anhöriga känner till, till exempel 070-123 45 67 eller Storgatan 3, Ödsbyn.",
+        "identifier_hint": f"Samma uppgift som dina anhöriga känner till, till exempel {PHONE_EXAMPLE} eller {ADDRESS_EXAMPLE}.",
         "presets": "Välj ett eller flera meddelanden",
         "safe": "Jag är i säkerhet och mår bra.",
         "at_point": "Jag är på en trygghetspunkt.",
@@ -65,7 +70,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "err_empty": "Fältet får inte vara tomt.",
         "err_long": "Texten är för lång.",
         "err_name": "Skriv ett namn med bokstäver.",
-        "err_identifier": "Skriv ett telefonnummer (till exempel 070-123 45 67) eller en adress med gatunamn.",
+        "err_identifier": f"Skriv ett telefonnummer (till exempel {PHONE_EXAMPLE}) eller en adress med gatunamn.",
         "err_no_preset": "Välj minst ett meddelande.",
         "err_preset": "Välj bland meddelandena i listan.",
         "back": "Tillbaka",
@@ -85,7 +90,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "change": "Skriv ett nytt meddelande eller ta bort dina uppgifter",
         "name": "Hela namnet (förnamn och efternamn)",
         "identifier": "Telefonnummer eller adress hemma (som före krisen)",
-        "identifier_hint": "Skriv något som din familj vet. Till exempel 070-123 45 67 eller Storgatan 3, Ödsbyn.",
+        "identifier_hint": f"Skriv något som din familj vet. Till exempel {PHONE_EXAMPLE} eller {ADDRESS_EXAMPLE}.",
         "presets": "Välj ett eller flera meddelanden",
         "safe": "Jag är OK. Jag mår bra.",
         "at_point": "Jag är på en trygghetspunkt.",
@@ -115,7 +120,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "err_empty": "Du måste skriva något här.",
         "err_long": "Texten är för lång. Skriv kortare.",
         "err_name": "Skriv ett namn med bokstäver.",
-        "err_identifier": "Skriv ett telefonnummer, till exempel 070-123 45 67. Eller skriv en adress med gatans namn.",
+        "err_identifier": f"Skriv ett telefonnummer, till exempel {PHONE_EXAMPLE}. Eller skriv en adress med gatans namn.",
         "err_no_preset": "Välj minst ett meddelande.",
         "err_preset": "Välj ett meddelande i listan.",
         "back": "Tillbaka",
@@ -137,7 +142,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "change": "Add a new message or remove your details",
         "name": "Full name",
         "identifier": "Phone number or home address (from before the crisis)",
-        "identifier_hint": "Something your loved ones know, for example 070-123 45 67 or Storgatan 3, Ödsbyn.",
+        "identifier_hint": f"Something your loved ones know, for example {PHONE_EXAMPLE} or {ADDRESS_EXAMPLE}.",
         "presets": "Choose one or more messages",
         "safe": "I am safe and well.",
         "at_point": "I am at a safety point (trygghetspunkt).",
@@ -166,7 +171,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "err_empty": "This field cannot be empty.",
         "err_long": "The text is too long.",
         "err_name": "Write a name with letters.",
-        "err_identifier": "Write a phone number (for example 070-123 45 67) or an address with a street name.",
+        "err_identifier": f"Write a phone number (for example {PHONE_EXAMPLE}) or an address with a street name.",
         "err_no_preset": "Choose at least one message.",
         "err_preset": "Choose from the messages in the list.",
         "back": "Back",
@@ -188,7 +193,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "change": "Lisää uusi viesti tai poista tietosi",
         "name": "Koko nimi",
         "identifier": "Puhelinnumero tai kotiosoite (ennen kriisiä)",
-        "identifier_hint": "Tieto, jonka läheisesi tuntevat, esimerkiksi 070-123 45 67 tai Storgatan 3, Ödsbyn.",
+        "identifier_hint": f"Tieto, jonka läheisesi tuntevat, esimerkiksi {PHONE_EXAMPLE} tai {ADDRESS_EXAMPLE}.",
         "presets": "Valitse yksi tai useampi viesti",
         "safe": "Olen turvassa ja voin hyvin.",
         "at_point": "Olen turvapisteessä (trygghetspunkt).",
@@ -217,7 +222,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "err_empty": "Kenttä ei voi olla tyhjä.",
         "err_long": "Teksti on liian pitkä.",
         "err_name": "Kirjoita nimi kirjaimin.",
-        "err_identifier": "Kirjoita puhelinnumero (esimerkiksi 070-123 45 67) tai osoite, jossa on kadun nimi.",
+        "err_identifier": f"Kirjoita puhelinnumero (esimerkiksi {PHONE_EXAMPLE}) tai osoite, jossa on kadun nimi.",
         "err_no_preset": "Valitse vähintään yksi viesti.",
         "err_preset": "Valitse viesti luettelosta.",
         "back": "Takaisin",
@@ -240,7 +245,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "change": "أضف رسالة جديدة أو احذف بياناتك",
         "name": "الاسم الكامل",
         "identifier": "رقم الهاتف أو عنوان المنزل (من قبل الأزمة)",
-        "identifier_hint": f"معلومة يعرفها أقاربك، مثلاً {_ltr('070-123 45 67')} أو {_ltr('Storgatan 3, Ödsbyn')}.",
+        "identifier_hint": f"معلومة يعرفها أقاربك، مثلاً {_ltr(PHONE_EXAMPLE)} أو {_ltr(ADDRESS_EXAMPLE)}.",
         "presets": "اختر رسالة واحدة أو أكثر",
         "safe": "أنا في أمان وبخير.",
         "at_point": "أنا في نقطة أمان (trygghetspunkt).",
@@ -270,7 +275,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "err_empty": "لا يمكن ترك هذا الحقل فارغاً.",
         "err_long": "النص طويل جداً.",
         "err_name": "اكتب اسماً بالحروف.",
-        "err_identifier": f"اكتب رقم هاتف (مثلاً {_ltr('070-123 45 67')}) أو عنواناً فيه اسم الشارع.",
+        "err_identifier": f"اكتب رقم هاتف (مثلاً {_ltr(PHONE_EXAMPLE)}) أو عنواناً فيه اسم الشارع.",
         "err_no_preset": "اختر رسالة واحدة على الأقل.",
         "err_preset": "اختر من الرسائل الموجودة في القائمة.",
         "back": "رجوع",
@@ -294,7 +299,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "change": "Ku dar fariin cusub ama tirtir macluumaadkaaga",
         "name": "Magaca oo buuxa",
         "identifier": "Lambarka taleefanka ama cinwaanka guriga (ka hor xaaladda degdegga ah)",
-        "identifier_hint": "Wax qaraabadaadu garanayaan, tusaale ahaan 070-123 45 67 ama Storgatan 3, Ödsbyn.",
+        "identifier_hint": f"Wax qaraabadaadu garanayaan, tusaale ahaan {PHONE_EXAMPLE} ama {ADDRESS_EXAMPLE}.",
         "presets": "Dooro hal fariin ama dhowr",
         "safe": "Waan nabadqabaa, waanan fiicanahay.",
         "at_point": "Waxaan joogaa goob badbaado (trygghetspunkt).",
@@ -323,7 +328,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "err_empty": "Meeshan ma noqon karto mid bannaan.",
         "err_long": "Qoraalku aad buu u dheer yahay.",
         "err_name": "Qor magac xarfo ah.",
-        "err_identifier": "Qor lambar taleefan (tusaale ahaan 070-123 45 67) ama cinwaan leh magaca waddada.",
+        "err_identifier": f"Qor lambar taleefan (tusaale ahaan {PHONE_EXAMPLE}) ama cinwaan leh magaca waddada.",
         "err_no_preset": "Dooro ugu yaraan hal fariin.",
         "err_preset": "Ka dooro fariimaha liiska ku jira.",
         "back": "Dib u noqo",

@@ -13,7 +13,7 @@ import pytest
 
 from services.crisis_site import i18n
 from services.crisis_site.registry import PRESETS
-from services.crisis_site.registry_texts import TEXTS
+from services.crisis_site.registry_texts import PHONE_EXAMPLE, TEXTS
 from site_helpers import app_with, client_for
 
 PAGES = ("/anhoriga", "/anhoriga/registrera", "/anhoriga/sok", "/anhoriga/andra")
@@ -111,7 +111,7 @@ async def test_arabic_times_and_codes_read_left_to_right(site: httpx.AsyncClient
     found = await site.post("/anhoriga/sok", data={"name": "Omar", "identifier": "0701112233", "lang": "ar"})
     assert re.search(r'<time dir="ltr">\d{4}-\d\d-\d\d \d\d:\d\d</time>', found.text)
     # The phone number example is isolated, so its digit groups keep their order in right-to-left text.
-    assert "\u2066070-123 45 67\u2069" in (await site.get("/anhoriga/registrera?lang=ar")).text
+    assert f"\u2066{PHONE_EXAMPLE}\u2069" in (await site.get("/anhoriga/registrera?lang=ar")).text
 
 
 @pytest.mark.parametrize("tag", list(i18n.LANGUAGES))
