@@ -14,7 +14,7 @@ import pytest
 from services.crisis_site import i18n
 from services.crisis_site.registry import PRESETS
 from services.crisis_site.registry_texts import PHONE_EXAMPLE, TEXTS
-from site_helpers import app_with, client_for
+from site_helpers import app_with, registry_client
 
 PAGES = ("/anhoriga", "/anhoriga/registrera", "/anhoriga/sok", "/anhoriga/andra")
 FOREIGN = ("en", "fi", "ar", "so")
@@ -22,10 +22,8 @@ FOREIGN = ("en", "fi", "ar", "so")
 
 @pytest.fixture
 async def site(tmp_path):
-    app = app_with(tmp_path)
-    async with client_for(app) as c:
+    async with registry_client(app_with(tmp_path)) as c:
         yield c
-    app.state.site.registry.close()
 
 
 def fields(text: str) -> set[str]:
@@ -84,8 +82,7 @@ async def test_easy_swedish_is_its_own_text_not_the_swedish_one(site: httpx.Asyn
 
 
 async def test_a_person_registering_in_arabic_is_read_in_each_readers_language(tmp_path) -> None:
-    app = app_with(tmp_path)
-    async with client_for(app) as c:
+    async with registry_client(app_with(tmp_path)) as c:
         r = await c.post("/anhoriga/registrera", data={"name": "Fatima Al-Sayed", "identifier": "0731234567",
                                                         "presets": ["safe", "will_contact"], "text": "كلنا بخير", "lang": "ar"})
         assert r.status_code == 200 and TEXTS["ar"]["registered"] in r.text and '<html lang="ar" dir="rtl">' in r.text
@@ -93,7 +90,6 @@ async def test_a_person_registering_in_arabic_is_read_in_each_readers_language(t
             tag: (await c.post("/anhoriga/sok", data={"name": "fatima al sayed", "identifier": "073-123 45 67", "lang": tag})).text
             for tag in i18n.LANGUAGES
         }
-    app.state.site.registry.close()
     for tag, html in by_language.items():
         assert TEXTS[tag]["safe"] in html and TEXTS[tag]["will_contact"] in html, tag
         others = [TEXTS[o]["safe"] for o in i18n.LANGUAGES if TEXTS[o]["safe"] != TEXTS[tag]["safe"]]
@@ -121,7 +117,7 @@ async def test_refusals_and_the_limit_page_speak_the_residents_language(tmp_path
 
     app = app_with(tmp_path)
     app.state.site.registry_limits = Limits(lookup_name=RateLimiter(1, 60.0))
-    async with client_for(app) as c:
+    async with registry_client(app) as c:
         cross = await c.post(f"/anhoriga/sok?lang={tag}", data={"name": "x"}, headers={"origin": "http://evil.example"})
         assert cross.status_code == 403 and TEXTS[tag]["cross_site"] in cross.text and TEXTS[tag]["refused"] in cross.text
         many = await c.post(f"/anhoriga/sok?lang={tag}", content="&".join(f"a{i}=1" for i in range(100)),
@@ -130,4 +126,3 @@ async def test_refusals_and_the_limit_page_speak_the_residents_language(tmp_path
         for _ in range(2):
             hit = await c.post("/anhoriga/sok", data={"name": "Åsa Öberg", "identifier": "0701234567", "lang": tag})
         assert hit.status_code == 429 and TEXTS[tag]["limited"].format(minutes=1) in hit.text
-    app.state.site.registry.close()

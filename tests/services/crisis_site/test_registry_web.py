@@ -7,17 +7,15 @@ import re
 import httpx
 import pytest
 
-from site_helpers import app_with, client_for
+from site_helpers import app_with, client_for, registry_client
 
 PERSON = {"name": "Åsa Öberg", "identifier": "070-123 45 67", "presets": ["safe", "with_family"], "text": "Hälsa mamma"}
 
 
 @pytest.fixture
 async def site(tmp_path):
-    app = app_with(tmp_path)
-    async with client_for(app) as c:
+    async with registry_client(app_with(tmp_path)) as c:
         yield c
-    app.state.site.registry.close()
 
 
 def code_of(html: str) -> str:
