@@ -9,12 +9,11 @@ Messages written here are stored with origin "island", apart from synced ones.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -22,6 +21,7 @@ from pydantic import ValidationError
 
 from services.crisis_site import accounts
 from services.crisis_site.content import Message, field_path
+from services.crisis_site.forms import Refused, accepted_form, check_csrf
 
 if TYPE_CHECKING:
     from services.crisis_site.app import Site
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 SESSION_COOKIE = "krisinfo_session"
 LOGIN_CSRF_COOKIE = "krisinfo_login_csrf"
 SESSION_SECONDS = 8 * 3600
-MAX_FORM = 64 * 1024
 PREFIX = "/redaktion"
 
 FIELDS = ("headline", "description", "instruction", "headline_en", "description_en", "instruction_en",
@@ -49,12 +48,6 @@ LABELS = {
 }
 
 
-class _Refused(Exception):
-    def __init__(self, status: int, text: str) -> None:
-        self.status = status
-        self.text = text
-
-
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
 
@@ -63,29 +56,12 @@ def _now() -> datetime:
     return datetime.now(timezone.utc).astimezone()  # the island's local offset, as residents read it
 
 
-async def read_form(request: Request) -> dict[str, list[str]]:
-    """A posted form, bounded in size and fields; every field with all its values."""
-    if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
-        raise _Refused(415, "Formuläret måste skickas som application/x-www-form-urlencoded.")
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM:
-            raise _Refused(413, "Formuläret är för stort.")
-    try:
-        return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=40)
-    except ValueError:
-        raise _Refused(400, "Formuläret har för många fält.") from None
-
-
 async def _form(request: Request) -> dict[str, str]:
-    return {key: values[0] for key, values in (await read_form(request)).items()}
+    """A same-site form with one value a field: the editor's forms have no repeated fields."""
+    return {key: values[0] for key, values in (await accepted_form(request)).items()}
 
 
-def _same_origin(request: Request) -> None:
-    origin = request.headers.get("origin")
-    if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
-        raise _Refused(403, "Förfrågan kom från en annan webbplats och avvisades.")
+NO_SUCH_MESSAGE = "Det finns inget meddelande från ön med den beteckningen."
 
 
 def editor_router(site: Site) -> APIRouter:
@@ -110,20 +86,15 @@ def editor_router(site: Site) -> APIRouter:
         found = store.session(_hash(token))
         return (found[0], found[1], token) if found else None
 
-    def check_csrf(form: dict[str, str], expected: str) -> None:
-        if not hmac.compare_digest(form.get("csrf", "").encode(), expected.encode()):
-            raise _Refused(403, "Formulärets säkerhetskod stämmer inte. Ladda om sidan och försök igen.")
-
     async def authorised_form(request: Request) -> tuple[str, dict[str, str]]:
-        _same_origin(request)
+        form = await _form(request)
         who = current(request)
         if who is None:
-            raise _Refused(401, "Du är inte inloggad.")
-        form = await _form(request)
-        check_csrf(form, who[1])
+            raise Refused(401, "signed_out")
+        check_csrf(form.get("csrf", ""), who[1])
         return who[0], form
 
-    def refused(exc: _Refused) -> HTMLResponse:
+    def refused(exc: Refused) -> HTMLResponse:
         return render("refused", status=exc.status, message=exc.text)
 
     def login_page(request: Request, status: int = 200, error: str | None = None, username: str = "") -> HTMLResponse:
@@ -139,10 +110,9 @@ def editor_router(site: Site) -> APIRouter:
     @router.post("/logga-in")
     async def login(request: Request) -> Response:
         try:
-            _same_origin(request)
             form = await _form(request)
-            check_csrf(form, request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24))
-        except _Refused as exc:
+            check_csrf(form.get("csrf", ""), request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24))
+        except Refused as exc:
             return refused(exc)
         username = form.get("username", "").strip().lower()
         if not accounts.verify(store, username, form.get("password", "")):
@@ -158,7 +128,7 @@ def editor_router(site: Site) -> APIRouter:
     async def logout(request: Request) -> Response:
         try:
             username, _ = await authorised_form(request)
-        except _Refused as exc:
+        except Refused as exc:
             return refused(exc)
         store.end_session(_hash(request.cookies[SESSION_COOKIE]), username)
         response = RedirectResponse(f"{PREFIX}/logga-in", status_code=303)
@@ -197,41 +167,48 @@ def editor_router(site: Site) -> APIRouter:
             return RedirectResponse(f"{PREFIX}/logga-in", status_code=303)
         message = store.message(identifier)
         if message is None or message.origin != "island":
-            return render("refused", status=404, message="Det finns inget meddelande från ön med den beteckningen.")
+            return no_such_message()
         return dashboard(who, values=_values(message), editing=message)
 
     @router.post("/meddelanden")
     async def publish(request: Request) -> Response:
         try:
             username, form = await authorised_form(request)
-        except _Refused as exc:
+        except Refused as exc:
             return refused(exc)
         identifier = f"island-{_now():%Y%m%d%H%M%S}-{secrets.token_hex(3)}"
         return _save(request, username, form, identifier, "Alert", "publish", None)
 
-    @router.post("/meddelanden/{identifier}")
-    async def update(request: Request, identifier: str) -> Response:
+    def no_such_message() -> HTMLResponse:
+        return render("refused", status=404, message=NO_SUCH_MESSAGE)
+
+    async def change_island_message(request: Request, identifier: str,
+                                    change: Callable[[str, dict[str, str], Message], Response]) -> Response:
+        """Update and cancel: a logged-in editor's form about one of the island's own messages."""
         try:
             username, form = await authorised_form(request)
-        except _Refused as exc:
+        except Refused as exc:
             return refused(exc)
         old = store.message(identifier)
         if old is None or old.origin != "island":
-            return render("refused", status=404, message="Det finns inget meddelande från ön med den beteckningen.")
-        return _save(request, username, form, identifier, "Update", "update", old)
+            return no_such_message()
+        return change(username, form, old)
+
+    @router.post("/meddelanden/{identifier}")
+    async def update(request: Request, identifier: str) -> Response:
+        def updated(username: str, form: dict[str, str], old: Message) -> Response:
+            return _save(request, username, form, identifier, "Update", "update", old)
+
+        return await change_island_message(request, identifier, updated)
 
     @router.post("/meddelanden/{identifier}/upphav")
     async def cancel(request: Request, identifier: str) -> Response:
-        try:
-            username, _ = await authorised_form(request)
-        except _Refused as exc:
-            return refused(exc)
-        old = store.message(identifier)
-        if old is None or old.origin != "island":
-            return render("refused", status=404, message="Det finns inget meddelande från ön med den beteckningen.")
-        cancelled = old.model_copy(update={"msg_type": "Cancel", "cancelled": True, "sent": _now()})
-        store.save_island_message(cancelled, username, "cancel", old.text("sv")[0].headline)
-        return RedirectResponse(PREFIX, status_code=303)
+        def cancelled(username: str, _: dict[str, str], old: Message) -> Response:
+            message = old.model_copy(update={"msg_type": "Cancel", "cancelled": True, "sent": _now()})
+            store.save_island_message(message, username, "cancel", old.text("sv")[0].headline)
+            return RedirectResponse(PREFIX, status_code=303)
+
+        return await change_island_message(request, identifier, cancelled)
 
     def _save(request: Request, username: str, form: dict[str, str], identifier: str, msg_type: str,
               action: str, old: Message | None) -> Response:

@@ -93,6 +93,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "information": "Ring 113 13 om du har frågor.",
         "radio": "Lyssna på radio P4. En radio med batterier fungerar utan ström.",
         "footer": "Sidan fungerar även när internet inte fungerar.",
+        "registry": "Jag är OK – familj och vänner",
+        "registry_link": "Berätta att du är OK, eller sök efter någon du känner",
     },
     "en": {
         "skip": "Skip to content",
@@ -168,6 +170,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "registry": "Olen kunnossa – läheiset",
         "registry_link": "Kerro, että olet kunnossa, tai etsi läheistäsi",
     },
+    # Numbers with spaces (113 13) are wrapped in LRI/PDI isolates, or right-to-left text shows them as "13 113".
     "ar": {
         "skip": "انتقل إلى المحتوى",
         "languages": "اللغة",
@@ -198,7 +201,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "no_points": "لا توجد نقاط أمان مفتوحة الآن.",
         "numbers": "أرقام مهمة والراديو",
         "emergency": "اتصل بالرقم 112 في حالات الطوارئ، عندما تكون الحياة أو الصحة أو الممتلكات أو البيئة في خطر.",
-        "information": "اتصل بالرقم 113 13 للحصول على معلومات عن الحوادث والأزمات الخطيرة. لا تتصل بالرقم 112 لطرح الأسئلة.",
+        "information": "اتصل بالرقم \u2066113 13\u2069 للحصول على معلومات عن الحوادث والأزمات الخطيرة. لا تتصل بالرقم 112 لطرح الأسئلة.",
         "radio": "استمع إلى إذاعة السويد P4. عند انقطاع الكهرباء يعمل راديو بالبطاريات أو راديو السيارة.",
         "print": "نسخة للطباعة للوحة الإعلانات",
         "footer": "تُعرض هذه الصفحة من الشبكة المحلية للبلدية وتعمل حتى عندما يكون الإنترنت معطلاً.",

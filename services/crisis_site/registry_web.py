@@ -1,13 +1,14 @@
 """The safe-and-well registry's pages: register, look up, add an update or delete with the code.
 
-Plain forms, no JavaScript, Swedish first. Lookups are POSTed so names and phone numbers
-never end up in URLs, logs or browser history. Every answer is no-store.
+Plain forms, no JavaScript, in every language the site has (registry_texts.py). Lookups are
+POSTed so names and phone numbers never end up in URLs, logs or browser history. Every answer
+is no-store.
 """
 
 from __future__ import annotations
 
-import hmac
 import math
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -17,7 +18,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from services.crisis_site import i18n
-from services.crisis_site.editor import SESSION_COOKIE, _hash, _Refused, _same_origin, read_form
+from services.crisis_site.editor import SESSION_COOKIE, _hash
+from services.crisis_site.forms import Refused, accepted_form, check_csrf
 from services.crisis_site.ratelimit import RateLimiter
 from services.crisis_site.registry import (
     MAX_IDENTIFIER,
@@ -28,6 +30,7 @@ from services.crisis_site.registry import (
     RegistryError,
     normalise_name,
 )
+from services.crisis_site.registry_texts import texts
 from services.crisis_site.render import local_datetime
 
 if TYPE_CHECKING:
@@ -45,118 +48,15 @@ class Limits:
     lookup_name: RateLimiter = field(default_factory=lambda: RateLimiter(20, 600.0))
     write_client: RateLimiter = field(default_factory=lambda: RateLimiter(300, 600.0))
 
-TEXTS: dict[str, dict[str, str]] = {
-    "sv": {
-        "title": "Jag är OK – anhöriga",
-        "intro": "Här kan du meddela att du är OK, och anhöriga kan se det från alla trygghetspunkter på ön. "
-                 "Den som söker måste redan veta ditt fullständiga namn och ditt telefonnummer eller din hemadress. "
-                 "Ingen kan se var du är, och ingen kan se en lista över alla som är registrerade.",
-        "register": "Meddela att du är OK",
-        "lookup": "Sök efter en anhörig",
-        "change": "Lägg till ett nytt meddelande eller ta bort dina uppgifter",
-        "name": "Fullständigt namn",
-        "identifier": "Telefonnummer eller hemadress (från före krisen)",
-        "identifier_hint": "Samma uppgift som dina anhöriga känner till, till exempel 070-123 45 67 eller Storgatan 3, Ödsbyn.",
-        "presets": "Välj ett eller flera meddelanden",
-        "safe": "Jag är i säkerhet och mår bra.",
-        "at_point": "Jag är på en trygghetspunkt.",
-        "with_family": "Jag bor hos familj eller vänner.",
-        "will_contact": "Jag hör av mig när jag kan.",
-        "need_nothing": "Jag behöver ingen hjälp just nu.",
-        "text": "Eget meddelande (frivilligt, högst {max} tecken)",
-        "text_hint": "Skriv inte var du är.",
-        "send": "Skicka",
-        "search": "Sök",
-        "code": "Din personliga kod",
-        "registered": "Du är registrerad.",
-        "code_keep": "Spara koden. Med den kan du lägga till ett meddelande eller ta bort dina uppgifter. "
-                     "Koden visas bara en gång och kan inte tas fram igen.",
-        "expires": "Uppgifterna tas bort automatiskt efter {days} dagar.",
-        "found": "Meddelanden från {name}",
-        "not_found": "Vi hittade ingen registrering med det namnet och den uppgiften. "
-                     "Kontrollera stavningen och försök igen, eller fråga personalen.",
-        "lookup_intro": "Skriv det fullständiga namnet och telefonnumret eller hemadressen. Båda måste stämma.",
-        "updated": "Ditt meddelande är sparat.",
-        "deleted": "Dina uppgifter är borttagna.",
-        "bad_code": "Koden stämmer inte med någon registrering.",
-        "delete": "Ta bort mina uppgifter",
-        "add": "Lägg till meddelandet",
-        "fix": "Det gick inte att spara. Rätta fälten nedan.",
-        "err_empty": "Fältet får inte vara tomt.",
-        "err_long": "Texten är för lång.",
-        "err_name": "Skriv ett namn med bokstäver.",
-        "err_identifier": "Skriv ett telefonnummer (till exempel 070-123 45 67) eller en adress med gatunamn.",
-        "err_no_preset": "Välj minst ett meddelande.",
-        "err_preset": "Välj bland meddelandena i listan.",
-        "back": "Tillbaka",
-        "home": "Till krisinformationen",
-        "refused": "Det gick inte",
-        "limited": "För många försök på kort tid. Vänta {minutes} minuter och försök igen, eller fråga personalen.",
-    },
-    "en": {
-        "title": "I am OK – loved ones",
-        "intro": "Here you can let others know you are OK, and your loved ones can see it from every safety point on "
-                 "the island. Whoever searches must already know your full name and your phone number or home address. "
-                 "Nobody can see where you are, and nobody can see a list of everyone registered.",
-        "register": "Let others know you are OK",
-        "lookup": "Search for a loved one",
-        "change": "Add a new message or remove your details",
-        "name": "Full name",
-        "identifier": "Phone number or home address (from before the crisis)",
-        "identifier_hint": "Something your loved ones know, for example 070-123 45 67 or Storgatan 3, Ödsbyn.",
-        "presets": "Choose one or more messages",
-        "safe": "I am safe and well.",
-        "at_point": "I am at a safety point (trygghetspunkt).",
-        "with_family": "I am staying with family or friends.",
-        "will_contact": "I will contact you when I can.",
-        "need_nothing": "I do not need any help right now.",
-        "text": "Your own message (optional, at most {max} characters)",
-        "text_hint": "Do not write where you are.",
-        "send": "Send",
-        "search": "Search",
-        "code": "Your private code",
-        "registered": "You are registered.",
-        "code_keep": "Keep this code. With it you can add a message or remove your details. "
-                     "It is shown only once and cannot be recovered.",
-        "expires": "Your details are removed automatically after {days} days.",
-        "found": "Messages from {name}",
-        "not_found": "We found no registration with that name and that phone number or address. "
-                     "Check the spelling and try again, or ask the staff.",
-        "lookup_intro": "Enter the full name and the phone number or home address. Both must match.",
-        "updated": "Your message has been saved.",
-        "deleted": "Your details have been removed.",
-        "bad_code": "The code does not match any registration.",
-        "delete": "Remove my details",
-        "add": "Add the message",
-        "fix": "Nothing was saved. Please correct the fields below.",
-        "err_empty": "This field cannot be empty.",
-        "err_long": "The text is too long.",
-        "err_name": "Write a name with letters.",
-        "err_identifier": "Write a phone number (for example 070-123 45 67) or an address with a street name.",
-        "err_no_preset": "Choose at least one message.",
-        "err_preset": "Choose from the messages in the list.",
-        "back": "Back",
-        "home": "To the crisis information",
-        "refused": "That did not work",
-        "limited": "Too many attempts in a short time. Wait {minutes} minutes and try again, or ask the staff.",
-    },
-}
 
-
-def texts(tag: str) -> dict[str, str]:
-    """The registry's texts in `tag`; a text missing there comes from Swedish, as on the page."""
-    merged = dict(TEXTS[i18n.DEFAULT])
-    merged.update(TEXTS.get(tag, {}))
-    return merged
-
-
-
+Form = dict[str, list[str]]
+Checks = list[tuple[RateLimiter, str]]
 
 # The language links of a page answering a POST-only path lead to the form it came from.
 _FORM_FOR = {f"{PREFIX}/ta-bort": f"{PREFIX}/andra", "/redaktion/anhoriga/registrera": "/redaktion/anhoriga"}
 
 
-def _one(form: dict[str, list[str]], name: str) -> str:
+def _one(form: Form, name: str) -> str:
     return form.get(name, [""])[0]
 
 
@@ -167,7 +67,7 @@ def registry_router(site: Site) -> APIRouter:
     site.registry = registry
     site.registry_limits = Limits()  # read per request, so tests can swap in tighter ones
 
-    def language(request: Request, form: dict[str, list[str]] | None = None) -> str:
+    def language(request: Request, form: Form | None = None) -> str:
         chosen = _one(form, "lang") if form else request.query_params.get("lang")
         return i18n.choose(chosen, request.headers.get("accept-language"))
 
@@ -177,23 +77,15 @@ def registry_router(site: Site) -> APIRouter:
 
         html = site.renderer.template("registry.html").render(
             page=page, css=site.renderer.css, municipality=site.store.content().municipality,
-            t=texts(lang), lang=i18n.LANGUAGES[lang], languages=i18n.LANGUAGES.values(), presets=PRESETS,
-            max_name=MAX_NAME, max_identifier=MAX_IDENTIFIER, max_text=MAX_TEXT, when=when,
-            days=round(registry.ttl / 86400), path=_FORM_FOR.get(request.url.path, request.url.path), values=context.pop("values", {}),
-            errors=context.pop("errors", {}), **context,
+            t=texts(lang), site_t=i18n.texts(lang), lang=i18n.LANGUAGES[lang], languages=i18n.LANGUAGES.values(),
+            presets=PRESETS, max_name=MAX_NAME, max_identifier=MAX_IDENTIFIER, max_text=MAX_TEXT, when=when,
+            days=round(registry.ttl / 86400), path=_FORM_FOR.get(request.url.path, request.url.path),
+            values=context.pop("values", {}), errors=context.pop("errors", {}), **context,
         )
         # no-store: a shared computer at a trygghetspunkt must not keep someone's code or lookup.
         return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
 
-    async def posted(request: Request) -> tuple[dict[str, list[str]], str]:
-        _same_origin(request)
-        form = await read_form(request)
-        return form, language(request, form)
-
-    def refused(request: Request, exc: _Refused) -> HTMLResponse:
-        return render(request, "refused", language(request), status=exc.status, message=exc.text)
-
-    def limited(request: Request, lang: str, *checks: tuple[RateLimiter, str]) -> HTMLResponse | None:
+    def limited(request: Request, lang: str, checks: Checks) -> HTMLResponse | None:
         """The 429 page at the first limit hit (the limits before it have counted the try), else None."""
         for limiter, key in checks:
             wait = limiter.allow(key)
@@ -207,22 +99,39 @@ def registry_router(site: Site) -> APIRouter:
     def client(request: Request) -> str:
         return request.client.host if request.client else "-"
 
-    @router.get(PREFIX + "")
-    async def index(request: Request) -> Response:
-        return render(request, "index", language(request))
+    def writes(request: Request, form: Form) -> Checks:
+        return [(site.registry_limits.write_client, client(request))]
 
-    @router.get(PREFIX + "/registrera")
-    async def register_form(request: Request) -> Response:
-        return render(request, "register", language(request))
+    def lookups(request: Request, form: Form) -> Checks:
+        limits = site.registry_limits
+        return [(limits.lookup_client, client(request)),
+                (limits.lookup_name, normalise_name(_one(form, "name")[:MAX_NAME]))]
 
-    @router.post(PREFIX + "/registrera")
-    async def register(request: Request) -> Response:
-        try:
-            form, lang = await posted(request)
-        except _Refused as exc:
-            return refused(request, exc)
-        if (hit := limited(request, lang, (site.registry_limits.write_client, client(request)))) is not None:
-            return hit
+    def resident_post(path: str, checks: Callable[[Request, Form], Checks]):
+        """A resident's form handler, called only with a form that was accepted and is within its limits.
+
+        Every refusal on the way (cross-site, too big, too many fields, too many tries) is a page
+        in the resident's language.
+        """
+        def add(handler: Callable[[Request, Form, str], Awaitable[Response]]):
+            async def endpoint(request: Request) -> Response:
+                try:
+                    form = await accepted_form(request)
+                except Refused as exc:
+                    lang = language(request)
+                    return render(request, "refused", lang, status=exc.status, message=texts(lang)[exc.reason])
+                lang = language(request, form)
+                if (hit := limited(request, lang, checks(request, form))) is not None:
+                    return hit
+                return await handler(request, form, lang)
+
+            router.add_api_route(path, endpoint, methods=["POST"])
+            return handler
+
+        return add
+
+    async def register_from(form: Form) -> tuple[dict[str, Any], str | None, dict[str, str]]:
+        """(what was typed, the new code or None, the problems per field): the form's registration."""
         values = {"name": _one(form, "name"), "identifier": _one(form, "identifier"), "text": _one(form, "text"),
                   "presets": form.get("presets", [])}
         try:
@@ -231,26 +140,31 @@ def registry_router(site: Site) -> APIRouter:
                 registry.register, values["name"], values["identifier"], values["presets"], values["text"]
             )
         except RegistryError as exc:
-            return render(request, "register", lang, status=400, values=values, errors=exc.errors)
+            return values, None, exc.errors
+        return values, code, {}
+
+    @router.get(PREFIX + "")
+    async def index(request: Request) -> Response:
+        return render(request, "index", language(request))
+
+    @router.get(PREFIX + "/registrera")
+    async def register_form(request: Request) -> Response:
+        return render(request, "register", language(request))
+
+    @resident_post(PREFIX + "/registrera", writes)
+    async def register(request: Request, form: Form, lang: str) -> Response:
+        values, code, errors = await register_from(form)
+        if code is None:
+            return render(request, "register", lang, status=400, values=values, errors=errors)
         return render(request, "registered", lang, code=code)
 
     @router.get(PREFIX + "/sok")
     async def lookup_form(request: Request) -> Response:
         return render(request, "lookup", language(request))
 
-    @router.post(PREFIX + "/sok")
-    async def lookup(request: Request) -> Response:
-        try:
-            form, lang = await posted(request)
-        except _Refused as exc:
-            return refused(request, exc)
-        limits = site.registry_limits
-        name = _one(form, "name")
-        hit = limited(request, lang, (limits.lookup_client, client(request)),
-                      (limits.lookup_name, normalise_name(name[:MAX_NAME])))
-        if hit is not None:
-            return hit
-        found = await run_in_threadpool(registry.lookup, name, _one(form, "identifier"))
+    @resident_post(PREFIX + "/sok", lookups)
+    async def lookup(request: Request, form: Form, lang: str) -> Response:
+        found = await run_in_threadpool(registry.lookup, _one(form, "name"), _one(form, "identifier"))
         events["lookups"] += 1
         events["found"] += bool(found)
         # The searcher's own words are not echoed back: the miss page is byte-for-byte the same.
@@ -260,14 +174,8 @@ def registry_router(site: Site) -> APIRouter:
     async def change_form(request: Request) -> Response:
         return render(request, "change", language(request))
 
-    @router.post(PREFIX + "/andra")
-    async def add_update(request: Request) -> Response:
-        try:
-            form, lang = await posted(request)
-        except _Refused as exc:
-            return refused(request, exc)
-        if (hit := limited(request, lang, (site.registry_limits.write_client, client(request)))) is not None:
-            return hit
+    @resident_post(PREFIX + "/andra", writes)
+    async def add_update(request: Request, form: Form, lang: str) -> Response:
         values = {"text": _one(form, "text"), "presets": form.get("presets", [])}
         try:
             ok = await run_in_threadpool(registry.add_update, _one(form, "code"), values["presets"], values["text"])
@@ -277,14 +185,8 @@ def registry_router(site: Site) -> APIRouter:
             return render(request, "change", lang, status=404, values=values, errors={"code": "bad_code"})
         return render(request, "done", lang, message="updated")
 
-    @router.post(PREFIX + "/ta-bort")
-    async def delete(request: Request) -> Response:
-        try:
-            form, lang = await posted(request)
-        except _Refused as exc:
-            return refused(request, exc)
-        if (hit := limited(request, lang, (site.registry_limits.write_client, client(request)))) is not None:
-            return hit
+    @resident_post(PREFIX + "/ta-bort", writes)
+    async def delete(request: Request, form: Form, lang: str) -> Response:
         if not await run_in_threadpool(registry.delete, _one(form, "code")):
             return render(request, "change", lang, status=404, errors={"delete_code": "bad_code"})
         return render(request, "done", lang, message="deleted")
@@ -314,20 +216,14 @@ def registry_router(site: Site) -> APIRouter:
         if who is None:
             return RedirectResponse("/redaktion/logga-in", status_code=303)
         try:
-            _same_origin(request)
-            form = await read_form(request)
-            if not hmac.compare_digest(_one(form, "csrf").encode(), who[1].encode()):
-                raise _Refused(403, "Formulärets säkerhetskod stämmer inte. Ladda om sidan och försök igen.")
-        except _Refused as exc:
-            return refused(request, exc)
-        values = {"name": _one(form, "name"), "identifier": _one(form, "identifier"), "text": _one(form, "text"),
-                  "presets": form.get("presets", [])}
-        try:
-            code = await run_in_threadpool(
-                registry.register, values["name"], values["identifier"], values["presets"], values["text"]
-            )
-        except RegistryError as exc:
-            return await staff_page(request, status=400, values=values, errors=exc.errors)
+            form = await accepted_form(request)
+            check_csrf(_one(form, "csrf"), who[1])
+        except Refused as exc:
+            # The staff pages are Swedish, as the editor's.
+            return render(request, "refused", i18n.DEFAULT, status=exc.status, message=exc.text)
+        values, code, errors = await register_from(form)
+        if code is None:
+            return await staff_page(request, status=400, values=values, errors=errors)
         # The audit says who registered someone, never whom: the log is read by more people.
         await run_in_threadpool(site.store.log_action, who[0], "registry-register", "registrerade en person")
         return render(request, "registered", i18n.DEFAULT, code=code)

@@ -1,11 +1,6 @@
 """The browser tier: a real headless Chromium (Debian's) opens the crisis page BY NAME through the
 island resolver while the uplink is cut, at a phone's size, and checks what a resident sees.
-
-Name resolution: as root (CI) the island resolver listens on port 53, and Chromium runs in a
-mount namespace of its own whose /etc/resolv.conf names only the island resolver: a real DNS
-path, the resolver's answer is what the browser uses. Without root the resolver is on port
-5353, which no stub resolver can use; then the test asks the island resolver over DNS itself
-and hands the answer to Chromium with --host-resolver-rules.
+How Chromium resolves names on the island: browser_test_helpers.py.
 """
 
 from __future__ import annotations
@@ -13,105 +8,23 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import stat
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import dns.message
-import dns.query
-import dns.rcode
-import httpx
 import pytest
 
-from island_test_helpers import IslandCLI, island_cli, island_net
-from tiers import require_tier
+from browser_test_helpers import OUTPUT, PHONE, ROOT, axe_violations, cut_island, launch_chromium
+from island_test_helpers import IslandCLI, island_net
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-AXE = ROOT / "build" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
-OUTPUT = ROOT / "test-output"
 NET = island_net(4)
-PHONE = {"width": 360, "height": 640}
-# As the machines' notes say: without the background-networking flags Chromium keeps trying the internet.
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def _browser_reason() -> str | None:
-    if not Path(CHROMIUM).exists():
-        return f"{CHROMIUM} is missing (apt-get install chromium)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the playwright Python package is missing (pip install -e '.[test]')"
-    if not AXE.exists():
-        return f"axe-core is missing at {AXE} (npm install --prefix build/axe axe-core@4)"
-    return None
 
 
 @pytest.fixture(scope="module")
 def island(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IslandCLI]:
-    require_tier("browser", _browser_reason())
-    cli = island_cli(tmp_path_factory.mktemp("browser-island"), NET)
-    cli.run("up", "--detach", check=True)
-    try:
-        # The island has heard from the municipality once; then the uplink goes.
-        wait_sync(cli, True)
-        cli.run("uplink", "cut", "--mode", "blackhole", check=True)
-        wait_sync(cli, False)
+    with cut_island(tmp_path_factory.mktemp("browser-island"), NET) as cli:
         yield cli
-    finally:
-        cli.run("uplink", "restore")
-        assert cli.run("down").returncode == 0
-
-
-def wait_sync(cli: IslandCLI, reachable: bool, within: float = 20.0) -> None:
-    url = cli.status()["site"]["url"] + "api/crisis.json"
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if httpx.get(url, timeout=5).json()["sync"]["reachable"] is reachable:
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"the site's sync did not become reachable={reachable} within {within:g} s")
-
-
-def resolve(status: dict, name: str) -> str:
-    """Ask the island resolver, over DNS, from the resident's address."""
-    resolver = status["resolver"]
-    answer = dns.query.udp(dns.message.make_query(name, "A"), resolver["host"], port=resolver["port"], timeout=3,
-                           source=f"{NET}.4.10")
-    assert answer.rcode() == dns.rcode.NOERROR
-    return next(rr.address for rrset in answer.answer for rr in rrset if rrset.rdtype == 1)
-
-
-def _can_unshare_mounts() -> bool:
-    if not shutil.which("unshare"):
-        return False
-    return subprocess.run(["unshare", "--mount", "true"], capture_output=True).returncode == 0
-
-
-def chromium_launch(status: dict, folder: Path) -> tuple[str, list[str], str]:
-    """(executable, extra args, how names are resolved)."""
-    resolver = status["resolver"]
-    if os.geteuid() == 0 and resolver["port"] == 53 and _can_unshare_mounts():
-        resolv = folder / "resolv.conf"
-        resolv.write_text(f"nameserver {resolver['host']}\noptions timeout:2 attempts:1\n", encoding="utf-8")
-        wrapper = folder / "chromium-island-dns"
-        wrapper.write_text(
-            "#!/bin/sh\n"
-            "# Chromium with the island resolver as its only DNS server, in a mount namespace of its own.\n"
-            f"exec unshare --mount --propagation private sh -c 'mount --bind \"$0\" /etc/resolv.conf && "
-            f"exec {CHROMIUM} \"$@\"' {resolv} \"$@\"\n",
-            encoding="utf-8",
-        )
-        wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
-        return str(wrapper), [], "real DNS: /etc/resolv.conf -> island resolver"
-    address = resolve(status, status["crisis_name"])
-    return CHROMIUM, [f"--host-resolver-rules=MAP {status['crisis_name']} {address}"], f"host-resolver-rules -> {address}"
 
 
 def _luminance(rgb: tuple[int, int, int]) -> float:
@@ -134,14 +47,11 @@ def test_crisis_page_by_name_in_chromium_while_the_uplink_is_cut(island: IslandC
 
     status = island.status()
     assert status["uplink"] == "cut"
-    executable, extra, how = chromium_launch(status, tmp_path)
-    print(f"name resolution: {how}")
     url = status["site"]["by_name"]  # http://krisinfo.kommun.example/ (with :8080 without root)
     OUTPUT.mkdir(exist_ok=True)
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, args=[*FLAGS, *extra], headless=True,
-                                    env={**os.environ, "HOME": str(tmp_path)})
+        browser = launch_chromium(p, status, tmp_path, NET)
         try:
             context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
                                           locale="sv-SE", bypass_csp=False)
@@ -175,14 +85,7 @@ def test_crisis_page_by_name_in_chromium_while_the_uplink_is_cut(island: IslandC
             for target in (url, url + "?lang=ar", url + "?lang=sv-x-ll", url + "utskrift", url + "redaktion/logga-in",
                            url + "api"):
                 axe_page.goto(target, wait_until="load")
-                axe_page.add_script_tag(path=str(AXE))
-                result = axe_page.evaluate(
-                    "async () => await axe.run(document, {runOnly: {type: 'tag', values: "
-                    "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})"
-                )
-                violations = [f"{v['id']}: {v['help']} ({len(v['nodes'])})" for v in result["violations"]]
-                assert violations == [], f"{target}: {violations}"
-                assert len(result["passes"]) > 10, "axe ran its rules"
+                assert axe_violations(axe_page) == [], target
 
             # What axe cannot see: reflow at 320 px and text at 200 % without sideways scrolling.
             narrow = browser.new_context(viewport={"width": 320, "height": 640}).new_page()

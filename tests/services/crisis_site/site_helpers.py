@@ -7,6 +7,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -29,6 +31,16 @@ def app_with(tmp_path: Path | None = None, **overrides):
     if tmp_path is not None and "database" not in overrides:
         config.database = str(tmp_path / "site.sqlite3")
     return create_app(config=config)
+
+
+@asynccontextmanager
+async def registry_client(app) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of `app` (made with app_with); the registry's database is closed afterwards."""
+    try:
+        async with client_for(app) as c:
+            yield c
+    finally:
+        app.state.site.registry.close()
 
 
 ROOT = Path(__file__).resolve().parents[3]

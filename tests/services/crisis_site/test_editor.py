@@ -148,6 +148,15 @@ async def test_form_size_and_type_are_limited(site: httpx.AsyncClient) -> None:
     assert as_json.status_code == 415
 
 
+async def test_a_form_with_too_many_fields_is_a_clear_400_not_a_crash(site: httpx.AsyncClient) -> None:
+    await login(site)
+    token = csrf((await site.get("/redaktion")).text)
+    fields = new_message(token, **{f"extra{i}": "x" for i in range(60)})
+    r = await site.post("/redaktion/meddelanden", data=fields)
+    assert r.status_code == 400 and "Formuläret har för många fält." in r.text
+    assert "Vattnet är avstängt" not in (await site.get("/")).text  # nothing was published
+
+
 def test_accounts_refuse_weak_input(tmp_path) -> None:
     from services.crisis_site.store import Store
 
