@@ -34,14 +34,11 @@ _SEND_SLOT = 4096
 _SKEW = 64
 _SOCKADDR_SLOT = 128  # sizeof(struct sockaddr_storage)
 _MSG_DONTWAIT = 0x40
-_MSG_TRUNC = 0x20
 # Batches read per readiness event before the loop gets its turn (timers, TCP, the full path).
 _BATCHES_PER_WAKEUP = 8
 
 # struct mmsghdr on 64-bit Linux: struct msghdr (56 bytes) then msg_len, padded to 64.
 _MMSGHDR = struct.Struct("QI4xQQQQi4xI4x")
-_MSG_LEN = struct.Struct("=I")  # at offset 56
-_MSG_FLAGS = struct.Struct("=i")  # at offset 48
 _IOVEC = struct.Struct("QQ")
 _IOV_LEN = struct.Struct("=Q")
 
@@ -96,8 +93,11 @@ class BatchedUDP:
         self._batch_done = batch_done
         self._n = batch
         self._v6 = sock.family == socket.AF_INET6
-        # The address part of a sockaddr (no port): the key for the host-string cache.
-        self._host_bytes = struct.Struct("8x16s4x" if self._v6 else "4x4s")
+        # The address part of each sockaddr (no port): the key for the host-string cache. Read for a
+        # whole batch in one call, as are the lengths: per batch, not per packet.
+        host_field = "8x16s104x" if self._v6 else "4x4s120x"
+        self._hosts_of = [struct.Struct(host_field * n) for n in range(batch + 1)]
+        self._lengths_of = [struct.Struct("=" + "56xI4x" * n) for n in range(batch + 1)]
         self._hosts: dict[bytes, str] = {}
         name_length = 28 if self._v6 else 16
         receive_stride, send_stride = _RECEIVE_SLOT + _SKEW, _SEND_SLOT + _SKEW
@@ -146,18 +146,19 @@ class BatchedUDP:
         received, replies = memoryview(self._received), memoryview(self._replies)
         send_iovecs, addresses = self._send_iovecs, self._addresses
         receive_stride, send_stride = self._receive_stride, self._send_stride
-        hosts, host_bytes = self._hosts, self._host_bytes.unpack_from
-        msg_len, iov_len = _MSG_LEN.unpack_from, _IOV_LEN.pack_into
+        hosts, iov_len = self._hosts, _IOV_LEN.pack_into
+        lengths = self._lengths_of[count].unpack_from(headers)
+        raw_hosts = self._hosts_of[count].unpack_from(addresses)
         answer = self._answer
         run_start = 0  # answers are sent in runs of consecutive slots; a query taking the full path ends a run
         answered = 0
         for i in range(count):
             start = i * receive_stride
-            length = msg_len(headers, i * _MMSGHDR.size + 56)[0]
+            length = lengths[i]
             data = received[start:start + length].tobytes()
             reply = None
             if answer is not None:
-                raw_host = host_bytes(addresses, i * _SOCKADDR_SLOT)[0]
+                raw_host = raw_hosts[i]
                 host = hosts.get(raw_host)
                 if host is None:
                     host = self._remember_host(raw_host)

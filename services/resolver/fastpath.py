@@ -32,17 +32,18 @@ def query_key(data: bytes) -> tuple[bytes, int] | None:
 class Replays:
     def __init__(self, max_answers: int = _MAX_ANSWERS) -> None:
         self._answers: dict[bytes, Stored] = {}
-        self._exact: dict[bytes, Stored] = {}
+        # Keyed by the query's bytes after the ID; read directly by the resolver's hot path.
+        self.same_bytes: dict[bytes, Stored] = {}
         self._max = max_answers
 
     def answer(self, data: bytes, now: float) -> Stored | None:
         """What is stored for ``data`` (its answer's ID is not the query's), or None when nothing fresh is."""
         exact = data[2:]
-        stored = self._exact.get(exact)
+        stored = self.same_bytes.get(exact)
         if stored is not None:
             if now < stored[1]:
                 return stored  # the very same question: only the ID differs
-            del self._exact[exact]
+            del self.same_bytes[exact]
         keyed = query_key(data)
         if keyed is None:
             return None
@@ -55,7 +56,7 @@ class Replays:
             del self._answers[key]
             return None
         stored = (replay(reply, data, end), until, source, token, slot)
-        self._keep(self._exact, bytes(exact), stored)
+        self._keep(self.same_bytes, bytes(exact), stored)
         return stored
 
     def remember(self, data: bytes, reply: bytes, until: float, source: str, token: object = None,
@@ -67,7 +68,7 @@ class Replays:
         if reply[12:end].lower() != data[12:end].lower():
             return  # not an answer that echoes this question at the same place
         self._keep(self._answers, keyed[0], (bytes(reply), until, source, token, slot))
-        self._keep(self._exact, bytes(data[2:]), (bytes(replay(reply, data, end)), until, source, token, slot))
+        self._keep(self.same_bytes, bytes(data[2:]), (bytes(replay(reply, data, end)), until, source, token, slot))
 
     def _keep(self, table: dict[bytes, Stored], key: bytes, stored: Stored) -> None:
         if len(table) >= self._max:
@@ -76,4 +77,4 @@ class Replays:
 
     def clear(self) -> None:
         self._answers.clear()
-        self._exact.clear()
+        self.same_bytes.clear()
