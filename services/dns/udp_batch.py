@@ -177,7 +177,7 @@ class BatchedUDP:
             run_start = i + 1
             if reply is None:
                 self._full_path(data, self._client(i))
-            elif reply:  # too big for a send slot: rare enough for a plain sendto
+            elif reply and length >= 2:  # too big for a send slot: rare enough for a plain sendto
                 self._send_one(data[:2] + reply[2:], i)
         self._send(run_start, count)
         if self._batch_done is not None and answered:
