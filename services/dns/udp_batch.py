@@ -122,6 +122,9 @@ class BatchedUDP:
             _MMSGHDR.pack_into(self._send_headers, i * _MMSGHDR.size,
                                address, name_length, send_iov + 2 * i * _IOVEC.size, 2, 0, 0, 0, 0)
         self._fresh_receive_headers = bytes(self._receive_headers)
+        self._received_view, self._replies_view = memoryview(self._received), memoryview(self._replies)
+        # Per slot: where its query starts, where its reply goes, where its reply's length is written.
+        self._slots = [(i * receive_stride, i * send_stride, (2 * i + 1) * _IOVEC.size + 8) for i in range(batch)]
         self._keep_alive = (receive_iovecs,)
         self._receive_headers_at = _address_of(self._receive_headers)
         self._send_headers_at = _address_of(self._send_headers)
@@ -143,34 +146,32 @@ class BatchedUDP:
             return 0
         started = time.monotonic()
         self.batches += 1
-        received, replies = memoryview(self._received), memoryview(self._replies)
-        send_iovecs, addresses = self._send_iovecs, self._addresses
-        receive_stride, send_stride = self._receive_stride, self._send_stride
-        hosts, iov_len = self._hosts, _IOV_LEN.pack_into
+        received, replies, send_iovecs = self._received_view, self._replies_view, self._send_iovecs
         lengths = self._lengths_of[count].unpack_from(headers)
-        raw_hosts = self._hosts_of[count].unpack_from(addresses)
         answer = self._answer
+        if answer is None:
+            for i in range(count):
+                start = self._slots[i][0]
+                self._full_path(received[start:start + lengths[i]].tobytes(), self._client(i))
+            return count
+        hosts, iov_len = self._hosts, _IOV_LEN.pack_into
+        raw_hosts = self._hosts_of[count].unpack_from(self._addresses)
         run_start = 0  # answers are sent in runs of consecutive slots; a query taking the full path ends a run
         answered = 0
-        for i in range(count):
-            start = i * receive_stride
-            length = lengths[i]
-            data = received[start:start + length].tobytes()
-            reply = None
-            if answer is not None:
-                raw_host = raw_hosts[i]
-                host = hosts.get(raw_host)
-                if host is None:
-                    host = self._remember_host(raw_host)
-                try:
-                    reply = answer(data, host, "udp")
-                except Exception:
-                    log.exception("fast path failed for a packet from %s", host)
-                    reply = None
+        for i, (receive_at, reply_at, length_at), length, raw_host in zip(range(count), self._slots, lengths, raw_hosts):
+            data = received[receive_at:receive_at + length].tobytes()
+            host = hosts.get(raw_host)
+            if host is None:
+                host = self._remember_host(raw_host)
+            try:
+                reply = answer(data, host, "udp")
+            except Exception:
+                log.exception("fast path failed for a packet from %s", host)
+                reply = None
             if reply and len(reply) <= _SEND_SLOT and length >= 2:
-                slot = i * send_stride
-                replies[slot:slot + len(reply)] = reply
-                iov_len(send_iovecs, (2 * i + 1) * _IOVEC.size + 8, len(reply) - 2)
+                size = len(reply)
+                replies[reply_at:reply_at + size] = reply
+                iov_len(send_iovecs, length_at, size - 2)
                 answered += 1
                 continue
             self._send(run_start, i)
