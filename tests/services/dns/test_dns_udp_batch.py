@@ -16,15 +16,28 @@ def packet(qid: int, body: bytes) -> bytes:
     return struct.pack("!H", qid) + body
 
 
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
+            probe.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
 @pytest.fixture
 def pair():
-    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    server.bind(("127.0.0.1", 0))
+    yield from _pair(socket.AF_INET, "127.0.0.1")
+
+
+def _pair(family: int, host: str):
+    server = socket.socket(family, socket.SOCK_DGRAM)
+    server.bind((host, 0))
     server.setblocking(False)
     server.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)  # room for the whole burst
-    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    client = socket.socket(family, socket.SOCK_DGRAM)
     client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-    client.bind(("127.0.0.1", 0))
+    client.bind((host, 0))
     client.connect(server.getsockname())
     client.settimeout(2)
     yield server, client
@@ -89,3 +102,21 @@ def test_without_a_fast_path_every_query_takes_the_full_path(pair) -> None:
         client.send(data)
     batched.drain()
     assert misses == [packet(1, b"a"), big]
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback here")
+def test_ipv6_clients_are_answered_and_named_by_their_address() -> None:
+    for server, client in _pair(socket.AF_INET6, "::1"):
+        hosts, misses = [], []
+
+        def answer(data: bytes, host: str, transport: str) -> bytes | None:
+            hosts.append(host)
+            return None if data[2:] == b"miss" else b"\x00\x00v6"
+
+        batched = udp_batch.BatchedUDP(server, answer, lambda data, address: misses.append(address))
+        client.send(packet(3, b"hit"))
+        client.send(packet(4, b"miss"))
+        batched.drain()
+        assert client.recv(100) == packet(3, b"v6")
+        assert hosts == ["::1", "::1"]
+        assert [address[:2] for address in misses] == [client.getsockname()[:2]]
