@@ -87,14 +87,16 @@ class LatencyHistogram(Collector):
     def observe(self, source: str, seconds: float, count: int = 1) -> None:
         counts = self._counts.get(source)
         if counts is None:
+            self._sums[source] = 0.0  # before the counts: a scrape that sees the counts finds the sum
             counts = self._counts[source] = [0] * (len(self._bounds) + 1)
-            self._sums[source] = 0.0
         counts[bisect_left(self._bounds, seconds)] += count  # a bucket holds values <= its bound
         self._sums[source] += seconds * count
 
     def collect(self):
         family = HistogramMetricFamily(self.name, self.documentation, labels=["source"])
-        for source, counts in self._counts.items():
+        # A snapshot: scrapes run in the metrics thread while the event loop may add a source.
+        for source, counts in list(self._counts.items()):
+            counts = list(counts)
             cumulative, buckets = 0, []
             for bound, n in zip(self._bounds + (float("inf"),), counts):
                 cumulative += n
