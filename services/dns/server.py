@@ -3,7 +3,8 @@
 dnslib's own server is one thread per request and ignores EDNS; this one is a
 single event loop, honours the client's UDP size, truncates, keeps a TCP
 connection open for several queries, and never lets a bad packet or a handler
-error go unanswered.
+error go unanswered. On Linux it reads and answers UDP in batches (udp_batch);
+elsewhere, or with ``batched=False``, one datagram per callback.
 """
 
 from __future__ import annotations
