@@ -3,7 +3,8 @@
 dnslib's own server is one thread per request and ignores EDNS; this one is a
 single event loop, honours the client's UDP size, truncates, keeps a TCP
 connection open for several queries, and never lets a bad packet or a handler
-error go unanswered.
+error go unanswered. On Linux it reads and answers UDP in batches (udp_batch);
+elsewhere, or with ``batched=False``, one datagram per callback.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ import asyncio
 import logging
 import socket
 import struct
+import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from dnslib import RCODE, DNSRecord
 
+from . import udp_batch
 from .wire import MalformedPacket, client_udp_size, error_reply_bytes, pack_for_udp, parse_query, servfail
 
 log = logging.getLogger(__name__)
@@ -29,16 +32,31 @@ class FastPath(Protocol):
     """Answers a query from its raw bytes before any parsing (precomputed answers).
 
     ``answer`` returns the bytes to send, ``b""`` to drop the query, or None to take the
-    full path; ``learn`` is told every full-path answer so it can serve the next one.
+    full path; the server puts the query's ID on the bytes it sends, so a stored answer
+    can be returned as it is. ``learn`` is told every full-path answer so it can serve
+    the next one; ``sent_unparsed`` every answer to a packet that was never parsed;
+    ``answered_batch`` how many fast answers went out together and how long they took.
     """
 
-    def answer(self, data: bytes, client: tuple[str, int], transport: str) -> bytes | None: ...
+    def answer(self, data: bytes, host: str, transport: str) -> bytes | None: ...
 
     def learn(self, data: bytes, query: DNSRecord, response: DNSRecord, reply: bytes, transport: str) -> None: ...
+
+    def sent_unparsed(self, reply: bytes | None) -> None: ...
+
+    def answered_batch(self, count: int, seconds: float) -> None: ...
 
 TCP_IDLE_SECONDS = 10.0
 MAX_TCP_CONNECTIONS = 256
 UDP_RECEIVE_BUFFER = 1 << 20
+
+
+def _enlarge_receive_buffer(sock: socket.socket) -> None:
+    try:
+        # Room for a burst while the loop is busy (Unbound: so-rcvbuf); capped by net.core.rmem_max.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RECEIVE_BUFFER)
+    except OSError:
+        pass
 
 
 class _UDPProtocol(asyncio.DatagramProtocol):
@@ -53,22 +71,21 @@ class _UDPProtocol(asyncio.DatagramProtocol):
         fast = self.server.fast_path
         if fast is not None:
             # No task, no parse: the common case (local names, cache hits) ends here.
+            started = time.monotonic()
             try:
-                reply = fast.answer(data, addr, "udp")
+                reply = fast.answer(data, addr[0], "udp")
             except Exception:
                 log.exception("fast path failed for a packet from %s", addr)
                 reply = None
             if reply is not None:
-                if reply and self.transport is not None:
-                    self.transport.sendto(reply, addr)
+                if reply and self.transport is not None and len(data) >= 2:
+                    self.transport.sendto(data[:2] + reply[2:], addr)
+                    fast.answered_batch(1, time.monotonic() - started)
                 return
-        task = asyncio.ensure_future(self._answer(data, addr))
-        self.server._tasks.add(task)
-        task.add_done_callback(self.server._tasks.discard)
+        self.server.answer_later(data, addr, self._send)
 
-    async def _answer(self, data: bytes, addr) -> None:
-        reply = await self.server.answer(data, addr, "udp")
-        if reply is not None and self.transport is not None and not self.transport.is_closing():
+    def _send(self, reply: bytes, addr) -> None:
+        if self.transport is not None and not self.transport.is_closing():
             self.transport.sendto(reply, addr)
 
     def error_received(self, exc: Exception) -> None:
@@ -86,6 +103,7 @@ class DNSServer:
         fast_path: FastPath | None = None,
         max_tcp_connections: int = MAX_TCP_CONNECTIONS,
         tcp_idle_seconds: float = TCP_IDLE_SECONDS,
+        batched: bool = True,
     ) -> None:
         self.handler = handler
         self.host = host
@@ -93,30 +111,86 @@ class DNSServer:
         self.fast_path = fast_path
         self.max_tcp_connections = max_tcp_connections
         self.tcp_idle_seconds = tcp_idle_seconds
+        self.batched = batched
         self._udp: asyncio.DatagramTransport | None = None
+        self._batched: udp_batch.BatchedUDP | None = None
         self._tcp: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task] = set()
         self._tcp_connections = 0
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._udp, _ = await loop.create_datagram_endpoint(
-            lambda: _UDPProtocol(self), local_addr=(self.host, self.port)
-        )
-        try:
-            # Room for a burst while the loop is busy (Unbound: so-rcvbuf); capped by net.core.rmem_max.
-            self._udp.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RECEIVE_BUFFER)
-        except OSError:
-            pass
+        if self.batched and udp_batch.available():
+            self._batched = self._start_batched(loop)
+        else:
+            self._udp, _ = await loop.create_datagram_endpoint(
+                lambda: _UDPProtocol(self), local_addr=(self.host, self.port)
+            )
+            _enlarge_receive_buffer(self._udp.get_extra_info("socket"))
         try:
             self._tcp = await asyncio.start_server(self._serve_tcp, self.host, self.port, reuse_address=True)
         except OSError:
-            self._udp.close()
+            self._close_udp()
             raise
 
-    async def stop(self) -> None:
+    def _start_batched(self, loop: asyncio.AbstractEventLoop) -> udp_batch.BatchedUDP:
+        family, _, _, _, address = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_DGRAM)[0]
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            sock.setblocking(False)
+            sock.bind(address)
+            _enlarge_receive_buffer(sock)
+            fast = self.fast_path
+            batched = udp_batch.BatchedUDP(
+                sock,
+                fast.answer if fast is not None else None,
+                self._answer_batched_miss,
+                fast.answered_batch if fast is not None else None,
+            )
+            loop.add_reader(sock.fileno(), batched.drain)
+        except BaseException:
+            sock.close()
+            raise
+        return batched
+
+    def _answer_batched_miss(self, data: bytes, client: tuple) -> None:
+        sock = self._batched.sock
+
+        def send(reply: bytes, client: tuple) -> None:
+            if sock.fileno() < 0:
+                return  # stopped meanwhile
+            try:
+                sock.sendto(reply, client)
+            except OSError as exc:  # a full send buffer: the client asks again
+                log.debug("udp send to %s: %s", client, exc)
+
+        self.answer_later(data, client, send)
+
+    def answer_later(self, data: bytes, client: tuple, send: Callable[[bytes, tuple], None]) -> None:
+        """Answer a UDP query on the full path in a task of its own; ``send`` gets the reply."""
+
+        async def answer() -> None:
+            reply = await self.answer(data, client, "udp")
+            if reply is not None:
+                send(reply, client)
+
+        task = asyncio.ensure_future(answer())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _close_udp(self) -> None:
         if self._udp is not None:
             self._udp.close()
+        if self._batched is not None:
+            sock = self._batched.sock
+            try:
+                asyncio.get_running_loop().remove_reader(sock.fileno())
+            finally:
+                sock.close()
+            self._batched = None
+
+    async def stop(self) -> None:
+        self._close_udp()
         if self._tcp is not None:
             self._tcp.close()
         for task in list(self._tasks):
@@ -127,17 +201,17 @@ class DNSServer:
         """Bytes to send back for ``data``, or None to stay silent (garbage too short to answer)."""
         if self.fast_path is not None and transport != "udp":  # UDP asked it already
             try:
-                fast = self.fast_path.answer(data, client, transport)
+                fast = self.fast_path.answer(data, client[0], transport)
             except Exception:
                 log.exception("fast path failed for a packet from %s", client)
                 fast = None
             if fast is not None:
-                return fast or None
+                return data[:2] + fast[2:] if fast and len(data) >= 2 else None
         try:
             query = parse_query(data)
         except MalformedPacket as exc:
             log.debug("malformed packet from %s: %s", client, exc)
-            return error_reply_bytes(data, exc.rcode)
+            return self._unparsed(error_reply_bytes(data, exc.rcode))
         try:
             response = await self.handler(query, client, transport)
         except Exception:
@@ -152,12 +226,17 @@ class DNSServer:
                 reply = response.pack()
         except Exception:
             log.exception("cannot pack the answer for %s", query.q.qname)
-            return error_reply_bytes(data, RCODE.SERVFAIL)
+            return self._unparsed(error_reply_bytes(data, RCODE.SERVFAIL))
         if self.fast_path is not None:
             try:
                 self.fast_path.learn(data, query, response, reply, transport)
             except Exception:
                 log.exception("fast path could not learn the answer for %s", query.q.qname)
+        return reply
+
+    def _unparsed(self, reply: bytes | None) -> bytes | None:
+        if self.fast_path is not None:
+            self.fast_path.sent_unparsed(reply)
         return reply
 
     async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

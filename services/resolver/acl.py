@@ -12,16 +12,16 @@ class AccessList:
 
     def __init__(self, networks: list[str]) -> None:
         self._networks = [ipaddress.ip_network(n, strict=False) for n in networks]
-        # Decisions per address, so the fast path pays one dict lookup per query.
-        self._decided: dict[str, bool] = {}
+        # Decisions per address, so the fast path pays one dict lookup per query (it reads them directly).
+        self.decisions: dict[str, bool] = {}
 
     def allows(self, address: str) -> bool:
-        decided = self._decided.get(address)
+        decided = self.decisions.get(address)
         if decided is None:
             decided = self._decide(address)
-            if len(self._decided) >= _MAX_REMEMBERED:
-                self._decided.clear()
-            self._decided[address] = decided
+            if len(self.decisions) >= _MAX_REMEMBERED:
+                self.decisions.clear()
+            self.decisions[address] = decided
         return decided
 
     def _decide(self, address: str) -> bool:

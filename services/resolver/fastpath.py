@@ -6,7 +6,9 @@ query's ID and its question's letter case. Local-zone answers never change; answ
 from the cache are replayed for at most a second, so their TTLs still count down.
 
 Most clients ask the same bytes again (same case), so a second table keyed by the raw
-bytes after the ID finds those without even walking the question's labels.
+bytes after the ID finds those without even walking the question's labels. Its answers
+are returned as stored, with whatever ID they were stored with: the server puts the
+query's ID on every answer it sends (services.dns.server.FastPath).
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from services.dns.wire import question_end, replay
 _MAX_ANSWERS = 20000
 FOREVER = float("inf")
 
-# (answer bytes, replay until (monotonic), source, caller's token)
-_Stored = tuple[bytes, float, str, object]
+# (answer bytes, replay until (monotonic), source, caller's token, caller's counter slot)
+Stored = tuple[bytes, float, str, object, int]
 
 
 def query_key(data: bytes) -> tuple[bytes, int] | None:
@@ -29,19 +31,19 @@ def query_key(data: bytes) -> tuple[bytes, int] | None:
 
 class Replays:
     def __init__(self, max_answers: int = _MAX_ANSWERS) -> None:
-        self._answers: dict[bytes, _Stored] = {}
-        self._exact: dict[bytes, _Stored] = {}
+        self._answers: dict[bytes, Stored] = {}
+        # Keyed by the query's bytes after the ID; read directly by the resolver's hot path.
+        self.same_bytes: dict[bytes, Stored] = {}
         self._max = max_answers
 
-    def answer(self, data: bytes, now: float) -> tuple[bytes, str, object] | None:
-        """The stored answer for ``data``, its source (``local`` or ``cache``) and the caller's token."""
-        exact = bytes(data[2:])
-        stored = self._exact.get(exact)
+    def answer(self, data: bytes, now: float) -> Stored | None:
+        """What is stored for ``data`` (its answer's ID is not the query's), or None when nothing fresh is."""
+        exact = data[2:]
+        stored = self.same_bytes.get(exact)
         if stored is not None:
-            reply, until, source, token = stored
-            if now < until:
-                return data[:2] + reply[2:], source, token  # the very same question: only the ID differs
-            del self._exact[exact]
+            if now < stored[1]:
+                return stored  # the very same question: only the ID differs
+            del self.same_bytes[exact]
         keyed = query_key(data)
         if keyed is None:
             return None
@@ -49,29 +51,30 @@ class Replays:
         stored = self._answers.get(key)
         if stored is None:
             return None
-        reply, until, source, token = stored
+        reply, until, source, token, slot = stored
         if now >= until:
             del self._answers[key]
             return None
-        reply = replay(reply, data, end)
-        self._keep(self._exact, exact, (reply, until, source, token))
-        return reply, source, token
+        stored = (replay(reply, data, end), until, source, token, slot)
+        self._keep(self.same_bytes, bytes(exact), stored)
+        return stored
 
-    def remember(self, data: bytes, reply: bytes, until: float, source: str, token: object = None) -> None:
+    def remember(self, data: bytes, reply: bytes, until: float, source: str, token: object = None,
+                 slot: int = 0) -> None:
         keyed = query_key(data)
         if keyed is None:
             return
         end = keyed[1]
         if reply[12:end].lower() != data[12:end].lower():
             return  # not an answer that echoes this question at the same place
-        self._keep(self._answers, keyed[0], (bytes(reply), until, source, token))
-        self._keep(self._exact, bytes(data[2:]), (bytes(replay(reply, data, end)), until, source, token))
+        self._keep(self._answers, keyed[0], (bytes(reply), until, source, token, slot))
+        self._keep(self.same_bytes, bytes(data[2:]), (bytes(replay(reply, data, end)), until, source, token, slot))
 
-    def _keep(self, table: dict[bytes, _Stored], key: bytes, stored: _Stored) -> None:
+    def _keep(self, table: dict[bytes, Stored], key: bytes, stored: Stored) -> None:
         if len(table) >= self._max:
             table.clear()  # rare: cheaper than LRU bookkeeping on the hot path
         table[key] = stored
 
     def clear(self) -> None:
         self._answers.clear()
-        self._exact.clear()
+        self.same_bytes.clear()

@@ -6,8 +6,10 @@ exposes it over HTTP, which is also where `island status` reads the upstreams' s
 
 from __future__ import annotations
 
+from bisect import bisect_left
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
@@ -22,33 +24,85 @@ RCODE_NAMES = (
 )
 
 
+def fast_slot(source: str, rcode: int) -> int:
+    """Where the fast path counts an answer from ``source`` with ``rcode``: one list item per answer."""
+    return SOURCES.index(source) * 16 + (rcode & 0xF)
+
+
 class HotCounts(Collector):
     """Counters bumped on every query: plain integers (a Prometheus Counter takes a lock per
-    increment, which the fast path cannot afford), exported as counters when scraped."""
+    increment, which the fast path cannot afford), exported as counters when scraped.
+
+    The full path counts sources and rcodes apart; the fast path bumps one item of
+    ``fast`` per answer (see :func:`fast_slot`), added in when scraped.
+    """
 
     def __init__(self) -> None:
         self.queries = {"udp": 0, "tcp": 0}
         self.rcodes = [0] * 16
         self.sources = dict.fromkeys(SOURCES, 0)
+        self.fast = [0] * (16 * len(SOURCES))
         self.cache_hits = 0
+
+    def source_counts(self) -> dict[str, int]:
+        fast = self.fast
+        return {s: n + sum(fast[i * 16:(i + 1) * 16]) for i, (s, n) in enumerate(self.sources.items())}
+
+    def rcode_counts(self) -> list[int]:
+        fast = self.fast
+        return [n + sum(fast[code::16]) for code, n in enumerate(self.rcodes)]
 
     def collect(self):
         queries = CounterMetricFamily("island_resolver_queries", "Queries received", labels=["transport"])
         for transport, n in self.queries.items():
             queries.add_metric([transport], n)
         answers = CounterMetricFamily("island_resolver_answers", "Answers sent, by rcode", labels=["rcode"])
-        for code, n in enumerate(self.rcodes):
-            if n or code in (0, 2, 3, 5):
+        for code, n in enumerate(self.rcode_counts()):
+            if n or code in (0, 1, 2, 3, 5):
                 answers.add_metric([RCODE_NAMES[code]], n)
         sources = CounterMetricFamily(
             "island_resolver_answer_source",
             "Where answers came from: local zone, cache, upstream, stale cache, none (SERVFAIL), refused client",
             labels=["source"],
         )
-        for source, n in self.sources.items():
+        for source, n in self.source_counts().items():
             sources.add_metric([source], n)
         hits = CounterMetricFamily("island_resolver_cache_hits", "Answers served from fresh cache", value=self.cache_hits)
         return [queries, answers, sources, hits]
+
+
+class LatencyHistogram(Collector):
+    """Response time by answer source, in plain integers (no lock per observation).
+
+    The fast path observes once per batch of answers, with the batch's time from its
+    receive to its send: an upper bound for each answer in it.
+    """
+
+    def __init__(self, name: str, documentation: str, buckets: tuple[float, ...]) -> None:
+        self.name, self.documentation = name, documentation
+        self._bounds = tuple(sorted(buckets))
+        self._counts: dict[str, list[int]] = {}
+        self._sums: dict[str, float] = {}
+
+    def observe(self, source: str, seconds: float, count: int = 1) -> None:
+        counts = self._counts.get(source)
+        if counts is None:
+            self._sums[source] = 0.0  # before the counts: a scrape that sees the counts finds the sum
+            counts = self._counts[source] = [0] * (len(self._bounds) + 1)
+        counts[bisect_left(self._bounds, seconds)] += count  # a bucket holds values <= its bound
+        self._sums[source] += seconds * count
+
+    def collect(self):
+        family = HistogramMetricFamily(self.name, self.documentation, labels=["source"])
+        # A snapshot: scrapes run in the metrics thread while the event loop may add a source.
+        for source, counts in list(self._counts.items()):
+            counts = list(counts)
+            cumulative, buckets = 0, []
+            for bound, n in zip(self._bounds + (float("inf"),), counts):
+                cumulative += n
+                buckets.append(("+Inf" if bound == float("inf") else repr(bound), cumulative))
+            family.add_metric([source], buckets, self._sums[source])
+        return [family]
 
 
 class Metrics:
@@ -68,13 +122,12 @@ class Metrics:
             "island_resolver_rate_limited", "Queries over the response-rate limit", ["action"], registry=r
         )
         self.cache_entries = Gauge("island_resolver_cache_entries", "Answers in the cache", registry=r)
-        self.latency = Histogram(
+        self.latency = LatencyHistogram(
             "island_resolver_response_seconds",
-            "Time to answer a query that took the full path, by answer source",
-            ["source"],
-            buckets=_LATENCY_BUCKETS,
-            registry=r,
+            "Time to answer a query, by answer source (fast-path answers: their batch's time, an upper bound)",
+            _LATENCY_BUCKETS,
         )
+        r.register(self.latency)
         self.upstream_latency = Histogram(
             "island_resolver_upstream_seconds", "Upstream round trips that got an answer", ["upstream"],
             buckets=_LATENCY_BUCKETS, registry=r,

@@ -29,7 +29,7 @@ from .acl import AccessList
 from .cache import AnswerCache, CacheKey, Entry, cache_key
 from .config import ResolverConfig
 from .fastpath import FOREVER, Replays
-from .metrics import Metrics
+from .metrics import SOURCES, Metrics, fast_slot
 from .ratelimit import RateLimiter, Verdict
 from .upstreams import Upstream, UpstreamFailed, Upstreams, ask, failure_kind
 
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 _STALE = (EDE_STALE_ANSWER, "Stale Answer")
 _UNREACHABLE = (EDE_NO_REACHABLE_AUTHORITY, "No Reachable Authority")
+_REFUSED_SLOT = fast_slot("refused", RCODE.REFUSED)
 # Longest a cache answer is replayed byte for byte: its TTLs count down in whole seconds.
 _REPLAY_SECONDS = 1.0
 
@@ -55,6 +56,10 @@ class IslandResolver:
         self._in_flight: dict[CacheKey, asyncio.Future[DNSRecord]] = {}
         self._tasks: set[asyncio.Task] = set()
         self._hot = self.metrics.hot
+        self._rate_limiting = self.rate_limit.enabled
+        self._acl_decisions = self.acl.decisions
+        self._same_bytes_answer = self.replays.same_bytes.get
+        self._fast_seen = [0] * len(SOURCES)  # fast-path answers per source already in the latency histogram
 
     def _upstream_changed(self, name: str, state: str, changed: bool) -> None:
         self.metrics.set_upstream_state(name, state, changed=changed)
@@ -62,36 +67,59 @@ class IslandResolver:
             self.replays.clear()
 
     # The fast path (services.dns.server.FastPath) -------------------------------------------
-    def answer(self, data: bytes, client: tuple[str, int], transport: str) -> bytes | None:
+    def answer(self, data: bytes, host: str, transport: str) -> bytes | None:
         hot = self._hot
         hot.queries[transport] += 1
         # Limited first, so that refusals cannot be reflected at a spoofed victim at full rate either.
-        if transport == "udp" and self.rate_limit.enabled:
-            verdict = self.rate_limit.check(client[0])
+        if transport == "udp" and self._rate_limiting:
+            verdict = self.rate_limit.check(host)
             if verdict is Verdict.DROP:
                 self.metrics.rate_limited.labels("drop").inc()
                 return b""
             if verdict is Verdict.SLIP:
                 self.metrics.rate_limited.labels("slip").inc()
                 return _truncated(data)
-        if not self.acl.allows(client[0]):
+        allowed = self._acl_decisions.get(host)
+        if allowed is None:
+            allowed = self.acl.allows(host)
+        if not allowed:
             self.metrics.refused.inc()
-            hot.sources["refused"] += 1
-            return self._counted(error_reply_bytes(data, RCODE.REFUSED) or b"")
+            refusal = error_reply_bytes(data, RCODE.REFUSED)
+            if refusal is None:
+                return b""
+            hot.fast[_REFUSED_SLOT] += 1
+            return refusal
         if transport != "udp":
             return None  # replays are packed for UDP (maybe truncated); TCP is rare, take the full path
-        found = self.replays.answer(data, time.monotonic())
-        if found is None:
-            return None
-        reply, source, entry = found
-        if source == "cache":
+        # Inlined Replays.answer for the common case, a question asked before in the very same bytes:
+        # one dict lookup, and no clock for local answers (they never expire).
+        stored = self._same_bytes_answer(data[2:])
+        if stored is None or (stored[1] != FOREVER and time.monotonic() >= stored[1]):
+            stored = self.replays.answer(data, time.monotonic())
+            if stored is None:
+                return None
+        reply, _, _, entry, slot = stored
+        if entry is not None:  # a cache answer
             if entry.evicted:
                 return None
             hot.cache_hits += 1
             self._count_hit(entry, data)
-        hot.sources[source] += 1
-        hot.rcodes[reply[3] & 0xF] += 1
+        hot.fast[slot] += 1
         return reply
+
+    def answered_batch(self, count: int, seconds: float) -> None:
+        """The server sent ``count`` fast-path answers within ``seconds`` of receiving the first."""
+        fast, seen = self._hot.fast, self._fast_seen
+        for index, source in enumerate(SOURCES):
+            total = sum(fast[index * 16:(index + 1) * 16])
+            if total != seen[index]:
+                self.metrics.latency.observe(source, seconds, total - seen[index])
+                seen[index] = total
+
+    def sent_unparsed(self, reply: bytes | None) -> None:
+        """The server answered a packet it could not parse (FORMERR, NOTIMP) or pack (SERVFAIL)."""
+        if reply:
+            self._counted(reply)
 
     def _count_hit(self, entry: Entry, data: bytes | DNSRecord) -> None:
         """A cache hit makes an entry popular; popular entries near expiry are refreshed now."""
@@ -113,13 +141,15 @@ class IslandResolver:
             rr.rtype == QTYPE.OPT and rr.rdata for rr in response.ar
         ):
             return  # SERVFAIL, REFUSED and answers carrying EDE (stale) are decided afresh every time
+        rcode = reply[3] & 0xF
         if self._local(query) is not None:
-            self.replays.remember(data, reply, FOREVER, "local")
+            self.replays.remember(data, reply, FOREVER, "local", None, fast_slot("local", rcode))
             return
         entry = self.cache.get(cache_key(query))
         now = time.monotonic()
         if entry is not None and entry.fresh(now):
-            self.replays.remember(data, reply, min(now + _REPLAY_SECONDS, entry.expires), "cache", entry)
+            until = min(now + _REPLAY_SECONDS, entry.expires)
+            self.replays.remember(data, reply, until, "cache", entry, fast_slot("cache", rcode))
 
     # The full path --------------------------------------------------------------------------
     async def handle(self, query: DNSRecord, client: tuple[str, int], transport: str) -> DNSRecord:
@@ -128,7 +158,7 @@ class IslandResolver:
             return reply_to(query, rcode=RCODE.REFUSED)
         reply, source = self._from_local(query) or await self._recurse(query)
         self._hot.sources[source] += 1
-        self.metrics.latency.labels(source).observe(time.monotonic() - started)
+        self.metrics.latency.observe(source, time.monotonic() - started)
         return reply
 
     def _local(self, query: DNSRecord):

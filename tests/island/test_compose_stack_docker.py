@@ -8,7 +8,6 @@ What a person does: `island up --backend compose`, open the crisis page from the
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import time

@@ -14,7 +14,10 @@ from typing import TypeVar
 import dns.asyncquery
 import dns.message
 import dns.rdatatype
-from net_helpers import HOST
+from net_helpers import HOST, free_port, serving
+
+from services.dns import DNSServer
+from services.resolver import IslandResolver, ResolverConfig
 
 T = TypeVar("T")
 
@@ -109,3 +112,53 @@ class ControlledUpstream:
 
     def count(self, name: str) -> int:
         return sum(1 for asked, _ in self.asked if asked == name.lower().rstrip(".") + ".")
+
+
+LOCAL = {"name": "krisinfo.kommun.example", "type": "static", "data": "@ 30 IN A 10.20.0.10\n"}
+
+
+def config(upstream_ports: list[int], **extra) -> ResolverConfig:
+    raw = {
+        "listen": {"host": HOST, "port": 53},
+        "local_zones": [LOCAL],
+        "upstreams": [{"host": HOST, "port": p} for p in upstream_ports],
+        "forward_timeout": 0.4,
+        "health": {"recheck_interval": 0.5, "down_after": 2},
+    }
+    for key, value in extra.items():
+        raw[key] = {**raw[key], **value} if isinstance(value, dict) and isinstance(raw.get(key), dict) else value
+    return ResolverConfig.model_validate(raw)
+
+
+@contextlib.asynccontextmanager
+async def running(cfg: ResolverConfig, *, batched: bool = True):
+    """The resolver served the way `serve()` does it: fast path and configured TCP limits.
+
+    ``batched=False`` serves UDP one datagram at a time, as on systems without recvmmsg.
+    """
+    resolver = IslandResolver(cfg)
+    for _ in range(5):
+        port = free_port()
+        server = DNSServer(
+            resolver.handle, HOST, port, fast_path=resolver,
+            max_tcp_connections=cfg.limits.tcp_connections, tcp_idle_seconds=cfg.limits.tcp_idle_seconds,
+            batched=batched,
+        )
+        try:
+            await server.start()
+        except OSError:
+            continue
+        break
+    try:
+        yield port, resolver
+    finally:
+        await server.stop()
+        await resolver.close()
+
+
+@contextlib.asynccontextmanager
+async def world(*upstreams: ControlledUpstream, batched: bool = True, **extra):
+    """Serve each controlled upstream, then the resolver in front of them; yields (port, resolver)."""
+    async with contextlib.AsyncExitStack() as stack:
+        ports = [await stack.enter_async_context(serving(u.handle)) for u in upstreams]
+        yield await stack.enter_async_context(running(config(ports, **extra), batched=batched))

@@ -16,7 +16,6 @@ import dns.message
 import dns.rcode
 import dns.rdatatype
 import dns.rrset
-from dnslib import RR
 from net_helpers import HOST, free_port, serving
 from resolver_test_helpers import addresses, ask, fake_upstream, timed
 

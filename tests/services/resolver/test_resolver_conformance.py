@@ -20,57 +20,12 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 import httpx
-from net_helpers import HOST, free_port, serving
-from resolver_test_helpers import ControlledUpstream, addresses, ask, timed
+from net_helpers import HOST, free_port
+from resolver_test_helpers import ControlledUpstream, addresses, ask, timed, world
 
-from services.dns import DNSServer
-from services.resolver import IslandResolver, ResolverConfig
+from services.resolver import IslandResolver
 from services.resolver.metrics import upstream_states
 
-LOCAL = {"name": "krisinfo.kommun.example", "type": "static", "data": "@ 30 IN A 10.20.0.10\n"}
-
-
-def config(upstream_ports: list[int], **extra) -> ResolverConfig:
-    raw = {
-        "listen": {"host": HOST, "port": 53},
-        "local_zones": [LOCAL],
-        "upstreams": [{"host": HOST, "port": p} for p in upstream_ports],
-        "forward_timeout": 0.4,
-        "health": {"recheck_interval": 0.5, "down_after": 2},
-    }
-    for key, value in extra.items():
-        raw[key] = {**raw[key], **value} if isinstance(value, dict) and isinstance(raw.get(key), dict) else value
-    return ResolverConfig.model_validate(raw)
-
-
-@contextlib.asynccontextmanager
-async def running(cfg: ResolverConfig):
-    """The resolver served the way `serve()` does it: fast path and configured TCP limits."""
-    resolver = IslandResolver(cfg)
-    for _ in range(5):
-        port = free_port()
-        server = DNSServer(
-            resolver.handle, HOST, port, fast_path=resolver,
-            max_tcp_connections=cfg.limits.tcp_connections, tcp_idle_seconds=cfg.limits.tcp_idle_seconds,
-        )
-        try:
-            await server.start()
-        except OSError:
-            continue
-        break
-    try:
-        yield port, resolver
-    finally:
-        await server.stop()
-        await resolver.close()
-
-
-@contextlib.asynccontextmanager
-async def world(*upstreams: ControlledUpstream, **extra):
-    """Serve each controlled upstream, then the resolver in front of them; yields (port, resolver)."""
-    async with contextlib.AsyncExitStack() as stack:
-        ports = [await stack.enter_async_context(serving(u.handle)) for u in upstreams]
-        yield await stack.enter_async_context(running(config(ports, **extra)))
 
 
 def ede_codes(response) -> list[int]:
