@@ -111,7 +111,8 @@ class RegistryCheck(_Model):
     def _fields_fit_the_action(self) -> RegistryCheck:
         if self.action == "lookup" and self.of is None:
             raise ValueError("a lookup needs of: the register probe whose residents it looks up")
-        if self.action == "register" and {"of", "identifier"} & self.model_fields_set:
+        # By value, not by the fields given: an operation sent on to a probe agent carries every default.
+        if self.action == "register" and (self.of is not None or self.identifier != "right"):
             raise ValueError("of and identifier are for lookups; a register probe makes up its own residents")
         return self
 
