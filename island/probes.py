@@ -18,7 +18,7 @@ from markupsafe import escape  # as the site escapes what it shows (Jinja2)
 from services.dns import DNSExchangeError, DNSRefused, DNSTimeout, query
 
 from .scenario.journal import Outcome, Status
-from .scenario.model import DNSCheck, HTTPCheck, Probe, ReachCheck, RegistryCheck
+from .scenario.model import DNSCheck, HTTPCheck, Person, Probe, ReachCheck, RegistryCheck
 
 # What the registry's pages carry (services/crisis_site/templates/registry.html): the code shown
 # once a registration is durable, a found resident's section, and the one miss answer.
@@ -51,7 +51,7 @@ class _Failed(Exception):
 class Prober:
     """Runs probes from one place; each page is a new connection, like a phone opening it anew.
 
-    HTTP is a plain HTTP/1.1 GET on asyncio streams rather than an HTTP client library: a
+    HTTP is a plain HTTP/1.1 GET (or form POST) on asyncio streams rather than an HTTP client library: a
     library's own work per request (measured ~1-3 ms with httpx on these machines) would be
     counted as the page's latency, and the prober must record what a client sees within 1 ms
     (bench/prober.py checks it against an independent client).
@@ -152,35 +152,40 @@ class Prober:
         return f"HTTP {status}, {len(body)} bytes"
 
     async def _registry(self, check: RegistryCheck, timeout: float) -> str:
-        """Register a resident, or look one up, with the registry's own forms (anonymous: no CSRF token;
-        the Origin header a browser sends is the site's own, which the registry's origin check asks)."""
-        person = check.person
-        if person is None:
+        """Register a resident, or look one up, with the registry's own forms. Anonymous forms carry no
+        CSRF token; the registry checks the Origin, and a browser's is the site's own (see _request)."""
+        if check.person is None:
             raise _Failed("fail", "the engine gave this registry operation no resident")
         site = self._expand(check.site)
         if check.action == "register":
-            form = {"lang": "sv", "name": person.name, "identifier": person.identifier,
-                    "presets": list(REGISTER_PRESETS), "text": person.message}
-            status, body = await self._fetch(f"{site}/anhoriga/registrera", timeout, form)
-            page = body.decode("utf-8", "replace")
-            if status == 200 and REGISTERED_MARK in page:
-                return f"registered {person.name}"
-            raise _Failed("fail", f"register {person.name}: {_registry_refusal(status, page)}")
-        right = check.identifier == "right"
-        identifier = person.identifier if right else person.wrong_identifier
-        form = {"lang": "sv", "name": person.name, "identifier": identifier}
+            return await self._register(site, check.person, timeout)
+        return await self._lookup(site, check.person, check.identifier == "right", timeout)
+
+    async def _register(self, site: str, person: Person, timeout: float) -> str:
+        form = {"lang": "sv", "name": person.name, "identifier": person.identifier,
+                "presets": list(REGISTER_PRESETS), "text": person.message}
+        status, body = await self._fetch(f"{site}/anhoriga/registrera", timeout, form)
+        page = body.decode("utf-8", "replace")
+        if status == 200 and REGISTERED_MARK in page:
+            return f"registered {person.name}"
+        raise _Failed("fail", f"register {person.name}: {_registry_refusal(status, page)}")
+
+    async def _lookup(self, site: str, person: Person, right: bool, timeout: float) -> str:
+        form = {"lang": "sv", "name": person.name, "identifier": person.identifier if right else person.wrong_identifier}
         status, body = await self._fetch(f"{site}/anhoriga/sok", timeout, form)
         page = body.decode("utf-8", "replace")
         if status != 200 or not (FOUND_MARK in page or MISS_MARK in page):
             raise _Failed("fail", f"look up {person.name}: {_registry_refusal(status, page)}")
         found = FOUND_MARK in page
-        if right and not found:
+        if not right:
+            if found or escape(person.name) in page:
+                raise _Failed("fail", f"PRIVACY: {person.name} found with a wrong identifier")
+            return f"{person.name}: wrong identifier, nothing found"
+        if not found:
             raise _Failed("fail", f"{person.name} not found with the identifier they registered with")
-        if right and escape(person.message) not in page:
+        if escape(person.message) not in page:
             raise _Failed("fail", f"{person.name} found without their message")
-        if not right and (found or escape(person.name) in page):
-            raise _Failed("fail", f"PRIVACY: {person.name} found with a wrong identifier")
-        return f"{person.name}: found with their message" if right else f"{person.name}: wrong identifier, nothing found"
+        return f"{person.name}: found with their message"
 
     async def _reach(self, check: ReachCheck) -> str:
         host = self.place.hosts.get(check.place)
