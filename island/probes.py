@@ -10,14 +10,24 @@ import asyncio
 import ipaddress
 import time
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from dnslib import QTYPE, RCODE
+from markupsafe import escape  # as the site escapes what it shows (Jinja2)
 
 from services.dns import DNSExchangeError, DNSRefused, DNSTimeout, query
 
 from .scenario.journal import Outcome, Status
-from .scenario.model import DNSCheck, HTTPCheck, Probe, ReachCheck
+from .scenario.model import DNSCheck, HTTPCheck, Person, Probe, ReachCheck, RegistryCheck
+
+# What the registry's pages carry (services/crisis_site/templates/registry.html): the code shown
+# once a registration is durable, a found resident's section, and the one miss answer.
+REGISTERED_MARK = 'id="kod"'
+FOUND_MARK = '<section class="found">'
+MISS_MARK = 'id="ingen"'
+LIMITED_MARK = 'id="begransning"'
+# What the registration form sends with every resident (the form's preset message keys).
+REGISTER_PRESETS = ("safe", "at_point")
 
 @dataclass(frozen=True)
 class Place:
@@ -41,7 +51,7 @@ class _Failed(Exception):
 class Prober:
     """Runs probes from one place; each page is a new connection, like a phone opening it anew.
 
-    HTTP is a plain HTTP/1.1 GET on asyncio streams rather than an HTTP client library: a
+    HTTP is a plain HTTP/1.1 GET (or form POST) on asyncio streams rather than an HTTP client library: a
     library's own work per request (measured ~1-3 ms with httpx on these machines) would be
     counted as the page's latency, and the prober must record what a client sees within 1 ms
     (bench/prober.py checks it against an independent client).
@@ -62,6 +72,8 @@ class Prober:
                     detail = await self._dns(probe.dns, probe.timeout)
                 elif probe.reach is not None:
                     detail = await self._reach(probe.reach)
+                elif probe.registry is not None:
+                    detail = await self._registry(probe.registry, probe.timeout)
                 else:
                     detail = await self._http_get(probe.http, probe.timeout)
             status: Status = "ok"
@@ -102,31 +114,78 @@ class Prober:
                 raise _Failed("fail", f"{name}: {', '.join(str(r.rdata) for r in records)}, expected {wanted}")
         return f"{rcode} {', '.join(str(rr.rdata) for rr in records)}".strip()
 
-    async def _http_get(self, check: HTTPCheck, timeout: float) -> str:
-        url = urlsplit(self._expand(check.url))
-        host = url.hostname or ""
-        port = url.port or self.place.http_port
+    async def _address(self, host: str, timeout: float) -> str:
+        """The host's address: by name through the island's resolver, as a phone would."""
         try:
-            address = str(ipaddress.ip_address(host))
+            return str(ipaddress.ip_address(host))
         except ValueError:
-            # By name, through the island's resolver, as a phone would.
             answer = await self._resolve(host, "A", timeout)
             addresses = [str(rr.rdata) for rr in answer.rr if rr.rtype == QTYPE.A]
             if not addresses:
-                raise _Failed("fail", f"DNS: {host} has no address ({RCODE[answer.header.rcode]})")
-            address = addresses[0]
-        target = urlunsplit(("", "", url.path or "/", url.query, ""))
+                raise _Failed("fail", f"DNS: {host} has no address ({RCODE[answer.header.rcode]})") from None
+            return addresses[0]
+
+    async def _fetch(self, url: str, timeout: float, form: dict[str, str | list[str]] | None = None) -> tuple[int, bytes]:
+        """GET the URL, or POST the form to it as a browser submits a same-site form; the status and the page."""
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port or self.place.http_port
+        address = await self._address(host, timeout)
+        target = urlunsplit(("", "", parts.path or "/", parts.query, ""))
         host_header = host if port == 80 else f"{host}:{port}"
         try:
-            status, body = await _get(address, port, host_header, target, self.place.source_address)
+            status, body = await _request(
+                address, port, host_header, target, self.place.source_address,
+                None if form is None else urlencode(form, doseq=True).encode("utf-8"),
+            )
         except (OSError, ValueError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise _Failed("fail", f"HTTP: {type(exc).__name__}: {reason}") from exc
+        return status, body
+
+    async def _http_get(self, check: HTTPCheck, timeout: float) -> str:
+        status, body = await self._fetch(self._expand(check.url), timeout)
         if status != check.status:
             raise _Failed("fail", f"HTTP {status}, expected {check.status}")
         if check.contains is not None and self._expand(check.contains) not in body.decode("utf-8", "replace"):
             raise _Failed("fail", f"HTTP {status} without {check.contains!r}")
         return f"HTTP {status}, {len(body)} bytes"
+
+    async def _registry(self, check: RegistryCheck, timeout: float) -> str:
+        """Register a resident, or look one up, with the registry's own forms. Anonymous forms carry no
+        CSRF token; the registry checks the Origin, and a browser's is the site's own (see _request)."""
+        if check.person is None:
+            raise _Failed("fail", "the engine gave this registry operation no resident")
+        site = self._expand(check.site)
+        if check.action == "register":
+            return await self._register(site, check.person, timeout)
+        return await self._lookup(site, check.person, check.identifier == "right", timeout)
+
+    async def _register(self, site: str, person: Person, timeout: float) -> str:
+        form = {"lang": "sv", "name": person.name, "identifier": person.identifier,
+                "presets": list(REGISTER_PRESETS), "text": person.message}
+        status, body = await self._fetch(f"{site}/anhoriga/registrera", timeout, form)
+        page = body.decode("utf-8", "replace")
+        if status == 200 and REGISTERED_MARK in page:
+            return f"registered {person.name}"
+        raise _Failed("fail", f"register {person.name}: {_registry_refusal(status, page)}")
+
+    async def _lookup(self, site: str, person: Person, right: bool, timeout: float) -> str:
+        form = {"lang": "sv", "name": person.name, "identifier": person.identifier if right else person.wrong_identifier}
+        status, body = await self._fetch(f"{site}/anhoriga/sok", timeout, form)
+        page = body.decode("utf-8", "replace")
+        if status != 200 or not (FOUND_MARK in page or MISS_MARK in page):
+            raise _Failed("fail", f"look up {person.name}: {_registry_refusal(status, page)}")
+        found = FOUND_MARK in page
+        if not right:
+            if found or escape(person.name) in page:
+                raise _Failed("fail", f"PRIVACY: {person.name} found with a wrong identifier")
+            return f"{person.name}: wrong identifier, nothing found"
+        if not found:
+            raise _Failed("fail", f"{person.name} not found with the identifier they registered with")
+        if escape(person.message) not in page:
+            raise _Failed("fail", f"{person.name} found without their message")
+        return f"{person.name}: found with their message"
 
     async def _reach(self, check: ReachCheck) -> str:
         host = self.place.hosts.get(check.place)
@@ -143,14 +202,26 @@ class Prober:
         return f"{check.place} ({host}) answered: port {check.port} open"
 
 
-async def _get(address: str, port: int, host: str, target: str, source: str | None) -> tuple[int, bytes]:
-    """One HTTP/1.1 GET on a new connection; returns the status and the (de-chunked) body."""
+def _registry_refusal(status: int, page: str) -> str:
+    if status == 429 or LIMITED_MARK in page:
+        return "HTTP 429, the registry's rate limit was hit"
+    return f"HTTP {status}, not the registry's answer page"
+
+
+async def _request(address: str, port: int, host: str, target: str, source: str | None,
+                   form: bytes | None = None) -> tuple[int, bytes]:
+    """One HTTP/1.1 GET (or POST of a urlencoded form) on a new connection; the status and the (de-chunked) body."""
     local = (source, 0) if source else None
     reader, writer = await asyncio.open_connection(address, port, local_addr=local)
     try:
+        if form is None:
+            request = f"GET {target} HTTP/1.1\r\n"
+        else:  # a browser's same-site form: its Origin is the site itself
+            request = (f"POST {target} HTTP/1.1\r\nOrigin: http://{host}\r\n"
+                       f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(form)}\r\n")
         writer.write(
-            f"GET {target} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: odrift-prober\r\n"
-            "Accept: */*\r\nConnection: close\r\n\r\n".encode("latin-1")
+            f"{request}Host: {host}\r\nUser-Agent: odrift-prober\r\n"
+            "Accept: */*\r\nConnection: close\r\n\r\n".encode("latin-1") + (form or b"")
         )
         head = await reader.readuntil(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from .journal import Event, Journal, Operation, Outcome
 from .model import Fault, Flapping, Phase, Probe, Scenario
+from .residents import Residents
 
 if TYPE_CHECKING:  # the backends import the scenario model; only type hints go the other way
     from ..backends.base import Backend
@@ -56,6 +57,7 @@ class _Run:
         self.gate.set()
         self.quiet = asyncio.Condition()
         self.active: list[_Active] = []
+        self.residents = Residents()
 
     def elapsed(self) -> float:
         return time.monotonic() - self.t0
@@ -73,21 +75,26 @@ class _Run:
             await self.gate.wait()
             if self.stopping:
                 break
-            phase = self.phase.name
-            started = self.elapsed()
-            self.in_flight[phase] = self.in_flight.get(phase, 0) + 1
-            try:
-                outcome = await self.backend.probe(probe)
-            except Exception as exc:  # a broken probe is a failed check, never a silently dead loop
-                outcome = Outcome("fail", (self.elapsed() - started) * 1000, f"probe error: {type(exc).__name__}: {exc}")
-            finally:
-                self.in_flight[phase] -= 1
-                async with self.quiet:
-                    self.quiet.notify_all()
-            self.journal.operations.append(
-                Operation(round(started, 4), phase, probe.name, outcome.status, round(outcome.latency_ms, 3),
-                          outcome.detail)
-            )
+            # The whole operation, state included (whom a lookup looks for), goes to the backend.
+            operation = self.residents.operation(probe)
+            if operation is not None:  # None: a lookup with nobody registered yet waits for the next turn
+                phase = self.phase.name
+                started = self.elapsed()
+                self.in_flight[phase] = self.in_flight.get(phase, 0) + 1
+                try:
+                    outcome = await self.backend.probe(operation)
+                except Exception as exc:  # a broken probe is a failed check, never a silently dead loop
+                    outcome = Outcome("fail", (self.elapsed() - started) * 1000,
+                                      f"probe error: {type(exc).__name__}: {exc}")
+                finally:
+                    self.in_flight[phase] -= 1
+                    async with self.quiet:
+                        self.quiet.notify_all()
+                self.residents.settle(operation, outcome)
+                self.journal.operations.append(
+                    Operation(round(started, 4), phase, probe.name, outcome.status, round(outcome.latency_ms, 3),
+                              outcome.detail)
+                )
             # Keep the asked rate on average (a late start is made up), but never burst after a long stall.
             next_start = max(next_start + interval, time.monotonic() - 1.0)
             await asyncio.sleep(max(0.0, next_start - time.monotonic()))

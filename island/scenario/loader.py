@@ -74,7 +74,7 @@ def parse_scenario(text: str, path: Path) -> Scenario:
     lines: dict[Loc, int] = {}
     _line_map(node, (), lines)
     try:
-        return Scenario.model_validate(data)
+        return Scenario.model_validate(data, context={"scenario_file": True})
     except ValidationError as exc:
         problems = []
         for error in exc.errors():

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from dnslib import QTYPE, RCODE
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 
 class _Model(BaseModel):
@@ -63,6 +65,58 @@ class ReachCheck(_Model):
     port: int = Field(7, ge=1, le=65535, description="a port nothing listens on: a reset is an answer")
 
 
+class Person(_Model):
+    """A made-up resident, unique to one operation: filled in by the engine, never written in a scenario."""
+
+    name: str
+    identifier: str = Field(description="the second identifier the relatives know: a phone number")
+    wrong_identifier: str = Field(description="another phone number, for lookups that must find nothing")
+    message: str = Field(description="the resident's own message, which a lookup must show")
+
+
+class RegistryCheck(_Model):
+    """Use the safe-and-well registry (/anhoriga) by name through the island resolver, as a phone's browser would.
+
+    ``register`` POSTs the registration form for a new made-up resident (a unique name, phone
+    number and message per operation); ok once the page with the private code is shown.
+    ``lookup`` POSTs the lookup form for a resident that the ``of`` probe registered earlier in
+    the run (from any place): with the ``right`` identifier it is ok when the message is found;
+    with a ``wrong`` one it is ok when nothing is found (privacy holds).
+    """
+
+    action: Literal["register", "lookup"]
+    site: str = Field("http://{crisis_name}", description="the crisis site, by name; the registry is its /anhoriga")
+    of: str | None = Field(None, description="lookup: the register probe whose residents are looked up")
+    identifier: Literal["right", "wrong"] = Field(
+        "right", description="lookup: the identifier the resident registered with, or another that must find nothing"
+    )
+    # Hidden from the published format: the engine sets it on each operation it hands a backend.
+    person: SkipJsonSchema[Person | None] = None
+
+    @field_validator("site")
+    @classmethod
+    def _http_only(cls, value: str) -> str:
+        if not value.startswith("http://"):
+            raise ValueError("only an http:// site can be probed")
+        return value.rstrip("/")
+
+    @field_validator("person")
+    @classmethod
+    def _not_from_a_file(cls, value: Person | None, info: ValidationInfo) -> Person | None:
+        if value is not None and (info.context or {}).get("scenario_file"):
+            raise ValueError("the engine makes up a new resident for every operation; leave person out")
+        return value
+
+    @model_validator(mode="after")
+    def _fields_fit_the_action(self) -> RegistryCheck:
+        if self.action == "lookup" and self.of is None:
+            raise ValueError("a lookup needs of: the register probe whose residents it looks up")
+        # By value, not by the fields given: an operation sent on to a probe agent carries every default.
+        if self.action == "register" and (self.of is not None or self.identifier != "right"):
+            raise ValueError("of and identifier are for lookups; a register probe makes up its own residents")
+        return self
+
+
 class Probe(_Model):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     description: str = ""
@@ -70,12 +124,13 @@ class Probe(_Model):
     dns: DNSCheck | None = None
     http: HTTPCheck | None = None
     reach: ReachCheck | None = None
+    registry: RegistryCheck | None = None
     timeout: float = Field(3.0, gt=0, le=30, description="seconds before an operation's outcome is unknown")
 
     @model_validator(mode="after")
     def _one_kind(self) -> Probe:
-        if sum(kind is not None for kind in (self.dns, self.http, self.reach)) != 1:
-            raise ValueError("a probe has exactly one of dns, http or reach")
+        if sum(kind is not None for kind in (self.dns, self.http, self.reach, self.registry)) != 1:
+            raise ValueError("a probe has exactly one of dns, http, reach or registry")
         return self
 
 
@@ -296,7 +351,26 @@ class Scenario(_Model):
                     f"phase {phase.name!r} expects unknown probe {', '.join(sorted(unknown))}; "
                     f"probes are {', '.join(names)}"
                 )
+        self._registry_references()
         return self
+
+    def _registry_references(self) -> None:
+        """A lookup's ``of`` names a register probe; the error points at that ``of``."""
+        registering = {p.name for p in self.probes if p.registry and p.registry.action == "register"}
+        problems = [
+            InitErrorDetails(
+                type=PydanticCustomError(
+                    "reference", "no register probe is called {of}; register probes: {known}",
+                    {"of": p.registry.of, "known": ", ".join(sorted(registering)) or "none"},
+                ),
+                loc=("probes", index, "registry", "of"),
+                input=p.registry.of,
+            )
+            for index, p in enumerate(self.probes)
+            if p.registry and p.registry.action == "lookup" and p.registry.of not in registering
+        ]
+        if problems:
+            raise ValidationError.from_exception_data(type(self).__name__, problems)
 
     @property
     def duration(self) -> float:

@@ -129,3 +129,84 @@ phases:
     await run_scenario(only_during, Path("t.yaml"), backend)
     probes = [entry for entry in backend.log if entry.startswith("probe")]
     assert probes and set(probes) == {"probe while cut"}, backend.log
+
+
+class RegistryDesk(Recorder):
+    """A registry in memory at two places: what each operation the engine hands over asks of it.
+
+    Every second registration fails, so the test sees that only acknowledged residents are looked up.
+    """
+
+    def __init__(self, tmp: Path) -> None:
+        super().__init__(tmp)
+        self.records: dict[tuple[str, str], str] = {}  # (name, identifier) -> message
+        self.registered: list[str] = []
+        self.asked = 0
+        self.looked_up: list[tuple[str, str, bool]] = []  # (place, name, already acknowledged then)
+
+    def features(self) -> frozenset[str]:
+        return super().features() | {"place:trygghetspunkt-b"}
+
+    async def probe(self, probe) -> Outcome:
+        check = probe.registry
+        person = check.person
+        if check.action == "register":
+            self.asked += 1
+            if self.asked % 2 == 0:
+                return Outcome("fail", 0.1, "HTTP 500")
+            self.records[(person.name, person.identifier)] = person.message
+            self.registered.append(person.name)
+            return Outcome("ok", 0.1)
+        self.looked_up.append((probe.place, person.name, person.name in self.registered))
+        identifier = person.identifier if check.identifier == "right" else person.wrong_identifier
+        found = self.records.get((person.name, identifier)) == person.message
+        return Outcome("ok" if found == (check.identifier == "right") else "fail", 0.1)
+
+
+async def test_lookups_at_one_place_target_residents_registered_earlier_at_another(tmp_path: Path) -> None:
+    backend = RegistryDesk(tmp_path)
+    plan = parse_scenario("""title: t
+interval: 0.02
+probes:
+  - {name: register-at-a, place: trygghetspunkt-a, registry: {action: register}}
+  - {name: lookup-at-b, place: trygghetspunkt-b, registry: {action: lookup, of: register-at-a}}
+  - {name: wrong-at-b, place: trygghetspunkt-b, registry: {action: lookup, of: register-at-a, identifier: wrong}}
+phases:
+  - {name: before, duration: 0.3}
+  - {name: cut, duration: 0.3, faults: [{type: uplink-cut}]}
+""", Path("t.yaml"))
+    journal = await run_scenario(plan, Path("t.yaml"), backend)
+    assert len(backend.registered) >= 5 and len(set(backend.registered)) == len(backend.registered)
+    assert backend.looked_up and all(place == "trygghetspunkt-b" for place, _, _ in backend.looked_up)
+    assert all(acknowledged for _, _, acknowledged in backend.looked_up), "only acknowledged residents are looked up"
+    # Each lookup probe walks the residents in order: the first few lookups are of the first residents.
+    right = [name for place, name, _ in backend.looked_up][:2]
+    assert backend.registered[0] in right
+    lookups = [o for o in journal.operations if o.probe != "register-at-a"]
+    assert lookups and all(o.status == "ok" for o in lookups), [o for o in lookups if o.status != "ok"]
+    # A lookup with nobody registered yet is no operation: nothing is recorded before the first registration
+    # (the first lookup loop turn, at the same instant, found nobody and waited for its next turn).
+    first_ok = min(o.t for o in journal.operations if o.probe == "register-at-a" and o.status == "ok")
+    assert all(o.t >= first_ok for o in lookups)
+    assert {o.phase for o in lookups} == {"before", "cut"}
+
+
+def test_residents_are_new_for_each_registration_and_each_run() -> None:
+    from island.scenario.model import Probe
+    from island.scenario.residents import Residents
+
+    register = Probe(name="r", registry={"action": "register"})
+    lookup = Probe(name="l", place="trygghetspunkt-b", registry={"action": "lookup", "of": "r"})
+    first, second = Residents(), Residents()
+    assert first.run_tag != second.run_tag
+    assert first.operation(lookup) is None, "nobody to look up yet"
+    made = [first.operation(register) for _ in range(30)]
+    people = [op.registry.person for op in made]
+    assert len({p.name for p in people}) == 30 and len({p.identifier for p in people}) == 30
+    assert all(p.identifier != p.wrong_identifier for p in people)
+    assert all(first.run_tag.capitalize() in p.name for p in people)
+    assert register.registry.person is None, "the scenario's probe is never changed"
+    for op, status in zip(made[:3], ("ok", "unknown", "ok")):
+        first.settle(op, Outcome(status, 1.0))
+    looked = [first.operation(lookup).registry.person for _ in range(3)]
+    assert looked == [people[0], people[2], people[0]], "acknowledged ones only, in order, then again from the start"
