@@ -21,8 +21,10 @@ import threading
 import time
 import unicodedata
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 DEFAULT_TTL = 30 * 24 * 3600.0
 MAX_NAME = 100
@@ -304,6 +306,11 @@ class Registry:
         self._db.execute("PRAGMA secure_delete=ON")
         self._db.executescript(_SCHEMA)
         self._migrate()
+        # Lookups read on a connection of their own thread: in WAL mode readers never wait for a
+        # registration's durable commit, so relatives' lookups stay fast while many register.
+        self._readers = threading.local()
+        self._reader_connections: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()  # not the writers' lock: a reader never waits on it
 
     def _migrate(self) -> None:
         with self._lock:
@@ -320,8 +327,31 @@ class Registry:
         return self._clock()
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._readers_lock:
+            for reader in self._reader_connections:
+                reader.close()
+            self._reader_connections.clear()
             self._db.close()
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """A consistent snapshot to read from, without taking the writers' lock."""
+        if self.path == ":memory:":  # a memory database exists on its one connection only
+            with self._lock:
+                yield self._db
+            return
+        db = getattr(self._readers, "db", None)
+        if db is None:
+            db = sqlite3.connect(f"file:{quote(self.path)}?mode=ro", uri=True, check_same_thread=False,
+                                 isolation_level=None, timeout=10.0)
+            self._readers.db = db
+            with self._readers_lock:
+                self._reader_connections.append(db)
+        db.execute("BEGIN")
+        try:
+            yield db
+        finally:
+            db.execute("COMMIT")
 
     def _transaction(self, work):
         with self._lock:
@@ -406,14 +436,14 @@ class Registry:
         if ident is None or not norm_name:
             return []
         key = lookup_key(norm_name, ident)
-        with self._lock:
-            records = self._db.execute(
+        with self._reading() as db:
+            records = db.execute(
                 "SELECT id, name FROM registry_records WHERE lookup_key = ? AND expires > ? ORDER BY created",
                 (key, self._clock()),
             ).fetchall()
             found = []
             for record_id, display in records:
-                rows = self._db.execute(
+                rows = db.execute(
                     "SELECT at, presets, text FROM registry_updates WHERE record_id = ? ORDER BY at, id", (record_id,)
                 ).fetchall()
                 found.append(Found(display, [Update(at, json.loads(p), t) for at, p, t in rows]))

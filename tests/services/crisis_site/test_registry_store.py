@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 
 import pytest
 
@@ -160,3 +162,29 @@ def _one_export() -> list[str]:
         lines = list(r.export_lines())
         r.close()
     return lines
+
+
+def test_lookups_do_not_wait_for_a_registration_being_committed(reg: Registry) -> None:
+    reg.register("Anna Andersson", "070-111 22 33", ["safe"])
+    writing, release = threading.Event(), threading.Event()
+
+    def slow_registration(db: sqlite3.Connection) -> None:
+        db.execute("INSERT INTO registry_records (lookup_key, name, code_hash, created, expires) "
+                   "VALUES ('k', 'Bo Berg', 'c', 0, 9e99)")
+        writing.set()
+        release.wait(5)  # a commit that takes its time (a slow disk's fsync)
+
+    writer = threading.Thread(target=reg._transaction, args=(slow_registration,))
+    writer.start()
+    try:
+        assert writing.wait(5)
+        started = time.monotonic()
+        found = reg.lookup("anna andersson", "0701112233")
+        assert time.monotonic() - started < 1.0, "a lookup waited for another person's registration"
+        assert [f.name for f in found] == ["Anna Andersson"]
+    finally:
+        release.set()
+        writer.join(5)
+    reg.register("Cecilia Carlsson", "070-444 55 66", ["safe"])
+    assert [f.name for f in reg.lookup("Cecilia Carlsson", "0704445566")] == ["Cecilia Carlsson"], \
+        "the reader sees what was committed after its last lookup"
