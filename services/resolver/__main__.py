@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
+import gc
 import logging
 import signal
 import sys
@@ -24,6 +25,19 @@ async def _run_until_signal(config) -> None:
         pass
 
 
+def _tune_gc() -> None:
+    """Fewer, later garbage collections: a full one walks every cached record and stalls answers.
+
+    Almost nothing the resolver makes is cyclic (answers are bytes and small records freed by
+    reference counting), so collecting after 50,000 new objects instead of 700 costs little
+    memory and takes the collector's pauses out of the answer latency. What the imports made
+    is frozen: it lives as long as the process and need never be walked again.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m services.resolver", description="The island's DNS resolver.")
     parser.add_argument("--config", required=True, help="resolver configuration (YAML or JSON)")
@@ -40,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         runner = uvloop.run
     except ImportError:
         runner = asyncio.run
+    _tune_gc()
     try:
         runner(_run_until_signal(config))
     except MetricsPortError as exc:

@@ -300,7 +300,9 @@ class IslandResolver:
                 self.upstreams.missed(upstream)
             elif kind == "refused":
                 self.upstreams.refused(upstream)
-            log.info("upstream %s failed for %s: %s", upstream.name, question.q.qname, exc)
+            # Debug, not info: in an outage every query fails, and a line each would stall the loop
+            # (state changes are logged once, as warnings).
+            log.debug("upstream %s failed for %s: %s", upstream.name, question.q.qname, exc)
             return None
         self.upstreams.answered(upstream)
         self.metrics.upstream_latency.labels(upstream.name).observe(time.monotonic() - started)
