@@ -18,6 +18,16 @@ from services.crisis_site import SiteConfig, create_app
 from services.crisis_site.app import DEMO_CONTENT
 
 
+class Clock:
+    """A clock that stands still until a test moves ``now``."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def demo() -> dict:
     return yaml.safe_load(DEMO_CONTENT.read_text(encoding="utf-8"))
 

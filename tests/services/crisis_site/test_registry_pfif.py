@@ -11,6 +11,8 @@ import pytest
 
 from services.crisis_site import pfif
 from services.crisis_site.pfif import PfifError, export_pfif, import_pfif
+from site_helpers import Clock
+
 from services.crisis_site.registry import Registry
 
 NS = "http://zesty.ca/pfif/1.4"
@@ -24,19 +26,6 @@ SPEC_NOTE = ["note_record_id", "person_record_id", "linked_person_record_id", "e
              "author_email", "author_phone", "source_date", "author_made_contact", "status", "email_of_found_person",
              "phone_of_found_person", "last_known_location", "text", "photo_url"]
 UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

@@ -8,20 +8,9 @@ import time
 
 import pytest
 
+from site_helpers import Clock
+
 from services.crisis_site.registry import Registry, RegistryError, normalise_identifier, normalise_name
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture
