@@ -68,6 +68,24 @@ class _Run:
         if self.on_progress:
             self.on_progress("event", event)
 
+    async def run_operation(self, name: str, operation: Probe) -> None:
+        """One operation of probe ``name``, recorded in the journal whatever happens to it."""
+        phase = self.phase.name
+        started = self.elapsed()
+        self.in_flight[phase] = self.in_flight.get(phase, 0) + 1
+        try:
+            outcome = await self.backend.probe(operation)
+        except Exception as exc:  # a broken probe is a failed check, never a silently dead loop
+            outcome = Outcome("fail", (self.elapsed() - started) * 1000, f"probe error: {type(exc).__name__}: {exc}")
+        finally:
+            self.in_flight[phase] -= 1
+            async with self.quiet:
+                self.quiet.notify_all()
+        self.residents.settle(operation, outcome)
+        self.journal.operations.append(
+            Operation(round(started, 4), phase, name, outcome.status, round(outcome.latency_ms, 3), outcome.detail)
+        )
+
     async def probe_loop(self, probe: Probe) -> None:
         interval = self.scenario.period
         next_start = time.monotonic()
@@ -78,23 +96,7 @@ class _Run:
             # The whole operation, state included (whom a lookup looks for), goes to the backend.
             operation = self.residents.operation(probe)
             if operation is not None:  # None: a lookup with nobody registered yet waits for the next turn
-                phase = self.phase.name
-                started = self.elapsed()
-                self.in_flight[phase] = self.in_flight.get(phase, 0) + 1
-                try:
-                    outcome = await self.backend.probe(operation)
-                except Exception as exc:  # a broken probe is a failed check, never a silently dead loop
-                    outcome = Outcome("fail", (self.elapsed() - started) * 1000,
-                                      f"probe error: {type(exc).__name__}: {exc}")
-                finally:
-                    self.in_flight[phase] -= 1
-                    async with self.quiet:
-                        self.quiet.notify_all()
-                self.residents.settle(operation, outcome)
-                self.journal.operations.append(
-                    Operation(round(started, 4), phase, probe.name, outcome.status, round(outcome.latency_ms, 3),
-                              outcome.detail)
-                )
+                await self.run_operation(probe.name, operation)
             # Keep the asked rate on average (a late start is made up), but never burst after a long stall.
             next_start = max(next_start + interval, time.monotonic() - 1.0)
             await asyncio.sleep(max(0.0, next_start - time.monotonic()))

@@ -43,6 +43,7 @@ from services.crisis_site.registry import (
     clean_text,
     key_for,
 )
+from services.crisis_site.registry_texts import texts
 
 PFIF_NS = "http://zesty.ca/pfif/1.4"
 ODRIFT_NS = "urn:odrift:registry:pfif:1"
@@ -103,8 +104,6 @@ def _derived_id(domain: str, kind: str, *parts: str) -> str:
 
 def _preset_texts() -> dict[str, str]:
     """Each preset as 'Swedish / English', the words the person saw when choosing it."""
-    from services.crisis_site.registry_web import texts  # the page's own words; imported late (FastAPI)
-
     sv, en = texts("sv"), texts("en")
     return {p: f"{sv[p]} / {en[p]}" for p in PRESETS}
 
@@ -339,12 +338,12 @@ def parse_pfif(body: bytes, now: float, ttl: float) -> PfifImport:
     if root.tag != _P + "pfif":
         raise PfifError(f"the root element is <{root.tag}>, not <pfif:pfif> in the PFIF 1.4 namespace {PFIF_NS}; "
                         "export the records as PFIF 1.4")
+    reader = _Reader(builder.lines, now, ttl)
     for count, el in enumerate(root.iter(), 1):
         if count > MAX_ELEMENTS:
             raise PfifError(f"more than {MAX_ELEMENTS} elements; split the document and import the parts")
         if len(el.text or "") > MAX_FIELD:
-            raise PfifError(f"{_Reader(builder.lines, now, ttl).where(el)}: more than {MAX_FIELD} characters")
-    reader = _Reader(builder.lines, now, ttl)
+            raise PfifError(f"{reader.where(el)}: more than {MAX_FIELD} characters")
     loose: dict[str, list[Element]] = {}
     for note in root.findall(_P + "note"):
         loose.setdefault(reader.record_id(note, "person_record_id"), []).append(note)

@@ -289,6 +289,14 @@ class PortableRecord:
     pfif_id: str | None = None
 
 
+def _messages(db: sqlite3.Connection, record_id: int) -> list[PortableUpdate]:
+    """A record's messages, oldest first."""
+    rows = db.execute(
+        "SELECT at, presets, text, pfif_id FROM registry_updates WHERE record_id = ? ORDER BY at, id", (record_id,)
+    ).fetchall()
+    return [PortableUpdate(at, json.loads(p), t, n) for at, p, t, n in rows]
+
+
 class Registry:
     def __init__(self, path: str | Path, ttl: float = DEFAULT_TTL, clock=time.time) -> None:
         self.path = str(path)
@@ -441,31 +449,21 @@ class Registry:
                 "SELECT id, name FROM registry_records WHERE lookup_key = ? AND expires > ? ORDER BY created",
                 (key, self._clock()),
             ).fetchall()
-            found = []
-            for record_id, display in records:
-                rows = db.execute(
-                    "SELECT at, presets, text FROM registry_updates WHERE record_id = ? ORDER BY at, id", (record_id,)
-                ).fetchall()
-                found.append(Found(display, [Update(at, json.loads(p), t) for at, p, t in rows]))
-            return found
+            return [Found(display, [Update(u.at, u.presets, u.text) for u in _messages(db, record_id)])
+                    for record_id, display in records]
 
     # Moving records between islands ----------------------------------------------------------
     def export_records(self) -> Iterator[PortableRecord]:
         """Every live record with all its messages, oldest first. Only the hashed key and code
         travel: the phone number or address was never stored."""
         now = self._clock()
-        with self._lock:
-            records = self._db.execute(
+        with self._reading() as db:  # a snapshot: registrations go on while a slow reader exports
+            records = db.execute(
                 "SELECT id, lookup_key, name, code_hash, created, expires, pfif_id FROM registry_records "
                 "WHERE expires > ? ORDER BY id", (now,)
             ).fetchall()
             for record_id, key, name, code_hash, created, expires, pfif_id in records:
-                updates = self._db.execute(
-                    "SELECT at, presets, text, pfif_id FROM registry_updates WHERE record_id = ? ORDER BY at, id",
-                    (record_id,),
-                ).fetchall()
-                yield PortableRecord(key, name, code_hash, created, expires,
-                                     [PortableUpdate(at, json.loads(p), t, n) for at, p, t, n in updates], pfif_id)
+                yield PortableRecord(key, name, code_hash, created, expires, _messages(db, record_id), pfif_id)
 
     def import_records(self, records: Iterable[PortableRecord]) -> int:
         """Add records (checked by the caller) in one transaction; returns how many messages were new.
@@ -518,12 +516,12 @@ class Registry:
     def counts(self) -> dict[str, int]:
         """Numbers for the staff's view; never a name."""
         now = self._clock()
-        with self._lock:
-            records, last_day = self._db.execute(
+        with self._reading() as db:
+            records, last_day = db.execute(
                 "SELECT COUNT(*), COUNT(*) FILTER (WHERE created > ?) FROM registry_records WHERE expires > ?",
                 (now - 86400, now),
             ).fetchone()
-            updates = self._db.execute(
+            updates = db.execute(
                 "SELECT COUNT(*) FROM registry_updates JOIN registry_records r ON r.id = record_id WHERE r.expires > ?",
                 (now,),
             ).fetchone()[0]
@@ -531,5 +529,5 @@ class Registry:
 
     def count(self) -> int:
         """How many records exist, expired ones not yet purged included; for tests and counts, never names."""
-        with self._lock:
-            return self._db.execute("SELECT COUNT(*) FROM registry_records").fetchone()[0]
+        with self._reading() as db:
+            return db.execute("SELECT COUNT(*) FROM registry_records").fetchone()[0]
