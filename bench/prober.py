@@ -80,15 +80,29 @@ async def _prober_medians(backend: NetnsBackend, count: int) -> dict[str, float]
 def _outside_medians(backend: NetnsBackend, count: int) -> dict[str, float]:
     t = backend.topology
     done = subprocess.run(
-        ["ip", "netns", "exec", backend.ns("tpa"), sys.executable, "-c", OUTSIDE, t.resolver_address,
-         t.crisis_name, str(count)],
-        capture_output=True, text=True, check=True,
+        [
+            "ip",
+            "netns",
+            "exec",
+            backend.ns("tpa"),
+            sys.executable,
+            "-c",
+            OUTSIDE,
+            t.resolver_address,
+            t.crisis_name,
+            str(count),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(done.stdout)
 
 
 async def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--count", type=int, default=100)
@@ -113,12 +127,17 @@ async def main() -> int:
                 a = statistics.median(r[kind] for r in ours)
                 b = statistics.median(r[kind] for r in theirs)
                 worst = max(worst, abs(a - b))
-                print(f"latency {kind:<4} prober median {a:6.2f} ms, outside client {b:6.2f} ms, "
-                      f"difference {a - b:+.2f} ms, ratio {a / b:.2f}")
+                print(
+                    f"latency {kind:<4} prober median {a:6.2f} ms, outside client {b:6.2f} ms, "
+                    f"difference {a - b:+.2f} ms, ratio {a / b:.2f}"
+                )
         finally:
             await backend.stop(lambda line: None)
     ok = min(rates.values()) >= RATE * 0.98 and worst <= 1.0
-    print("PASS" if ok else "FAIL", f"(slowest probe {min(rates.values()):.1f} ops/s, worst median difference {worst:.2f} ms)")
+    print(
+        "PASS" if ok else "FAIL",
+        f"(slowest probe {min(rates.values()):.1f} ops/s, worst median difference {worst:.2f} ms)",
+    )
     return 0 if ok else 1
 
 

@@ -1,9 +1,9 @@
 """``island bundle OUT``: everything an island needs to be installed with no internet.
 
-    OUT/wheelhouse/          the island command and its dependencies, as wheels
-    OUT/images.tar           the island's Docker image (`docker save`)
-    OUT/docker-compose.yml   the stack, using the saved image (nothing to build or pull)
-    OUT/README.md            the commands, in order
+OUT/wheelhouse/          the island command and its dependencies, as wheels
+OUT/images.tar           the island's Docker image (`docker save`)
+OUT/docker-compose.yml   the stack, using the saved image (nothing to build or pull)
+OUT/README.md            the commands, in order
 """
 
 from __future__ import annotations
@@ -108,13 +108,20 @@ def write_bundle(out: Path, say: Say, with_images: bool = True) -> None:
     env = {**os.environ, **settings.env()}
     build = subprocess.run(
         images.compose_argv(images.compose_cli(), compose, settings.project, "build", "upstream"),
-        env=env, capture_output=True, text=True,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     if build.returncode != 0:
         raise BundleError(images.build_error(build.stdout + build.stderr, settings.base_image))
-    subprocess.run(["docker", "image", "prune", "--force", "--filter", "label=org.odrift.island=1"], capture_output=True)
+    subprocess.run(
+        ["docker", "image", "prune", "--force", "--filter", "label=org.odrift.island=1"], capture_output=True
+    )
     say(f"Saving it -> {out / 'images.tar'}")
-    saved = subprocess.run(["docker", "save", "--output", str(out / "images.tar"), settings.image],
-                           capture_output=True, text=True)
+    saved = subprocess.run(
+        ["docker", "save", "--output", str(out / "images.tar"), settings.image],
+        capture_output=True,
+        text=True,
+    )
     if saved.returncode != 0:
         raise BundleError(f"`docker save` failed: {saved.stderr.strip()}")

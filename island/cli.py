@@ -12,13 +12,13 @@ from pathlib import Path
 
 from .backends import BACKENDS, Backend, BackendError, UnsupportedFault, open_backend, running_backend
 from .scenario import ScenarioError, evaluate, load_scenario, render_text, run_scenario
+from .scenario.engine import Progress
+from .scenario.journal import Event
 from .scenario.junit import Skipped, render_junit
+from .scenario.model import Scenario
 from .scenario.report import render_markdown
 from .scenario.schema import schema_text
 from .scenario.timeline import render_svg
-from .scenario.engine import Progress
-from .scenario.journal import Event
-from .scenario.model import Scenario
 from .services import resolver_upstreams
 from .site_admin import register as register_site
 from .state import StateDir
@@ -37,6 +37,7 @@ def _error(message: str) -> None:
 
 
 # Stack --------------------------------------------------------------------------------------
+
 
 def _running(state: StateDir) -> Backend | None:
     backend = running_backend(state)
@@ -69,17 +70,23 @@ def _print_where(backend: Backend) -> None:
     if backend.browser_url:
         say(f"  Crisis page:     {backend.browser_url}   <- open this in your browser")
     else:
-        say(f"  Crisis page:     {t.site_url} inside the island network (open it from a phone's namespace, above)")
+        say(
+            f"  Crisis page:     {t.site_url} inside the island network (open it from a phone's namespace, above)"
+        )
     say(f"  By name:         {backend.resident_url}  (a resident on the island, through the island resolver)")
-    say(f"  Island resolver: {t.resolver_address} port {t.dns_port}   "
-        f"try: dig @{t.resolver_address} -p {t.dns_port} {t.crisis_name}")
+    say(
+        f"  Island resolver: {t.resolver_address} port {t.dns_port}   "
+        f"try: dig @{t.resolver_address} -p {t.dns_port} {t.crisis_name}"
+    )
     if backend.browser_url:
         say(f"  Publish:         {backend.browser_url}redaktion   (accounts: island site add-editor NAME)")
 
 
 async def _up(state: StateDir, backend_name: str) -> Backend:
     if _running(state) is not None:
-        raise BackendError("an island is already up. See it with `island status`; stop it with `island down`.")
+        raise BackendError(
+            "an island is already up. See it with `island status`; stop it with `island down`."
+        )
     await _clean_leftovers(state)
     backend = open_backend(backend_name, state)
     say(f"Starting the island (backend: {backend.name}) ...")
@@ -98,7 +105,9 @@ async def cmd_up(args: argparse.Namespace, state: StateDir) -> int:
     try:
         while backend.is_running():
             await asyncio.sleep(0.5)
-        _error("a service of the island stopped by itself; stopping the rest. Logs were in " + str(state.path))
+        _error(
+            "a service of the island stopped by itself; stopping the rest. Logs were in " + str(state.path)
+        )
         return EXIT_ERROR
     finally:
         say("Stopping the island ...")
@@ -111,8 +120,10 @@ async def cmd_down(args: argparse.Namespace, state: StateDir) -> int:
         removed = await asyncio.to_thread(_clean_other_leftovers, state)
         if state.read() is not None or removed:
             state.clear()
-            say("No island was up; removed what an earlier run left behind."
-                + (f" ({', '.join(removed)})" if removed else ""))
+            say(
+                "No island was up; removed what an earlier run left behind."
+                + (f" ({', '.join(removed)})" if removed else "")
+            )
         else:
             say("No island is up; nothing to stop.")
         return EXIT_OK
@@ -167,7 +178,9 @@ async def cmd_uplink(args: argparse.Namespace, state: StateDir) -> int:
     if args.action == "cut":
         await backend.cut(args.mode)
         detail = "silently dropped" if args.mode == "blackhole" else "refused at once"
-        say(f"The uplink is cut ({args.mode}): traffic to the internet is {detail}. Heal it with `island uplink restore`.")
+        say(
+            f"The uplink is cut ({args.mode}): traffic to the internet is {detail}. Heal it with `island uplink restore`."
+        )
     else:
         await backend.restore()
         say("The uplink is restored.")
@@ -175,6 +188,7 @@ async def cmd_uplink(args: argparse.Namespace, state: StateDir) -> int:
 
 
 # Scenarios -----------------------------------------------------------------------------------
+
 
 def _resolve_scenario(name: str) -> Path:
     path = Path(name)
@@ -285,7 +299,9 @@ async def _run_scenarios(
         (out / "junit.xml").write_text(render_junit(results, skipped), encoding="utf-8")
         say()
         say(report)
-        say(f"Journal: {folder / 'journal.json'}   Report: {folder / 'report.md'}   Timeline: {folder / 'timeline.svg'}")
+        say(
+            f"Journal: {folder / 'journal.json'}   Report: {folder / 'report.md'}   Timeline: {folder / 'timeline.svg'}"
+        )
         say()
         all_passed &= result.passed
     return all_passed
@@ -305,8 +321,11 @@ async def cmd_scenario_run(args: argparse.Namespace, state: StateDir) -> int:
             f"an island is up on the {backend.name} backend, not {args.backend}; "
             "stop it with `island down` or leave out --backend"
         )
-    loaded, skipped = _check_all(loaded, backend or open_backend(args.backend or "local", state),
-                                 getattr(args, "skip_unsupported", False))
+    loaded, skipped = _check_all(
+        loaded,
+        backend or open_backend(args.backend or "local", state),
+        getattr(args, "skip_unsupported", False),
+    )
     if started_here:
         backend = await _up(state, args.backend or "local")
     else:
@@ -320,7 +339,9 @@ async def cmd_scenario_run(args: argparse.Namespace, state: StateDir) -> int:
         else:
             await backend.close_probes()
     if len(loaded) > 1:
-        say(f"{'All scenarios passed' if passed else 'At least one scenario FAILED'} ({len(loaded)} run). Reports in {out}")
+        say(
+            f"{'All scenarios passed' if passed else 'At least one scenario FAILED'} ({len(loaded)} run). Reports in {out}"
+        )
     t = backend.topology
     if started_here:
         say(f"To open the crisis page yourself: `island up`, then browse to {t.site_url}")
@@ -348,7 +369,9 @@ async def cmd_demo(args: argparse.Namespace, state: StateDir) -> int:
     args.files = [str(SCENARIO_DIR / "full-outage.yaml")]
     args.backend = args.backend or "local"
     if _running(state) is not None:
-        raise BackendError("an island is already up; `island demo` starts its own. Stop it first with `island down`.")
+        raise BackendError(
+            "an island is already up; `island demo` starts its own. Stop it first with `island down`."
+        )
     return await cmd_scenario_run(args, state)
 
 
@@ -365,6 +388,7 @@ async def cmd_bundle(args: argparse.Namespace, state: StateDir) -> int:
 
 
 # Wiring ----------------------------------------------------------------------------------------
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -389,8 +413,12 @@ def build_parser() -> argparse.ArgumentParser:
     uplink = sub.add_parser("uplink", help="cut or restore the island's connection to the internet")
     uplink_sub = uplink.add_subparsers(dest="action", required=True, metavar="ACTION")
     cut = uplink_sub.add_parser("cut", help="cut the uplink")
-    cut.add_argument("--mode", choices=["blackhole", "reject"], default="blackhole",
-                     help="blackhole: traffic vanishes silently (default); reject: it is refused at once")
+    cut.add_argument(
+        "--mode",
+        choices=["blackhole", "reject"],
+        default="blackhole",
+        help="blackhole: traffic vanishes silently (default); reject: it is refused at once",
+    )
     uplink_sub.add_parser("restore", help="heal the uplink")
     uplink.set_defaults(func=cmd_uplink)
 
@@ -399,25 +427,38 @@ def build_parser() -> argparse.ArgumentParser:
     run = scenario_sub.add_parser("run", help="run scenario files; exit 0 only if every check held")
     run.add_argument("files", nargs="+", metavar="FILE", help="scenario files, or names of shipped scenarios")
     run.add_argument("--out", help="folder for journals and reports (default: out/<time>)")
-    run.add_argument("--backend", choices=backends, default=None,
-                     help="backend to start when no island is up (default local)")
-    run.add_argument("--skip-unsupported", action="store_true",
-                     help="skip (and name) scenarios whose faults the backend cannot do, instead of refusing all")
+    run.add_argument(
+        "--backend",
+        choices=backends,
+        default=None,
+        help="backend to start when no island is up (default local)",
+    )
+    run.add_argument(
+        "--skip-unsupported",
+        action="store_true",
+        help="skip (and name) scenarios whose faults the backend cannot do, instead of refusing all",
+    )
     run.set_defaults(func=cmd_scenario_run)
     listing = scenario_sub.add_parser("list", help="list the shipped scenarios")
     listing.set_defaults(func=cmd_scenario_list)
     schema = scenario_sub.add_parser("schema", help="print the scenario format as JSON Schema")
     schema.set_defaults(func=cmd_scenario_schema)
 
-    demo = sub.add_parser("demo", help="start the island, run the full-outage scenario, print the report, stop")
+    demo = sub.add_parser(
+        "demo", help="start the island, run the full-outage scenario, print the report, stop"
+    )
     demo.add_argument("--out", help="folder for the journal and report")
     demo.add_argument("--backend", choices=backends, default=None)
     demo.set_defaults(func=cmd_demo)
 
     register_site(sub)
     bundle = sub.add_parser("bundle", help="write what an island needs to be installed with no internet")
-    bundle.add_argument("out", metavar="OUT", help="folder for the wheelhouse, images.tar, compose file, README")
-    bundle.add_argument("--no-images", action="store_true", help="leave out the Docker image (no engine needed)")
+    bundle.add_argument(
+        "out", metavar="OUT", help="folder for the wheelhouse, images.tar, compose file, README"
+    )
+    bundle.add_argument(
+        "--no-images", action="store_true", help="leave out the Docker image (no engine needed)"
+    )
     bundle.set_defaults(func=cmd_bundle)
     return parser
 

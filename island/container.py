@@ -55,7 +55,10 @@ def _wait_for_signal() -> int:
 def run(service: str, layout: Layout, crisis_name: str) -> int:
     if service == "router":
         _nft(ruleset(layout))
-        print(f"router: forwarding island {layout.island_subnet} <-> upstream {layout.upstream_subnet}", flush=True)
+        print(
+            f"router: forwarding island {layout.island_subnet} <-> upstream {layout.upstream_subnet}",
+            flush=True,
+        )
         return _wait_for_signal()
     if service == "client":
         # As a phone gets it from DHCP: the trygghetspunkt's router is the way to everything.
@@ -74,8 +77,10 @@ def run(service: str, layout: Layout, crisis_name: str) -> int:
 
 def health(service: str, layout: Layout, crisis_name: str) -> int:
     checks = {
-        "upstream": lambda: (health_checks.http_ok(f"http://{layout.upstream}/healthz"),
-                             health_checks.dns_ok("www.kommun.example", layout.upstream, 53)),
+        "upstream": lambda: (
+            health_checks.http_ok(f"http://{layout.upstream}/healthz"),
+            health_checks.dns_ok("www.kommun.example", layout.upstream, 53),
+        ),
         "resolver": lambda: health_checks.dns_ok(crisis_name, layout.resolver, 53),
         "site": lambda: health_checks.http_ok(f"http://{layout.site}/healthz"),
     }
@@ -100,14 +105,19 @@ def uplink(mode: str | None, layout: Layout) -> int:
         except ValueError as exc:
             print(f"router: {exc}", file=sys.stderr)
             return 2
-    listing = subprocess.run(["nft", "list", "chain", "ip", TABLE, "uplink"], capture_output=True, text=True, check=True)
+    listing = subprocess.run(
+        ["nft", "list", "chain", "ip", TABLE, "uplink"], capture_output=True, text=True, check=True
+    )
     print(mode_from_listing(listing.stdout))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m island.container", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m island.container",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("run", "health"):
         sub.add_parser(name).add_argument("service", choices=SERVICES)

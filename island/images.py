@@ -29,10 +29,14 @@ def source_root() -> Path | None:
 
 def compose_file(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
-    candidates = [Path(env["ISLAND_COMPOSE_FILE"])] if env.get("ISLAND_COMPOSE_FILE") else [
-        PROJECT_ROOT / "docker-compose.yml",
-        Path.cwd() / "docker-compose.yml",
-    ]
+    candidates = (
+        [Path(env["ISLAND_COMPOSE_FILE"])]
+        if env.get("ISLAND_COMPOSE_FILE")
+        else [
+            PROJECT_ROOT / "docker-compose.yml",
+            Path.cwd() / "docker-compose.yml",
+        ]
+    )
     for path in candidates:
         if path.is_file():
             return path.resolve()
@@ -67,14 +71,27 @@ def build_wheelhouse(dest: Path, root: Path | None = None, python: str = sys.exe
     """The project and every dependency as wheels (and setuptools, to build the project offline)."""
     root = root or source_root()
     if root is None:
-        raise ImageError("the wheelhouse is built from the project's source tree, and island does not run from one")
+        raise ImageError(
+            "the wheelhouse is built from the project's source tree, and island does not run from one"
+        )
     dest.mkdir(parents=True, exist_ok=True)
     for old in dest.glob("odrift_island-*.whl"):  # same version, new code: never keep a stale one
         old.unlink()
     done = subprocess.run(
-        [python, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check", "--wheel-dir", str(dest),
-         str(root), "setuptools>=68"],
-        capture_output=True, text=True,
+        [
+            python,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--wheel-dir",
+            str(dest),
+            str(root),
+            "setuptools>=68",
+        ],
+        capture_output=True,
+        text=True,
     )
     if done.returncode != 0:
         raise ImageError(
@@ -92,7 +109,10 @@ def build_error(output: str, base_image: str, log: Path | None = None) -> str:
     """What to say when the image did not build; most often, the base image could not be pulled."""
     where = f" (whole output: {log})" if log else ""
     text = f"building the island image failed{where}:\n{_tail(output)}"
-    if any(sign in output for sign in ("pull access denied", "registry", "no such host", "failed to resolve", "manifest")):
+    if any(
+        sign in output
+        for sign in ("pull access denied", "registry", "no such host", "failed to resolve", "manifest")
+    ):
         text += (
             f"\nThe base image {base_image} could not be pulled. With no internet, build one locally: "
             "`sudo docker/ci-engine.sh` builds it and prints its name; then set ISLAND_BASE_IMAGE to that name "

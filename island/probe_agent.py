@@ -41,7 +41,9 @@ async def serve(place: Place, crisis_name: str) -> None:
         sys.stdout.flush()
         while line := await reader.readline():
             request = json.loads(line)
-            task = asyncio.ensure_future(_answer(prober, request["id"], Probe.model_validate(request["probe"])))
+            task = asyncio.ensure_future(
+                _answer(prober, request["id"], Probe.model_validate(request["probe"]))
+            )
             tasks.add(task)
             task.add_done_callback(tasks.discard)
         if tasks:
@@ -51,8 +53,11 @@ async def serve(place: Place, crisis_name: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m island.probe_agent", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m island.probe_agent",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--resolver", required=True, help="the resolver a phone here was given")
     parser.add_argument("--dns-port", type=int, default=53)
     parser.add_argument("--http-port", type=int, default=80)

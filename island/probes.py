@@ -29,6 +29,7 @@ LIMITED_MARK = 'id="begransning"'
 # What the registration form sends with every resident (the form's preset message keys).
 REGISTER_PRESETS = ("safe", "at_point")
 
+
 @dataclass(frozen=True)
 class Place:
     """Where probes run from: the resolver a phone there was given, and its own address."""
@@ -89,8 +90,12 @@ class Prober:
     async def _resolve(self, name: str, qtype: str, timeout: float):
         try:
             return await query(
-                name, qtype, self.place.resolver_host, self.place.resolver_port,
-                timeout=timeout, source_host=self.place.source_address,
+                name,
+                qtype,
+                self.place.resolver_host,
+                self.place.resolver_port,
+                timeout=timeout,
+                source_host=self.place.source_address,
             )
         except DNSTimeout as exc:
             raise _Failed("unknown", f"DNS: {exc}") from exc
@@ -111,7 +116,9 @@ class Prober:
         if check.address is not None:
             wanted = self._expand(check.address)
             if not any(str(rr.rdata) == wanted for rr in records):
-                raise _Failed("fail", f"{name}: {', '.join(str(r.rdata) for r in records)}, expected {wanted}")
+                raise _Failed(
+                    "fail", f"{name}: {', '.join(str(r.rdata) for r in records)}, expected {wanted}"
+                )
         return f"{rcode} {', '.join(str(rr.rdata) for rr in records)}".strip()
 
     async def _address(self, host: str, timeout: float) -> str:
@@ -125,7 +132,9 @@ class Prober:
                 raise _Failed("fail", f"DNS: {host} has no address ({RCODE[answer.header.rcode]})") from None
             return addresses[0]
 
-    async def _fetch(self, url: str, timeout: float, form: dict[str, str | list[str]] | None = None) -> tuple[int, bytes]:
+    async def _fetch(
+        self, url: str, timeout: float, form: dict[str, str | list[str]] | None = None
+    ) -> tuple[int, bytes]:
         """GET the URL, or POST the form to it as a browser submits a same-site form; the status and the page."""
         parts = urlsplit(url)
         host = parts.hostname or ""
@@ -135,7 +144,11 @@ class Prober:
         host_header = host if port == 80 else f"{host}:{port}"
         try:
             status, body = await _request(
-                address, port, host_header, target, self.place.source_address,
+                address,
+                port,
+                host_header,
+                target,
+                self.place.source_address,
                 None if form is None else urlencode(form, doseq=True).encode("utf-8"),
             )
         except (OSError, ValueError) as exc:
@@ -162,8 +175,13 @@ class Prober:
         return await self._lookup(site, check.person, check.identifier == "right", timeout)
 
     async def _register(self, site: str, person: Person, timeout: float) -> str:
-        form = {"lang": "sv", "name": person.name, "identifier": person.identifier,
-                "presets": list(REGISTER_PRESETS), "text": person.message}
+        form = {
+            "lang": "sv",
+            "name": person.name,
+            "identifier": person.identifier,
+            "presets": list(REGISTER_PRESETS),
+            "text": person.message,
+        }
         status, body = await self._fetch(f"{site}/anhoriga/registrera", timeout, form)
         page = body.decode("utf-8", "replace")
         if status == 200 and REGISTERED_MARK in page:
@@ -171,7 +189,11 @@ class Prober:
         raise _Failed("fail", f"register {person.name}: {_registry_refusal(status, page)}")
 
     async def _lookup(self, site: str, person: Person, right: bool, timeout: float) -> str:
-        form = {"lang": "sv", "name": person.name, "identifier": person.identifier if right else person.wrong_identifier}
+        form = {
+            "lang": "sv",
+            "name": person.name,
+            "identifier": person.identifier if right else person.wrong_identifier,
+        }
         status, body = await self._fetch(f"{site}/anhoriga/sok", timeout, form)
         page = body.decode("utf-8", "replace")
         if status != 200 or not (FOUND_MARK in page or MISS_MARK in page):
@@ -208,8 +230,9 @@ def _registry_refusal(status: int, page: str) -> str:
     return f"HTTP {status}, not the registry's answer page"
 
 
-async def _request(address: str, port: int, host: str, target: str, source: str | None,
-                   form: bytes | None = None) -> tuple[int, bytes]:
+async def _request(
+    address: str, port: int, host: str, target: str, source: str | None, form: bytes | None = None
+) -> tuple[int, bytes]:
     """One HTTP/1.1 GET (or POST of a urlencoded form) on a new connection; the status and the (de-chunked) body."""
     local = (source, 0) if source else None
     reader, writer = await asyncio.open_connection(address, port, local_addr=local)
@@ -217,18 +240,23 @@ async def _request(address: str, port: int, host: str, target: str, source: str 
         if form is None:
             request = f"GET {target} HTTP/1.1\r\n"
         else:  # a browser's same-site form: its Origin is the site itself
-            request = (f"POST {target} HTTP/1.1\r\nOrigin: http://{host}\r\n"
-                       f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(form)}\r\n")
+            request = (
+                f"POST {target} HTTP/1.1\r\nOrigin: http://{host}\r\n"
+                f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(form)}\r\n"
+            )
         writer.write(
             f"{request}Host: {host}\r\nUser-Agent: odrift-prober\r\n"
-            "Accept: */*\r\nConnection: close\r\n\r\n".encode("latin-1") + (form or b"")
+            "Accept: */*\r\nConnection: close\r\n\r\n".encode("latin-1")
+            + (form or b"")
         )
         head = await reader.readuntil(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
         parts = lines[0].split(" ", 2)
         if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
             raise ValueError(f"not an HTTP response: {lines[0][:60]!r}")
-        headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+        headers = {
+            k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)
+        }
         if "content-length" in headers:
             body = await reader.readexactly(int(headers["content-length"]))
         elif headers.get("transfer-encoding", "").lower() == "chunked":

@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 
 from services.dns import query
-from services.resolver.metrics import upstream_states
 from services.ports import Port
+from services.resolver.metrics import upstream_states
 
 from .topology import Topology
 
@@ -112,7 +112,11 @@ def island_services(topology: Topology, internet_address: str) -> list[ServiceSp
                 "web_address": internet_address,
             },
             args=(),
-            ports=((t.upstream_address, dns, "udp"), (t.upstream_address, dns, "tcp"), (t.upstream_address, http, "tcp")),
+            ports=(
+                (t.upstream_address, dns, "udp"),
+                (t.upstream_address, dns, "tcp"),
+                (t.upstream_address, http, "tcp"),
+            ),
             where=f"DNS {t.upstream_address}:{dns}, web {t.upstream_address}:{http}",
             health=lambda: asyncio.gather(
                 _http_ok(web_url(t.upstream_address, http, "/healthz")),

@@ -32,8 +32,10 @@ def _password(args: argparse.Namespace) -> str:
 async def cmd_add_editor(args: argparse.Namespace, state: StateDir) -> int:
     path = _database(args, state)
     if not args.db and not path.exists():
-        print(f"island: no crisis site database at {path}; start the island first, or name one with --db",
-              file=sys.stderr)
+        print(
+            f"island: no crisis site database at {path}; start the island first, or name one with --db",
+            file=sys.stderr,
+        )
         return 3
     try:
         password = _password(args)
@@ -55,5 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add = site_sub.add_parser("add-editor", help="create an editor account, or set a new password for one")
     add.add_argument("username")
     add.add_argument("--db", help="the site's SQLite database (default: the running island's)")
-    add.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    add.add_argument(
+        "--password-stdin", action="store_true", help="read the password from the first line of stdin"
+    )
     add.set_defaults(func=cmd_add_editor)

@@ -49,7 +49,11 @@ class Topology:
             resident_address=f"{net}.4.10",
             dns_port=53 if privileged else 5353,
             http_port=80 if privileged else 8080,
-            places={"trygghetspunkt-a": f"{net}.4.10", "trygghetspunkt-b": f"{net}.5.10", "home": f"{net}.6.10"},
+            places={
+                "trygghetspunkt-a": f"{net}.4.10",
+                "trygghetspunkt-b": f"{net}.5.10",
+                "home": f"{net}.6.10",
+            },
         )
 
     @property

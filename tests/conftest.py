@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from tiers import TIERS, required
 
 
@@ -12,5 +11,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     skipped = reporter.stats.get("skipped", []) if reporter else []
     if skipped and session.exitstatus == 0:
-        reporter.write_line(f"{len(skipped)} test(s) skipped while every tier is required: failing the run", red=True)
+        reporter.write_line(
+            f"{len(skipped)} test(s) skipped while every tier is required: failing the run", red=True
+        )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

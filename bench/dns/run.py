@@ -93,12 +93,17 @@ def summary_line(island: float, unbound: float, ratio: float | None = None) -> s
 
 
 def ensure_tools() -> None:
-    missing = [p for p, tool in (("dnsperf", "dnsperf"), ("unbound", "unbound")) if not shutil.which(tool)
-               and not Path(f"/usr/sbin/{tool}").exists()]
+    missing = [
+        p
+        for p, tool in (("dnsperf", "dnsperf"), ("unbound", "unbound"))
+        if not shutil.which(tool) and not Path(f"/usr/sbin/{tool}").exists()
+    ]
     if not missing:
         return
     if os.geteuid() != 0:
-        sys.exit(f"bench-dns needs {', '.join(missing)}: install them (apt-get install {' '.join(missing)}) or run as root")
+        sys.exit(
+            f"bench-dns needs {', '.join(missing)}: install them (apt-get install {' '.join(missing)}) or run as root"
+        )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     print(f"installing {', '.join(missing)} from Debian's packages ...", flush=True)
     install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing]
@@ -155,14 +160,15 @@ def unbound_config(host: str, port: int, workdir: Path, upstream: tuple[str, int
     ]
     lines += [f'  local-data: "{rr}"' for rr in zone_records()]
     if upstream is not None:  # the simulated uplink: an authoritative-looking local zone
-        lines += [f'  local-zone: "{OUTSIDE_ZONE}." redirect', f'  local-data: "{OUTSIDE_ZONE}. 300 IN A 192.0.2.80"']
+        lines += [
+            f'  local-zone: "{OUTSIDE_ZONE}." redirect',
+            f'  local-data: "{OUTSIDE_ZONE}. 300 IN A 192.0.2.80"',
+        ]
     return "\n".join(lines) + "\n"
 
 
 def island_config(host: str, port: int, upstream: tuple[str, int]) -> dict:
-    data = "".join(
-        f"{name} 30 IN {rtype} {value}\n" for name, rtype, value in LOCAL_DATA
-    )
+    data = "".join(f"{name} 30 IN {rtype} {value}\n" for name, rtype, value in LOCAL_DATA)
     soa = f"@ 3600 IN SOA ns.{ZONE}. hostmaster.{ZONE}. 1 3600 600 86400 30\n"
     return {
         "listen": {"host": host, "port": port},
@@ -201,10 +207,37 @@ class Server:
             self.process.wait()
 
 
-def dnsperf(host: str, port: int, queries: Path, seconds: float, core: int, *, edns: bool, rate: int | None = None,
-            verbose: bool = False) -> str:
-    argv = ["taskset", "-c", str(core), "dnsperf", "-s", host, "-p", str(port), "-d", str(queries),
-            "-l", str(seconds), "-c", "4", "-q", "200", "-t", "3"]
+def dnsperf(
+    host: str,
+    port: int,
+    queries: Path,
+    seconds: float,
+    core: int,
+    *,
+    edns: bool,
+    rate: int | None = None,
+    verbose: bool = False,
+) -> str:
+    argv = [
+        "taskset",
+        "-c",
+        str(core),
+        "dnsperf",
+        "-s",
+        host,
+        "-p",
+        str(port),
+        "-d",
+        str(queries),
+        "-l",
+        str(seconds),
+        "-c",
+        "4",
+        "-q",
+        "200",
+        "-t",
+        "3",
+    ]
     if edns:
         argv.append("-e")
     if rate:
@@ -221,17 +254,23 @@ def dnsperf(host: str, port: int, queries: Path, seconds: float, core: int, *, e
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=3, help="length of each dnsperf run")
     parser.add_argument("--rounds", type=int, default=5, help="runs per server and mode, taken in turn")
     parser.add_argument("--net", default=os.environ.get("BENCH_NET", "127.77"), help="loopback /16 to use")
     parser.add_argument("--port", type=int, default=5300)
-    parser.add_argument("--latency-rate", type=int, default=2000, help="queries per second in the latency runs")
+    parser.add_argument(
+        "--latency-rate", type=int, default=2000, help="queries per second in the latency runs"
+    )
     args = parser.parse_args(argv)
     ensure_tools()
     cores = os.cpu_count() or 1
     server_core, client_core = 0, (1 if cores > 1 else 0)
-    island_host, unbound_host, uplink_host, hole_host, island_host_2 = (f"{args.net}.0.{i}" for i in range(1, 6))
+    island_host, unbound_host, uplink_host, hole_host, island_host_2 = (
+        f"{args.net}.0.{i}" for i in range(1, 6)
+    )
     port = args.port
     root = Path(__file__).resolve().parents[2]
     with tempfile.TemporaryDirectory(prefix="bench-dns-") as tmp:
@@ -239,7 +278,9 @@ def main(argv: list[str] | None = None) -> int:
         (work / "local.txt").write_text("\n".join(local_queries()) + "\n")
         (work / "mixed.txt").write_text("\n".join(mixed_queries(random.Random(7))) + "\n")
         (work / "unbound.conf").write_text(unbound_config(unbound_host, port, work))
-        (work / "uplink.conf").write_text(unbound_config(uplink_host, port, work, upstream=(uplink_host, port)))
+        (work / "uplink.conf").write_text(
+            unbound_config(uplink_host, port, work, upstream=(uplink_host, port))
+        )
         # The black hole: a bound socket nobody reads, so packets to it vanish without an ICMP error.
         hole = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         hole.bind((hole_host, port))
@@ -249,21 +290,29 @@ def main(argv: list[str] | None = None) -> int:
         def island(upstream: tuple[str, int], name: str, host: str = island_host) -> Server:
             path = work / f"{name}.json"
             path.write_text(json.dumps(island_config(host, port, upstream)))
-            server = Server([python, "-m", "services.resolver", "--config", str(path)], server_core, work / f"{name}.log")
+            server = Server(
+                [python, "-m", "services.resolver", "--config", str(path)], server_core, work / f"{name}.log"
+            )
             servers.append(server)
             wait_answering(host, port)
             return server
 
         try:
-            unbound = Server(["unbound", "-d", "-c", str(work / "unbound.conf")], server_core, work / "unbound.log")
-            uplink = Server(["unbound", "-d", "-c", str(work / "uplink.conf")], client_core, work / "uplink.log")
+            unbound = Server(
+                ["unbound", "-d", "-c", str(work / "unbound.conf")], server_core, work / "unbound.log"
+            )
+            uplink = Server(
+                ["unbound", "-d", "-c", str(work / "uplink.conf")], client_core, work / "uplink.log"
+            )
             servers += [unbound, uplink]
             wait_answering(unbound_host, port)
             wait_answering(uplink_host, port)
             os.chdir(root)
 
-            print(f"dnsperf {args.seconds:g} s per run, {args.rounds} rounds taken in turn (the machine is shared: "
-                  f"medians); servers on core {server_core}, dnsperf on core {client_core}")
+            print(
+                f"dnsperf {args.seconds:g} s per run, {args.rounds} rounds taken in turn (the machine is shared: "
+                f"medians); servers on core {server_core}, dnsperf on core {client_core}"
+            )
             island((uplink_host, port), "island")
             runs: dict[tuple[str, bool], list[float]] = {}
             ratios: list[float] = []
@@ -272,42 +321,69 @@ def main(argv: list[str] | None = None) -> int:
                     pair = {}
                     order = [("island", island_host), ("unbound", unbound_host)]
                     for name, host in order if round_ % 2 == 0 else order[::-1]:  # neither always goes first
-                        result = parse_summary(dnsperf(host, port, work / "local.txt", args.seconds, client_core, edns=edns))
+                        result = parse_summary(
+                            dnsperf(host, port, work / "local.txt", args.seconds, client_core, edns=edns)
+                        )
                         runs.setdefault((name, edns), []).append(result.qps)
                         pair[name] = result.qps
-                        print(f"  round {round_ + 1}  {name:<8} {'EDNS' if edns else 'no EDNS':<8} "
-                              f"{result.qps:>8.0f} qps  lost {result.lost}/{result.sent}", flush=True)
+                        print(
+                            f"  round {round_ + 1}  {name:<8} {'EDNS' if edns else 'no EDNS':<8} "
+                            f"{result.qps:>8.0f} qps  lost {result.lost}/{result.sent}",
+                            flush=True,
+                        )
                     ratios.append(pair["island"] / pair["unbound"])
             for edns in (False, True):
                 i, u = statistics.median(runs[("island", edns)]), statistics.median(runs[("unbound", edns)])
-                print(f"  median {'with' if edns else 'without'} EDNS: island {i:.0f} qps, unbound {u:.0f} qps")
+                print(
+                    f"  median {'with' if edns else 'without'} EDNS: island {i:.0f} qps, unbound {u:.0f} qps"
+                )
             totals = {name: runs[(name, False)] + runs[(name, True)] for name in ("island", "unbound")}
-            print(f"  ratio = median of the {len(ratios)} back-to-back pairs' ratios (robust to the shared machine's "
-                  f"load changing between pairs): {', '.join(f'{r:.2f}' for r in ratios)}")
+            print(
+                f"  ratio = median of the {len(ratios)} back-to-back pairs' ratios (robust to the shared machine's "
+                f"load changing between pairs): {', '.join(f'{r:.2f}' for r in ratios)}"
+            )
             servers.pop().stop()
 
-            print(f"island local-name latency at {args.latency_rate} qps, one query in ten for an outside name; "
-                  "two islands, one with its uplink black-holed, measured in turn:")
+            print(
+                f"island local-name latency at {args.latency_rate} qps, one query in ten for an outside name; "
+                "two islands, one with its uplink black-holed, measured in turn:"
+            )
             latencies: dict[str, list[float]] = {"up": [], "black-holed": []}
             island((uplink_host, port), "island-up")
             hosts = {"up": island_host, "black-holed": island_host_2}
             island((hole_host, port), "island-black-holed", host=island_host_2)
             for round_ in range(args.rounds):
                 for state, host in list(hosts.items())[:: 1 if round_ % 2 == 0 else -1]:
-                    out = dnsperf(host, port, work / "mixed.txt", args.seconds, client_core, edns=True,
-                                  rate=args.latency_rate, verbose=True)
+                    out = dnsperf(
+                        host,
+                        port,
+                        work / "mixed.txt",
+                        args.seconds,
+                        client_core,
+                        edns=True,
+                        rate=args.latency_rate,
+                        verbose=True,
+                    )
                     latencies[state] += parse_latencies(out, ZONE)
             p99 = {}
             for state, local in latencies.items():
                 p99[state] = percentile(local, 99)
-                print(f"  uplink {state:<12} local p50 {percentile(local, 50) * 1000:.2f} ms  "
-                      f"p99 {p99[state] * 1000:.2f} ms  ({len(local)} local answers)")
+                print(
+                    f"  uplink {state:<12} local p50 {percentile(local, 50) * 1000:.2f} ms  "
+                    f"p99 {p99[state] * 1000:.2f} ms  ({len(local)} local answers)"
+                )
             print(f"dns local-name p99 black-holed/up: {p99['black-holed'] / p99['up']:.2f} (goal <= 1.2)")
         finally:
             for server in servers:
                 server.stop()
             hole.close()
-    print(summary_line(statistics.median(totals["island"]), statistics.median(totals["unbound"]), statistics.median(ratios)))
+    print(
+        summary_line(
+            statistics.median(totals["island"]),
+            statistics.median(totals["unbound"]),
+            statistics.median(ratios),
+        )
+    )
     return 0
 
 

@@ -31,8 +31,11 @@ ACCEPT = "Accept-Encoding: gzip"
 
 def ensure_packages() -> None:
     """wrk and nginx from Debian's packages, installed when missing (needs root, as on CI)."""
-    missing = [pkg for pkg, binary in (("wrk", "wrk"), ("nginx-light", "nginx")) if not shutil.which(binary)
-               and not Path(f"/usr/sbin/{binary}").exists()]
+    missing = [
+        pkg
+        for pkg, binary in (("wrk", "wrk"), ("nginx-light", "nginx"))
+        if not shutil.which(binary) and not Path(f"/usr/sbin/{binary}").exists()
+    ]
     if not missing:
         return
     print(f"installing {', '.join(missing)} from Debian's packages ...", flush=True)
@@ -73,13 +76,21 @@ def fetch(url: str) -> tuple[bytes, dict[str, str]]:
 def nginx_config(folder: Path, port: int, headers: dict[str, str]) -> Path:
     # The same response headers as the site sends, so both move the same bytes.
     same = "".join(
-        f"    add_header {name} \"{headers[name]}\" always;\n"
-        for name in ("content-security-policy", "x-content-type-options", "referrer-policy", "x-frame-options",
-                     "content-language", "vary", "cache-control")
+        f'    add_header {name} "{headers[name]}" always;\n'
+        for name in (
+            "content-security-policy",
+            "x-content-type-options",
+            "referrer-policy",
+            "x-frame-options",
+            "content-language",
+            "vary",
+            "cache-control",
+        )
         if name in headers
     )
     conf = folder / "nginx.conf"
-    conf.write_text(f"""
+    conf.write_text(
+        f"""
 worker_processes 1;
 daemon off;
 pid {folder}/nginx.pid;
@@ -105,7 +116,9 @@ http {{
 {same}    }}
   }}
 }}
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return conf
 
 
@@ -138,9 +151,24 @@ def wrk(url: str, connections: int, seconds: int, server_pid: int | None = None)
     """(requests per second, p99 latency in ms) from wrk pinned to core 1."""
     cpu_before = cpu_seconds(server_pid) if server_pid else 0.0
     out = subprocess.run(
-        ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "--latency",
-         "-H", ACCEPT, url],
-        capture_output=True, text=True, check=True,
+        [
+            "taskset",
+            "-c",
+            "1",
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "10s",
+            "--latency",
+            "-H",
+            ACCEPT,
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     if re.search(r"Non-2xx or 3xx responses", out) or re.search(r"Socket errors: connect [1-9]", out):
@@ -161,10 +189,16 @@ CPU_COST: dict[str, list[float]] = {}  # url -> requests per CPU-second of the s
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=int, default=10, help="length of each measured run (default 10)")
-    parser.add_argument("--connections", type=int, default=64, help="connections for the rps figure (default 64)")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; figures are medians (default 3)")
+    parser.add_argument(
+        "--connections", type=int, default=64, help="connections for the rps figure (default 64)"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="interleaved rounds; figures are medians (default 3)"
+    )
     args = parser.parse_args()
     if (os.cpu_count() or 1) < 2:
         raise SystemExit("bench-http: needs two cores (server on one, wrk on the other)")
@@ -177,8 +211,21 @@ def main() -> int:
     try:
         site_port, nginx_port = free_port(), free_port()
         site = subprocess.Popen(
-            ["taskset", "-c", "0", sys.executable, "-m", "services.crisis_site", "--host", HOST, "--port", str(site_port)],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=(folder / "site.log").open("wb"),
+            [
+                "taskset",
+                "-c",
+                "0",
+                sys.executable,
+                "-m",
+                "services.crisis_site",
+                "--host",
+                HOST,
+                "--port",
+                str(site_port),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=(folder / "site.log").open("wb"),
         )
         procs.append(site)
         site_url = f"http://{HOST}:{site_port}/"
@@ -192,8 +239,11 @@ def main() -> int:
         (folder / "www" / "index.html").write_bytes(_gzip.decompress(gz))
         (folder / "www" / "index.html.gz").write_bytes(gz)
         conf = nginx_config(folder, nginx_port, headers)
-        nginx = subprocess.Popen(["taskset", "-c", "0", nginx_bin, "-c", str(conf), "-p", str(folder)],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        nginx = subprocess.Popen(
+            ["taskset", "-c", "0", nginx_bin, "-c", str(conf), "-p", str(folder)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         procs.append(nginx)
         nginx_url = f"http://{HOST}:{nginx_port}/"
         try:
@@ -203,12 +253,14 @@ def main() -> int:
             raise
         ngz, nheaders = fetch(nginx_url)
         assert ngz == gz and nheaders.get("content-encoding") == "gzip", "nginx must send the very same bytes"
-        print(f"page: {len(gz)} bytes gzip ({len(_gzip.decompress(gz))} plain); "
-              f"site headers {len(str(headers))} chars, nginx {len(str(nheaders))}")
+        print(
+            f"page: {len(gz)} bytes gzip ({len(_gzip.decompress(gz))} plain); "
+            f"site headers {len(str(headers))} chars, nginx {len(str(nheaders))}"
+        )
 
         runs: dict[tuple[str, int], list[tuple[float, float]]] = {}
         # Interleaved, so a noisy neighbour hurts both alike; a short warm-up first.
-        for name, url in (("island", site_url), ("nginx", nginx_url)):
+        for _name, url in (("island", site_url), ("nginx", nginx_url)):
             wrk(url, 16, 2)
         pids = {"island": site.pid, "nginx": nginx.pid}
         for round_ in range(1, args.rounds + 1):
@@ -216,8 +268,10 @@ def main() -> int:
                 for name, url in (("island", site_url), ("nginx", nginx_url)):
                     rps, p99 = wrk(url, connections, args.seconds, pids[name])
                     runs.setdefault((name, connections), []).append((rps, p99))
-                    print(f"  round {round_} {name:<6} c={connections:<4} {rps:>10.0f} req/s   p99 {p99:8.2f} ms",
-                          flush=True)
+                    print(
+                        f"  round {round_} {name:<6} c={connections:<4} {rps:>10.0f} req/s   p99 {p99:8.2f} ms",
+                        flush=True,
+                    )
         # Medians over the rounds, and the median of each round's own ratio: one lucky or unlucky
         # round (a neighbour's burst) cannot make the result.
         c = args.connections
@@ -226,11 +280,15 @@ def main() -> int:
         ng = median(r for r, _ in runs[("nginx", c)])
         per_cpu = {name: median(CPU_COST[url]) for name, url in (("island", site_url), ("nginx", nginx_url))}
         print(f"median of {args.rounds} rounds of {args.seconds} s")
-        print(f"http crisis-page requests per CPU-second of the server (steadier on a busy machine): "
-              f"island={per_cpu['island']:.0f} nginx={per_cpu['nginx']:.0f} "
-              f"ratio={per_cpu['island'] / per_cpu['nginx']:.2f}")
-        print(f"http crisis-page p99 at 256 connections: island={median(p for _, p in runs[('island', 256)]):.2f}ms "
-              f"nginx={median(p for _, p in runs[('nginx', 256)]):.2f}ms")
+        print(
+            f"http crisis-page requests per CPU-second of the server (steadier on a busy machine): "
+            f"island={per_cpu['island']:.0f} nginx={per_cpu['nginx']:.0f} "
+            f"ratio={per_cpu['island'] / per_cpu['nginx']:.2f}"
+        )
+        print(
+            f"http crisis-page p99 at 256 connections: island={median(p for _, p in runs[('island', 256)]):.2f}ms "
+            f"nginx={median(p for _, p in runs[('nginx', 256)]):.2f}ms"
+        )
         print(f"http crisis-page rps: island={island:.0f} nginx={ng:.0f} ratio={median(ratios):.2f}")
     finally:
         for proc in procs:

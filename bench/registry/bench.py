@@ -55,10 +55,13 @@ def bare_db(path: Path) -> sqlite3.Connection:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="make bench-registry", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="make bench-registry", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--seconds", type=float, default=5.0, help="per measurement (default 5)")
-    p.add_argument("--dir", default=str(ROOT / "out"), help="where the SQLite files go (a real disk, not tmpfs)")
+    p.add_argument(
+        "--dir", default=str(ROOT / "out"), help="where the SQLite files go (a real disk, not tmpfs)"
+    )
     args = p.parse_args(argv)
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {0})
@@ -84,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         bare_rows = bare.execute("SELECT COUNT(*) FROM t").fetchone()[0]
 
         def bare_lookup(i: int) -> None:
-            assert bare.execute("SELECT v FROM t WHERE k = ?", (f"{picks.randrange(bare_rows):064d}",)).fetchall()
+            assert bare.execute(
+                "SELECT v FROM t WHERE k = ?", (f"{picks.randrange(bare_rows):064d}",)
+            ).fetchall()
 
         def lookup(i: int) -> None:
             name, phone = person(picks.randrange(stored))
@@ -94,10 +99,14 @@ def main(argv: list[str] | None = None) -> int:
         island_reads = rate(lookup, args.seconds)
         registry.close()
         bare.close()
-    print(f"registry registrations/s: island={island_writes:.0f} sqlite={sqlite_writes:.0f} "
-          f"ratio={island_writes / sqlite_writes:.2f} (goal 500)")
-    print(f"registry lookups/s: island={island_reads:.0f} sqlite={sqlite_reads:.0f} "
-          f"ratio={island_reads / sqlite_reads:.2f} (goal 2000)")
+    print(
+        f"registry registrations/s: island={island_writes:.0f} sqlite={sqlite_writes:.0f} "
+        f"ratio={island_writes / sqlite_writes:.2f} (goal 500)"
+    )
+    print(
+        f"registry lookups/s: island={island_reads:.0f} sqlite={sqlite_reads:.0f} "
+        f"ratio={island_reads / sqlite_reads:.2f} (goal 2000)"
+    )
     return 0
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from ..state import StateDir
 from ..topology import Topology
 from .base import Backend, BackendError, UnsupportedFault
-from .local import LocalBackend
 from .compose import ComposeBackend
+from .local import LocalBackend
 from .netns import NetnsBackend
 
 BACKENDS: dict[str, type[Backend]] = {"local": LocalBackend, "netns": NetnsBackend, "compose": ComposeBackend}
@@ -31,4 +31,13 @@ def running_backend(state: StateDir) -> Backend | None:
     return BACKENDS[name](state, Topology.from_dict(recorded["topology"]))
 
 
-__all__ = ["BACKENDS", "Backend", "BackendError", "LocalBackend", "NetnsBackend", "UnsupportedFault", "open_backend", "running_backend"]
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "BackendError",
+    "LocalBackend",
+    "NetnsBackend",
+    "UnsupportedFault",
+    "open_backend",
+    "running_backend",
+]

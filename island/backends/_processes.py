@@ -13,8 +13,13 @@ def spawn(argv: list[str], log_path: Path, env: dict[str, str] | None = None) ->
     """Start a process in its own session (so Ctrl-C in the terminal reaches only the CLI)."""
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, env=env, close_fds=True,
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=env,
+            close_fds=True,
         )
     return process.pid
 

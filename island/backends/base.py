@@ -85,7 +85,7 @@ class Backend(abc.ABC):
     async def probe(self, probe: Probe) -> Outcome:
         """Run one probe operation from the resident's place on the island."""
 
-    async def close_probes(self) -> None:
+    async def close_probes(self) -> None:  # noqa: B027 - optional: most backends hold nothing
         """Release what probing needed."""
 
     # Faults ---------------------------------------------------------------------------------

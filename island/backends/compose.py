@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +23,11 @@ from services.ports import describe, is_taken
 from .. import images
 from ..probes import Outcome
 from ..scenario.model import Probe
+from ..stack.router import TABLE, mode_from_listing, uplink_script
+from ..stack.topology import ComposeSettings, Layout
 from ..state import StateDir
 from ..topology import Topology
 from .base import Backend, BackendError, Say
-from ..stack.router import TABLE, mode_from_listing, uplink_script
-from ..stack.topology import ComposeSettings, Layout
 
 SERVICES = ("upstream", "router", "resolver", "site", "client")
 HEALTH_TIMEOUT = 120.0
@@ -105,14 +105,14 @@ class ComposeBackend(Backend):
             {
                 "backend": self.name,
                 "topology": self.topology.to_dict(),
-                "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "settings": self.settings.to_dict(),
                 "compose_file": str(self._file),
                 "compose_cli": self._cli,
                 "uplink": "up",
             }
         )
-        say(f"  compose project {self.settings.project} ({' '.join(argv[:len(self._cli)])}, {self._file})")
+        say(f"  compose project {self.settings.project} ({' '.join(argv[: len(self._cli)])}, {self._file})")
         try:
             await self._build(say)
             say("  starting the containers ...")
@@ -151,7 +151,9 @@ class ComposeBackend(Backend):
         if build.returncode != 0:
             raise BackendError(images.build_error(build.stdout + build.stderr, self.settings.base_image, log))
         # A rebuild leaves the previous image untagged; remove those of ours, nothing else.
-        await _run(["docker", "image", "prune", "--force", "--filter", "label=org.odrift.island=1"], timeout=120)
+        await _run(
+            ["docker", "image", "prune", "--force", "--filter", "label=org.odrift.island=1"], timeout=120
+        )
         say(f"  built in {time.monotonic() - started:.0f} s")
 
     def _check_ports(self) -> None:
@@ -178,14 +180,18 @@ class ComposeBackend(Backend):
             for service, c in containers.items():
                 if c["status"] in ("exited", "dead"):
                     logs = await _run(["docker", "logs", "--tail", "15", c["id"]], timeout=30)
-                    raise BackendError(f"the {service} container stopped while starting:\n{(logs.stdout + logs.stderr).strip()}")
+                    raise BackendError(
+                        f"the {service} container stopped while starting:\n{(logs.stdout + logs.stderr).strip()}"
+                    )
                 if c["health"] == "healthy" and service not in reported:
                     reported.add(service)
                     say(f"  started {service:<9} {self._where(service)}")
             if reported >= set(SERVICES):
                 return
             await asyncio.sleep(0.5)
-        waiting = ", ".join(f"{s} ({containers.get(s, {}).get('health') or 'missing'})" for s in SERVICES if s not in reported)
+        waiting = ", ".join(
+            f"{s} ({containers.get(s, {}).get('health') or 'missing'})" for s in SERVICES if s not in reported
+        )
         raise BackendError(
             f"not healthy within {HEALTH_TIMEOUT:g} s: {waiting}. "
             f"See why with `docker inspect --format '{{{{json .State.Health}}}}' CONTAINER` or `docker logs CONTAINER`"
@@ -203,12 +209,16 @@ class ComposeBackend(Backend):
 
     async def _containers(self) -> dict[str, dict[str, str]]:
         """This project's containers by service: id, status and health."""
-        listed = await _run(["docker", "ps", "--all", "--quiet", "--filter", f"label={PROJECT_LABEL}={self.settings.project}"])
+        listed = await _run(
+            ["docker", "ps", "--all", "--quiet", "--filter", f"label={PROJECT_LABEL}={self.settings.project}"]
+        )
         ids = listed.stdout.split()
         if not ids:
             return {}
-        fmt = (f'{{{{.Id}}}} {{{{index .Config.Labels "{SERVICE_LABEL}"}}}} {{{{.State.Status}}}} '
-               '{{if .State.Health}}{{.State.Health.Status}}{{end}}')
+        fmt = (
+            f'{{{{.Id}}}} {{{{index .Config.Labels "{SERVICE_LABEL}"}}}} {{{{.State.Status}}}} '
+            "{{if .State.Health}}{{.State.Health.Status}}{{end}}"
+        )
         inspected = await _run(["docker", "inspect", "--format", fmt, *ids])
         found = {}
         for line in inspected.stdout.splitlines():
@@ -219,7 +229,9 @@ class ComposeBackend(Backend):
     async def _container(self, service: str) -> str:
         c = (await self._containers()).get(service)
         if c is None or c["status"] != "running":
-            raise BackendError(f"the {service} container of {self.settings.project} is not running; is the island up? Try `island status`.")
+            raise BackendError(
+                f"the {service} container of {self.settings.project} is not running; is the island up? Try `island status`."
+            )
         return c["id"]
 
     def is_running(self) -> bool:
@@ -227,7 +239,8 @@ class ComposeBackend(Backend):
             return False
         listed = subprocess.run(
             ["docker", "ps", "--quiet", "--filter", f"label={PROJECT_LABEL}={self.settings.project}"],
-            capture_output=True, text=True,
+            capture_output=True,
+            text=True,
         )
         return listed.returncode == 0 and bool(listed.stdout.split())
 
@@ -235,7 +248,9 @@ class ComposeBackend(Backend):
         await self.close_probes()
         if shutil.which("docker") is not None and await _engine_answers():
             try:
-                down = await self._compose("down", "--volumes", "--remove-orphans", "--timeout", "5", timeout=180)
+                down = await self._compose(
+                    "down", "--volumes", "--remove-orphans", "--timeout", "5", timeout=180
+                )
                 if down.returncode != 0:
                     say(f"  `down` said: {down.stderr.strip()[-300:]}")
             except BackendError as exc:
@@ -247,7 +262,11 @@ class ComposeBackend(Backend):
     async def _remove_leftovers(self) -> None:
         """Whatever `down` missed (a compose file that changed, a crash half-way), by the project label only."""
         label = f"label={PROJECT_LABEL}={self.settings.project}"
-        for kind, remove in (("ps --all", "rm --force --volumes"), ("network ls", "network rm"), ("volume ls", "volume rm")):
+        for kind, remove in (
+            ("ps --all", "rm --force --volumes"),
+            ("network ls", "network rm"),
+            ("volume ls", "volume rm"),
+        ):
             listed = await _run(["docker", *kind.split(), "--quiet", "--filter", label])
             ids = listed.stdout.split()
             if ids:
@@ -270,9 +289,13 @@ class ComposeBackend(Backend):
         router = await self._container("router")
         argv = ["docker", "exec", *(["--interactive"] if script is not None else []), router, "nft", *args]
         try:
-            done = await asyncio.to_thread(subprocess.run, argv, input=script, capture_output=True, text=True, timeout=30)
+            done = await asyncio.to_thread(
+                subprocess.run, argv, input=script, capture_output=True, text=True, timeout=30
+            )
         except subprocess.TimeoutExpired:
-            raise BackendError("the router did not answer within 30 s; see `docker logs` of its container") from None
+            raise BackendError(
+                "the router did not answer within 30 s; see `docker logs` of its container"
+            ) from None
         if done.returncode != 0:
             raise BackendError(f"the router refused: {(done.stderr or done.stdout).strip()}")
         return done.stdout
@@ -303,8 +326,19 @@ class ComposeBackend(Backend):
         return await self._agent.run(probe)
 
     def agent_argv(self) -> list[str]:
-        return ["python", "-m", "island.probe_agent", "--resolver", self.layout.resolver,
-                "--dns-port", "53", "--http-port", "80", "--crisis-name", self.settings.crisis_name]
+        return [
+            "python",
+            "-m",
+            "island.probe_agent",
+            "--resolver",
+            self.layout.resolver,
+            "--dns-port",
+            "53",
+            "--http-port",
+            "80",
+            "--crisis-name",
+            self.settings.crisis_name,
+        ]
 
     async def close_probes(self) -> None:
         if self._agent is not None:
@@ -324,14 +358,19 @@ class _ProbeAgent:
     @classmethod
     async def start(cls, argv: Sequence[str], timeout: float = 60) -> _ProbeAgent:
         process = await asyncio.create_subprocess_exec(
-            *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            *argv,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         assert process.stdout is not None
         try:
             ready = await asyncio.wait_for(process.stdout.readline(), timeout)
         except TimeoutError:
             process.kill()
-            raise BackendError(f"the probe agent in the client container did not start within {timeout:g} s") from None
+            raise BackendError(
+                f"the probe agent in the client container did not start within {timeout:g} s"
+            ) from None
         if not ready.startswith(b'{"ready"'):
             stderr = (await process.stderr.read()).decode(errors="replace").strip() if process.stderr else ""
             raise BackendError(f"the probe agent in the client container did not start: {stderr[-300:]}")
@@ -344,10 +383,14 @@ class _ProbeAgent:
             waiting = self._waiting.pop(answer["id"], None)
             if waiting is not None and not waiting.done():
                 waiting.set_result(Outcome(answer["status"], answer["latency_ms"], answer["detail"]))
-        stderr = (await self.process.stderr.read()).decode(errors="replace").strip() if self.process.stderr else ""
+        stderr = (
+            (await self.process.stderr.read()).decode(errors="replace").strip() if self.process.stderr else ""
+        )
         for waiting in self._waiting.values():
             if not waiting.done():
-                waiting.set_exception(BackendError(f"the probe agent in the client container stopped: {stderr[-300:]}"))
+                waiting.set_exception(
+                    BackendError(f"the probe agent in the client container stopped: {stderr[-300:]}")
+                )
         self._waiting.clear()
 
     async def run(self, probe: Probe) -> Outcome:
@@ -375,13 +418,23 @@ class _ProbeAgent:
 
 
 # Helpers ------------------------------------------------------------------------------------------------
-async def _run(argv: Sequence[str], env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+async def _run(
+    argv: Sequence[str], env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     try:
         return await asyncio.to_thread(
-            subprocess.run, list(argv), env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+            subprocess.run,
+            list(argv),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
         )
     except FileNotFoundError:
-        raise BackendError(f"`{argv[0]}` is not installed; install Docker (Debian: apt-get install docker.io docker-compose)") from None
+        raise BackendError(
+            f"`{argv[0]}` is not installed; install Docker (Debian: apt-get install docker.io docker-compose)"
+        ) from None
     except subprocess.TimeoutExpired:
         raise BackendError(f"`{' '.join(argv[:4])} ...` did not finish within {timeout:g} s") from None
 

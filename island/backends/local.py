@@ -7,7 +7,7 @@ import json
 import os
 import signal
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from services.ports import describe, is_taken
@@ -32,10 +32,19 @@ class LocalBackend(Backend):
         self._probers: dict[str, Prober] = {}
 
     def features(self) -> frozenset[str]:
-        return frozenset({
-            "uplink-cut:blackhole", "uplink-cut:reject", "dns-cut", "packet-loss", "latency",
-            "service:kill", "service:restart", "service:pause", *(f"place:{p}" for p in PLACES),
-        })
+        return frozenset(
+            {
+                "uplink-cut:blackhole",
+                "uplink-cut:reject",
+                "dns-cut",
+                "packet-loss",
+                "latency",
+                "service:kill",
+                "service:restart",
+                "service:pause",
+                *(f"place:{p}" for p in PLACES),
+            }
+        )
 
     @property
     def _control_socket(self) -> str:
@@ -83,7 +92,7 @@ class LocalBackend(Backend):
                 **(self.state.read() or {}),  # what a subclass recorded before (namespaces)
                 "backend": self.name,
                 "topology": self.topology.to_dict(),
-                "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "processes": processes,
                 "uplink": "up",
             }
@@ -147,9 +156,7 @@ class LocalBackend(Backend):
     async def stop(self, say: Say) -> None:
         await self.close_probes()
         processes = self._processes()
-        await asyncio.to_thread(
-            _processes.terminate, {p["pid"]: p["marker"] for p in processes.values()}
-        )
+        await asyncio.to_thread(_processes.terminate, {p["pid"]: p["marker"] for p in processes.values()})
         for name in processes:
             say(f"  stopped {name}")
         self.state.clear()
@@ -165,7 +172,9 @@ class LocalBackend(Backend):
         try:
             reply = await control(self._control_socket, settings)
         except OSError as exc:
-            raise BackendError(f"the uplink relay does not answer ({exc}); is the island up? Try `island status`.")
+            raise BackendError(
+                f"the uplink relay does not answer ({exc}); is the island up? Try `island status`."
+            ) from exc
         if not reply.get("ok"):
             raise BackendError(f"the uplink relay refused: {reply.get('error')}")
         return reply

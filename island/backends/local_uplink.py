@@ -137,8 +137,13 @@ class UplinkRelay:
         return (self.delay_ms + random.uniform(0, self.jitter_ms)) / 1000
 
     def settings(self) -> dict:
-        return {"mode": self.mode, "dns_mode": self.dns_mode, "loss": self.loss,
-                "delay_ms": self.delay_ms, "jitter_ms": self.jitter_ms}
+        return {
+            "mode": self.mode,
+            "dns_mode": self.dns_mode,
+            "loss": self.loss,
+            "delay_ms": self.delay_ms,
+            "jitter_ms": self.jitter_ms,
+        }
 
     async def open(self) -> None:
         """Listen on every port that is not rejecting (and not listening yet)."""
@@ -204,7 +209,8 @@ class UplinkRelay:
             self._connections.add(up_writer)
             try:
                 await asyncio.gather(
-                    self._pipe(reader, up_writer, port), self._pipe(up_reader, writer, port, self.answer_delay())
+                    self._pipe(reader, up_writer, port),
+                    self._pipe(up_reader, writer, port, self.answer_delay()),
                 )
             finally:
                 self._connections.discard(up_writer)

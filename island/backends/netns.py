@@ -19,12 +19,21 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from ..probes import Outcome, Place, Prober
 from ..scenario.model import (
-    PLACES, Bandwidth, DNSCut, Fault, Latency, LinkDown, PacketLoss, Partition, Probe, UplinkCut,
+    PLACES,
+    Bandwidth,
+    DNSCut,
+    Fault,
+    Latency,
+    LinkDown,
+    PacketLoss,
+    Partition,
+    Probe,
+    UplinkCut,
 )
 from ..services import ServiceSpec, island_services
 from ..state import StateDir
@@ -38,10 +47,21 @@ PREFIX = "odr"
 _SERVICE_NS = {"upstream": "up", "uplink": "rt", "resolver": "isl", "site": "isl"}
 _PLACE_NS = {"trygghetspunkt-a": "tpa", "trygghetspunkt-b": "tpb", "home": "home"}
 # Router-side interface of each link.
-_LINKS = {"uplink": "r-up", "island": "r-isl", "trygghetspunkt-a": "r-tpa", "trygghetspunkt-b": "r-tpb", "home": "r-home"}
+_LINKS = {
+    "uplink": "r-up",
+    "island": "r-isl",
+    "trygghetspunkt-a": "r-tpa",
+    "trygghetspunkt-b": "r-tpb",
+    "home": "r-home",
+}
 _SUBNETS = {"up": 1, "isl": 3, "tpa": 4, "tpb": 5, "home": 6}
-_LEAF_ADDRESSES = {"up": ["10.1.0.2"], "isl": ["10.3.0.10", "10.3.0.11"], "tpa": ["10.4.0.10"],
-                   "tpb": ["10.5.0.10"], "home": ["10.6.0.10"]}
+_LEAF_ADDRESSES = {
+    "up": ["10.1.0.2"],
+    "isl": ["10.3.0.10", "10.3.0.11"],
+    "tpa": ["10.4.0.10"],
+    "tpb": ["10.5.0.10"],
+    "home": ["10.6.0.10"],
+}
 _ROUTER_IF = {"up": "r-up", "isl": "r-isl", "tpa": "r-tpa", "tpb": "r-tpb", "home": "r-home"}
 
 
@@ -79,11 +99,22 @@ class NetnsBackend(LocalBackend):
         return self.prefix + short
 
     def features(self) -> frozenset[str]:
-        return frozenset({
-            "uplink-cut:blackhole", "uplink-cut:reject", "dns-cut", "packet-loss", "latency", "bandwidth",
-            "link-down", "partition", "service:kill", "service:restart", "service:pause",
-            *(f"place:{p}" for p in PLACES),
-        })
+        return frozenset(
+            {
+                "uplink-cut:blackhole",
+                "uplink-cut:reject",
+                "dns-cut",
+                "packet-loss",
+                "latency",
+                "bandwidth",
+                "link-down",
+                "partition",
+                "service:kill",
+                "service:restart",
+                "service:pause",
+                *(f"place:{p}" for p in PLACES),
+            }
+        )
 
     @classmethod
     def clean_leftovers(cls, state: StateDir) -> list[str]:
@@ -97,7 +128,9 @@ class NetnsBackend(LocalBackend):
         # The island reaches the internet by its real address, through the router: no relay in the way.
         # The relay still runs in the router, idle until latency DNATs the uplink's traffic to it.
         upstream, uplink, resolver, site = super().specs()
-        upstream, resolver, site = island_services(self.topology, internet_address=self.topology.upstream_address)
+        upstream, resolver, site = island_services(
+            self.topology, internet_address=self.topology.upstream_address
+        )
         return [upstream, uplink, resolver, site]
 
     # Life cycle ---------------------------------------------------------------------------
@@ -121,10 +154,16 @@ class NetnsBackend(LocalBackend):
         if reason:
             raise BackendError(reason)
         self.clean_leftovers(self.state)
-        self.state.write({
-            "backend": self.name, "topology": self.topology.to_dict(), "namespaces": [], "processes": {},
-            "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "uplink": "up",
-        })
+        self.state.write(
+            {
+                "backend": self.name,
+                "topology": self.topology.to_dict(),
+                "namespaces": [],
+                "processes": {},
+                "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "uplink": "up",
+            }
+        )
         try:
             await asyncio.to_thread(self._build)
             say(f"  made namespaces {self.prefix}{{up,rt,isl,tpa,tpb,home}} with routes via the router")
@@ -133,7 +172,9 @@ class NetnsBackend(LocalBackend):
             await self.stop(lambda _: None)
             raise
         say(f"  a phone at a trygghetspunkt:  ip netns exec {self.ns('tpa')} dig {self.topology.crisis_name}")
-        say(f"                                ip netns exec {self.ns('tpa')} curl http://{self.topology.crisis_name}/")
+        say(
+            f"                                ip netns exec {self.ns('tpa')} curl http://{self.topology.crisis_name}/"
+        )
 
     def _build(self) -> None:
         router = self.ns("rt")
@@ -145,8 +186,21 @@ class NetnsBackend(LocalBackend):
             _netns.run("ip", "-n", namespace, "link", "set", "lo", "up")
         for short, subnet in _SUBNETS.items():
             leaf, router_if = self.ns(short), _ROUTER_IF[short]
-            _netns.run("ip", "-n", router, "link", "add", router_if, "type", "veth", "peer", "name", "eth0",
-                       "netns", leaf)
+            _netns.run(
+                "ip",
+                "-n",
+                router,
+                "link",
+                "add",
+                router_if,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "eth0",
+                "netns",
+                leaf,
+            )
             _netns.run("ip", "-n", router, "addr", "add", f"10.{subnet}.0.1/24", "dev", router_if)
             _netns.run("ip", "-n", router, "link", "set", router_if, "up")
             for address in _LEAF_ADDRESSES[short]:
@@ -175,11 +229,21 @@ class NetnsBackend(LocalBackend):
         return services
 
     # The uplink and other faults ----------------------------------------------------------------
-    def _chain(self, name: str, rules: list[str], hook: str = "forward", table: str = "inet odrift",
-               kind: str = "filter", priority: int = 0) -> None:
+    def _chain(
+        self,
+        name: str,
+        rules: list[str],
+        hook: str = "forward",
+        table: str = "inet odrift",
+        kind: str = "filter",
+        priority: int = 0,
+    ) -> None:
         body = "\n".join(f"add rule {table} {name} {rule}" for rule in rules)
-        _netns.nft(self.ns("rt"), f"add chain {table} {name} {{ type {kind} hook {hook} priority {priority}; }}\n"
-                                  f"flush chain {table} {name}\n{body}\n")
+        _netns.nft(
+            self.ns("rt"),
+            f"add chain {table} {name} {{ type {kind} hook {hook} priority {priority}; }}\n"
+            f"flush chain {table} {name}\n{body}\n",
+        )
 
     def _unchain(self, name: str, table: str = "inet odrift") -> None:
         _netns.nft(self.ns("rt"), f"delete chain {table} {name}\n", check=False)
@@ -188,9 +252,11 @@ class NetnsBackend(LocalBackend):
     def _cut_rules(mode: str, match: str) -> list[str]:
         if mode == "blackhole":
             return [f'oifname "r-up" {match} drop', f'iifname "r-up" {match} drop']
-        return [f'oifname "r-up" {match} meta l4proto tcp reject with tcp reset',
-                f'oifname "r-up" {match} reject with icmpx type port-unreachable',
-                f'iifname "r-up" {match} drop']
+        return [
+            f'oifname "r-up" {match} meta l4proto tcp reject with tcp reset',
+            f'oifname "r-up" {match} reject with icmpx type port-unreachable',
+            f'iifname "r-up" {match} drop',
+        ]
 
     async def cut(self, mode: str) -> None:
         await asyncio.to_thread(self._chain, "uplink_cut", self._cut_rules(mode, ""))
@@ -217,17 +283,23 @@ class NetnsBackend(LocalBackend):
         elif isinstance(fault, Partition):
             a, b = (_LINKS[p] for p in fault.between)
             await asyncio.to_thread(
-                self._chain, "partition", [f'iifname "{a}" oifname "{b}" drop', f'iifname "{b}" oifname "{a}" drop']
+                self._chain,
+                "partition",
+                [f'iifname "{a}" oifname "{b}" drop', f'iifname "{b}" oifname "{a}" drop'],
             )
         elif isinstance(fault, LinkDown):
-            await asyncio.to_thread(_netns.run, "ip", "-n", self.ns("rt"), "link", "set", _LINKS[fault.link], "down")
+            await asyncio.to_thread(
+                _netns.run, "ip", "-n", self.ns("rt"), "link", "set", _LINKS[fault.link], "down"
+            )
         elif isinstance(fault, Bandwidth):
             await asyncio.to_thread(self._tbf, fault.kbit)
         elif isinstance(fault, Latency):
             await self._relay({"delay_ms": fault.delay_ms, "jitter_ms": fault.jitter_ms})
             t = self.topology
-            rules = [f"ip daddr {t.upstream_address} {proto} dport {{ {ports} }} dnat to {t.uplink_address}"
-                     for proto, ports in (("udp", t.dns_port), ("tcp", f"{t.dns_port}, {t.http_port}"))]
+            rules = [
+                f"ip daddr {t.upstream_address} {proto} dport {{ {ports} }} dnat to {t.uplink_address}"
+                for proto, ports in (("udp", t.dns_port), ("tcp", f"{t.dns_port}, {t.http_port}"))
+            ]
             await asyncio.to_thread(self._chain, "latency", rules, "prerouting", "ip odrift_nat", "nat", -100)
         else:
             await super().apply(fault)  # service faults
@@ -239,7 +311,9 @@ class NetnsBackend(LocalBackend):
             chain = {DNSCut: "dns_cut", PacketLoss: "loss", Partition: "partition"}[type(fault)]
             await asyncio.to_thread(self._unchain, chain)
         elif isinstance(fault, LinkDown):
-            await asyncio.to_thread(_netns.run, "ip", "-n", self.ns("rt"), "link", "set", _LINKS[fault.link], "up")
+            await asyncio.to_thread(
+                _netns.run, "ip", "-n", self.ns("rt"), "link", "set", _LINKS[fault.link], "up"
+            )
         elif isinstance(fault, Bandwidth):
             await asyncio.to_thread(self._tbf, None)
         elif isinstance(fault, Latency):
@@ -255,8 +329,23 @@ class NetnsBackend(LocalBackend):
                 _netns.run("tc", "-n", namespace, "qdisc", "del", "dev", device, "root", check=False)
             else:
                 burst = max(3000, kbit * 1000 // 8 // 10)  # 100 ms worth, at least two full packets
-                _netns.run("tc", "-n", namespace, "qdisc", "replace", "dev", device, "root", "tbf",
-                           "rate", f"{kbit}kbit", "burst", str(burst), "latency", "1s")
+                _netns.run(
+                    "tc",
+                    "-n",
+                    namespace,
+                    "qdisc",
+                    "replace",
+                    "dev",
+                    device,
+                    "root",
+                    "tbf",
+                    "rate",
+                    f"{kbit}kbit",
+                    "burst",
+                    str(burst),
+                    "latency",
+                    "1s",
+                )
 
     # Probes: from a phone in the place's own namespace -----------------------------------------
     async def probe(self, probe: Probe) -> Outcome:

@@ -7,4 +7,13 @@ from .loader import ScenarioError, load_scenario
 from .model import Scenario
 from .report import render_text
 
-__all__ = ["Journal", "Result", "Scenario", "ScenarioError", "evaluate", "load_scenario", "render_text", "run_scenario"]
+__all__ = [
+    "Journal",
+    "Result",
+    "Scenario",
+    "ScenarioError",
+    "evaluate",
+    "load_scenario",
+    "render_text",
+    "run_scenario",
+]

@@ -178,7 +178,9 @@ def evaluate(journal: Journal, scenario: Scenario) -> Result:
             )
         start, end = bounds.get(phase.name, (0.0, 0.0))
         phases.append(
-            PhaseResult(phase.name, phase.duration, tuple(f.describe() for f in phase.faults), tuple(rows), start, end)
+            PhaseResult(
+                phase.name, phase.duration, tuple(f.describe() for f in phase.faults), tuple(rows), start, end
+            )
         )
     problems = tuple(e.detail for e in journal.events if e.kind == "error")
     return Result(journal.title, journal.scenario, journal.backend, tuple(phases), problems)

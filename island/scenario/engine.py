@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,11 +39,13 @@ class _Active:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 class _Run:
-    def __init__(self, scenario: Scenario, backend: Backend, journal: Journal, on_progress: ProgressCallback | None):
+    def __init__(
+        self, scenario: Scenario, backend: Backend, journal: Journal, on_progress: ProgressCallback | None
+    ):
         self.scenario = scenario
         self.backend = backend
         self.journal = journal
@@ -76,14 +78,18 @@ class _Run:
         try:
             outcome = await self.backend.probe(operation)
         except Exception as exc:  # a broken probe is a failed check, never a silently dead loop
-            outcome = Outcome("fail", (self.elapsed() - started) * 1000, f"probe error: {type(exc).__name__}: {exc}")
+            outcome = Outcome(
+                "fail", (self.elapsed() - started) * 1000, f"probe error: {type(exc).__name__}: {exc}"
+            )
         finally:
             self.in_flight[phase] -= 1
             async with self.quiet:
                 self.quiet.notify_all()
         self.residents.settle(operation, outcome)
         self.journal.operations.append(
-            Operation(round(started, 4), phase, name, outcome.status, round(outcome.latency_ms, 3), outcome.detail)
+            Operation(
+                round(started, 4), phase, name, outcome.status, round(outcome.latency_ms, 3), outcome.detail
+            )
         )
 
     async def probe_loop(self, probe: Probe) -> None:

@@ -27,13 +27,20 @@ def render_junit(results: list[Result], skipped: list[Skipped] = ()) -> str:
         cases = [(phase, stats) for phase in result.phases for stats in phase.probes if stats.required]
         failures = sum(not stats.passed for _, stats in cases)
         suite = ET.SubElement(
-            suites, "testsuite", name=result.title, tests=str(len(cases) + bool(result.problems)),
-            failures=str(failures), errors=str(int(bool(result.problems))),
+            suites,
+            "testsuite",
+            name=result.title,
+            tests=str(len(cases) + bool(result.problems)),
+            failures=str(failures),
+            errors=str(int(bool(result.problems))),
         )
         ET.SubElement(ET.SubElement(suite, "properties"), "property", name="backend", value=result.backend)
         for phase, stats in cases:
             case = ET.SubElement(
-                suite, "testcase", classname=result.scenario, name=f"{phase.name}: {stats.probe}",
+                suite,
+                "testcase",
+                classname=result.scenario,
+                name=f"{phase.name}: {stats.probe}",
                 time=f"{phase.duration:g}",
             )
             if not stats.passed:
@@ -43,8 +50,9 @@ def render_junit(results: list[Result], skipped: list[Skipped] = ()) -> str:
             case = ET.SubElement(suite, "testcase", classname=result.scenario, name="run")
             ET.SubElement(case, "error", message="; ".join(result.problems))
     for scenario in skipped:
-        suite = ET.SubElement(suites, "testsuite", name=scenario.title, tests="1", failures="0", errors="0",
-                              skipped="1")
+        suite = ET.SubElement(
+            suites, "testsuite", name=scenario.title, tests="1", failures="0", errors="0", skipped="1"
+        )
         case = ET.SubElement(suite, "testcase", classname=scenario.scenario, name="run")
         ET.SubElement(case, "skipped", message=scenario.reason)
     ET.indent(suites)

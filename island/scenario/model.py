@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from dnslib import QTYPE, RCODE
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
@@ -85,10 +93,13 @@ class RegistryCheck(_Model):
     """
 
     action: Literal["register", "lookup"]
-    site: str = Field("http://{crisis_name}", description="the crisis site, by name; the registry is its /anhoriga")
+    site: str = Field(
+        "http://{crisis_name}", description="the crisis site, by name; the registry is its /anhoriga"
+    )
     of: str | None = Field(None, description="lookup: the register probe whose residents are looked up")
     identifier: Literal["right", "wrong"] = Field(
-        "right", description="lookup: the identifier the resident registered with, or another that must find nothing"
+        "right",
+        description="lookup: the identifier the resident registered with, or another that must find nothing",
     )
     # Hidden from the published format: the engine sets it on each operation it hands a backend.
     person: SkipJsonSchema[Person | None] = None
@@ -120,7 +131,9 @@ class RegistryCheck(_Model):
 class Probe(_Model):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     description: str = ""
-    place: Place = Field("trygghetspunkt-a", description="where the phone stands: a trygghetspunkt or a home on the stadsnät")
+    place: Place = Field(
+        "trygghetspunkt-a", description="where the phone stands: a trygghetspunkt or a home on the stadsnät"
+    )
     dns: DNSCheck | None = None
     http: HTTPCheck | None = None
     reach: ReachCheck | None = None
@@ -283,7 +296,15 @@ Fault = Annotated[
     Field(discriminator="type"),
 ]
 FAULT_TYPES: tuple[type[_Fault], ...] = (
-    UplinkCut, DNSCut, LinkDown, PacketLoss, Bandwidth, Latency, Flapping, Partition, ServiceFault,
+    UplinkCut,
+    DNSCut,
+    LinkDown,
+    PacketLoss,
+    Bandwidth,
+    Latency,
+    Flapping,
+    Partition,
+    ServiceFault,
 )
 
 
@@ -314,7 +335,9 @@ class Phase(_Model):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     duration: float = Field(gt=0, le=3600, description="seconds (the pause of this step)")
     faults: list[Fault] = []
-    expect: dict[str, Tolerance] = Field({}, description="probe name -> tolerance; probes not named are recorded only")
+    expect: dict[str, Tolerance] = Field(
+        {}, description="probe name -> tolerance; probes not named are recorded only"
+    )
 
 
 class Load(_Model):
@@ -332,7 +355,8 @@ class Scenario(_Model):
     probes: list[Probe] = Field(min_length=1)
     phases: list[Phase] = Field(min_length=1, description="the method: steps in order, each with its faults")
     rollbacks: list[Fault] = Field(
-        [], description="faults healed at the end whatever happened, even if never applied (heal is idempotent)"
+        [],
+        description="faults healed at the end whatever happened, even if never applied (heal is idempotent)",
     )
 
     @model_validator(mode="after")
@@ -360,7 +384,8 @@ class Scenario(_Model):
         problems = [
             InitErrorDetails(
                 type=PydanticCustomError(
-                    "reference", "no register probe is called {of}; register probes: {known}",
+                    "reference",
+                    "no register probe is called {of}; register probes: {known}",
                     {"of": p.registry.of, "known": ", ".join(sorted(registering)) or "none"},
                 ),
                 loc=("probes", index, "registry", "of"),

@@ -4,8 +4,21 @@ from __future__ import annotations
 
 from .analysis import ProbeStats, Result
 
-_COLUMNS = ("probe", "required", "ops", "ok", "fail", "unknown", "success", "p50 ms", "p95 ms", "p99 ms",
-            "detect s", "recover s", "result")
+_COLUMNS = (
+    "probe",
+    "required",
+    "ops",
+    "ok",
+    "fail",
+    "unknown",
+    "success",
+    "p50 ms",
+    "p95 ms",
+    "p99 ms",
+    "detect s",
+    "recover s",
+    "result",
+)
 
 
 def _ms(value: float | None) -> str:
@@ -32,9 +45,19 @@ def _row(stats: ProbeStats) -> tuple[str, ...]:
     else:
         verdict = "PASS" if stats.passed else "FAIL"
     return (
-        stats.probe, required, str(stats.total), str(stats.ok), str(stats.failed), str(stats.unknown), success,
-        _ms(stats.p50_ms), _ms(stats.p95_ms), _ms(stats.p99_ms),
-        _seconds(stats.detect_s), _seconds(stats.recover_s, stats.recovered or stats.detect_s is None), verdict,
+        stats.probe,
+        required,
+        str(stats.total),
+        str(stats.ok),
+        str(stats.failed),
+        str(stats.unknown),
+        success,
+        _ms(stats.p50_ms),
+        _ms(stats.p95_ms),
+        _ms(stats.p99_ms),
+        _seconds(stats.detect_s),
+        _seconds(stats.recover_s, stats.recovered or stats.detect_s is None),
+        verdict,
     )
 
 
@@ -65,14 +88,21 @@ def render_text(result: Result) -> str:
         out.append("")
     for problem in result.problems:
         out.append(f"! {problem}")
-    verdict = "PASSED: every required check held." if result.passed else "FAILED: a required check did not hold."
+    verdict = (
+        "PASSED: every required check held." if result.passed else "FAILED: a required check did not hold."
+    )
     out.append(f"Verdict: {verdict}")
     return "\n".join(out)
 
 
 def render_markdown(result: Result, timeline: str | None = None) -> str:
     verdict = "PASSED" if result.passed else "FAILED"
-    out = [f"# {result.title}: {verdict}", "", f"Scenario `{result.scenario}` on the **{result.backend}** backend.", ""]
+    out = [
+        f"# {result.title}: {verdict}",
+        "",
+        f"Scenario `{result.scenario}` on the **{result.backend}** backend.",
+        "",
+    ]
     if timeline:
         out += [f"![timeline]({timeline})", ""]
     out += [

@@ -15,7 +15,20 @@ import string
 from .journal import Outcome
 from .model import Person, Probe
 
-_FIRST_NAMES = ("Astrid", "Erik", "Ingrid", "Lars", "Maja", "Nils", "Sara", "Olof", "Elin", "Hassan", "Amina", "Juha")
+_FIRST_NAMES = (
+    "Astrid",
+    "Erik",
+    "Ingrid",
+    "Lars",
+    "Maja",
+    "Nils",
+    "Sara",
+    "Olof",
+    "Elin",
+    "Hassan",
+    "Amina",
+    "Juha",
+)
 _LETTERS = string.ascii_lowercase
 
 

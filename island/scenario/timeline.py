@@ -62,18 +62,28 @@ def render_svg(journal: Journal) -> str:
         )
     for event in journal.events:
         if event.kind == "phase-start":
-            out.append(f'<line x1="{x(event.t):.1f}" x2="{x(event.t):.1f}" y1="{_TOP - 8}" '
-                       f'y2="{_TOP + _ROW_HEIGHT * len(probes)}" stroke="#57606a" stroke-dasharray="3,3"/>')
-            out.append(f'<text x="{x(event.t) + 3:.1f}" y="{_TOP - 10}" fill="#57606a">{escape(event.phase)}</text>')
+            out.append(
+                f'<line x1="{x(event.t):.1f}" x2="{x(event.t):.1f}" y1="{_TOP - 8}" '
+                f'y2="{_TOP + _ROW_HEIGHT * len(probes)}" stroke="#57606a" stroke-dasharray="3,3"/>'
+            )
+            out.append(
+                f'<text x="{x(event.t) + 3:.1f}" y="{_TOP - 10}" fill="#57606a">{escape(event.phase)}</text>'
+            )
     for row, probe in enumerate(probes):
         base = _TOP + row * _ROW_HEIGHT
-        out.append(f'<line x1="{_LEFT}" x2="{_WIDTH - _RIGHT}" y1="{base + _ROW_HEIGHT}" '
-                   f'y2="{base + _ROW_HEIGHT}" stroke="#d0d7de"/>')
+        out.append(
+            f'<line x1="{_LEFT}" x2="{_WIDTH - _RIGHT}" y1="{base + _ROW_HEIGHT}" '
+            f'y2="{base + _ROW_HEIGHT}" stroke="#d0d7de"/>'
+        )
         out.append(f'<text x="8" y="{base + _ROW_HEIGHT / 2:.0f}">{escape(probe)}</text>')
-        out.append(f'<text x="{_LEFT - 6}" y="{y(row, top_ms) + 4:.0f}" text-anchor="end" fill="#57606a" '
-                   f'font-size="10">{top_ms:.0f} ms</text>')
-        out.append(f'<text x="{_LEFT - 6}" y="{y(row, 0.1):.0f}" text-anchor="end" fill="#57606a" '
-                   f'font-size="10">0.1 ms</text>')
+        out.append(
+            f'<text x="{_LEFT - 6}" y="{y(row, top_ms) + 4:.0f}" text-anchor="end" fill="#57606a" '
+            f'font-size="10">{top_ms:.0f} ms</text>'
+        )
+        out.append(
+            f'<text x="{_LEFT - 6}" y="{y(row, 0.1):.0f}" text-anchor="end" fill="#57606a" '
+            f'font-size="10">0.1 ms</text>'
+        )
         for op in journal.operations:
             if op.probe == probe:
                 out.append(
@@ -82,9 +92,13 @@ def render_svg(journal: Journal) -> str:
                 )
     axis = _TOP + _ROW_HEIGHT * len(probes) + 16
     for second in range(0, int(duration) + 1, max(1, int(duration) // 10 or 1)):
-        out.append(f'<text x="{x(second):.1f}" y="{axis}" text-anchor="middle" fill="#57606a">{second} s</text>')
+        out.append(
+            f'<text x="{x(second):.1f}" y="{axis}" text-anchor="middle" fill="#57606a">{second} s</text>'
+        )
     legend = "  ".join(f"{name}" for name in _COLOURS)
-    out.append(f'<text x="{_LEFT}" y="{axis + 18}" fill="#57606a">dots: {legend} (green, red, amber); '
-               "shaded: fault on (darker: flapping link down)</text>")
+    out.append(
+        f'<text x="{_LEFT}" y="{axis + 18}" fill="#57606a">dots: {legend} (green, red, amber); '
+        "shaded: fault on (darker: flapping link down)</text>"
+    )
     out.append("</svg>")
     return "\n".join(out) + "\n"

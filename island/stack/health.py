@@ -17,7 +17,9 @@ import urllib.request
 def dns_ok(name: str, host: str, port: int, timeout: float = 2.0) -> None:
     """One A query over UDP; raises unless the answer is NOERROR with at least one record."""
     query_id = secrets.randbelow(0x10000)
-    qname = b"".join(bytes([len(label)]) + label.encode("ascii") for label in name.rstrip(".").split(".")) + b"\0"
+    qname = (
+        b"".join(bytes([len(label)]) + label.encode("ascii") for label in name.rstrip(".").split(".")) + b"\0"
+    )
     packet = struct.pack("!HHHHHH", query_id, 0x0100, 1, 0, 0, 0) + qname + struct.pack("!HH", 1, 1)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.settimeout(timeout)
@@ -31,7 +33,9 @@ def dns_ok(name: str, host: str, port: int, timeout: float = 2.0) -> None:
 
 
 def http_ok(url: str, timeout: float = 2.0) -> None:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never a proxy from the environment
+    opener = urllib.request.build_opener(
+        urllib.request.ProxyHandler({})
+    )  # never a proxy from the environment
     with opener.open(url, timeout=timeout) as response:
         if response.status != 200:
             raise RuntimeError(f"{url}: HTTP {response.status}")

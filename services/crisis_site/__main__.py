@@ -17,19 +17,34 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m services.crisis_site", description=__doc__)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
-    p.add_argument("--content", default=str(DEMO_CONTENT),
-                   help="YAML seed used when the database is new (default: bundled demo)")
-    p.add_argument("--db", default=":memory:",
-                   help="SQLite database file that keeps the content (default: in memory, lost at exit)")
+    p.add_argument(
+        "--content",
+        default=str(DEMO_CONTENT),
+        help="YAML seed used when the database is new (default: bundled demo)",
+    )
+    p.add_argument(
+        "--db",
+        default=":memory:",
+        help="SQLite database file that keeps the content (default: in memory, lost at exit)",
+    )
     p.add_argument("--feed", default=None, help="the municipality's central feed (CAP XML or JSON) to poll")
     p.add_argument("--feed-host", default=None, help="Host header for the feed, when --feed names an address")
     p.add_argument("--poll-interval", type=float, default=30.0, help="seconds between polls (default 30)")
-    p.add_argument("--secure-cookies", action="store_true", help="mark the editor's cookies Secure (behind TLS)")
-    p.add_argument("--registry-days", type=float, default=30.0,
-                   help="days after which safe-and-well records are deleted for real (default 30)")
-    p.add_argument("--config", default=None,
-                   help="JSON file with defaults for the options above (db, feed, feed_host, poll_interval, "
-                        "content); a relative db path is taken from the file's folder")
+    p.add_argument(
+        "--secure-cookies", action="store_true", help="mark the editor's cookies Secure (behind TLS)"
+    )
+    p.add_argument(
+        "--registry-days",
+        type=float,
+        default=30.0,
+        help="days after which safe-and-well records are deleted for real (default 30)",
+    )
+    p.add_argument(
+        "--config",
+        default=None,
+        help="JSON file with defaults for the options above (db, feed, feed_host, poll_interval, "
+        "content); a relative db path is taken from the file's folder",
+    )
     return p
 
 
@@ -62,8 +77,13 @@ def main(argv: list[str] | None = None) -> int:
         print("crisis site: --poll-interval must be more than 0 seconds", file=sys.stderr)
         return 2
     config = SiteConfig(
-        seed=Path(args.content), database=args.db, feed_url=args.feed, feed_host=args.feed_host,
-        poll_interval=args.poll_interval, secure_cookies=args.secure_cookies, registry_ttl_days=args.registry_days,
+        seed=Path(args.content),
+        database=args.db,
+        feed_url=args.feed,
+        feed_host=args.feed_host,
+        poll_interval=args.poll_interval,
+        secure_cookies=args.secure_cookies,
+        registry_ttl_days=args.registry_days,
     )
     try:
         app = create_app(config=config)
@@ -82,8 +102,18 @@ def main(argv: list[str] | None = None) -> int:
 
     # One worker, uvloop and httptools; the cached page is answered inside the HTTP protocol.
     http = protocol_class(app.fast_path) if app.fast_path is not None else "auto"
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False,
-                loop="auto", http=http, lifespan="on", proxy_headers=False, server_header=False)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        loop="auto",
+        http=http,
+        lifespan="on",
+        proxy_headers=False,
+        server_header=False,
+    )
     return 0
 
 

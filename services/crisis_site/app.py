@@ -120,9 +120,7 @@ class Site:
         return response
 
 
-def create_app(
-    content_path: str | Path | None = None, config: SiteConfig | None = None
-) -> FastAPI:
+def create_app(content_path: str | Path | None = None, config: SiteConfig | None = None) -> FastAPI:
     """Build the app; the seed is loaded now so a bad file fails at start (ContentError)."""
     config = config or SiteConfig()
     if content_path is not None:

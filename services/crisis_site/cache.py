@@ -29,7 +29,9 @@ class Rendered:
     media_type: str
     language: str | None
     # Response header lists, built once per (gzip, 304) and extra headers: the hot path only looks up.
-    headers: dict[tuple[bool, bool, int], list[tuple[bytes, bytes]]] = field(default_factory=dict, compare=False)
+    headers: dict[tuple[bool, bool, int], list[tuple[bytes, bytes]]] = field(
+        default_factory=dict, compare=False
+    )
 
 
 # Path -> (resource kind, whether ?lang= / Accept-Language choose its language)
@@ -56,7 +58,9 @@ class PageCache:
 
     def get(self, kind: str, language: str) -> Rendered:
         now = utcnow()
-        if self._version != self._store.version or (self._valid_until is not None and now >= self._valid_until):
+        if self._version != self._store.version or (
+            self._valid_until is not None and now >= self._valid_until
+        ):
             self._entries.clear()
             self._version = self._store.version
             self._valid_until = self._store.next_change(now)
@@ -74,7 +78,6 @@ class PageCache:
             )
             self._entries[key] = entry
         return entry
-
 
 
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
@@ -107,8 +110,9 @@ def _etag_matches(if_none_match: str | None, etag: str) -> bool:
     return False
 
 
-def _response_headers(entry: Rendered, use_gzip: bool, not_modified: bool,
-                      fixed: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+def _response_headers(
+    entry: Rendered, use_gzip: bool, not_modified: bool, fixed: list[tuple[bytes, bytes]]
+) -> list[tuple[bytes, bytes]]:
     key = (use_gzip, not_modified, id(fixed))
     headers = entry.headers.get(key)
     if headers is None:
@@ -123,8 +127,10 @@ def _response_headers(entry: Rendered, use_gzip: bool, not_modified: bool,
         headers += fixed
         if not not_modified:
             body = entry.gzipped if use_gzip else entry.body
-            headers += [(b"content-type", entry.media_type.encode("latin-1")),
-                        (b"content-length", str(len(body)).encode())]
+            headers += [
+                (b"content-type", entry.media_type.encode("latin-1")),
+                (b"content-length", str(len(body)).encode()),
+            ]
             if use_gzip:
                 headers.append((b"content-encoding", b"gzip"))
         entry.headers[key] = headers

@@ -70,9 +70,13 @@ class Message(_Model):
     effective: AwareDatetime | None = None
     expires: AwareDatetime | None = None
     area: ShortText
-    references: Identifier | None = Field(default=None, description="The message an Update or Cancel refers to.")
+    references: Identifier | None = Field(
+        default=None, description="The message an Update or Cancel refers to."
+    )
     info: list[Info] = Field(min_length=1, max_length=10)
-    origin: Origin = Field(default="central", description="Synced from the municipality, or written on the island.")
+    origin: Origin = Field(
+        default="central", description="Synced from the municipality, or written on the island."
+    )
     cancelled: StrictBool = False
 
     def text(self, language: str) -> tuple[Info, bool]:
@@ -125,7 +129,9 @@ class Seed(_Model):
     sender: ShortText = Field(description="Who publishes, e.g. 'Sjöbacka kommun, krisledningen'.")
     updated: AwareDatetime
     next_update: ShortText | None = Field(default=None, description="When the next update is expected.")
-    actions: list[Text] = Field(default_factory=list, description="What the municipality and others are doing.")
+    actions: list[Text] = Field(
+        default_factory=list, description="What the municipality and others are doing."
+    )
     messages: list[Message] = Field(default_factory=list)
     trygghetspunkter: list[Trygghetspunkt] = Field(default_factory=list)
     advice: Advice = Field(default_factory=Advice)
@@ -135,8 +141,12 @@ class SyncStatus(_Model):
     """What the island knows about its contact with the municipality's central feed."""
 
     feed: str | None = Field(default=None, description="The feed URL, or None when the island does not sync.")
-    last_heard: AwareDatetime | None = Field(default=None, description="Last time the feed answered with good data.")
-    reachable: bool | None = Field(default=None, description="Whether the last poll succeeded (None: not yet polled).")
+    last_heard: AwareDatetime | None = Field(
+        default=None, description="Last time the feed answered with good data."
+    )
+    reachable: bool | None = Field(
+        default=None, description="Whether the last poll succeeded (None: not yet polled)."
+    )
     last_error: str | None = None
 
 

@@ -12,7 +12,7 @@ import hashlib
 import secrets
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
@@ -31,8 +31,20 @@ LOGIN_CSRF_COOKIE = "krisinfo_login_csrf"
 SESSION_SECONDS = 8 * 3600
 PREFIX = "/redaktion"
 
-FIELDS = ("headline", "description", "instruction", "headline_en", "description_en", "instruction_en",
-          "area", "severity", "urgency", "certainty", "status", "expires")
+FIELDS = (
+    "headline",
+    "description",
+    "instruction",
+    "headline_en",
+    "description_en",
+    "instruction_en",
+    "area",
+    "severity",
+    "urgency",
+    "certainty",
+    "status",
+    "expires",
+)
 CHOICES = {
     "severity": ("Extreme", "Severe", "Moderate", "Minor", "Unknown"),
     "urgency": ("Immediate", "Expected", "Future", "Past", "Unknown"),
@@ -40,11 +52,18 @@ CHOICES = {
     "status": ("Actual", "Exercise", "Test"),
 }
 LABELS = {
-    "headline": "Rubrik (svenska)", "description": "Vad har hänt (svenska)",
+    "headline": "Rubrik (svenska)",
+    "description": "Vad har hänt (svenska)",
     "instruction": "Det här ska du göra (svenska, en punkt per rad)",
-    "headline_en": "Rubrik (engelska, frivilligt)", "description_en": "Vad har hänt (engelska)",
-    "instruction_en": "Det här ska du göra (engelska)", "area": "Område", "severity": "Allvarlighet",
-    "urgency": "Brådska", "certainty": "Säkerhet", "status": "Typ", "expires": "Gäller till (frivilligt)",
+    "headline_en": "Rubrik (engelska, frivilligt)",
+    "description_en": "Vad har hänt (engelska)",
+    "instruction_en": "Det här ska du göra (engelska)",
+    "area": "Område",
+    "severity": "Allvarlighet",
+    "urgency": "Brådska",
+    "certainty": "Säkerhet",
+    "status": "Typ",
+    "expires": "Gäller till (frivilligt)",
 }
 
 
@@ -53,7 +72,7 @@ def _hash(token: str) -> str:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).astimezone()  # the island's local offset, as residents read it
+    return datetime.now(UTC).astimezone()  # the island's local offset, as residents read it
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -70,14 +89,20 @@ def editor_router(site: Site) -> APIRouter:
 
     def render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
         html = site.renderer.template("editor.html").render(
-            page=name, css=site.renderer.css, municipality=site.store.content().municipality,
-            labels=LABELS, choices=CHOICES, **context,
+            page=name,
+            css=site.renderer.css,
+            municipality=site.store.content().municipality,
+            labels=LABELS,
+            choices=CHOICES,
+            **context,
         )
         return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
 
     def set_cookie(response: Response, request: Request, name: str, value: str, max_age: int) -> None:
         secure = site.config.secure_cookies or request.url.scheme == "https"
-        response.set_cookie(name, value, max_age=max_age, path=PREFIX, httponly=True, samesite="strict", secure=secure)
+        response.set_cookie(
+            name, value, max_age=max_age, path=PREFIX, httponly=True, samesite="strict", secure=secure
+        )
 
     def current(request: Request) -> tuple[str, str, str] | None:
         token = request.cookies.get(SESSION_COOKIE)
@@ -97,7 +122,9 @@ def editor_router(site: Site) -> APIRouter:
     def refused(exc: Refused) -> HTMLResponse:
         return render("refused", status=exc.status, message=exc.text)
 
-    def login_page(request: Request, status: int = 200, error: str | None = None, username: str = "") -> HTMLResponse:
+    def login_page(
+        request: Request, status: int = 200, error: str | None = None, username: str = ""
+    ) -> HTMLResponse:
         token = secrets.token_urlsafe(24)
         response = render("login", status=status, csrf=token, error=error, username=username)
         set_cookie(response, request, LOGIN_CSRF_COOKIE, token, 3600)
@@ -111,7 +138,9 @@ def editor_router(site: Site) -> APIRouter:
     async def login(request: Request) -> Response:
         try:
             form = await _form(request)
-            check_csrf(form.get("csrf", ""), request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24))
+            check_csrf(
+                form.get("csrf", ""), request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
+            )
         except Refused as exc:
             return refused(exc)
         username = form.get("username", "").strip().lower()
@@ -135,15 +164,32 @@ def editor_router(site: Site) -> APIRouter:
         response.delete_cookie(SESSION_COOKIE, path=PREFIX)
         return response
 
-    def dashboard(who: tuple[str, str, str], status: int = 200, values: dict[str, str] | None = None,
-                  errors: dict[str, str] | None = None, editing: Message | None = None) -> HTMLResponse:
+    def dashboard(
+        who: tuple[str, str, str],
+        status: int = 200,
+        values: dict[str, str] | None = None,
+        errors: dict[str, str] | None = None,
+        editing: Message | None = None,
+    ) -> HTMLResponse:
         content = store.content()
         island = sorted(store.messages("island"), key=lambda m: m.sent, reverse=True)
         return render(
-            "dashboard", status=status, user=who[0], csrf=who[1], content=content, island=island,
-            values=values or {"severity": "Severe", "urgency": "Immediate", "certainty": "Observed",
-                              "status": "Actual", "area": content.municipality},
-            errors=errors or {}, editing=editing,
+            "dashboard",
+            status=status,
+            user=who[0],
+            csrf=who[1],
+            content=content,
+            island=island,
+            values=values
+            or {
+                "severity": "Severe",
+                "urgency": "Immediate",
+                "certainty": "Observed",
+                "status": "Actual",
+                "area": content.municipality,
+            },
+            errors=errors or {},
+            editing=editing,
         )
 
     @router.get("")
@@ -182,8 +228,9 @@ def editor_router(site: Site) -> APIRouter:
     def no_such_message() -> HTMLResponse:
         return render("refused", status=404, message=NO_SUCH_MESSAGE)
 
-    async def change_island_message(request: Request, identifier: str,
-                                    change: Callable[[str, dict[str, str], Message], Response]) -> Response:
+    async def change_island_message(
+        request: Request, identifier: str, change: Callable[[str, dict[str, str], Message], Response]
+    ) -> Response:
         """Update and cancel: a logged-in editor's form about one of the island's own messages."""
         try:
             username, form = await authorised_form(request)
@@ -210,8 +257,15 @@ def editor_router(site: Site) -> APIRouter:
 
         return await change_island_message(request, identifier, cancelled)
 
-    def _save(request: Request, username: str, form: dict[str, str], identifier: str, msg_type: str,
-              action: str, old: Message | None) -> Response:
+    def _save(
+        request: Request,
+        username: str,
+        form: dict[str, str],
+        identifier: str,
+        msg_type: str,
+        action: str,
+        old: Message | None,
+    ) -> Response:
         values = {name: form.get(name, "").strip() for name in FIELDS}
         message, errors = _build(values, identifier, msg_type, site.store.content().municipality)
         if errors:
@@ -229,15 +283,24 @@ def _values(message: Message) -> dict[str, str]:
     sv, _ = message.text("sv")
     en = next((i for i in message.info if i.language == "en"), None)
     return {
-        "headline": sv.headline, "description": sv.description, "instruction": sv.instruction or "",
-        "headline_en": en.headline if en else "", "description_en": en.description if en else "",
-        "instruction_en": (en.instruction or "") if en else "", "area": message.area,
-        "severity": message.severity, "urgency": message.urgency, "certainty": message.certainty,
-        "status": message.status, "expires": message.expires.strftime("%Y-%m-%dT%H:%M") if message.expires else "",
+        "headline": sv.headline,
+        "description": sv.description,
+        "instruction": sv.instruction or "",
+        "headline_en": en.headline if en else "",
+        "description_en": en.description if en else "",
+        "instruction_en": (en.instruction or "") if en else "",
+        "area": message.area,
+        "severity": message.severity,
+        "urgency": message.urgency,
+        "certainty": message.certainty,
+        "status": message.status,
+        "expires": message.expires.strftime("%Y-%m-%dT%H:%M") if message.expires else "",
     }
 
 
-def _build(values: dict[str, str], identifier: str, msg_type: str, municipality: str) -> tuple[Message | None, dict[str, str]]:
+def _build(
+    values: dict[str, str], identifier: str, msg_type: str, municipality: str
+) -> tuple[Message | None, dict[str, str]]:
     """A message from the form, or the problems per field, in Swedish, for the person to fix."""
     errors: dict[str, str] = {}
     for name, allowed in CHOICES.items():
@@ -257,23 +320,43 @@ def _build(values: dict[str, str], identifier: str, msg_type: str, municipality:
     if english:
         for name in ("headline_en", "description_en"):
             if not values[name]:
-                errors[name] = "Fyll i både rubrik och text på engelska, eller lämna alla engelska fält tomma."
-    info = [{"language": "sv", "headline": values["headline"], "description": values["description"],
-             "instruction": values["instruction"] or None}]
+                errors[name] = (
+                    "Fyll i både rubrik och text på engelska, eller lämna alla engelska fält tomma."
+                )
+    info = [
+        {
+            "language": "sv",
+            "headline": values["headline"],
+            "description": values["description"],
+            "instruction": values["instruction"] or None,
+        }
+    ]
     if english and not errors.get("headline_en") and not errors.get("description_en"):
-        info.append({"language": "en", "headline": values["headline_en"], "description": values["description_en"],
-                     "instruction": values["instruction_en"] or None})
+        info.append(
+            {
+                "language": "en",
+                "headline": values["headline_en"],
+                "description": values["description_en"],
+                "instruction": values["instruction_en"] or None,
+            }
+        )
     try:
-        message = Message.model_validate({
-            "identifier": identifier, "sender": f"{municipality}, krisledningen på plats", "sent": _now(),
-            "status": values["status"] if "status" not in errors else "Actual",
-            "msgType": msg_type,
-            "severity": values["severity"] if "severity" not in errors else "Unknown",
-            "urgency": values["urgency"] if "urgency" not in errors else "Unknown",
-            "certainty": values["certainty"] if "certainty" not in errors else "Unknown",
-            "expires": expires if "expires" not in errors else None, "area": values["area"], "info": info,
-            "origin": "island",
-        })
+        message = Message.model_validate(
+            {
+                "identifier": identifier,
+                "sender": f"{municipality}, krisledningen på plats",
+                "sent": _now(),
+                "status": values["status"] if "status" not in errors else "Actual",
+                "msgType": msg_type,
+                "severity": values["severity"] if "severity" not in errors else "Unknown",
+                "urgency": values["urgency"] if "urgency" not in errors else "Unknown",
+                "certainty": values["certainty"] if "certainty" not in errors else "Unknown",
+                "expires": expires if "expires" not in errors else None,
+                "area": values["area"],
+                "info": info,
+                "origin": "island",
+            }
+        )
     except ValidationError as exc:
         for error in exc.errors():
             loc = tuple(error["loc"])

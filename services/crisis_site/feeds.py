@@ -32,6 +32,7 @@ class FeedError(ValueError):
 
 # Writing -------------------------------------------------------------------------------------
 
+
 def _sender_id(sender: str) -> str:
     # CAP's <sender> may not hold spaces or commas; the readable name goes in <senderName>.
     return re.sub(r"[^A-Za-z0-9._@-]+", "-", sender).strip("-").lower() or "island"
@@ -76,10 +77,14 @@ def cap_alert(message: Message) -> Element:
 
 
 def _xml(root: Element) -> bytes:
-    return b'<?xml version="1.0" encoding="utf-8"?>\n' + tostring(root, encoding="utf-8", xml_declaration=False)
+    return b'<?xml version="1.0" encoding="utf-8"?>\n' + tostring(
+        root, encoding="utf-8", xml_declaration=False
+    )
 
 
-def atom_feed(content: Content, messages: Iterable[Message], feed_id: str, title: str, with_cap: bool) -> bytes:
+def atom_feed(
+    content: Content, messages: Iterable[Message], feed_id: str, title: str, with_cap: bool
+) -> bytes:
     """An Atom feed of messages; with_cap puts each CAP <alert> in its entry's content."""
     from xml.etree.ElementTree import register_namespace
 
@@ -105,11 +110,15 @@ def atom_feed(content: Content, messages: Iterable[Message], feed_id: str, title
 
 
 def cap_feed(content: Content) -> bytes:
-    return atom_feed(content, content.messages, "urn:odrift:cap", f"CAP – {content.municipality}", with_cap=True)
+    return atom_feed(
+        content, content.messages, "urn:odrift:cap", f"CAP – {content.municipality}", with_cap=True
+    )
 
 
 def atom(content: Content) -> bytes:
-    return atom_feed(content, content.messages, "urn:odrift:atom", f"Krisinformation – {content.municipality}", False)
+    return atom_feed(
+        content, content.messages, "urn:odrift:atom", f"Krisinformation – {content.municipality}", False
+    )
 
 
 def content_json(content: Content) -> bytes:
@@ -117,6 +126,7 @@ def content_json(content: Content) -> bytes:
 
 
 # Reading -------------------------------------------------------------------------------------
+
 
 def _child(el: Element, name: str) -> str | None:
     found = el.find(_C + name)

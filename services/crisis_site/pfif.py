@@ -25,7 +25,7 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from xml.etree.ElementTree import Element, SubElement, TreeBuilder, register_namespace, tostring
 
 import defusedxml.ElementTree as SafeET
@@ -52,17 +52,56 @@ _O = "{" + ODRIFT_NS + "}"
 
 # Field order of PFIF 1.4 (the spec's sequence); we write a subset, in this order.
 PERSON_FIELDS = (
-    "person_record_id", "entry_date", "expiry_date", "author_name", "author_email", "author_phone",
-    "source_name", "source_date", "source_url", "full_name", "given_name", "family_name", "alternate_names",
-    "description", "sex", "date_of_birth", "age", "home_street", "home_neighborhood", "home_city", "home_state",
-    "home_postal_code", "home_country", "photo_url", "profile_urls",
+    "person_record_id",
+    "entry_date",
+    "expiry_date",
+    "author_name",
+    "author_email",
+    "author_phone",
+    "source_name",
+    "source_date",
+    "source_url",
+    "full_name",
+    "given_name",
+    "family_name",
+    "alternate_names",
+    "description",
+    "sex",
+    "date_of_birth",
+    "age",
+    "home_street",
+    "home_neighborhood",
+    "home_city",
+    "home_state",
+    "home_postal_code",
+    "home_country",
+    "photo_url",
+    "profile_urls",
 )
 NOTE_FIELDS = (
-    "note_record_id", "person_record_id", "linked_person_record_id", "entry_date", "author_name", "author_email",
-    "author_phone", "source_date", "author_made_contact", "status", "email_of_found_person",
-    "phone_of_found_person", "last_known_location", "text", "photo_url",
+    "note_record_id",
+    "person_record_id",
+    "linked_person_record_id",
+    "entry_date",
+    "author_name",
+    "author_email",
+    "author_phone",
+    "source_date",
+    "author_made_contact",
+    "status",
+    "email_of_found_person",
+    "phone_of_found_person",
+    "last_known_location",
+    "text",
+    "photo_url",
 )
-NOTE_STATUSES = ("information_sought", "is_note_author", "believed_alive", "believed_missing", "believed_dead")
+NOTE_STATUSES = (
+    "information_sought",
+    "is_note_author",
+    "believed_alive",
+    "believed_missing",
+    "believed_dead",
+)
 # Only these say the person is alive; the registry holds nothing else.
 ALIVE_STATUSES = ("is_note_author", "believed_alive")
 ALIVE_TEXT = "Troligen vid liv (uppgift från Person Finder). / Believed alive (reported in Person Finder)."
@@ -82,13 +121,13 @@ class PfifError(ValueError):
 
 
 def pfif_time(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def foreign_code_hash(person_record_id: str) -> str:
     """The code hash of a record that came from plain PFIF: fixed by its id, so importing it
     twice is one record, and no code anyone can type hashes to it (codes are A-Z and 0-9)."""
-    return hashlib.sha256(f"pfif\x00{person_record_id}".encode("utf-8")).hexdigest()
+    return hashlib.sha256(f"pfif\x00{person_record_id}".encode()).hexdigest()
 
 
 def came_from_person_finder(record: PortableRecord) -> bool:
@@ -102,6 +141,7 @@ def _derived_id(domain: str, kind: str, *parts: str) -> str:
 
 # Writing -------------------------------------------------------------------------------------
 
+
 def _preset_texts() -> dict[str, str]:
     """Each preset as 'Swedish / English', the words the person saw when choosing it."""
     sv, en = texts("sv"), texts("en")
@@ -113,8 +153,9 @@ def _add(parent: Element, name: str, value: str | None, ns: str = _P) -> None:
         SubElement(parent, ns + name).text = value
 
 
-def export_pfif(records: Iterable[PortableRecord], domain: str, source_name: str,
-                for_person_finder: bool = False) -> bytes:
+def export_pfif(
+    records: Iterable[PortableRecord], domain: str, source_name: str, for_person_finder: bool = False
+) -> bytes:
     """A PFIF 1.4 document of the records. `domain` (this island's domain name) begins the id of
     every record made here; a record that came from elsewhere keeps the id it came with."""
     if not _DOMAIN.match(domain):
@@ -140,8 +181,9 @@ def export_pfif(records: Iterable[PortableRecord], domain: str, source_name: str
             _add(person, "code_hash", r.code_hash, _O)
         for u in r.updates:
             note = SubElement(person, _P + "note")
-            note_id = u.pfif_id or _derived_id(person_id.split("/", 1)[0], "note", person_id, repr(u.at),
-                                               " ".join(u.presets), u.text)
+            note_id = u.pfif_id or _derived_id(
+                person_id.split("/", 1)[0], "note", person_id, repr(u.at), " ".join(u.presets), u.text
+            )
             _add(note, "note_record_id", note_id)
             _add(note, "person_record_id", person_id)
             _add(note, "entry_date", pfif_time(u.at))
@@ -156,10 +198,13 @@ def export_pfif(records: Iterable[PortableRecord], domain: str, source_name: str
                 _add(note, "presets", " ".join(u.presets), _O)
                 _add(note, "text", u.text, _O)
                 _add(note, "at", repr(u.at), _O)  # to the fraction of a second, so a round trip is exact
-    return b'<?xml version="1.0" encoding="utf-8"?>\n' + tostring(root, encoding="utf-8", xml_declaration=False)
+    return b'<?xml version="1.0" encoding="utf-8"?>\n' + tostring(
+        root, encoding="utf-8", xml_declaration=False
+    )
 
 
 # Reading -------------------------------------------------------------------------------------
+
 
 class _LineNumbers(TreeBuilder):
     """A tree builder that remembers the line each element starts on, for error messages."""
@@ -208,9 +253,11 @@ class _Reader:
         if value is None:
             return None
         if not _TIME.match(value):
-            raise PfifError(f"{self.where(el)}: <pfif:{name}> {value[:40]!r} is not a UTC time like 2026-03-01T12:00:00Z")
+            raise PfifError(
+                f"{self.where(el)}: <pfif:{name}> {value[:40]!r} is not a UTC time like 2026-03-01T12:00:00Z"
+            )
         try:
-            return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+            return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
         except ValueError:
             raise PfifError(f"{self.where(el)}: <pfif:{name}> {value!r} is not a real date") from None
 
@@ -232,7 +279,9 @@ class _Reader:
         self.time(el, "entry_date")
         status = self.text(el, "status")
         if status is not None and status not in NOTE_STATUSES:
-            raise PfifError(f"{self.where(el)}: <pfif:status> {status[:40]!r} is not one of {', '.join(NOTE_STATUSES)}")
+            raise PfifError(
+                f"{self.where(el)}: <pfif:status> {status[:40]!r} is not one of {', '.join(NOTE_STATUSES)}"
+            )
         contact = self.text(el, "author_made_contact")
         if contact is not None and contact not in ("true", "false"):
             raise PfifError(f"{self.where(el)}: <pfif:author_made_contact> must be true or false")
@@ -255,8 +304,15 @@ class _Reader:
         else:
             self.plain(el, person_id, full_name, created, expires, notes)
 
-    def ours(self, el: Element, person_id: str, full_name: str, created: float, expires: float,
-             notes: list[tuple[str, float, Element]]) -> None:
+    def ours(
+        self,
+        el: Element,
+        person_id: str,
+        full_name: str,
+        created: float,
+        expires: float,
+        notes: list[tuple[str, float, Element]],
+    ) -> None:
         """A record from another Ödrift island: hashed key and code, presets by key; checked as strictly as JSON lines."""
         key = self.text(el, "lookup_key", _O, required=True)
         code_hash = self.text(el, "code_hash", _O, required=True)
@@ -285,10 +341,19 @@ class _Reader:
         if not updates:
             raise PfifError(f"{self.where(el)}: an Ödrift record has at least one note")
         assert key is not None and code_hash is not None
-        self.result.records.append(PortableRecord(key, full_name, code_hash, created, expires, updates, person_id))
+        self.result.records.append(
+            PortableRecord(key, full_name, code_hash, created, expires, updates, person_id)
+        )
 
-    def plain(self, el: Element, person_id: str, full_name: str, created: float, expires: float,
-              notes: list[tuple[str, float, Element]]) -> None:
+    def plain(
+        self,
+        el: Element,
+        person_id: str,
+        full_name: str,
+        created: float,
+        expires: float,
+        notes: list[tuple[str, float, Element]],
+    ) -> None:
         """A record from Person Finder: make the key from a clear identifier, then forget it."""
         updates = []
         for note_id, at, n in notes:
@@ -296,7 +361,7 @@ class _Reader:
                 continue  # missing, sought, dead or unknown: not a safe-and-well message
             text = clean_text(n.findtext(_P + "text") or "") or ALIVE_TEXT
             if len(text) > MAX_TEXT:
-                text = text[:MAX_TEXT - 1] + "…"
+                text = text[: MAX_TEXT - 1] + "…"
                 self.result.shortened += 1
             updates.append(PortableUpdate(at, [], text, note_id))
         if not updates:
@@ -312,19 +377,26 @@ class _Reader:
                 break
             except RegistryError as exc:
                 if "name" in exc.errors:
-                    self.result.skipped.append(f"{person_id}: the full name cannot be used ({exc.errors['name']})")
+                    self.result.skipped.append(
+                        f"{person_id}: the full name cannot be used ({exc.errors['name']})"
+                    )
                     return
         else:
-            self.result.skipped.append(f"{person_id}: no phone number or home address to look the person up by")
+            self.result.skipped.append(
+                f"{person_id}: no phone number or home address to look the person up by"
+            )
             return
         self.result.records.append(
-            PortableRecord(key, name, foreign_code_hash(person_id), created, expires, updates, person_id))
+            PortableRecord(key, name, foreign_code_hash(person_id), created, expires, updates, person_id)
+        )
 
 
 def parse_pfif(body: bytes, now: float, ttl: float) -> PfifImport:
     """The records in a PFIF 1.4 document, checked as hostile input; PfifError refuses it whole."""
     if len(body) > MAX_DOCUMENT:
-        raise PfifError(f"the document is {len(body)} bytes; at most {MAX_DOCUMENT} are read. Split it and import the parts.")
+        raise PfifError(
+            f"the document is {len(body)} bytes; at most {MAX_DOCUMENT} are read. Split it and import the parts."
+        )
     builder = _LineNumbers()
     parser = SafeET.XMLParser(target=builder, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     builder.expat = parser.parser
@@ -332,12 +404,16 @@ def parse_pfif(body: bytes, now: float, ttl: float) -> PfifImport:
         parser.feed(body)
         root = parser.close()
     except DefusedXmlException as exc:
-        raise PfifError(f"refused hostile XML ({type(exc).__name__}: DTDs and entities are not allowed)") from None
+        raise PfifError(
+            f"refused hostile XML ({type(exc).__name__}: DTDs and entities are not allowed)"
+        ) from None
     except SafeET.ParseError as exc:
         raise PfifError(f"not well-formed XML: {exc}") from None
     if root.tag != _P + "pfif":
-        raise PfifError(f"the root element is <{root.tag}>, not <pfif:pfif> in the PFIF 1.4 namespace {PFIF_NS}; "
-                        "export the records as PFIF 1.4")
+        raise PfifError(
+            f"the root element is <{root.tag}>, not <pfif:pfif> in the PFIF 1.4 namespace {PFIF_NS}; "
+            "export the records as PFIF 1.4"
+        )
     reader = _Reader(builder.lines, now, ttl)
     for count, el in enumerate(root.iter(), 1):
         if count > MAX_ELEMENTS:
@@ -351,7 +427,9 @@ def parse_pfif(body: bytes, now: float, ttl: float) -> PfifImport:
     for person in root.findall(_P + "person"):
         person_id = reader.record_id(person, "person_record_id")
         if person_id in seen:
-            raise PfifError(f"{reader.where(person)}: person {person_id[:60]!r} appears twice in the document")
+            raise PfifError(
+                f"{reader.where(person)}: person {person_id[:60]!r} appears twice in the document"
+            )
         seen.add(person_id)
         reader.person(person, loose.pop(person_id, []))
     for person_id in loose:

@@ -128,7 +128,7 @@ def normalise_identifier(value: str) -> str | None:
 
 
 def lookup_key(name: str, identifier: str) -> str:
-    return hashlib.sha256(f"{name}\x00{identifier}".encode("utf-8")).hexdigest()
+    return hashlib.sha256(f"{name}\x00{identifier}".encode()).hexdigest()
 
 
 def _hash_code(code: str) -> str:
@@ -141,7 +141,7 @@ def normalise_code(code: str) -> str:
 
 def new_code() -> str:
     raw = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(4 * _CODE_GROUPS))
-    return "-".join(raw[i:i + 4] for i in range(0, len(raw), 4))
+    return "-".join(raw[i : i + 4] for i in range(0, len(raw), 4))
 
 
 def clean_text(text: str) -> str:
@@ -149,7 +149,9 @@ def clean_text(text: str) -> str:
     return " ".join(_CONTROL.sub(" ", text).split())
 
 
-def check_entry(name: str, identifier: str, presets: list[str], text: str) -> tuple[str, str, str, list[str], str]:
+def check_entry(
+    name: str, identifier: str, presets: list[str], text: str
+) -> tuple[str, str, str, list[str], str]:
     """Validated (display name, normalised name, normalised identifier, presets, text), or RegistryError."""
     errors: dict[str, str] = {}
     display, norm_name, ident = _check_person(name, identifier, errors)
@@ -242,7 +244,11 @@ def check_portable_message(presets: object, text: object) -> None:
     A message imported from Person Finder has words but no preset, so presets may be empty
     when there is text; a message made here always has at least one preset.
     """
-    if not isinstance(presets, list) or any(p not in PRESETS for p in presets) or len(set(presets)) != len(presets):
+    if (
+        not isinstance(presets, list)
+        or any(p not in PRESETS for p in presets)
+        or len(set(presets)) != len(presets)
+    ):
         raise ValueError("unknown preset message")
     if not isinstance(text, str) or len(text) > MAX_TEXT or _CONTROL.search(text):
         raise ValueError("bad free text")
@@ -292,7 +298,8 @@ class PortableRecord:
 def _messages(db: sqlite3.Connection, record_id: int) -> list[PortableUpdate]:
     """A record's messages, oldest first."""
     rows = db.execute(
-        "SELECT at, presets, text, pfif_id FROM registry_updates WHERE record_id = ? ORDER BY at, id", (record_id,)
+        "SELECT at, presets, text, pfif_id FROM registry_updates WHERE record_id = ? ORDER BY at, id",
+        (record_id,),
     ).fetchall()
     return [PortableUpdate(at, json.loads(p), t, n) for at, p, t, n in rows]
 
@@ -350,8 +357,13 @@ class Registry:
             return
         db = getattr(self._readers, "db", None)
         if db is None:
-            db = sqlite3.connect(f"file:{quote(self.path)}?mode=ro", uri=True, check_same_thread=False,
-                                 isolation_level=None, timeout=10.0)
+            db = sqlite3.connect(
+                f"file:{quote(self.path)}?mode=ro",
+                uri=True,
+                check_same_thread=False,
+                isolation_level=None,
+                timeout=10.0,
+            )
             self._readers.db = db
             with self._readers_lock:
                 self._reader_connections.append(db)
@@ -397,7 +409,8 @@ class Registry:
 
     def _record_for(self, db: sqlite3.Connection, code: str) -> int | None:
         row = db.execute(
-            "SELECT id FROM registry_records WHERE code_hash = ? AND expires > ?", (_hash_code(code), self._clock())
+            "SELECT id FROM registry_records WHERE code_hash = ? AND expires > ?",
+            (_hash_code(code), self._clock()),
         ).fetchone()
         return row[0] if row else None
 
@@ -449,8 +462,10 @@ class Registry:
                 "SELECT id, name FROM registry_records WHERE lookup_key = ? AND expires > ? ORDER BY created",
                 (key, self._clock()),
             ).fetchall()
-            return [Found(display, [Update(u.at, u.presets, u.text) for u in _messages(db, record_id)])
-                    for record_id, display in records]
+            return [
+                Found(display, [Update(u.at, u.presets, u.text) for u in _messages(db, record_id)])
+                for record_id, display in records
+            ]
 
     # Moving records between islands ----------------------------------------------------------
     def export_records(self) -> Iterator[PortableRecord]:
@@ -460,10 +475,13 @@ class Registry:
         with self._reading() as db:  # a snapshot: registrations go on while a slow reader exports
             records = db.execute(
                 "SELECT id, lookup_key, name, code_hash, created, expires, pfif_id FROM registry_records "
-                "WHERE expires > ? ORDER BY id", (now,)
+                "WHERE expires > ? ORDER BY id",
+                (now,),
             ).fetchall()
             for record_id, key, name, code_hash, created, expires, pfif_id in records:
-                yield PortableRecord(key, name, code_hash, created, expires, _messages(db, record_id), pfif_id)
+                yield PortableRecord(
+                    key, name, code_hash, created, expires, _messages(db, record_id), pfif_id
+                )
 
     def import_records(self, records: Iterable[PortableRecord]) -> int:
         """Add records (checked by the caller) in one transaction; returns how many messages were new.
@@ -478,16 +496,22 @@ class Registry:
             for r in records:
                 db.execute(
                     "INSERT OR IGNORE INTO registry_records (lookup_key, name, code_hash, created, expires, pfif_id) "
-                    "VALUES (?, ?, ?, ?, ?, ?)", (r.key, r.name, r.code_hash, r.created, r.expires, r.pfif_id)
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (r.key, r.name, r.code_hash, r.created, r.expires, r.pfif_id),
                 )
-                record_id = db.execute("SELECT id FROM registry_records WHERE code_hash = ?", (r.code_hash,)).fetchone()[0]
+                record_id = db.execute(
+                    "SELECT id FROM registry_records WHERE code_hash = ?", (r.code_hash,)
+                ).fetchone()[0]
                 if r.pfif_id is not None:  # came first as JSON lines: keep the PFIF id from now on
-                    db.execute("UPDATE registry_records SET pfif_id = ? WHERE id = ? AND pfif_id IS NULL",
-                               (r.pfif_id, record_id))
+                    db.execute(
+                        "UPDATE registry_records SET pfif_id = ? WHERE id = ? AND pfif_id IS NULL",
+                        (r.pfif_id, record_id),
+                    )
                 for u in r.updates:
                     added += db.execute(
                         "INSERT OR IGNORE INTO registry_updates (record_id, at, presets, text, pfif_id) "
-                        "VALUES (?, ?, ?, ?, ?)", (record_id, u.at, json.dumps(u.presets), u.text, u.pfif_id),
+                        "VALUES (?, ?, ?, ?, ?)",
+                        (record_id, u.at, json.dumps(u.presets), u.text, u.pfif_id),
                     ).rowcount
             self._purge(db)
             return added
@@ -497,19 +521,32 @@ class Registry:
     def export_lines(self) -> Iterator[str]:
         """Every live record as one JSON line (see export_records)."""
         for r in self.export_records():
-            yield json.dumps({
-                "version": 1, "key": r.key, "name": r.name, "code_hash": r.code_hash, "created": r.created,
-                "expires": r.expires,
-                "updates": [{"at": u.at, "presets": u.presets, "text": u.text} for u in r.updates],
-            }, ensure_ascii=False)
+            yield json.dumps(
+                {
+                    "version": 1,
+                    "key": r.key,
+                    "name": r.name,
+                    "code_hash": r.code_hash,
+                    "created": r.created,
+                    "expires": r.expires,
+                    "updates": [{"at": u.at, "presets": u.presets, "text": u.text} for u in r.updates],
+                },
+                ensure_ascii=False,
+            )
 
     def import_lines(self, lines: Iterable[str]) -> int:
         """Add the records in `lines` (from export_lines); returns how many messages were new.
         Importing the same lines twice changes nothing. A bad line fails the whole import."""
         entries = [_parse_line(number, line) for number, line in enumerate(lines, 1) if line.strip()]
         return self.import_records(
-            PortableRecord(e["key"], e["name"], e["code_hash"], e["created"], e["expires"],
-                           [PortableUpdate(u["at"], u["presets"], u["text"]) for u in e["updates"]])
+            PortableRecord(
+                e["key"],
+                e["name"],
+                e["code_hash"],
+                e["created"],
+                e["expires"],
+                [PortableUpdate(u["at"], u["presets"], u["text"]) for u in e["updates"]],
+            )
             for e in entries
         )
 

@@ -27,18 +27,26 @@ def _looks_like_xml(data: bytes) -> bool:
 def _export(registry: Registry, args: argparse.Namespace) -> int:
     if args.format == "pfif":
         if not args.domain:
-            print("export --format pfif needs --domain, this island's domain name (for example odsbyn.odrift.se): "
-                  "it begins the id of every record made here", file=sys.stderr)
+            print(
+                "export --format pfif needs --domain, this island's domain name (for example odsbyn.odrift.se): "
+                "it begins the id of every record made here",
+                file=sys.stderr,
+            )
             return 2
         records = list(registry.export_records())
         try:
-            sys.stdout.buffer.write(export_pfif(records, args.domain, args.source_name, args.for_person_finder))
+            sys.stdout.buffer.write(
+                export_pfif(records, args.domain, args.source_name, args.for_person_finder)
+            )
         except ValueError as exc:
             print(f"export refused: {exc}", file=sys.stderr)
             return 2
         sent = [r for r in records if not (args.for_person_finder and came_from_person_finder(r))]
-        print(f"exported {len(sent)} records as PFIF 1.4"
-              + (" for Person Finder (no lookup keys)" if args.for_person_finder else ""), file=sys.stderr)
+        print(
+            f"exported {len(sent)} records as PFIF 1.4"
+            + (" for Person Finder (no lookup keys)" if args.for_person_finder else ""),
+            file=sys.stderr,
+        )
         return 0
     count = 0
     for line in registry.export_lines():
@@ -74,17 +82,31 @@ def _import(registry: Registry, args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m services.crisis_site.registry_cli", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m services.crisis_site.registry_cli",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("action", choices=("export", "import"))
     p.add_argument("--db", required=True, help="the crisis site's SQLite file")
-    p.add_argument("--format", choices=("jsonl", "pfif"), default=None,
-                   help="jsonl or pfif (PFIF 1.4 XML); export default jsonl, import finds out by itself")
-    p.add_argument("--domain", default=None, help="PFIF export: this island's domain name, e.g. odsbyn.odrift.se")
-    p.add_argument("--source-name", default="Ödrift – Jag är OK", help="PFIF export: the source_name of records")
-    p.add_argument("--for-person-finder", action="store_true",
-                   help="PFIF export: leave out the hashed lookup key and code, and records that came from "
-                        "Person Finder")
+    p.add_argument(
+        "--format",
+        choices=("jsonl", "pfif"),
+        default=None,
+        help="jsonl or pfif (PFIF 1.4 XML); export default jsonl, import finds out by itself",
+    )
+    p.add_argument(
+        "--domain", default=None, help="PFIF export: this island's domain name, e.g. odsbyn.odrift.se"
+    )
+    p.add_argument(
+        "--source-name", default="Ödrift – Jag är OK", help="PFIF export: the source_name of records"
+    )
+    p.add_argument(
+        "--for-person-finder",
+        action="store_true",
+        help="PFIF export: leave out the hashed lookup key and code, and records that came from "
+        "Person Finder",
+    )
     args = p.parse_args(argv)
     registry = Registry(args.db)
     try:

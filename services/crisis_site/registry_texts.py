@@ -34,8 +34,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "sv": {
         "title": "Jag är OK – anhöriga",
         "intro": "Här kan du meddela att du är OK, och anhöriga kan se det från alla trygghetspunkter på ön. "
-                 "Den som söker måste redan veta ditt fullständiga namn och ditt telefonnummer eller din hemadress. "
-                 "Ingen kan se var du är, och ingen kan se en lista över alla som är registrerade.",
+        "Den som söker måste redan veta ditt fullständiga namn och ditt telefonnummer eller din hemadress. "
+        "Ingen kan se var du är, och ingen kan se en lista över alla som är registrerade.",
         "register": "Meddela att du är OK",
         "lookup": "Sök efter en anhörig",
         "change": "Lägg till ett nytt meddelande eller ta bort dina uppgifter",
@@ -55,11 +55,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "code": "Din personliga kod",
         "registered": "Du är registrerad.",
         "code_keep": "Spara koden. Med den kan du lägga till ett meddelande eller ta bort dina uppgifter. "
-                     "Koden visas bara en gång och kan inte tas fram igen.",
+        "Koden visas bara en gång och kan inte tas fram igen.",
         "expires": "Uppgifterna tas bort automatiskt efter {days} dagar.",
         "found": "Meddelanden från {name}",
         "not_found": "Vi hittade ingen registrering med det namnet och den uppgiften. "
-                     "Kontrollera stavningen och försök igen, eller fråga personalen.",
+        "Kontrollera stavningen och försök igen, eller fråga personalen.",
         "lookup_intro": "Skriv det fullständiga namnet och telefonnumret eller hemadressen. Båda måste stämma.",
         "updated": "Ditt meddelande är sparat.",
         "deleted": "Dina uppgifter är borttagna.",
@@ -82,9 +82,9 @@ TEXTS: dict[str, dict[str, str]] = {
     "sv-x-ll": {
         "title": "Jag är OK – familj och vänner",
         "intro": "Här kan du skriva att du är OK. Din familj och dina vänner kan läsa det på alla trygghetspunkter. "
-                 "För att hitta dig måste de veta hela ditt namn. "
-                 "De måste också veta ditt telefonnummer eller adressen där du bor. "
-                 "Ingen kan se var du är. Ingen kan se en lista med namn.",
+        "För att hitta dig måste de veta hela ditt namn. "
+        "De måste också veta ditt telefonnummer eller adressen där du bor. "
+        "Ingen kan se var du är. Ingen kan se en lista med namn.",
         "register": "Skriv att du är OK",
         "lookup": "Sök efter någon du känner",
         "change": "Skriv ett nytt meddelande eller ta bort dina uppgifter",
@@ -104,12 +104,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "code": "Din kod",
         "registered": "Klart. Nu kan din familj se att du är OK.",
         "code_keep": "Spara koden. Skriv av den eller ta ett foto av den. "
-                     "Du behöver koden om du vill skriva ett nytt meddelande eller ta bort dina uppgifter. "
-                     "Du kan bara se koden nu.",
+        "Du behöver koden om du vill skriva ett nytt meddelande eller ta bort dina uppgifter. "
+        "Du kan bara se koden nu.",
         "expires": "Efter {days} dagar tar vi bort dina uppgifter.",
         "found": "Meddelanden från {name}",
         "not_found": "Vi hittade ingen. Kontrollera att namnet och numret eller adressen är rätt. "
-                     "Försök igen, eller fråga personalen.",
+        "Försök igen, eller fråga personalen.",
         "lookup_intro": "Skriv hela namnet. Skriv också telefonnumret eller adressen. Båda måste vara rätt.",
         "updated": "Ditt meddelande är sparat.",
         "deleted": "Dina uppgifter är borta nu.",
@@ -135,8 +135,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "en": {
         "title": "I am OK – loved ones",
         "intro": "Here you can let others know you are OK, and your loved ones can see it from every safety point on "
-                 "the island. Whoever searches must already know your full name and your phone number or home address. "
-                 "Nobody can see where you are, and nobody can see a list of everyone registered.",
+        "the island. Whoever searches must already know your full name and your phone number or home address. "
+        "Nobody can see where you are, and nobody can see a list of everyone registered.",
         "register": "Let others know you are OK",
         "lookup": "Search for a loved one",
         "change": "Add a new message or remove your details",
@@ -156,11 +156,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "code": "Your private code",
         "registered": "You are registered.",
         "code_keep": "Keep this code. With it you can add a message or remove your details. "
-                     "It is shown only once and cannot be recovered.",
+        "It is shown only once and cannot be recovered.",
         "expires": "Your details are removed automatically after {days} days.",
         "found": "Messages from {name}",
         "not_found": "We found no registration with that name and that phone number or address. "
-                     "Check the spelling and try again, or ask the staff.",
+        "Check the spelling and try again, or ask the staff.",
         "lookup_intro": "Enter the full name and the phone number or home address. Both must match.",
         "updated": "Your message has been saved.",
         "deleted": "Your details have been removed.",
@@ -186,8 +186,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "fi": {
         "title": "Olen kunnossa – läheiset",
         "intro": "Täällä voit kertoa, että olet kunnossa, ja läheisesi näkevät sen kaikista saaren turvapisteistä. "
-                 "Hakijan täytyy jo tietää koko nimesi ja puhelinnumerosi tai kotiosoitteesi. "
-                 "Kukaan ei näe, missä olet, eikä kukaan näe luetteloa kaikista rekisteröityneistä.",
+        "Hakijan täytyy jo tietää koko nimesi ja puhelinnumerosi tai kotiosoitteesi. "
+        "Kukaan ei näe, missä olet, eikä kukaan näe luetteloa kaikista rekisteröityneistä.",
         "register": "Kerro, että olet kunnossa",
         "lookup": "Etsi läheistäsi",
         "change": "Lisää uusi viesti tai poista tietosi",
@@ -207,11 +207,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "code": "Henkilökohtainen koodisi",
         "registered": "Olet rekisteröitynyt.",
         "code_keep": "Säilytä koodi. Sen avulla voit lisätä viestin tai poistaa tietosi. "
-                     "Koodi näytetään vain kerran, eikä sitä voi saada uudelleen.",
+        "Koodi näytetään vain kerran, eikä sitä voi saada uudelleen.",
         "expires": "Tiedot poistetaan automaattisesti {days} päivän kuluttua.",
         "found": "Viestit henkilöltä {name}",
         "not_found": "Emme löytäneet rekisteröintiä tällä nimellä ja tällä puhelinnumerolla tai osoitteella. "
-                     "Tarkista kirjoitusasu ja yritä uudelleen, tai kysy henkilökunnalta.",
+        "Tarkista kirjoitusasu ja yritä uudelleen, tai kysy henkilökunnalta.",
         "lookup_intro": "Kirjoita koko nimi ja puhelinnumero tai kotiosoite. Molempien täytyy täsmätä.",
         "updated": "Viestisi on tallennettu.",
         "deleted": "Tietosi on poistettu.",
@@ -238,8 +238,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "ar": {
         "title": "أنا بخير – الأقارب",
         "intro": "هنا يمكنك أن تُخبر الآخرين أنك بخير، ويمكن لأقاربك رؤية ذلك من كل نقاط الأمان في الجزيرة. "
-                 "يجب على من يبحث عنك أن يعرف مسبقاً اسمك الكامل ورقم هاتفك أو عنوان منزلك. "
-                 "لا أحد يستطيع أن يرى أين أنت، ولا أحد يستطيع أن يرى قائمة بكل المسجلين.",
+        "يجب على من يبحث عنك أن يعرف مسبقاً اسمك الكامل ورقم هاتفك أو عنوان منزلك. "
+        "لا أحد يستطيع أن يرى أين أنت، ولا أحد يستطيع أن يرى قائمة بكل المسجلين.",
         "register": "أخبر الآخرين أنك بخير",
         "lookup": "ابحث عن أحد أقاربك",
         "change": "أضف رسالة جديدة أو احذف بياناتك",
@@ -259,12 +259,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "code": "رمزك الشخصي",
         "registered": "تم تسجيلك.",
         "code_keep": "احتفظ بهذا الرمز. به يمكنك إضافة رسالة أو حذف بياناتك. "
-                     "يظهر الرمز مرة واحدة فقط ولا يمكن استرجاعه.",
+        "يظهر الرمز مرة واحدة فقط ولا يمكن استرجاعه.",
         # "Days kept: N" instead of "after N days": the noun after a number changes with the number in Arabic.
         "expires": "تُحذف بياناتك تلقائياً. مدة الحفظ بالأيام: {days}.",
         "found": "رسائل من {name}",
         "not_found": "لم نجد أي تسجيل بهذا الاسم وهذا الرقم أو العنوان. "
-                     "تحقق من طريقة الكتابة وحاول مرة أخرى، أو اسأل الموظفين.",
+        "تحقق من طريقة الكتابة وحاول مرة أخرى، أو اسأل الموظفين.",
         "lookup_intro": "اكتب الاسم الكامل ورقم الهاتف أو عنوان المنزل. يجب أن يكون الاثنان صحيحين.",
         "updated": "تم حفظ رسالتك.",
         "deleted": "تم حذف بياناتك.",
@@ -282,7 +282,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "home": "إلى معلومات الأزمة",
         "refused": "لم تنجح العملية",
         "limited": "محاولات كثيرة جداً في وقت قصير. مدة الانتظار بالدقائق: {minutes}. "
-                   "ثم حاول مرة أخرى، أو اسأل الموظفين.",
+        "ثم حاول مرة أخرى، أو اسأل الموظفين.",
         "form_type": f"يجب إرسال النموذج بصيغة {_ltr('application/x-www-form-urlencoded')}.",
         "form_big": "النموذج كبير جداً.",
         "form_fields": "في النموذج حقول كثيرة جداً.",
@@ -291,9 +291,9 @@ TEXTS: dict[str, dict[str, str]] = {
     "so": {
         "title": "Waan fiicanahay – qaraabada",
         "intro": "Halkan waxaad ku sheegi kartaa inaad fiican tahay, qaraabadaaduna waxay taas ka arki karaan "
-                 "goob kasta oo badbaado oo jasiiradda ku taal. Qofka ku raadinaya waa inuu horay u yaqaan "
-                 "magacaaga oo buuxa iyo lambarka taleefankaaga ama cinwaanka gurigaaga. Qofna ma arki karo "
-                 "halka aad joogto, qofna ma arki karo liiska dadka is diiwaangeliyay.",
+        "goob kasta oo badbaado oo jasiiradda ku taal. Qofka ku raadinaya waa inuu horay u yaqaan "
+        "magacaaga oo buuxa iyo lambarka taleefankaaga ama cinwaanka gurigaaga. Qofna ma arki karo "
+        "halka aad joogto, qofna ma arki karo liiska dadka is diiwaangeliyay.",
         "register": "U sheeg dadka inaad fiican tahay",
         "lookup": "Raadi qof qaraabadaada ah",
         "change": "Ku dar fariin cusub ama tirtir macluumaadkaaga",
@@ -313,11 +313,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "code": "Koodhkaaga gaarka ah",
         "registered": "Waa lagu diiwaangeliyay.",
         "code_keep": "Kaydi koodhka. Waxaad ku dari kartaa fariin ama tirtiri kartaa macluumaadkaaga. "
-                     "Koodhka hal mar oo keliya ayaa la tusayaa, dib looma heli karo.",
+        "Koodhka hal mar oo keliya ayaa la tusayaa, dib looma heli karo.",
         "expires": "Macluumaadkaaga si toos ah ayaa loo tirtirayaa {days} maalmood kadib.",
         "found": "Fariimaha {name}",
         "not_found": "Ma helin diiwaangelin leh magacaas iyo lambarkaas ama cinwaankaas. "
-                     "Hubi higgaadda oo isku day mar kale, ama weydii shaqaalaha.",
+        "Hubi higgaadda oo isku day mar kale, ama weydii shaqaalaha.",
         "lookup_intro": "Qor magaca oo buuxa iyo lambarka taleefanka ama cinwaanka guriga. Labaduba waa inay sax yihiin.",
         "updated": "Fariintaada waa la kaydiyay.",
         "deleted": "Macluumaadkaaga waa la tirtiray.",
@@ -335,7 +335,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "home": "Macluumaadka xaaladda degdegga ah",
         "refused": "Taasi ma shaqayn",
         "limited": "Isku dayo aad u badan muddo gaaban gudaheed. Sug {minutes} daqiiqo kadibna isku day mar kale, "
-                   "ama weydii shaqaalaha.",
+        "ama weydii shaqaalaha.",
         "form_type": "Foomka waa in loo diraa sida application/x-www-form-urlencoded.",
         "form_big": "Foomku aad buu u weyn yahay.",
         "form_fields": "Foomku wuxuu leeyahay meelo aad u badan.",

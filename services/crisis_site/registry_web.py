@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
@@ -73,14 +73,26 @@ def registry_router(site: Site) -> APIRouter:
 
     def render(request: Request, page: str, lang: str, status: int = 200, **context: Any) -> HTMLResponse:
         def when(ts: float) -> str:
-            return local_datetime(datetime.fromtimestamp(ts, timezone.utc).astimezone(), lang)
+            return local_datetime(datetime.fromtimestamp(ts, UTC).astimezone(), lang)
 
         html = site.renderer.template("registry.html").render(
-            page=page, css=site.renderer.css, municipality=site.store.content().municipality,
-            t=texts(lang), site_t=i18n.texts(lang), lang=i18n.LANGUAGES[lang], languages=i18n.LANGUAGES.values(),
-            presets=PRESETS, max_name=MAX_NAME, max_identifier=MAX_IDENTIFIER, max_text=MAX_TEXT, when=when,
-            days=round(registry.ttl / 86400), path=_FORM_FOR.get(request.url.path, request.url.path),
-            values=context.pop("values", {}), errors=context.pop("errors", {}), **context,
+            page=page,
+            css=site.renderer.css,
+            municipality=site.store.content().municipality,
+            t=texts(lang),
+            site_t=i18n.texts(lang),
+            lang=i18n.LANGUAGES[lang],
+            languages=i18n.LANGUAGES.values(),
+            presets=PRESETS,
+            max_name=MAX_NAME,
+            max_identifier=MAX_IDENTIFIER,
+            max_text=MAX_TEXT,
+            when=when,
+            days=round(registry.ttl / 86400),
+            path=_FORM_FOR.get(request.url.path, request.url.path),
+            values=context.pop("values", {}),
+            errors=context.pop("errors", {}),
+            **context,
         )
         # no-store: a shared computer at a trygghetspunkt must not keep someone's code or lookup.
         return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
@@ -104,8 +116,10 @@ def registry_router(site: Site) -> APIRouter:
 
     def lookups(request: Request, form: Form) -> Checks:
         limits = site.registry_limits
-        return [(limits.lookup_client, client(request)),
-                (limits.lookup_name, normalise_name(_one(form, "name")[:MAX_NAME]))]
+        return [
+            (limits.lookup_client, client(request)),
+            (limits.lookup_name, normalise_name(_one(form, "name")[:MAX_NAME])),
+        ]
 
     def resident_post(path: str, checks: Callable[[Request, Form], Checks]):
         """A resident's form handler, called only with a form that was accepted and is within its limits.
@@ -113,13 +127,16 @@ def registry_router(site: Site) -> APIRouter:
         Every refusal on the way (cross-site, too big, too many fields, too many tries) is a page
         in the resident's language.
         """
+
         def add(handler: Callable[[Request, Form, str], Awaitable[Response]]):
             async def endpoint(request: Request) -> Response:
                 try:
                     form = await accepted_form(request)
                 except Refused as exc:
                     lang = language(request)
-                    return render(request, "refused", lang, status=exc.status, message=texts(lang)[exc.reason])
+                    return render(
+                        request, "refused", lang, status=exc.status, message=texts(lang)[exc.reason]
+                    )
                 lang = language(request, form)
                 if (hit := limited(request, lang, checks(request, form))) is not None:
                     return hit
@@ -132,8 +149,12 @@ def registry_router(site: Site) -> APIRouter:
 
     async def register_from(form: Form) -> tuple[dict[str, Any], str | None, dict[str, str]]:
         """(what was typed, the new code or None, the problems per field): the form's registration."""
-        values = {"name": _one(form, "name"), "identifier": _one(form, "identifier"), "text": _one(form, "text"),
-                  "presets": form.get("presets", [])}
+        values = {
+            "name": _one(form, "name"),
+            "identifier": _one(form, "identifier"),
+            "text": _one(form, "text"),
+            "presets": form.get("presets", []),
+        }
         try:
             # In a thread: the durable commit waits for fsync; the page answers only after it.
             code = await run_in_threadpool(
@@ -178,7 +199,9 @@ def registry_router(site: Site) -> APIRouter:
     async def add_update(request: Request, form: Form, lang: str) -> Response:
         values = {"text": _one(form, "text"), "presets": form.get("presets", [])}
         try:
-            ok = await run_in_threadpool(registry.add_update, _one(form, "code"), values["presets"], values["text"])
+            ok = await run_in_threadpool(
+                registry.add_update, _one(form, "code"), values["presets"], values["text"]
+            )
         except RegistryError as exc:
             return render(request, "change", lang, status=400, values=values, errors=exc.errors)
         if not ok:
@@ -199,8 +222,16 @@ def registry_router(site: Site) -> APIRouter:
         who = staff(request)
         assert who is not None
         counts = await run_in_threadpool(registry.counts)
-        return render(request, "counts", i18n.DEFAULT, status=status, counts={**counts, **events}, user=who[0],
-                      csrf=who[1], **context)
+        return render(
+            request,
+            "counts",
+            i18n.DEFAULT,
+            status=status,
+            counts={**counts, **events},
+            user=who[0],
+            csrf=who[1],
+            **context,
+        )
 
     @router.get("/redaktion/anhoriga")
     async def staff_counts(request: Request) -> Response:

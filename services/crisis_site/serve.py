@@ -42,7 +42,13 @@ def protocol_class(fast_path: FastPath) -> type[asyncio.Protocol] | str:
     except ImportError:
         return "auto"
     # The parts used below; tests/services/crisis_site/test_serve.py checks the behaviour on a real socket.
-    needed = ("on_message_begin", "on_headers_complete", "on_response_complete", "on_body", "on_message_complete")
+    needed = (
+        "on_message_begin",
+        "on_headers_complete",
+        "on_response_complete",
+        "on_body",
+        "on_message_complete",
+    )
     if not all(callable(getattr(HttpToolsProtocol, n, None)) for n in needed):
         log.warning("uvicorn's httptools protocol changed; serving through the ASGI fast path only")
         return "auto"
@@ -55,8 +61,9 @@ def protocol_class(fast_path: FastPath) -> type[asyncio.Protocol] | str:
                 method = parser.get_method()
                 if method in (b"GET", b"HEAD"):
                     url = httptools.parse_url(self.url)
-                    found = fast_path.answer(url.path.decode("latin-1"), method.decode("ascii"),
-                                             url.query or b"", self.headers)
+                    found = fast_path.answer(
+                        url.path.decode("latin-1"), method.decode("ascii"), url.query or b"", self.headers
+                    )
                     if found is not None:
                         self._write(found, parser.get_http_version() != "1.0" and parser.should_keep_alive())
                         return

@@ -10,7 +10,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -55,12 +55,12 @@ CREATE TABLE IF NOT EXISTS audit (
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def localnow() -> datetime:
     """Now in the island's own UTC offset: the times residents read on the page."""
-    return datetime.now(timezone.utc).astimezone()
+    return datetime.now(UTC).astimezone()
 
 
 class Store:
@@ -171,7 +171,9 @@ class Store:
         statements: list[tuple[str, tuple[Any, ...]]] = []
         if changed:
             statements.append(("DELETE FROM messages WHERE origin = 'central'", ()))
-            statements += [self._put_message(m.model_copy(update={"origin": "central"})) for m in by_id.values()]
+            statements += [
+                self._put_message(m.model_copy(update={"origin": "central"})) for m in by_id.values()
+            ]
             statements.append(self._set_meta("updated", heard_at.isoformat()))
             # The seed's "next update" promise belongs to the seed's text, not to the municipality's newer word.
             statements.append(self._set_meta("next_update", None))
@@ -199,7 +201,8 @@ class Store:
         """The feed answered 304: remember the contact; the page changes only if it had been cut off."""
         previous = self._meta("sync", {}) or {}
         self._write(
-            [self._set_meta("sync", self._sync_dict(heard_at, True, None))], bump=previous.get("reachable") is not True
+            [self._set_meta("sync", self._sync_dict(heard_at, True, None))],
+            bump=previous.get("reachable") is not True,
         )
 
     def save_island_message(self, message: Message, username: str, action: str, detail: str) -> None:
@@ -295,7 +298,9 @@ class Store:
         self._write([self._audit(username, action, None, detail)], bump=False)
 
     @staticmethod
-    def _audit(username: str, action: str, identifier: str | None, detail: str) -> tuple[str, tuple[Any, ...]]:
+    def _audit(
+        username: str, action: str, identifier: str | None, detail: str
+    ) -> tuple[str, tuple[Any, ...]]:
         return (
             "INSERT INTO audit (at, username, action, identifier, detail) VALUES (?, ?, ?, ?, ?)",
             (utcnow().isoformat(timespec="seconds"), username, action, identifier, detail),

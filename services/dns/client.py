@@ -95,7 +95,7 @@ async def exchange(
     send = _exchange_tcp if tcp else _exchange_udp
     try:
         return await asyncio.wait_for(send(packet, host, port, source_host), timeout)
-    except asyncio.TimeoutError as exc:
+    except TimeoutError as exc:
         raise DNSTimeout(f"no answer from {host}:{port} within {timeout:.1f} s") from exc
 
 

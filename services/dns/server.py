@@ -40,11 +40,14 @@ class FastPath(Protocol):
 
     def answer(self, data: bytes, host: str, transport: str) -> bytes | None: ...
 
-    def learn(self, data: bytes, query: DNSRecord, response: DNSRecord, reply: bytes, transport: str) -> None: ...
+    def learn(
+        self, data: bytes, query: DNSRecord, response: DNSRecord, reply: bytes, transport: str
+    ) -> None: ...
 
     def sent_unparsed(self, reply: bytes | None) -> None: ...
 
     def answered_batch(self, count: int, seconds: float) -> None: ...
+
 
 TCP_IDLE_SECONDS = 10.0
 MAX_TCP_CONNECTIONS = 256
@@ -255,7 +258,7 @@ class DNSServer:
                     break
                 writer.write(struct.pack("!H", len(reply)) + reply)
                 await writer.drain()
-        except (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError):
+        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
             self._tcp_connections -= 1

@@ -81,8 +81,14 @@ def _address_of(buffer: bytearray) -> int:
 class BatchedUDP:
     """Drains a non-blocking UDP socket in batches; call :meth:`drain` whenever it is readable."""
 
-    def __init__(self, sock: socket.socket, answer: FastAnswer | None, full_path: FullPath,
-                 batch_done: BatchDone | None = None, batch: int = BATCH) -> None:
+    def __init__(
+        self,
+        sock: socket.socket,
+        answer: FastAnswer | None,
+        full_path: FullPath,
+        batch_done: BatchDone | None = None,
+        batch: int = BATCH,
+    ) -> None:
         if _CALLS is None:
             raise OSError(errno.ENOSYS, "recvmmsg/sendmmsg are not available here")
         self._recvmmsg, self._sendmmsg = _CALLS
@@ -117,14 +123,36 @@ class BatchedUDP:
             _IOVEC.pack_into(receive_iovecs, i * _IOVEC.size, received + i * receive_stride, _RECEIVE_SLOT)
             _IOVEC.pack_into(self._send_iovecs, 2 * i * _IOVEC.size, received + i * receive_stride, 2)
             _IOVEC.pack_into(self._send_iovecs, (2 * i + 1) * _IOVEC.size, replies + i * send_stride + 2, 0)
-            _MMSGHDR.pack_into(self._receive_headers, i * _MMSGHDR.size,
-                               address, _SOCKADDR_SLOT, receive_iov + i * _IOVEC.size, 1, 0, 0, 0, 0)
-            _MMSGHDR.pack_into(self._send_headers, i * _MMSGHDR.size,
-                               address, name_length, send_iov + 2 * i * _IOVEC.size, 2, 0, 0, 0, 0)
+            _MMSGHDR.pack_into(
+                self._receive_headers,
+                i * _MMSGHDR.size,
+                address,
+                _SOCKADDR_SLOT,
+                receive_iov + i * _IOVEC.size,
+                1,
+                0,
+                0,
+                0,
+                0,
+            )
+            _MMSGHDR.pack_into(
+                self._send_headers,
+                i * _MMSGHDR.size,
+                address,
+                name_length,
+                send_iov + 2 * i * _IOVEC.size,
+                2,
+                0,
+                0,
+                0,
+                0,
+            )
         self._fresh_receive_headers = bytes(self._receive_headers)
         self._received_view, self._replies_view = memoryview(self._received), memoryview(self._replies)
         # Per slot: where its query starts, where its reply goes, where its reply's length is written.
-        self._slots = [(i * receive_stride, i * send_stride, (2 * i + 1) * _IOVEC.size + 8) for i in range(batch)]
+        self._slots = [
+            (i * receive_stride, i * send_stride, (2 * i + 1) * _IOVEC.size + 8) for i in range(batch)
+        ]
         self._keep_alive = (receive_iovecs,)
         self._receive_headers_at = _address_of(self._receive_headers)
         self._send_headers_at = _address_of(self._send_headers)
@@ -152,14 +180,18 @@ class BatchedUDP:
         if answer is None:
             for i in range(count):
                 start = self._slots[i][0]
-                self._full_path(received[start:start + lengths[i]].tobytes(), self._client(i))
+                self._full_path(received[start : start + lengths[i]].tobytes(), self._client(i))
             return count
         hosts, iov_len = self._hosts, _IOV_LEN.pack_into
         raw_hosts = self._hosts_of[count].unpack_from(self._addresses)
-        run_start = 0  # answers are sent in runs of consecutive slots; a query taking the full path ends a run
+        run_start = (
+            0  # answers are sent in runs of consecutive slots; a query taking the full path ends a run
+        )
         answered = 0
-        for i, (receive_at, reply_at, length_at), length, raw_host in zip(range(count), self._slots, lengths, raw_hosts):
-            data = received[receive_at:receive_at + length].tobytes()
+        for i, (receive_at, reply_at, length_at), length, raw_host in zip(
+            range(count), self._slots, lengths, raw_hosts
+        ):
+            data = received[receive_at : receive_at + length].tobytes()
             host = hosts.get(raw_host)
             if host is None:
                 host = self._remember_host(raw_host)
@@ -170,7 +202,7 @@ class BatchedUDP:
                 reply = None
             if reply and len(reply) <= _SEND_SLOT and length >= 2:
                 size = len(reply)
-                replies[reply_at:reply_at + size] = reply
+                replies[reply_at : reply_at + size] = reply
                 iov_len(send_iovecs, length_at, size - 2)
                 answered += 1
                 continue
@@ -187,7 +219,9 @@ class BatchedUDP:
 
     def _send(self, first: int, end: int) -> None:
         while first < end:
-            sent = self._sendmmsg(self._fd, self._send_headers_at + first * _MMSGHDR.size, end - first, _MSG_DONTWAIT)
+            sent = self._sendmmsg(
+                self._fd, self._send_headers_at + first * _MMSGHDR.size, end - first, _MSG_DONTWAIT
+            )
             if sent <= 0:
                 # A full send buffer: drop the rest, as a UDP server does (the client asks again).
                 log.debug("sendmmsg: %s", errno.errorcode.get(ctypes.get_errno(), ctypes.get_errno()))
@@ -202,7 +236,7 @@ class BatchedUDP:
 
     def _client(self, i: int) -> tuple:
         at = i * _SOCKADDR_SLOT
-        raw = bytes(self._addresses[at:at + _SOCKADDR_SLOT])
+        raw = bytes(self._addresses[at : at + _SOCKADDR_SLOT])
         port = struct.unpack_from("!H", raw, 2)[0]
         if self._v6:
             flowinfo, scope = struct.unpack_from("!I", raw, 4)[0], struct.unpack_from("=I", raw, 24)[0]

@@ -39,7 +39,9 @@ def _tune_gc() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.resolver", description="The island's DNS resolver.")
+    parser = argparse.ArgumentParser(
+        prog="python -m services.resolver", description="The island's DNS resolver."
+    )
     parser.add_argument("--config", required=True, help="resolver configuration (YAML or JSON)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s resolver %(levelname)s %(message)s")

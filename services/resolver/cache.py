@@ -47,7 +47,13 @@ class Entry:
 
         def aged(rrs: list[RR]) -> list[RR]:
             return [
-                RR(rr.rname, rr.rtype, rr.rclass, stale_ttl if stale_ttl is not None else max(0, rr.ttl - age), rr.rdata)
+                RR(
+                    rr.rname,
+                    rr.rtype,
+                    rr.rclass,
+                    stale_ttl if stale_ttl is not None else max(0, rr.ttl - age),
+                    rr.rdata,
+                )
                 for rr in rrs
                 if rr.rtype != QTYPE.OPT
             ]

@@ -34,8 +34,14 @@ class LocalZone(_Model):
 # Who may use the resolver when the configuration does not say (Unbound allows only
 # localhost by default; an island's clients are on private networks, so those too).
 DEFAULT_ALLOW = [
-    "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
-    "100.64.0.0/10", "fc00::/7", "fe80::/10",
+    "127.0.0.0/8",
+    "::1/128",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "100.64.0.0/10",
+    "fc00::/7",
+    "fe80::/10",
 ]
 
 

@@ -59,8 +59,9 @@ class Replays:
         self._keep(self.same_bytes, bytes(exact), stored)
         return stored
 
-    def remember(self, data: bytes, reply: bytes, until: float, source: str, token: object = None,
-                 slot: int = 0) -> None:
+    def remember(
+        self, data: bytes, reply: bytes, until: float, source: str, token: object = None, slot: int = 0
+    ) -> None:
         keyed = query_key(data)
         if keyed is None:
             return
@@ -68,7 +69,9 @@ class Replays:
         if reply[12:end].lower() != data[12:end].lower():
             return  # not an answer that echoes this question at the same place
         self._keep(self._answers, keyed[0], (bytes(reply), until, source, token, slot))
-        self._keep(self.same_bytes, bytes(data[2:]), (bytes(replay(reply, data, end)), until, source, token, slot))
+        self._keep(
+            self.same_bytes, bytes(data[2:]), (bytes(replay(reply, data, end)), until, source, token, slot)
+        )
 
     def _keep(self, table: dict[bytes, Stored], key: bytes, stored: Stored) -> None:
         if len(table) >= self._max:

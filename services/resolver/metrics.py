@@ -19,8 +19,22 @@ _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 
 
 SOURCES = ("local", "cache", "upstream", "stale", "none", "refused")
 RCODE_NAMES = (
-    "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET",
-    "NXRRSET", "NOTAUTH", "NOTZONE", "RCODE11", "RCODE12", "RCODE13", "RCODE14", "RCODE15",
+    "NOERROR",
+    "FORMERR",
+    "SERVFAIL",
+    "NXDOMAIN",
+    "NOTIMP",
+    "REFUSED",
+    "YXDOMAIN",
+    "YXRRSET",
+    "NXRRSET",
+    "NOTAUTH",
+    "NOTZONE",
+    "RCODE11",
+    "RCODE12",
+    "RCODE13",
+    "RCODE14",
+    "RCODE15",
 )
 
 
@@ -46,7 +60,7 @@ class HotCounts(Collector):
 
     def source_counts(self) -> dict[str, int]:
         fast = self.fast
-        return {s: n + sum(fast[i * 16:(i + 1) * 16]) for i, (s, n) in enumerate(self.sources.items())}
+        return {s: n + sum(fast[i * 16 : (i + 1) * 16]) for i, (s, n) in enumerate(self.sources.items())}
 
     def rcode_counts(self) -> list[int]:
         fast = self.fast
@@ -67,7 +81,9 @@ class HotCounts(Collector):
         )
         for source, n in self.source_counts().items():
             sources.add_metric([source], n)
-        hits = CounterMetricFamily("island_resolver_cache_hits", "Answers served from fresh cache", value=self.cache_hits)
+        hits = CounterMetricFamily(
+            "island_resolver_cache_hits", "Answers served from fresh cache", value=self.cache_hits
+        )
         return [queries, answers, sources, hits]
 
 
@@ -111,13 +127,23 @@ class Metrics:
         r = self.registry
         self.hot = HotCounts()
         r.register(self.hot)
-        self.cache_misses = Counter("island_resolver_cache_misses", "Questions not in fresh cache", registry=r)
-        self.stale_answers = Counter("island_resolver_stale_answers", "Expired answers served (RFC 8767)", registry=r)
-        self.prefetches = Counter("island_resolver_prefetches", "Popular entries refreshed before expiry", registry=r)
-        self.coalesced = Counter(
-            "island_resolver_coalesced", "Queries that joined an identical upstream query already in flight", registry=r
+        self.cache_misses = Counter(
+            "island_resolver_cache_misses", "Questions not in fresh cache", registry=r
         )
-        self.refused = Counter("island_resolver_refused", "Queries refused: client not in an allowed network", registry=r)
+        self.stale_answers = Counter(
+            "island_resolver_stale_answers", "Expired answers served (RFC 8767)", registry=r
+        )
+        self.prefetches = Counter(
+            "island_resolver_prefetches", "Popular entries refreshed before expiry", registry=r
+        )
+        self.coalesced = Counter(
+            "island_resolver_coalesced",
+            "Queries that joined an identical upstream query already in flight",
+            registry=r,
+        )
+        self.refused = Counter(
+            "island_resolver_refused", "Queries refused: client not in an allowed network", registry=r
+        )
         self.rate_limited = Counter(
             "island_resolver_rate_limited", "Queries over the response-rate limit", ["action"], registry=r
         )
@@ -129,14 +155,22 @@ class Metrics:
         )
         r.register(self.latency)
         self.upstream_latency = Histogram(
-            "island_resolver_upstream_seconds", "Upstream round trips that got an answer", ["upstream"],
-            buckets=_LATENCY_BUCKETS, registry=r,
+            "island_resolver_upstream_seconds",
+            "Upstream round trips that got an answer",
+            ["upstream"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.upstream_state = Gauge(
-            "island_resolver_upstream_state", "1 for the state each upstream is in", ["upstream", "state"], registry=r
+            "island_resolver_upstream_state",
+            "1 for the state each upstream is in",
+            ["upstream", "state"],
+            registry=r,
         )
         self.upstream_changes = Counter(
-            "island_resolver_upstream_state_changes", "Upstream state changes, by new state", ["upstream", "state"],
+            "island_resolver_upstream_state_changes",
+            "Upstream state changes, by new state",
+            ["upstream", "state"],
             registry=r,
         )
 

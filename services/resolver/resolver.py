@@ -111,7 +111,7 @@ class IslandResolver:
         """The server sent ``count`` fast-path answers within ``seconds`` of receiving the first."""
         fast, seen = self._hot.fast, self._fast_seen
         for index, source in enumerate(SOURCES):
-            total = sum(fast[index * 16:(index + 1) * 16])
+            total = sum(fast[index * 16 : (index + 1) * 16])
             if total != seen[index]:
                 self.metrics.latency.observe(source, seconds, total - seen[index])
                 seen[index] = total
@@ -137,8 +137,10 @@ class IslandResolver:
 
     def learn(self, data: bytes, query: DNSRecord, response: DNSRecord, reply: bytes, transport: str) -> None:
         self._counted(reply)
-        if transport != "udp" or response.header.rcode not in (RCODE.NOERROR, RCODE.NXDOMAIN) or any(
-            rr.rtype == QTYPE.OPT and rr.rdata for rr in response.ar
+        if (
+            transport != "udp"
+            or response.header.rcode not in (RCODE.NOERROR, RCODE.NXDOMAIN)
+            or any(rr.rtype == QTYPE.OPT and rr.rdata for rr in response.ar)
         ):
             return  # SERVFAIL, REFUSED and answers carrying EDE (stale) are decided afresh every time
         rcode = reply[3] & 0xF
@@ -199,10 +201,12 @@ class IslandResolver:
         try:
             if entry is not None:
                 # RFC 8767 client response timer: a stale answer beats waiting any longer.
-                answer = await asyncio.wait_for(asyncio.shield(future), self.config.serve_stale.client_timeout)
+                answer = await asyncio.wait_for(
+                    asyncio.shield(future), self.config.serve_stale.client_timeout
+                )
             else:
                 answer = await asyncio.shield(future)
-        except (UpstreamFailed, asyncio.TimeoutError) as exc:
+        except (TimeoutError, UpstreamFailed) as exc:
             unreachable = getattr(exc, "unreachable", True)
             return self._without_upstream(query, entry, unreachable=unreachable)
         return self._from_upstream(query, answer), "upstream"
@@ -222,7 +226,9 @@ class IslandResolver:
 
     def _from_entry(self, query: DNSRecord, entry: Entry, now: float, *, stale: bool = False) -> DNSRecord:
         reply = reply_to(query, rcode=entry.answer.header.rcode)
-        answer, authority, additional = entry.records(now, self.config.serve_stale.reply_ttl if stale else None)
+        answer, authority, additional = entry.records(
+            now, self.config.serve_stale.reply_ttl if stale else None
+        )
         for rr in answer:
             reply.add_answer(rr)
         for rr in authority:

@@ -14,7 +14,9 @@ from .server import create_upstream_app
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.upstream", description="The simulated internet.")
+    parser = argparse.ArgumentParser(
+        prog="python -m services.upstream", description="The simulated internet."
+    )
     parser.add_argument("--config", required=True, help="upstream configuration (YAML or JSON)")
     args = parser.parse_args(argv)
     try:
@@ -23,14 +25,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"simulated upstream: {exc}", file=sys.stderr)
         return 2
     taken = first_taken_port(
-        [(config.dns.host, config.dns.port, "udp"), (config.dns.host, config.dns.port, "tcp"),
-         (config.http.host, config.http.port, "tcp")]
+        [
+            (config.dns.host, config.dns.port, "udp"),
+            (config.dns.host, config.dns.port, "tcp"),
+            (config.http.host, config.http.port, "tcp"),
+        ]
     )
     if taken:
         print(f"simulated upstream: {taken} is already in use", file=sys.stderr)
         return 3
     uvicorn.run(
-        create_upstream_app(config), host=config.http.host, port=config.http.port, log_level="warning",
+        create_upstream_app(config),
+        host=config.http.host,
+        port=config.http.port,
+        log_level="warning",
         access_log=False,
     )
     return 0

@@ -35,7 +35,10 @@ class UpstreamConfig(_Model):
         if raw is None:
             raw = yaml.safe_load(_BUNDLED_ZONES.read_text(encoding="utf-8"))
         return Zones(
-            [Zone.from_text(origin, Template(data).substitute(web=self.web_address)) for origin, data in raw.items()]
+            [
+                Zone.from_text(origin, Template(data).substitute(web=self.web_address))
+                for origin, data in raw.items()
+            ]
         )
 
 

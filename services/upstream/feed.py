@@ -47,7 +47,9 @@ class FeedUpdate(BaseModel):
 class CentralFeed:
     def __init__(self, messages: list[Message] | None = None) -> None:
         if messages is None:
-            messages = [Message.model_validate(m) for m in yaml.safe_load(BUNDLED.read_text(encoding="utf-8"))]
+            messages = [
+                Message.model_validate(m) for m in yaml.safe_load(BUNDLED.read_text(encoding="utf-8"))
+            ]
         self.messages = messages
         self.mode: Mode = "normal"
 
@@ -58,7 +60,10 @@ class CentralFeed:
             self.mode = change.mode
 
     def state(self) -> dict[str, Any]:
-        return {"mode": self.mode, "messages": [m.model_dump(mode="json", by_alias=True) for m in self.messages]}
+        return {
+            "mode": self.mode,
+            "messages": [m.model_dump(mode="json", by_alias=True) for m in self.messages],
+        }
 
     def _body(self, kind: str) -> bytes:
         if kind == "cap":
@@ -68,11 +73,19 @@ class CentralFeed:
         if self.mode in hostile:
             return hostile[self.mode]
         if self.mode == "huge":
-            return b"<!-- " + b"x" * (5 * 1024 * 1024) + b" -->" if kind == "cap" else b" " * (5 * 1024 * 1024) + b"[]"
+            return (
+                b"<!-- " + b"x" * (5 * 1024 * 1024) + b" -->"
+                if kind == "cap"
+                else b" " * (5 * 1024 * 1024) + b"[]"
+            )
         if kind == "cap":
             newest = max((m.sent for m in self.messages), default=None)
-            content = Content(municipality="Sjöbacka kommun", sender="Sjöbacka kommun",
-                              updated=newest or "2025-01-01T00:00:00+00:00", messages=self.messages)
+            content = Content(
+                municipality="Sjöbacka kommun",
+                sender="Sjöbacka kommun",
+                updated=newest or "2025-01-01T00:00:00+00:00",
+                messages=self.messages,
+            )
             return cap_feed(content)
         return json.dumps(krisinformation_items(self.messages), ensure_ascii=False).encode("utf-8")
 

@@ -81,7 +81,9 @@ def create_app(feed: CentralFeed | None = None) -> FastAPI:
         if host.endswith("bank.example") and url_path == "/":
             return HTMLResponse('<!doctype html><html lang="sv"><title>Banken</title><h1>Banken</h1></html>')
         if host.endswith("nyheter.example") and url_path == "/":
-            return HTMLResponse('<!doctype html><html lang="sv"><title>Nyheter</title><h1>Nyheter</h1></html>')
+            return HTMLResponse(
+                '<!doctype html><html lang="sv"><title>Nyheter</title><h1>Nyheter</h1></html>'
+            )
         return PlainTextResponse(f"no such page on the simulated internet: {host}{url_path}", status_code=404)
 
     return app

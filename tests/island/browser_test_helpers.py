@@ -24,7 +24,6 @@ import dns.message
 import dns.query
 import dns.rcode
 import httpx
-
 from island_test_helpers import IslandCLI, island_cli
 from tiers import require_tier
 
@@ -34,8 +33,16 @@ AXE = ROOT / "build" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 OUTPUT = ROOT / "test-output"
 PHONE = {"width": 360, "height": 640}
 # As the machines' notes say: without the background-networking flags Chromium keeps trying the internet.
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 WCAG_A_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 
@@ -80,8 +87,13 @@ def wait_sync(cli: IslandCLI, reachable: bool, within: float = 20.0) -> None:
 def resolve(status: dict, name: str, net: str) -> str:
     """Ask the island resolver, over DNS, from the resident's address."""
     resolver = status["resolver"]
-    answer = dns.query.udp(dns.message.make_query(name, "A"), resolver["host"], port=resolver["port"], timeout=3,
-                           source=f"{net}.4.10")
+    answer = dns.query.udp(
+        dns.message.make_query(name, "A"),
+        resolver["host"],
+        port=resolver["port"],
+        timeout=3,
+        source=f"{net}.4.10",
+    )
     assert answer.rcode() == dns.rcode.NOERROR
     return next(rr.address for rrset in answer.answer for rr in rrset if rrset.rdtype == 1)
 
@@ -102,21 +114,29 @@ def chromium_launch(status: dict, folder: Path, net: str) -> tuple[str, list[str
         wrapper.write_text(
             "#!/bin/sh\n"
             "# Chromium with the island resolver as its only DNS server, in a mount namespace of its own.\n"
-            f"exec unshare --mount --propagation private sh -c 'mount --bind \"$0\" /etc/resolv.conf && "
-            f"exec {CHROMIUM} \"$@\"' {resolv} \"$@\"\n",
+            f'exec unshare --mount --propagation private sh -c \'mount --bind "$0" /etc/resolv.conf && '
+            f'exec {CHROMIUM} "$@"\' {resolv} "$@"\n',
             encoding="utf-8",
         )
         wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
         return str(wrapper), [], "real DNS: /etc/resolv.conf -> island resolver"
     address = resolve(status, status["crisis_name"], net)
-    return CHROMIUM, [f"--host-resolver-rules=MAP {status['crisis_name']} {address}"], f"host-resolver-rules -> {address}"
+    return (
+        CHROMIUM,
+        [f"--host-resolver-rules=MAP {status['crisis_name']} {address}"],
+        f"host-resolver-rules -> {address}",
+    )
 
 
 def launch_chromium(playwright: Any, status: dict, folder: Path, net: str) -> Any:
     executable, extra, how = chromium_launch(status, folder, net)
     print(f"name resolution: {how}")
-    return playwright.chromium.launch(executable_path=executable, args=[*FLAGS, *extra], headless=True,
-                                      env={**os.environ, "HOME": str(folder)})
+    return playwright.chromium.launch(
+        executable_path=executable,
+        args=[*FLAGS, *extra],
+        headless=True,
+        env={**os.environ, "HOME": str(folder)},
+    )
 
 
 def axe_violations(page: Any) -> list[str]:

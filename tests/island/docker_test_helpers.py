@@ -35,7 +35,9 @@ def _docker(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]
 
 def engine_reason() -> str | None:
     if shutil.which("docker") is None:
-        return "the docker command is not installed (Debian: docker/ci-engine.sh installs and starts an engine)"
+        return (
+            "the docker command is not installed (Debian: docker/ci-engine.sh installs and starts an engine)"
+        )
     if shutil.which("docker-compose") is None and _docker("compose", "version").returncode != 0:
         return "neither `docker compose` nor `docker-compose` is installed"
     info = _docker("info", "--format", "{{.ServerVersion}}", timeout=20)
@@ -58,7 +60,10 @@ def base_image() -> str | None:
 def require_docker() -> str:
     require_tier("docker", engine_reason())
     image = base_image()
-    require_tier("docker", None if image else "no base image on this engine and none can be pulled: run docker/ci-engine.sh")
+    require_tier(
+        "docker",
+        None if image else "no base image on this engine and none can be pulled: run docker/ci-engine.sh",
+    )
     return image
 
 
@@ -83,8 +88,12 @@ class _ComposeCLI(IslandCLI):
     def env(self) -> dict[str, str]:
         env = super().env()
         for name in list(env):
-            if name.startswith("ISLAND_") and name not in ("ISLAND_STATE_DIR", "ISLAND_NET", "ISLAND_TEST_NET_BASE",
-                                                            "ISLAND_REQUIRE_TIERS"):
+            if name.startswith("ISLAND_") and name not in (
+                "ISLAND_STATE_DIR",
+                "ISLAND_NET",
+                "ISLAND_TEST_NET_BASE",
+                "ISLAND_REQUIRE_TIERS",
+            ):
                 del env[name]  # a person's own settings must not reach the test stack
         env.update(self.extra)
         return env

@@ -38,10 +38,15 @@ class IslandCLI:
     def run(self, *args: str, timeout: float = 120, check: bool = False) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
             [sys.executable, "-m", "island", *args],
-            env=self.env(), capture_output=True, text=True, timeout=timeout,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
         if check and done.returncode != 0:
-            raise AssertionError(f"island {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
+            raise AssertionError(
+                f"island {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+            )
         return done
 
     def status(self) -> dict:
@@ -63,6 +68,8 @@ def island_processes(cli: IslandCLI) -> list[str]:
             cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if any(m in cmdline for m in MARKERS) and (str(cli.state_dir) in cmdline or f" {cli.net}." in cmdline):
+        if any(m in cmdline for m in MARKERS) and (
+            str(cli.state_dir) in cmdline or f" {cli.net}." in cmdline
+        ):
             found.append(cmdline)
     return found

@@ -14,8 +14,7 @@ import dns.query
 import dns.rcode
 import httpx
 import pytest
-
-from island_test_helpers import IslandCLI, island_cli, island_processes, island_net
+from island_test_helpers import IslandCLI, island_cli, island_net, island_processes
 
 pytestmark = pytest.mark.e2e
 
@@ -41,7 +40,9 @@ def ask(status: dict, name: str, timeout: float = 5.0) -> tuple[dns.message.Mess
     resolver = status["resolver"]
     query = dns.message.make_query(name, "A")
     started = time.monotonic()
-    answer = dns.query.udp(query, resolver["host"], port=resolver["port"], timeout=timeout, source=f"{NET}.4.10")
+    answer = dns.query.udp(
+        query, resolver["host"], port=resolver["port"], timeout=timeout, source=f"{NET}.4.10"
+    )
     return answer, time.monotonic() - started
 
 
@@ -66,8 +67,14 @@ def test_crisis_page_is_served_by_name_through_the_island_resolver(island: Islan
     assert answer.rcode() == dns.rcode.NOERROR
     assert addresses(answer) == [f"{NET}.3.2"]
     assert all(rrset.ttl <= 60 for rrset in answer.answer), "the island's own names carry a short TTL"
-    port = int(status["site"]["url"].rstrip("/").rsplit(":", 1)[-1]) if status["site"]["url"].count(":") == 2 else 80
-    page = httpx.get(f"http://{addresses(answer)[0]}:{port}/", headers={"Host": status["crisis_name"]}, timeout=5)
+    port = (
+        int(status["site"]["url"].rstrip("/").rsplit(":", 1)[-1])
+        if status["site"]["url"].count(":") == 2
+        else 80
+    )
+    page = httpx.get(
+        f"http://{addresses(answer)[0]}:{port}/", headers={"Host": status["crisis_name"]}, timeout=5
+    )
     assert page.status_code == 200
     assert "Krisinformation" in page.text
     assert "<script" not in page.text.lower()
@@ -144,7 +151,9 @@ def test_up_when_already_up_says_so(island: IslandCLI) -> None:
     assert island.status()["up"] is True
 
 
-def test_full_outage_scenario_passes_with_the_crisis_page_at_100_percent(island: IslandCLI, tmp_path: Path) -> None:
+def test_full_outage_scenario_passes_with_the_crisis_page_at_100_percent(
+    island: IslandCLI, tmp_path: Path
+) -> None:
     run = island.run("scenario", "run", "full-outage", "--out", str(tmp_path))
     assert run.returncode == 0, run.stdout + run.stderr
     assert "Using the island that is already up" in run.stdout
@@ -158,9 +167,14 @@ def test_full_outage_scenario_passes_with_the_crisis_page_at_100_percent(island:
     assert outside and all(op["status"] == "ok" for op in outside), "names seen before stay answered"
     assert max(op["latency_ms"] for op in outside) < 500, "cached answers never wait on the cut uplink"
     cut_at = next(e["t"] for e in journal["events"] if e["kind"] == "fault-on")
-    bank_page = [op for op in journal["operations"]
-                 if op["phase"] == "during" and op["probe"] == "outside-page" and op["t"] >= cut_at]
-    assert bank_page and not any(op["status"] == "ok" for op in bank_page), "the cut is real: the bank's page fails"
+    bank_page = [
+        op
+        for op in journal["operations"]
+        if op["phase"] == "during" and op["probe"] == "outside-page" and op["t"] >= cut_at
+    ]
+    assert bank_page and not any(op["status"] == "ok" for op in bank_page), (
+        "the cut is real: the bank's page fails"
+    )
     assert "outside-page  recorded" in run.stdout
     kinds = [e["kind"] for e in journal["events"]]
     assert kinds.count("fault-on") == 1 and kinds.count("fault-off") == 1
@@ -169,7 +183,9 @@ def test_full_outage_scenario_passes_with_the_crisis_page_at_100_percent(island:
 
 
 def test_false_hypothesis_fails_the_run(island: IslandCLI, tmp_path: Path) -> None:
-    run = island.run("scenario", "run", str(HERE / "scenarios" / "outside-required.yaml"), "--out", str(tmp_path))
+    run = island.run(
+        "scenario", "run", str(HERE / "scenarios" / "outside-required.yaml"), "--out", str(tmp_path)
+    )
     assert run.returncode == 1, run.stdout + run.stderr
     assert "Verdict: FAILED" in run.stdout
     assert island.status()["uplink"] == "up"

@@ -13,28 +13,34 @@ from pathlib import Path
 
 import pytest
 import yaml
+from island_test_helpers import island_net
+from tiers import require_tier
 
 from island.backends import BACKENDS, UnsupportedFault, open_backend
 from island.backends.base import BackendError
 from island.backends.compose import ComposeBackend, _require_engine, host_topology
+from island.bundle import offline_compose
+from island.scenario.model import Latency, UplinkCut
 from island.stack.health import dns_ok
 from island.stack.router import mode_from_listing, ruleset, uplink_script
 from island.stack.topology import ComposeSettings, Layout
-from island.bundle import offline_compose
-from island.scenario.model import Latency, UplinkCut
 from island.state import StateDir
-
-from island_test_helpers import island_net
-from tiers import require_tier
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_settings_come_from_the_environment_with_defaults_for_users() -> None:
     settings = ComposeSettings.from_env({})
-    assert (settings.project, settings.net, settings.http_port, settings.dns_port) == ("odrift-island", "198.18", 8080, 5300)
+    assert (settings.project, settings.net, settings.http_port, settings.dns_port) == (
+        "odrift-island",
+        "198.18",
+        8080,
+        5300,
+    )
     assert settings.base_image == "python:3.11-slim"
-    moved = ComposeSettings.from_env({"ISLAND_COMPOSE_PROJECT": "mine", "ISLAND_HTTP_PORT": "9090", "ISLAND_DOCKER_NET": "10.7"})
+    moved = ComposeSettings.from_env(
+        {"ISLAND_COMPOSE_PROJECT": "mine", "ISLAND_HTTP_PORT": "9090", "ISLAND_DOCKER_NET": "10.7"}
+    )
     assert (moved.project, moved.http_port, moved.net) == ("mine", 9090, "10.7")
     assert ComposeSettings.from_env(moved.env()) == moved
 
@@ -43,7 +49,12 @@ def test_layout_matches_the_topology_of_the_other_backends() -> None:
     layout = Layout("10.9")
     t = layout.topology("krisinfo.kommun.example")
     assert (t.upstream_address, t.uplink_address, t.resolver_address, t.site_address, t.resident_address) == (
-        "10.9.1.1", "10.9.2.1", "10.9.3.1", "10.9.3.2", "10.9.4.10")
+        "10.9.1.1",
+        "10.9.2.1",
+        "10.9.3.1",
+        "10.9.3.2",
+        "10.9.4.10",
+    )
     assert (t.dns_port, t.http_port) == (53, 80)
 
 
@@ -88,7 +99,11 @@ def test_a_cut_is_one_transaction_that_says_its_mode(mode: str) -> None:
     assert all("10.9.1.0/24" in line and f'comment "uplink-cut:{mode}"' in line for line in lines[1:])
     assert any(line.endswith(f'drop comment "uplink-cut:{mode}"') for line in lines)
     assert ("reject" in script) == (mode == "reject")
-    listing = "table ip odrift_uplink {\n chain uplink {\n" + "".join(lines[1:]).replace("add rule ip odrift_uplink uplink", "") + "}\n}"
+    listing = (
+        "table ip odrift_uplink {\n chain uplink {\n"
+        + "".join(lines[1:]).replace("add rule ip odrift_uplink uplink", "")
+        + "}\n}"
+    )
     assert mode_from_listing(listing) == mode
 
 
@@ -99,34 +114,60 @@ def test_restore_empties_the_chain_and_a_bad_mode_is_refused() -> None:
         uplink_script("sideways", Layout("10.9"))
 
 
-def test_compose_commands_name_the_file_and_the_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_compose_commands_name_the_file_and_the_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("ISLAND_COMPOSE", "docker compose")
     monkeypatch.setenv("ISLAND_COMPOSE_PROJECT", "odrift-unit")
     backend = open_backend("compose", StateDir(tmp_path / "state"))
     assert isinstance(backend, ComposeBackend) and "compose" in BACKENDS
     assert backend.compose_argv("down", "--volumes") == [
-        "docker", "compose", "--file", str(ROOT / "docker-compose.yml"), "--project-name", "odrift-unit", "down", "--volumes",
+        "docker",
+        "compose",
+        "--file",
+        str(ROOT / "docker-compose.yml"),
+        "--project-name",
+        "odrift-unit",
+        "down",
+        "--volumes",
     ]
     assert backend.agent_argv()[:3] == ["python", "-m", "island.probe_agent"]
     assert "198.18.3.1" in backend.agent_argv()
 
 
-def test_a_running_island_is_found_again_with_its_own_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_running_island_is_found_again_with_its_own_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     state = StateDir(tmp_path / "state")
     monkeypatch.setenv("ISLAND_COMPOSE_PROJECT", "first")
     first = ComposeBackend(state)
-    state.write({"backend": "compose", "topology": first.topology.to_dict(), "settings": first.settings.to_dict(),
-                 "compose_file": "/x/docker-compose.yml", "compose_cli": ["docker-compose"]})
+    state.write(
+        {
+            "backend": "compose",
+            "topology": first.topology.to_dict(),
+            "settings": first.settings.to_dict(),
+            "compose_file": "/x/docker-compose.yml",
+            "compose_cli": ["docker-compose"],
+        }
+    )
     monkeypatch.setenv("ISLAND_COMPOSE_PROJECT", "second")
     again = ComposeBackend(state)
     assert again.settings.project == "first"
-    assert again.compose_argv("ps")[:5] == ["docker-compose", "--file", "/x/docker-compose.yml", "--project-name", "first"]
+    assert again.compose_argv("ps")[:5] == [
+        "docker-compose",
+        "--file",
+        "/x/docker-compose.yml",
+        "--project-name",
+        "first",
+    ]
 
 
 def test_only_uplink_cuts_are_accepted(tmp_path: Path) -> None:
     backend = ComposeBackend(StateDir(tmp_path / "state"))
     backend.check_faults([UplinkCut(type="uplink-cut", mode="reject")])
-    with pytest.raises(UnsupportedFault, match=r"the compose backend cannot apply: upstream latency 2000 ms \(latency\)"):
+    with pytest.raises(
+        UnsupportedFault, match=r"the compose backend cannot apply: upstream latency 2000 ms \(latency\)"
+    ):
         backend.check_faults([Latency(type="latency", delay_ms=2000)])
 
 
@@ -142,7 +183,10 @@ def test_a_taken_host_port_names_its_variable(tmp_path: Path, monkeypatch: pytes
         with pytest.raises(BackendError) as refused:
             backend._check_ports()
     message = str(refused.value)
-    assert f"port 8080/tcp on {host} on the host is already in use, and the crisis site is published there" in message
+    assert (
+        f"port 8080/tcp on {host} on the host is already in use, and the crisis site is published there"
+        in message
+    )
     assert "ISLAND_HTTP_PORT=8081 island up --backend compose" in message
 
 
@@ -152,10 +196,15 @@ def test_no_docker_command_says_how_to_get_one(tmp_path: Path, monkeypatch: pyte
         asyncio.run(_require_engine())
 
 
-def test_an_engine_that_does_not_answer_says_how_to_start_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_engine_that_does_not_answer_says_how_to_start_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
     has_client = any((Path(p) / "docker").exists() for p in os.environ["PATH"].split(":"))
-    require_tier("docker", None if has_client else "the docker client is not installed (docker/ci-engine.sh installs it)")
+    require_tier(
+        "docker",
+        None if has_client else "the docker client is not installed (docker/ci-engine.sh installs it)",
+    )
     with pytest.raises(BackendError, match=r"no Docker engine answers .*sudo systemctl start docker"):
         asyncio.run(_require_engine())
 
@@ -164,7 +213,10 @@ def test_the_bundle_compose_file_has_no_build_and_keeps_the_rest() -> None:
     text = offline_compose(ROOT / "docker-compose.yml")
     data = yaml.safe_load(text)
     assert "build" not in data["x-island"]
-    assert data["services"]["router"]["ports"] == yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["router"]["ports"]
+    assert (
+        data["services"]["router"]["ports"]
+        == yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["router"]["ports"]
+    )
     assert "# From an island bundle" in text and "internal: true" in text
 
 
@@ -179,26 +231,63 @@ def test_probe_agent_answers_each_request_by_id_from_a_real_resolver(tmp_path: P
     host = f"{island_net(7)}.3.1"
     port = _free_port(host)
     config = tmp_path / "resolver.json"
-    config.write_text(json.dumps({
-        "listen": {"host": host, "port": port},
-        "local_zones": [{"name": "krisinfo.kommun.example", "data": "@ 30 IN A 10.9.3.2\n"}],
-    }))
-    resolver = subprocess.Popen([sys.executable, "-m", "services.resolver", "--config", str(config)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    config.write_text(
+        json.dumps(
+            {
+                "listen": {"host": host, "port": port},
+                "local_zones": [{"name": "krisinfo.kommun.example", "data": "@ 30 IN A 10.9.3.2\n"}],
+            }
+        )
+    )
+    resolver = subprocess.Popen(
+        [sys.executable, "-m", "services.resolver", "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         time.sleep(1.0)
-        dns_ok("krisinfo.kommun.example", host, port)  # the containers' cheap healthcheck, on the same resolver
+        dns_ok(
+            "krisinfo.kommun.example", host, port
+        )  # the containers' cheap healthcheck, on the same resolver
         with pytest.raises(RuntimeError, match="rcode 3, 0 answers"):
             dns_ok("nope.krisinfo.kommun.example", host, port)
         requests = [
-            {"id": 1, "probe": {"name": "crisis-dns", "dns": {"name": "{crisis_name}", "address": "10.9.3.2"}}},
-            {"id": 2, "probe": {"name": "other", "dns": {"name": "nope.krisinfo.kommun.example", "rcode": "NXDOMAIN"}}},
-            {"id": 3, "probe": {"name": "page", "http": {"url": f"http://{island_net(7)}.3.9:{port}/"}, "timeout": 2}},
+            {
+                "id": 1,
+                "probe": {"name": "crisis-dns", "dns": {"name": "{crisis_name}", "address": "10.9.3.2"}},
+            },
+            {
+                "id": 2,
+                "probe": {
+                    "name": "other",
+                    "dns": {"name": "nope.krisinfo.kommun.example", "rcode": "NXDOMAIN"},
+                },
+            },
+            {
+                "id": 3,
+                "probe": {
+                    "name": "page",
+                    "http": {"url": f"http://{island_net(7)}.3.9:{port}/"},
+                    "timeout": 2,
+                },
+            },
         ]
         agent = subprocess.run(
-            [sys.executable, "-m", "island.probe_agent", "--resolver", host, "--dns-port", str(port),
-             "--crisis-name", "krisinfo.kommun.example"],
-            input="".join(json.dumps(r) + "\n" for r in requests), capture_output=True, text=True, timeout=30,
+            [
+                sys.executable,
+                "-m",
+                "island.probe_agent",
+                "--resolver",
+                host,
+                "--dns-port",
+                str(port),
+                "--crisis-name",
+                "krisinfo.kommun.example",
+            ],
+            input="".join(json.dumps(r) + "\n" for r in requests),
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
     finally:
         resolver.terminate()
@@ -217,8 +306,13 @@ def test_compose_up_errors_say_what_to_change() -> None:
     from island.backends.compose import _up_error
 
     settings = ComposeSettings.from_env({})
-    taken = _up_error("Error starting userland proxy: listen tcp4 0.0.0.0:8080: bind: address already in use", settings)
-    assert "Choose others with ISLAND_HTTP_PORT and ISLAND_DNS_PORT" in taken and "address already in use" in taken
+    taken = _up_error(
+        "Error starting userland proxy: listen tcp4 0.0.0.0:8080: bind: address already in use", settings
+    )
+    assert (
+        "Choose others with ISLAND_HTTP_PORT and ISLAND_DNS_PORT" in taken
+        and "address already in use" in taken
+    )
     overlap = _up_error("Pool overlaps with other one on this address space", settings)
     assert "ISLAND_DOCKER_NET" in overlap
 
@@ -231,4 +325,6 @@ def test_a_base_image_that_cannot_be_pulled_points_to_the_local_one() -> None:
     assert message.startswith("building the island image failed (whole output: /tmp/build.log)")
     assert "The base image python:3.11-slim could not be pulled" in message
     assert "ISLAND_BASE_IMAGE=odrift-base:bookworm" in message
-    assert "could not be pulled" not in build_error("Step 9/13 : RUN pip install\nERROR: No matching distribution", "x")
+    assert "could not be pulled" not in build_error(
+        "Step 9/13 : RUN pip install\nERROR: No matching distribution", "x"
+    )

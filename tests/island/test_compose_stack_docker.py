@@ -19,9 +19,17 @@ import dns.query
 import dns.rcode
 import httpx
 import pytest
-
 from docker_test_helpers import (
-    DOCKER_NET, HOST, PROJECT, ROOT, compose_cli, docker, progress, project_objects, remove_project, require_docker,
+    DOCKER_NET,
+    HOST,
+    PROJECT,
+    ROOT,
+    compose_cli,
+    docker,
+    progress,
+    project_objects,
+    remove_project,
+    require_docker,
 )
 from island_test_helpers import NET_BASE, IslandCLI, island_net
 from test_bundle_e2e import install_offline, offline_env
@@ -55,8 +63,12 @@ def test_compose_file_is_valid_for_the_compose_found_here(base: str, tmp_path: P
     for command in (["docker-compose"], ["docker", "compose"]):
         if subprocess.run([*command, "version"], capture_output=True).returncode != 0:
             continue
-        checked = subprocess.run([*command, "--file", str(ROOT / "docker-compose.yml"), "config"],
-                                 env=cli.env(), capture_output=True, text=True)
+        checked = subprocess.run(
+            [*command, "--file", str(ROOT / "docker-compose.yml"), "config"],
+            env=cli.env(),
+            capture_output=True,
+            text=True,
+        )
         assert checked.returncode == 0, checked.stderr
         assert f"{DOCKER_NET}.3.1" in checked.stdout and f"{HOST}" in checked.stdout
 
@@ -78,7 +90,9 @@ def test_scenario_run_starts_the_stack_passes_and_removes_it(base: str, tmp_path
     """The whole promise, as the README says it: one command on a machine with Docker."""
     cli = compose_cli(tmp_path / "state", base)
     progress("island scenario run full-outage --backend compose (builds the image the first time)")
-    run = cli.run("scenario", "run", str(SCENARIO), "--backend", "compose", "--out", str(tmp_path / "out"), timeout=900)
+    run = cli.run(
+        "scenario", "run", str(SCENARIO), "--backend", "compose", "--out", str(tmp_path / "out"), timeout=900
+    )
     progress(f"scenario run exited {run.returncode}")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "Starting the island (backend: compose)" in run.stdout
@@ -89,13 +103,20 @@ def test_scenario_run_starts_the_stack_passes_and_removes_it(base: str, tmp_path
     during = [op for op in journal["operations"] if op["phase"] == "during" and op["probe"] == "crisis-page"]
     assert len(during) >= 10 and all(op["status"] == "ok" for op in during)
     cut_at = next(e["t"] for e in journal["events"] if e["kind"] == "fault-on")
-    outside = [op for op in journal["operations"]
-               if op["phase"] == "during" and op["probe"] == "outside-dns" and op["t"] >= cut_at]
+    outside = [
+        op
+        for op in journal["operations"]
+        if op["phase"] == "during" and op["probe"] == "outside-dns" and op["t"] >= cut_at
+    ]
     # The bank was asked before the cut: the island resolver answers it from its cache all through
     # the cut, without waiting on the dead uplink (the cut itself is checked name by name below).
-    assert len(outside) >= 3 and all(op["status"] == "ok" for op in outside), "names seen before stay answered"
+    assert len(outside) >= 3 and all(op["status"] == "ok" for op in outside), (
+        "names seen before stay answered"
+    )
     assert max(op["latency_ms"] for op in outside) < 500, "cached answers never wait on the cut uplink"
-    assert project_objects() == {"containers": [], "networks": [], "volumes": []}, "the run stops the stack it started"
+    assert project_objects() == {"containers": [], "networks": [], "volumes": []}, (
+        "the run stops the stack it started"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +144,9 @@ def test_status_shows_every_container_healthy(stack: IslandCLI) -> None:
     }
 
 
-def test_a_second_up_of_the_same_project_is_refused_and_leaves_the_first(stack: IslandCLI, base: str, tmp_path: Path) -> None:
+def test_a_second_up_of_the_same_project_is_refused_and_leaves_the_first(
+    stack: IslandCLI, base: str, tmp_path: Path
+) -> None:
     other = compose_cli(tmp_path / "other-state", base)
     again = other.run("up", "--backend", "compose", "--detach", timeout=120)
     assert again.returncode == 3
@@ -150,8 +173,15 @@ def test_the_island_resolver_answers_on_its_host_port(stack: IslandCLI, tcp: boo
 
 def test_the_resident_reaches_the_crisis_page_by_name_through_dockers_dns(stack: IslandCLI) -> None:
     client = project_container("client")
-    fetched = docker("exec", "--user", "island", client, "python", "-c",
-                     "import httpx; r = httpx.get('http://krisinfo.kommun.example/'); print(r.status_code, 'Krisinformation' in r.text)")
+    fetched = docker(
+        "exec",
+        "--user",
+        "island",
+        client,
+        "python",
+        "-c",
+        "import httpx; r = httpx.get('http://krisinfo.kommun.example/'); print(r.status_code, 'Krisinformation' in r.text)",
+    )
     assert fetched.stdout.split() == ["200", "True"], fetched.stderr
 
 
@@ -168,7 +198,9 @@ def test_a_cut_in_the_router_fails_outside_names_and_keeps_the_island(stack: Isl
         if mode == "reject":
             assert outside_seconds < 0.5, f"a rejected uplink fails fast, not after {outside_seconds:.2f} s"
         else:
-            assert 1.0 < outside_seconds < 2.0, f"a black hole answers SERVFAIL at the forward budget, took {outside_seconds:.2f} s"
+            assert 1.0 < outside_seconds < 2.0, (
+                f"a black hole answers SERVFAIL at the forward budget, took {outside_seconds:.2f} s"
+            )
         assert httpx.get(f"http://{HOST}:8080/", timeout=10).status_code == 200
     finally:
         stack.run("uplink", "restore", check=True)
@@ -176,7 +208,9 @@ def test_a_cut_in_the_router_fails_outside_names_and_keeps_the_island(stack: Isl
     assert ask("www.bank.example")[0].rcode() == dns.rcode.NOERROR
 
 
-def test_the_bundle_loads_installs_offline_and_runs_the_stack(stack: IslandCLI, base: str, tmp_path: Path) -> None:
+def test_the_bundle_loads_installs_offline_and_runs_the_stack(
+    stack: IslandCLI, base: str, tmp_path: Path
+) -> None:
     """On an island: `docker load`, the island command from the wheelhouse with no index, the stack from the bundle."""
     progress("island bundle (docker save)")
     bundle = tmp_path / "bundle"
@@ -192,20 +226,31 @@ def test_the_bundle_loads_installs_offline_and_runs_the_stack(stack: IslandCLI, 
     host = f"{island_net(8)}.0.1"
     project = f"{PROJECT}-bundle"
     env = offline_env(
-        ISLAND_STATE_DIR=str(tmp_path / "state"), ISLAND_COMPOSE_FILE=str(bundle / "docker-compose.yml"),
-        ISLAND_COMPOSE_PROJECT=project, ISLAND_DOCKER_NET=f"10.{NET_BASE + 8}",
-        ISLAND_HTTP_BIND=host, ISLAND_DNS_BIND=host,
+        ISLAND_STATE_DIR=str(tmp_path / "state"),
+        ISLAND_COMPOSE_FILE=str(bundle / "docker-compose.yml"),
+        ISLAND_COMPOSE_PROJECT=project,
+        ISLAND_DOCKER_NET=f"10.{NET_BASE + 8}",
+        ISLAND_HTTP_BIND=host,
+        ISLAND_DNS_BIND=host,
     )
     remove_project(project)
     try:
-        up = subprocess.run([island, "up", "--backend", "compose", "--detach"], cwd=bundle, env=env,
-                            capture_output=True, text=True, timeout=300)
+        up = subprocess.run(
+            [island, "up", "--backend", "compose", "--detach"],
+            cwd=bundle,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert up.returncode == 0, up.stdout + up.stderr
         assert "using the image odrift-island:0.1.0 as it is" in up.stdout
         page = httpx.get(f"http://{host}:8080/", timeout=10)
         assert page.status_code == 200 and "Krisinformation" in page.text
     finally:
-        down = subprocess.run([island, "down"], cwd=bundle, env=env, capture_output=True, text=True, timeout=300)
+        down = subprocess.run(
+            [island, "down"], cwd=bundle, env=env, capture_output=True, text=True, timeout=300
+        )
         remove_project(project)
     assert down.returncode == 0 and "The island is down." in down.stdout, down.stdout + down.stderr
 
@@ -213,7 +258,10 @@ def test_the_bundle_loads_installs_offline_and_runs_the_stack(stack: IslandCLI, 
 def test_down_removes_its_own_containers_networks_and_volumes_and_nothing_else(stack: IslandCLI) -> None:
     decoy = f"{PROJECT}-decoy"
     docker("network", "rm", decoy)
-    assert docker("network", "create", "--label", f"com.docker.compose.project={PROJECT}x", decoy).returncode == 0
+    assert (
+        docker("network", "create", "--label", f"com.docker.compose.project={PROJECT}x", decoy).returncode
+        == 0
+    )
     try:
         before = project_objects()
         assert len(before["containers"]) == 5 and len(before["networks"]) == 3
@@ -221,8 +269,12 @@ def test_down_removes_its_own_containers_networks_and_volumes_and_nothing_else(s
         assert down.returncode == 0, down.stderr
         assert "The island is down." in down.stdout
         assert project_objects() == {"containers": [], "networks": [], "volumes": []}
-        assert docker("network", "inspect", decoy).returncode == 0, "down touched a network that is not its own"
-        assert docker("image", "inspect", "odrift-island:0.1.0").returncode == 0, "images stay for the next up"
+        assert docker("network", "inspect", decoy).returncode == 0, (
+            "down touched a network that is not its own"
+        )
+        assert docker("image", "inspect", "odrift-island:0.1.0").returncode == 0, (
+            "images stay for the next up"
+        )
         assert not (stack.state_dir / "state.json").exists()
     finally:
         docker("network", "rm", decoy)
@@ -231,13 +283,20 @@ def test_down_removes_its_own_containers_networks_and_volumes_and_nothing_else(s
 def stack_logs() -> str:
     """The resolver's and the router's last words, for a failure message."""
     return "\n".join(
-        f"--- {service}:\n" + (lambda done: done.stdout + done.stderr)(docker("logs", "--tail", "20", project_container(service)))
+        f"--- {service}:\n"
+        + (lambda done: done.stdout + done.stderr)(docker("logs", "--tail", "20", project_container(service)))
         for service in ("resolver", "router")
     )
 
 
 def project_container(service: str) -> str:
-    listed = docker("ps", "--quiet", "--filter", f"label=com.docker.compose.project={PROJECT}",
-                    "--filter", f"label=com.docker.compose.service={service}")
+    listed = docker(
+        "ps",
+        "--quiet",
+        "--filter",
+        f"label=com.docker.compose.project={PROJECT}",
+        "--filter",
+        f"label=com.docker.compose.service={service}",
+    )
     assert listed.stdout.split(), f"no {service} container"
     return listed.stdout.split()[0]

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from browser_test_helpers import OUTPUT, PHONE, ROOT, axe_violations, cut_island, launch_chromium
 from island_test_helpers import IslandCLI, island_net
 
@@ -53,12 +52,23 @@ def test_crisis_page_by_name_in_chromium_while_the_uplink_is_cut(island: IslandC
     with sync_playwright() as p:
         browser = launch_chromium(p, status, tmp_path, NET)
         try:
-            context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
-                                          locale="sv-SE", bypass_csp=False)
+            context = browser.new_context(
+                viewport=PHONE,
+                device_scale_factor=2,
+                is_mobile=True,
+                has_touch=True,
+                locale="sv-SE",
+                bypass_csp=False,
+            )
             page = context.new_page()
             problems: list[str] = []
             hosts: set[str] = set()
-            page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None)
+            page.on(
+                "console",
+                lambda m: (
+                    problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None
+                ),
+            )
             page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
             page.on("request", lambda r: hosts.add(r.url.split("/")[2]))
             response = page.goto(url, wait_until="load", timeout=20_000)
@@ -68,7 +78,9 @@ def test_crisis_page_by_name_in_chromium_while_the_uplink_is_cut(island: IslandC
             assert page.title() == "Krisinformation – Sjöbacka kommun"
             assert "Omfattande el- och teleavbrott efter stormen" in page.content()  # synced before the cut
             notice = page.locator("#avbrott").inner_text()
-            assert notice.startswith("Ingen kontakt med kommunens centrala webbplats just nu. Senast vi hörde")
+            assert notice.startswith(
+                "Ingen kontakt med kommunens centrala webbplats just nu. Senast vi hörde"
+            )
             assert problems == [], problems
             assert hosts == {url.split("/")[2]}, f"every request stays on the island: {hosts}"
             # The page fits the phone: no sideways scrolling at 360 px.
@@ -81,9 +93,17 @@ def test_crisis_page_by_name_in_chromium_while_the_uplink_is_cut(island: IslandC
             page.screenshot(path=str(OUTPUT / "crisis-page-phone-full.png"), full_page=True)
 
             # Accessibility, automated: axe-core (WCAG 2.0/2.1 A and AA rules) in the page itself.
-            axe_page = browser.new_context(viewport=PHONE, bypass_csp=True).new_page()  # axe is a script; the page forbids scripts
-            for target in (url, url + "?lang=ar", url + "?lang=sv-x-ll", url + "utskrift", url + "redaktion/logga-in",
-                           url + "api"):
+            axe_page = browser.new_context(
+                viewport=PHONE, bypass_csp=True
+            ).new_page()  # axe is a script; the page forbids scripts
+            for target in (
+                url,
+                url + "?lang=ar",
+                url + "?lang=sv-x-ll",
+                url + "utskrift",
+                url + "redaktion/logga-in",
+                url + "api",
+            ):
                 axe_page.goto(target, wait_until="load")
                 assert axe_violations(axe_page) == [], target
 

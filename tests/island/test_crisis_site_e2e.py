@@ -8,14 +8,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+from island_test_helpers import IslandCLI, island_cli, island_net, island_processes
 
 from island.services import FEED_POLL_SECONDS
-from island_test_helpers import IslandCLI, island_cli, island_net, island_processes
 
 pytestmark = pytest.mark.e2e
 
@@ -56,15 +56,23 @@ def wait_for(what: str, check: Callable[[], bool], within: float) -> float:
 
 
 def message(identifier: str, headline: str) -> dict[str, Any]:
-    return {"identifier": identifier, "sender": "Sjöbacka kommun, krisledningen",
-            "sent": datetime.now(timezone.utc).isoformat(), "severity": "Severe", "urgency": "Immediate",
-            "certainty": "Observed", "area": "Sjöbacka kommun",
-            "info": [{"language": "sv", "headline": headline, "description": "Från kommunens centrala flöde."}]}
+    return {
+        "identifier": identifier,
+        "sender": "Sjöbacka kommun, krisledningen",
+        "sent": datetime.now(UTC).isoformat(),
+        "severity": "Severe",
+        "urgency": "Immediate",
+        "certainty": "Observed",
+        "area": "Sjöbacka kommun",
+        "info": [{"language": "sv", "headline": headline, "description": "Från kommunens centrala flöde."}],
+    }
 
 
 def set_feed(cli: IslandCLI, *messages: dict[str, Any]) -> None:
     # Straight to the simulated internet, not through the (maybe cut) uplink.
-    r = httpx.put(f"{upstream_url(cli)}/_sim/feed", json={"messages": list(messages), "mode": "normal"}, timeout=5)
+    r = httpx.put(
+        f"{upstream_url(cli)}/_sim/feed", json={"messages": list(messages), "mode": "normal"}, timeout=5
+    )
     r.raise_for_status()
 
 
@@ -78,42 +86,67 @@ def test_sync_cut_and_return(island: IslandCLI) -> None:
     assert headlines(island) == ["Omfattande el- och teleavbrott efter stormen"]
 
     set_feed(island, message("e2e-1", "Första uppdateringen från kommunen"))
-    wait_for("the update through the uplink", lambda: headlines(island) == ["Första uppdateringen från kommunen"],
-             2 * interval + 1)
+    wait_for(
+        "the update through the uplink",
+        lambda: headlines(island) == ["Första uppdateringen från kommunen"],
+        2 * interval + 1,
+    )
     heard_before_cut = crisis(island)["sync"]["last_heard"]
 
     island.run("uplink", "cut", "--mode", "blackhole", check=True)
     try:
-        wait_for("the page to say the municipality is out of reach",
-                 lambda: crisis(island)["sync"]["reachable"] is False, 3 * interval + 2)
+        wait_for(
+            "the page to say the municipality is out of reach",
+            lambda: crisis(island)["sync"]["reachable"] is False,
+            3 * interval + 2,
+        )
         set_feed(island, message("e2e-2", "Andra uppdateringen, skickad under avbrottet"))
         time.sleep(interval + 1)
         page = httpx.get(f"{site_url(island)}/", timeout=5).text
         assert "Första uppdateringen från kommunen" in page, "the last good content stays"
         assert "Andra uppdateringen" not in page
         notice = re.search(r'<p class="cut" id="avbrott">(.*?)</p>', page).group(1)
-        assert notice.startswith("<strong>Ingen kontakt med kommunens centrala webbplats just nu.</strong> "
-                                 "Senast vi hörde från kommunen var ")
+        assert notice.startswith(
+            "<strong>Ingen kontakt med kommunens centrala webbplats just nu.</strong> "
+            "Senast vi hörde från kommunen var "
+        )
         last = datetime.fromisoformat(crisis(island)["sync"]["last_heard"])
         assert last >= datetime.fromisoformat(heard_before_cut)
         assert f"kl. {last.hour:02d}.{last.minute:02d}" in notice
     finally:
         island.run("uplink", "restore", check=True)
     # Fresh within one poll interval (plus the poll that was timing out when the uplink returned).
-    took = wait_for("fresh after the uplink returns",
-                    lambda: headlines(island) == ["Andra uppdateringen, skickad under avbrottet"]
-                    and crisis(island)["sync"]["reachable"] is True, 2 * interval + 1)
+    took = wait_for(
+        "fresh after the uplink returns",
+        lambda: (
+            headlines(island) == ["Andra uppdateringen, skickad under avbrottet"]
+            and crisis(island)["sync"]["reachable"] is True
+        ),
+        2 * interval + 1,
+    )
     print(f"fresh {took:.1f} s after the uplink returned (poll interval {interval:g} s)")
     assert "Ingen kontakt" not in httpx.get(f"{site_url(island)}/", timeout=5).text
 
 
 def test_publishing_on_the_island(island: IslandCLI) -> None:
-    add = subprocess.run([sys.executable, "-m", "island", "site", "add-editor", "anna", "--password-stdin"],
-                         input=PASSWORD + "\n", env=island.env(), capture_output=True, text=True, timeout=60)
+    add = subprocess.run(
+        [sys.executable, "-m", "island", "site", "add-editor", "anna", "--password-stdin"],
+        input=PASSWORD + "\n",
+        env=island.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert add.returncode == 0, add.stderr
     assert "Editor anna can now log in at /redaktion" in add.stdout
-    weak = subprocess.run([sys.executable, "-m", "island", "site", "add-editor", "bo", "--password-stdin"],
-                          input="kort\n", env=island.env(), capture_output=True, text=True, timeout=60)
+    weak = subprocess.run(
+        [sys.executable, "-m", "island", "site", "add-editor", "bo", "--password-stdin"],
+        input="kort\n",
+        env=island.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert weak.returncode == 2 and "at least 12 characters" in weak.stderr
 
     with httpx.Client(base_url=site_url(island), timeout=5) as c:
@@ -122,12 +155,26 @@ def test_publishing_on_the_island(island: IslandCLI) -> None:
         r = c.post("/redaktion/logga-in", data={"csrf": token, "username": "anna", "password": PASSWORD})
         assert r.status_code == 303
         token = re.search(r'name="csrf" value="([^"]+)"', c.get("/redaktion").text).group(1)
-        r = c.post("/redaktion/meddelanden", data={
-            "csrf": token, "headline": "Kaffe och soppa i kulturhuset kl. 12", "description": "Alla är välkomna.",
-            "area": "Sjöbacka", "severity": "Minor", "urgency": "Expected", "certainty": "Observed", "status": "Actual"})
+        r = c.post(
+            "/redaktion/meddelanden",
+            data={
+                "csrf": token,
+                "headline": "Kaffe och soppa i kulturhuset kl. 12",
+                "description": "Alla är välkomna.",
+                "area": "Sjöbacka",
+                "severity": "Minor",
+                "urgency": "Expected",
+                "certainty": "Observed",
+                "status": "Actual",
+            },
+        )
         assert r.status_code == 303
     assert "Kaffe och soppa i kulturhuset kl. 12" in httpx.get(f"{site_url(island)}/", timeout=5).text
     # A later sync from the municipality replaces its own messages, never the island's.
     set_feed(island, message("e2e-3", "Tredje uppdateringen från kommunen"))
-    wait_for("the next sync", lambda: "Tredje uppdateringen från kommunen" in headlines(island), 2 * FEED_POLL_SECONDS + 1)
+    wait_for(
+        "the next sync",
+        lambda: "Tredje uppdateringen från kommunen" in headlines(island),
+        2 * FEED_POLL_SECONDS + 1,
+    )
     assert "Kaffe och soppa i kulturhuset kl. 12" in headlines(island)

@@ -27,12 +27,21 @@ class Recorder(Backend):
         self.fail_on = fail_on
 
     async def start(self, say) -> None: ...
-    def is_running(self) -> bool: return True
+    def is_running(self) -> bool:
+        return True
+
     async def stop(self, say) -> None: ...
-    async def status(self) -> dict[str, Any]: return {}
-    async def cut(self, mode: str) -> None: self.log.append(f"cut {mode}")
-    async def restore(self) -> None: self.log.append("restore")
-    async def uplink(self) -> str: return "up"
+    async def status(self) -> dict[str, Any]:
+        return {}
+
+    async def cut(self, mode: str) -> None:
+        self.log.append(f"cut {mode}")
+
+    async def restore(self) -> None:
+        self.log.append("restore")
+
+    async def uplink(self) -> str:
+        return "up"
 
     async def probe(self, probe) -> Outcome:
         return Outcome("ok", 0.1)
@@ -53,33 +62,45 @@ class Recorder(Backend):
 
 
 def scenario(faults: str, rollbacks: str = "[]"):
-    return parse_scenario(f"""title: t
+    return parse_scenario(
+        f"""title: t
 interval: 0.05
 probes: [{{name: p, dns: {{name: x}}}}]
 phases:
   - {{name: before, duration: 0.2}}
   - {{name: during, duration: 1.0, faults: {faults}}}
 rollbacks: {rollbacks}
-""", Path("t.yaml"))
+""",
+        Path("t.yaml"),
+    )
 
 
 async def test_faults_go_on_and_off_in_order(tmp_path: Path) -> None:
     backend = Recorder(tmp_path)
-    journal = await run_scenario(scenario("[{type: uplink-cut}, {type: packet-loss, percent: 5, duration: 0.3}]",
-                                          "[{type: uplink-cut}]"), Path("t.yaml"), backend)
+    journal = await run_scenario(
+        scenario(
+            "[{type: uplink-cut}, {type: packet-loss, percent: 5, duration: 0.3}]", "[{type: uplink-cut}]"
+        ),
+        Path("t.yaml"),
+        backend,
+    )
     assert backend.log == ["cut blackhole", "loss 5", "loss 0", "restore", "restore"]
     kinds = [(e.kind, e.detail) for e in journal.events if e.kind not in ("phase-start", "phase-end")]
     assert kinds == [
-        ("fault-on", "uplink cut (blackhole)"), ("fault-on", "packet loss 5 %"), ("fault-off", "packet loss 5 %"),
-        ("fault-off", "uplink cut (blackhole)"), ("rollback", "uplink cut (blackhole)"),
+        ("fault-on", "uplink cut (blackhole)"),
+        ("fault-on", "packet loss 5 %"),
+        ("fault-off", "packet loss 5 %"),
+        ("fault-off", "uplink cut (blackhole)"),
+        ("rollback", "uplink cut (blackhole)"),
     ]
     assert {o.phase for o in journal.operations} == {"before", "during"}
 
 
 async def test_flapping_toggles_the_cut_and_ends_healed(tmp_path: Path) -> None:
     backend = Recorder(tmp_path)
-    journal = await run_scenario(scenario("[{type: flapping, period: 0.4, duty: 0.5, mode: reject}]"),
-                                 Path("t.yaml"), backend)
+    journal = await run_scenario(
+        scenario("[{type: flapping, period: 0.4, duty: 0.5, mode: reject}]"), Path("t.yaml"), backend
+    )
     assert backend.log[:4] == ["cut reject", "restore", "cut reject", "restore"]
     assert backend.log[-1] == "restore"
     assert sum(e.kind == "flap-down" for e in journal.events) == backend.log.count("cut reject")
@@ -114,18 +135,23 @@ class SlowCut(Recorder):
         await super().cut(mode)
 
     async def probe(self, probe) -> Outcome:
-        self.log.append("probe while " + ("cut" if "cut blackhole" in self.log and "restore" not in self.log else "up"))
+        self.log.append(
+            "probe while " + ("cut" if "cut blackhole" in self.log and "restore" not in self.log else "up")
+        )
         return Outcome("ok", 0.1)
 
 
 async def test_the_first_phase_probes_only_once_its_faults_are_on(tmp_path: Path) -> None:
     backend = SlowCut(tmp_path)
-    only_during = parse_scenario("""title: t
+    only_during = parse_scenario(
+        """title: t
 interval: 0.05
 probes: [{name: p, dns: {name: x}}]
 phases:
   - {name: during, duration: 0.3, faults: [{type: uplink-cut}]}
-""", Path("t.yaml"))
+""",
+        Path("t.yaml"),
+    )
     await run_scenario(only_during, Path("t.yaml"), backend)
     probes = [entry for entry in backend.log if entry.startswith("probe")]
     assert probes and set(probes) == {"probe while cut"}, backend.log
@@ -165,7 +191,8 @@ class RegistryDesk(Recorder):
 
 async def test_lookups_at_one_place_target_residents_registered_earlier_at_another(tmp_path: Path) -> None:
     backend = RegistryDesk(tmp_path)
-    plan = parse_scenario("""title: t
+    plan = parse_scenario(
+        """title: t
 interval: 0.02
 probes:
   - {name: register-at-a, place: trygghetspunkt-a, registry: {action: register}}
@@ -174,11 +201,15 @@ probes:
 phases:
   - {name: before, duration: 0.3}
   - {name: cut, duration: 0.3, faults: [{type: uplink-cut}]}
-""", Path("t.yaml"))
+""",
+        Path("t.yaml"),
+    )
     journal = await run_scenario(plan, Path("t.yaml"), backend)
     assert len(backend.registered) >= 5 and len(set(backend.registered)) == len(backend.registered)
     assert backend.looked_up and all(place == "trygghetspunkt-b" for place, _, _ in backend.looked_up)
-    assert all(acknowledged for _, _, acknowledged in backend.looked_up), "only acknowledged residents are looked up"
+    assert all(acknowledged for _, _, acknowledged in backend.looked_up), (
+        "only acknowledged residents are looked up"
+    )
     # Each lookup probe walks the residents in order: the first few lookups are of the first residents.
     right = [name for place, name, _ in backend.looked_up][:2]
     assert backend.registered[0] in right
@@ -209,4 +240,6 @@ def test_residents_are_new_for_each_registration_and_each_run() -> None:
     for op, status in zip(made[:3], ("ok", "unknown", "ok")):
         first.settle(op, Outcome(status, 1.0))
     looked = [first.operation(lookup).registry.person for _ in range(3)]
-    assert looked == [people[0], people[2], people[0]], "acknowledged ones only, in order, then again from the start"
+    assert looked == [people[0], people[2], people[0]], (
+        "acknowledged ones only, in order, then again from the start"
+    )

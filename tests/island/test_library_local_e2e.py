@@ -4,11 +4,10 @@ refused before anything starts, naming the fault and the backend."""
 from __future__ import annotations
 
 import json
-from xml.etree import ElementTree as ET
 from pathlib import Path
+from xml.etree import ElementTree as ET
 
 import pytest
-
 from island_test_helpers import island_cli, island_net, island_processes
 
 pytestmark = pytest.mark.e2e
@@ -29,10 +28,23 @@ def test_unsupported_faults_are_refused_before_anything_starts(tmp_path: Path) -
 
 def test_the_library_passes_on_the_local_backend(tmp_path: Path) -> None:
     cli = island_cli(tmp_path / "island", island_net(3))
-    run = cli.run("scenario", "run", *map(str, LIBRARY), "--backend", "local", "--skip-unsupported",
-                  "--out", str(tmp_path / "out"), timeout=600)
+    run = cli.run(
+        "scenario",
+        "run",
+        *map(str, LIBRARY),
+        "--backend",
+        "local",
+        "--skip-unsupported",
+        "--out",
+        str(tmp_path / "out"),
+        timeout=600,
+    )
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr
-    skipped = {Path(line.split()[1].rstrip(":")).stem for line in run.stdout.splitlines() if line.startswith("Skipped")}
+    skipped = {
+        Path(line.split()[1].rstrip(":")).stem
+        for line in run.stdout.splitlines()
+        if line.startswith("Skipped")
+    }
     assert skipped == NETNS_ONLY
     # CI dashboards see the skipped ones too, with the reason, not just the ones that ran.
     suites = ET.parse(tmp_path / "out" / "junit.xml").getroot().findall("testsuite")
@@ -41,6 +53,7 @@ def test_the_library_passes_on_the_local_backend(tmp_path: Path) -> None:
     assert len(skipped_cases) == len(NETNS_ONLY)
     assert all("the local backend cannot apply" in case.get("message") for case in skipped_cases)
     assert run.stdout.count("Verdict: PASSED") == len(LIBRARY) - len(NETNS_ONLY)
+
     # Faults that the relay makes really happened: loss lost some, latency was slow, flapping flapped.
     def ops(name: str, phase: str, probe: str) -> list[dict]:
         journal = json.loads((tmp_path / "out" / name / "journal.json").read_text())
@@ -62,7 +75,9 @@ def test_service_faults_are_real_and_healed_on_the_local_backend(tmp_path: Path)
     run = cli.run("scenario", "run", str(scenario), "--backend", "local", "--out", str(tmp_path / "out"))
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr
     journal = json.loads((tmp_path / "out" / "service-faults" / "journal.json").read_text())
-    paused = [o["status"] for o in journal["operations"] if o["phase"] == "paused" and o["probe"] == "crisis-dns"]
+    paused = [
+        o["status"] for o in journal["operations"] if o["phase"] == "paused" and o["probe"] == "crisis-dns"
+    ]
     assert paused and set(paused) == {"unknown"}, "a paused resolver answers nothing: the outcome is unknown"
     killed = [o for o in journal["operations"] if o["phase"] == "killed" and o["probe"] == "crisis-page"]
     assert killed and not any(o["status"] == "ok" for o in killed)

@@ -12,13 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from island_test_helpers import MARKERS, IslandCLI, island_net
+from tiers import require_tier
 
 from island.backends import _netns, _processes
 from island.backends.base import BackendError
 from island.backends.netns import NetnsBackend
 from island.state import StateDir
-from island_test_helpers import MARKERS, IslandCLI, island_net
-from tiers import require_tier
 
 pytestmark = pytest.mark.e2e
 
@@ -52,8 +52,12 @@ def leftovers(cli: IslandCLI) -> tuple[list[str], list[str]]:
 
 def in_namespace(namespace: str, code: str) -> str:
     """Run Python in a namespace, as an independent client would (its own process, the namespace's resolv.conf)."""
-    done = subprocess.run(["ip", "netns", "exec", namespace, sys.executable, "-c", code],
-                          capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        ["ip", "netns", "exec", namespace, sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 
@@ -91,7 +95,9 @@ def test_up_makes_real_hosts_and_clients_use_the_island_resolver(island: IslandC
     assert in_namespace(prefix + "tpa", ASK.format(name="krisinfo.kommun.example")) == "10.3.0.11"
     assert in_namespace(prefix + "home", ASK.format(name="www.bank.example")) == "10.1.0.2"
     # The upstream really is behind the router: from the island, its route goes via 10.3.0.1.
-    route = subprocess.run(["ip", "-n", prefix + "isl", "route", "get", "10.1.0.2"], capture_output=True, text=True)
+    route = subprocess.run(
+        ["ip", "-n", prefix + "isl", "route", "get", "10.1.0.2"], capture_output=True, text=True
+    )
     assert "via 10.3.0.1" in route.stdout
 
 
@@ -101,8 +107,9 @@ def test_a_cut_is_real_for_an_independent_client(island: IslandCLI) -> None:
     try:
         assert in_namespace(prefix + "tpb", ASK.format(name="www.nyheter.example")) == "SERVFAIL"
         assert in_namespace(prefix + "tpb", ASK.format(name="krisinfo.kommun.example")) == "10.3.0.11"
-        rules = subprocess.run(["ip", "netns", "exec", prefix + "rt", "nft", "list", "ruleset"],
-                               capture_output=True, text=True).stdout
+        rules = subprocess.run(
+            ["ip", "netns", "exec", prefix + "rt", "nft", "list", "ruleset"], capture_output=True, text=True
+        ).stdout
         assert "reject" in rules
     finally:
         island.run("uplink", "restore", check=True)
@@ -130,9 +137,15 @@ def test_the_whole_scenario_library_passes_on_netns(island: IslandCLI, tmp_path:
         assert "<svg" in (folder / "timeline.svg").read_text()
     # The partition was real: A could not reach B while partitioned, and could before and after.
     journal = json.loads((tmp_path / "partition" / "journal.json").read_text())
-    reach = {phase: [o["status"] for o in journal["operations"] if o["probe"] == "a-reaches-b" and o["phase"] == phase]
-             for phase in ("before", "partitioned", "after")}
-    assert set(reach["before"]) == {"ok"} and "ok" not in reach["partitioned"] and set(reach["after"]) == {"ok"}
+    reach = {
+        phase: [
+            o["status"] for o in journal["operations"] if o["probe"] == "a-reaches-b" and o["phase"] == phase
+        ]
+        for phase in ("before", "partitioned", "after")
+    }
+    assert (
+        set(reach["before"]) == {"ok"} and "ok" not in reach["partitioned"] and set(reach["after"]) == {"ok"}
+    )
     # The slow upstream was slow for the outside, never for the island's own name.
     journal = json.loads((tmp_path / "slow-upstream" / "journal.json").read_text())
     slow = [o for o in journal["operations"] if o["phase"] == "slow"]
@@ -142,7 +155,9 @@ def test_the_whole_scenario_library_passes_on_netns(island: IslandCLI, tmp_path:
 
 
 def test_a_false_hypothesis_fails_on_netns(island: IslandCLI, tmp_path: Path) -> None:
-    run = island.run("scenario", "run", str(HERE / "scenarios" / "outside-required.yaml"), "--out", str(tmp_path))
+    run = island.run(
+        "scenario", "run", str(HERE / "scenarios" / "outside-required.yaml"), "--out", str(tmp_path)
+    )
     assert run.returncode == 1, run.stdout + run.stderr
     assert "Verdict: FAILED" in run.stdout
     assert "outside-dns: success" in run.stdout
@@ -151,9 +166,22 @@ def test_a_false_hypothesis_fails_on_netns(island: IslandCLI, tmp_path: Path) ->
 def test_a_run_killed_midway_leaves_nothing_after_island_down(tmp_path: Path) -> None:
     cli = netns_cli(tmp_path / "state")
     child = subprocess.Popen(
-        [sys.executable, "-m", "island", "scenario", "run", "full-outage", "--backend", "netns",
-         "--out", str(tmp_path / "out")],
-        env=cli.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "island",
+            "scenario",
+            "run",
+            "full-outage",
+            "--backend",
+            "netns",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        env=cli.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         seen = []
@@ -193,7 +221,9 @@ def test_down_cleans_what_a_crashed_run_left_even_without_state(tmp_path: Path) 
         subprocess.run(["ip", "netns", "del", stale], capture_output=True)
 
 
-async def test_without_root_the_netns_backend_says_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_without_root_the_netns_backend_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # A unit test of one piece: pretend not to be root (the only way to test this as root).
     monkeypatch.setattr(_netns.os, "geteuid", lambda: 1000)
     backend = NetnsBackend(StateDir(tmp_path / "state"))
@@ -210,14 +240,21 @@ def test_a_pulled_uplink_cable_is_healed_after_its_duration(island: IslandCLI, t
     off = next(e["t"] for e in journal["events"] if e["kind"] == "fault-off")
     assert 3.9 <= off - on <= 4.5, "healed after its own duration, inside the phase"
     # Operations that began and ended while the cable was out: none got an outside answer.
-    cut = [o for o in journal["operations"]
-           if o["probe"] == "outside-page" and on <= o["t"] and o["t"] + o["latency_ms"] / 1000 <= off]
+    cut = [
+        o
+        for o in journal["operations"]
+        if o["probe"] == "outside-page" and on <= o["t"] and o["t"] + o["latency_ms"] / 1000 <= off
+    ]
     assert cut and all(o["status"] != "ok" for o in cut)
-    link = subprocess.run(["ip", "-n", prefix_of(island) + "rt", "link", "show", "r-up"], capture_output=True, text=True)
+    link = subprocess.run(
+        ["ip", "-n", prefix_of(island) + "rt", "link", "show", "r-up"], capture_output=True, text=True
+    )
     assert "state UP" in link.stdout or "LOWER_UP" in link.stdout
 
 
 def test_service_faults_on_netns(island: IslandCLI, tmp_path: Path) -> None:
-    run = island.run("scenario", "run", str(HERE / "scenarios" / "service-faults.yaml"), "--out", str(tmp_path))
+    run = island.run(
+        "scenario", "run", str(HERE / "scenarios" / "service-faults.yaml"), "--out", str(tmp_path)
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr
     assert all(s["running"] for s in island.status()["services"].values())

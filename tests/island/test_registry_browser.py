@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from browser_test_helpers import OUTPUT, PHONE, ROOT, axe_violations, cut_island, launch_chromium
 from island_test_helpers import IslandCLI, island_net
 
@@ -21,8 +20,14 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 NET = island_net(9)
 # A phone of a few years ago: small screen, no JavaScript (switched off, or too old for the scripts).
-NO_SCRIPT_PHONE = {"viewport": PHONE, "device_scale_factor": 2, "is_mobile": True, "has_touch": True,
-                   "java_script_enabled": False, "locale": "sv-SE"}
+NO_SCRIPT_PHONE = {
+    "viewport": PHONE,
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+    "java_script_enabled": False,
+    "locale": "sv-SE",
+}
 
 
 @pytest.fixture(scope="module")
@@ -87,11 +92,17 @@ def test_register_look_up_update_and_delete_with_javascript_off(island: IslandCL
             name = person.get_by_label("Fullständigt namn")
             assert name.get_attribute("aria-invalid") == "true"
             assert person.locator("#e-name").inner_text() == "Fältet får inte vara tomt."
-            assert person.get_by_label("Telefonnummer eller hemadress (från före krisen)").input_value() == "+46 70-123 45 67"
+            assert (
+                person.get_by_label("Telefonnummer eller hemadress (från före krisen)").input_value()
+                == "+46 70-123 45 67"
+            )
             assert person.get_by_label("Jag är i säkerhet och mår bra.").is_checked()
             assert person.get_by_label("Jag bor hos familj eller vänner.").is_checked()
             assert not person.get_by_label("Jag är på en trygghetspunkt.").is_checked()
-            assert person.get_by_label("Eget meddelande (frivilligt, högst 200 tecken)").input_value() == "Hälsa mamma & pappa"
+            assert (
+                person.get_by_label("Eget meddelande (frivilligt, högst 200 tecken)").input_value()
+                == "Hälsa mamma & pappa"
+            )
             no_sideways_scrolling(person)
             person.screenshot(path=str(OUTPUT / "registry-form-phone-error.png"), full_page=True)
 
@@ -140,7 +151,9 @@ def test_register_look_up_update_and_delete_with_javascript_off(island: IslandCL
             browser.close()
 
 
-def test_arabic_form_is_right_to_left_and_every_registry_page_passes_axe(island: IslandCLI, tmp_path: Path) -> None:
+def test_arabic_form_is_right_to_left_and_every_registry_page_passes_axe(
+    island: IslandCLI, tmp_path: Path
+) -> None:
     from playwright.sync_api import sync_playwright
 
     status = island.status()
@@ -150,7 +163,10 @@ def test_arabic_form_is_right_to_left_and_every_registry_page_passes_axe(island:
         try:
             arabic = browser.new_context(**NO_SCRIPT_PHONE).new_page()
             arabic.goto(url + "anhoriga/registrera?lang=ar", wait_until="load")
-            assert arabic.evaluate("[document.documentElement.lang, document.documentElement.dir]") == ["ar", "rtl"]
+            assert arabic.evaluate("[document.documentElement.lang, document.documentElement.dir]") == [
+                "ar",
+                "rtl",
+            ]
             assert arabic.evaluate("getComputedStyle(document.querySelector('form')).direction") == "rtl"
             # Right to left on screen: the name field's label starts at the right edge.
             box = arabic.locator("label[for=f-name]").bounding_box()
@@ -167,8 +183,13 @@ def test_arabic_form_is_right_to_left_and_every_registry_page_passes_axe(island:
                 assert axe_violations(checked) == [], what
                 no_sideways_scrolling(checked)
 
-            for form in ("anhoriga", "anhoriga/registrera", "anhoriga/registrera?lang=ar", "anhoriga/sok?lang=so",
-                         "anhoriga/andra?lang=sv-x-ll"):
+            for form in (
+                "anhoriga",
+                "anhoriga/registrera",
+                "anhoriga/registrera?lang=ar",
+                "anhoriga/sok?lang=so",
+                "anhoriga/andra?lang=sv-x-ll",
+            ):
                 checked.goto(url + form, wait_until="load")
                 axe_clean(form)
             # The error page: a form sent with every field wrong.

@@ -24,7 +24,9 @@ def _free_port() -> int:
 
 
 async def _serve(app, port: int) -> tuple[uvicorn.Server, asyncio.Task]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
     task = asyncio.ensure_future(server.serve())
     while not server.started:
         if task.done():
@@ -55,8 +57,12 @@ def prober() -> Prober:
     return Prober(Place("127.0.0.1", 1, 80), "krisinfo.kommun.example")
 
 
-ASTRID = Person(name="Åsa Öberg-Lind", identifier="070-123 45 67", wrong_identifier="070-765 43 21",
-                message="Vi är OK <3 & mår bra")
+ASTRID = Person(
+    name="Åsa Öberg-Lind",
+    identifier="070-123 45 67",
+    wrong_identifier="070-765 43 21",
+    message="Vi är OK <3 & mår bra",
+)
 
 
 async def test_a_registration_is_found_by_name_and_identifier_and_never_by_a_wrong_one(site: str) -> None:
@@ -77,7 +83,10 @@ async def test_a_resident_never_registered_is_not_found_and_the_lookup_fails(sit
 async def test_a_refused_registration_fails_and_says_why(site: str) -> None:
     nameless = ASTRID.model_copy(update={"name": "12345"})  # the registry asks for a name with letters
     refused = await prober().run(operation(site, "register", nameless))
-    assert refused.status == "fail" and refused.detail == "register 12345: HTTP 400, not the registry's answer page"
+    assert (
+        refused.status == "fail"
+        and refused.detail == "register 12345: HTTP 400, not the registry's answer page"
+    )
 
 
 async def test_a_site_that_shows_someone_to_a_wrong_identifier_fails_the_privacy_probe() -> None:
@@ -92,4 +101,6 @@ async def test_a_site_that_shows_someone_to_a_wrong_identifier_fails_the_privacy
     port = server.sockets[0].getsockname()[1]
     async with server:
         leaked = await prober().run(operation(f"http://127.0.0.1:{port}", "lookup", ASTRID, "wrong"))
-    assert leaked.status == "fail" and leaked.detail == "PRIVACY: Åsa Öberg-Lind found with a wrong identifier"
+    assert (
+        leaked.status == "fail" and leaked.detail == "PRIVACY: Åsa Öberg-Lind found with a wrong identifier"
+    )

@@ -40,10 +40,14 @@ phases:
 def _journal() -> Journal:
     journal = Journal("cut.yaml", "Cut", "local", "2026-01-01T00:00:00Z", {}, {})
     journal.events = [
-        Event(0.0, "phase-start", "before"), Event(2.0, "phase-end", "before"),
-        Event(2.0, "phase-start", "during"), Event(2.0, "fault-on", "during", "uplink cut (blackhole)"),
-        Event(6.0, "fault-off", "during", "uplink cut (blackhole)"), Event(6.0, "phase-end", "during"),
-        Event(6.0, "phase-start", "after"), Event(8.0, "phase-end", "after"),
+        Event(0.0, "phase-start", "before"),
+        Event(2.0, "phase-end", "before"),
+        Event(2.0, "phase-start", "during"),
+        Event(2.0, "fault-on", "during", "uplink cut (blackhole)"),
+        Event(6.0, "fault-off", "during", "uplink cut (blackhole)"),
+        Event(6.0, "phase-end", "during"),
+        Event(6.0, "phase-start", "after"),
+        Event(8.0, "phase-end", "after"),
     ]
     for i in range(16):  # one operation of each probe every half second
         t = i * 0.5
@@ -55,7 +59,9 @@ def _journal() -> Journal:
             status, latency = ("ok", 3.0) if phase == "before" else ("fail", 2.0)
         else:
             status, latency = "ok", 3.0
-        journal.operations.append(Operation(t, phase, "outside-dns", status, latency, "" if status == "ok" else "x"))
+        journal.operations.append(
+            Operation(t, phase, "outside-dns", status, latency, "" if status == "ok" else "x")
+        )
     return journal
 
 
@@ -96,7 +102,11 @@ def test_junit_has_a_case_per_required_probe_and_phase() -> None:
     suite = suites.find("testsuite")
     cases = suite.findall("testcase")
     assert [c.get("name") for c in cases] == [
-        "before: crisis-dns", "before: outside-dns", "during: crisis-dns", "during: outside-dns", "after: outside-dns",
+        "before: crisis-dns",
+        "before: outside-dns",
+        "during: crisis-dns",
+        "during: outside-dns",
+        "after: outside-dns",
     ]
     failed = [c.get("name") for c in cases if c.find("failure") is not None]
     assert failed == ["during: crisis-dns", "after: outside-dns"]
@@ -117,8 +127,14 @@ def test_junit_names_a_skipped_scenario_and_why() -> None:
 
 def test_the_timeline_shades_fault_windows_and_plots_every_operation() -> None:
     journal = _journal()
-    journal.events += [Event(3.0, "flap-down", "during", "uplink cut"), Event(4.0, "flap-up", "during", "uplink cut")]
-    assert fault_windows(journal) == [(2.0, 6.0, "uplink cut (blackhole)", False), (3.0, 4.0, "uplink cut", True)]
+    journal.events += [
+        Event(3.0, "flap-down", "during", "uplink cut"),
+        Event(4.0, "flap-up", "during", "uplink cut"),
+    ]
+    assert fault_windows(journal) == [
+        (2.0, 6.0, "uplink cut (blackhole)", False),
+        (3.0, 4.0, "uplink cut", True),
+    ]
     svg = ET.fromstring(render_svg(journal))
     ns = {"s": "http://www.w3.org/2000/svg"}
     assert len(svg.findall("s:rect[@class='fault']", ns)) == 2

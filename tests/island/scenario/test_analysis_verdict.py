@@ -30,7 +30,9 @@ phases:
 
 def journal(ops: list[tuple[str, str, str, float]]) -> Journal:
     j = Journal(scenario="t.yaml", title="t", backend="local", started_at="", topology={}, definition={})
-    j.operations.extend(Operation(i * 0.1, phase, probe, status, ms) for i, (phase, probe, status, ms) in enumerate(ops))
+    j.operations.extend(
+        Operation(i * 0.1, phase, probe, status, ms) for i, (phase, probe, status, ms) in enumerate(ops)
+    )
     return j
 
 
@@ -64,8 +66,16 @@ def test_too_many_failures_or_too_slow_fails() -> None:
     crisis = next(p for p in result.phases[1].probes if p.probe == "crisis")
     assert crisis.problems == ("success 80.0% < 90%",)
     assert crisis.unknown == 2
-    slow = evaluate(journal([("before", "crisis", "ok", 50.0), ("before", "outside", "ok", 1.0),
-                             ("during", "crisis", "ok", 1.0)]), SCENARIO)
+    slow = evaluate(
+        journal(
+            [
+                ("before", "crisis", "ok", 50.0),
+                ("before", "outside", "ok", 1.0),
+                ("during", "crisis", "ok", 1.0),
+            ]
+        ),
+        SCENARIO,
+    )
     assert not slow.passed
     assert "p95 50.0 ms > 10 ms" in render_text(slow)
     assert "Verdict: FAILED" in render_text(slow)

@@ -9,11 +9,14 @@ from scenario_test_helpers import HEAD, SHIPPED, parse, refused
 
 from island.scenario import ScenarioError, load_scenario
 
-GOOD = HEAD + """\
+GOOD = (
+    HEAD
+    + """\
       - {type: uplink-cut, mode: reject}
     expect:
       crisis-dns: {min_success: 0.9, max_p95_ms: 50}
 """
+)
 
 
 def test_a_good_scenario_loads_with_its_values() -> None:
@@ -24,7 +27,9 @@ def test_a_good_scenario_loads_with_its_values() -> None:
 
 
 def test_unknown_field_names_file_line_and_field() -> None:
-    assert refused(GOOD.replace("    faults:", "    fualts:")) == ["s.yaml:8: phases[0].fualts: unknown field"]
+    assert refused(GOOD.replace("    faults:", "    fualts:")) == [
+        "s.yaml:8: phases[0].fualts: unknown field"
+    ]
 
 
 def test_wrong_type_names_the_line_of_the_value() -> None:

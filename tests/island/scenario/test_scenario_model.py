@@ -31,9 +31,13 @@ def test_every_fault_type_parses_into_its_own_model() -> None:
     assert [type(f) for f in faults] == [UplinkCut, PacketLoss, Latency, Flapping, Partition, ServiceFault]
     assert faults[2].duration == 3 and faults[0].duration is None
     assert faults[3].cut() == UplinkCut(type="uplink-cut", mode="blackhole")
-    assert faults[3].feature == faults[3].cut().feature == "uplink-cut:blackhole"  # a backend that cuts can flap
+    assert (
+        faults[3].feature == faults[3].cut().feature == "uplink-cut:blackhole"
+    )  # a backend that cuts can flap
     assert [f.describe() for f in faults][:3] == [
-        "uplink cut (reject)", "packet loss 30 %", "upstream latency 2000 ± 100 ms",
+        "uplink cut (reject)",
+        "packet loss 30 %",
+        "upstream latency 2000 ± 100 ms",
     ]
 
 
@@ -41,10 +45,24 @@ def test_every_fault_type_parses_into_its_own_model() -> None:
     ("fault", "line", "field", "message"),
     [
         ("      - {type: earthquake}\n", 9, "phases[0].faults[0]", "does not match any of the expected tags"),
-        ("      - {type: packet-loss, percent: 130}\n", 9, "phases[0].faults[0].percent", "less than or equal to 100"),
-        ("      - type: flapping\n        period: 4\n        dutty: 0.5\n", 11, "phases[0].faults[0].dutty",
-         "unknown field"),
-        ("      - {type: partition, between: [home, home]}\n", 9, "phases[0].faults[0]", "two different places"),
+        (
+            "      - {type: packet-loss, percent: 130}\n",
+            9,
+            "phases[0].faults[0].percent",
+            "less than or equal to 100",
+        ),
+        (
+            "      - type: flapping\n        period: 4\n        dutty: 0.5\n",
+            11,
+            "phases[0].faults[0].dutty",
+            "unknown field",
+        ),
+        (
+            "      - {type: partition, between: [home, home]}\n",
+            9,
+            "phases[0].faults[0]",
+            "two different places",
+        ),
     ],
 )
 def test_a_bad_fault_is_named_by_file_line_and_field(fault: str, line: int, field: str, message: str) -> None:
@@ -55,8 +73,10 @@ def test_a_bad_fault_is_named_by_file_line_and_field(fault: str, line: int, fiel
 
 def test_a_probe_has_exactly_one_kind() -> None:
     with pytest.raises(ScenarioError, match="exactly one of dns, http, reach or registry"):
-        parse(HEAD.replace('dns: {name: "{crisis_name}"}', 'dns: {name: a}\n    reach: {place: home}')
-              + "      - {type: uplink-cut}\n")
+        parse(
+            HEAD.replace('dns: {name: "{crisis_name}"}', "dns: {name: a}\n    reach: {place: home}")
+            + "      - {type: uplink-cut}\n"
+        )
 
 
 def test_load_sets_the_probe_rate() -> None:
@@ -76,7 +96,19 @@ def test_the_published_schema_is_the_generated_one() -> None:
     assert committed == schema_text(), "regenerate it: island scenario schema > docs/scenario.schema.json"
     schema = json.loads(committed)
     assert "rollbacks" in schema["properties"] and "load" in schema["properties"]
-    fault_tags = {s["properties"]["type"]["const"] for s in schema["$defs"].values()
-                  if "type" in s.get("properties", {}) and "const" in s["properties"]["type"]}
-    assert {"uplink-cut", "dns-cut", "packet-loss", "bandwidth", "latency", "flapping", "partition",
-            "service", "link-down"} <= fault_tags
+    fault_tags = {
+        s["properties"]["type"]["const"]
+        for s in schema["$defs"].values()
+        if "type" in s.get("properties", {}) and "const" in s["properties"]["type"]
+    }
+    assert {
+        "uplink-cut",
+        "dns-cut",
+        "packet-loss",
+        "bandwidth",
+        "latency",
+        "flapping",
+        "partition",
+        "service",
+        "link-down",
+    } <= fault_tags

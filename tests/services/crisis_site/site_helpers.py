@@ -33,7 +33,9 @@ def demo() -> dict:
 
 
 def client_for(app) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://krisinfo.kommun.example")
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://krisinfo.kommun.example"
+    )
 
 
 def app_with(tmp_path: Path | None = None, **overrides):

@@ -10,12 +10,21 @@ import re
 import httpx
 import pytest
 import yaml
-
-from services.crisis_site import create_app
 from site_helpers import app_with, client_for, demo
 
-PAGES = ["/", "/?lang=sv-x-ll", "/?lang=en", "/?lang=fi", "/?lang=ar", "/?lang=so", "/utskrift",
-         "/redaktion/logga-in", "/api"]
+from services.crisis_site import create_app
+
+PAGES = [
+    "/",
+    "/?lang=sv-x-ll",
+    "/?lang=en",
+    "/?lang=fi",
+    "/?lang=ar",
+    "/?lang=so",
+    "/utskrift",
+    "/redaktion/logga-in",
+    "/api",
+]
 
 
 @pytest.fixture
@@ -104,15 +113,21 @@ async def test_head_on_page(client: httpx.AsyncClient) -> None:
     assert r.headers["content-type"].startswith("text/html")
 
 
-@pytest.mark.parametrize("path", ["/", "/api/crisis.json", "/feeds/cap.xml", "/healthz", "/no-such-page",
-                                  "/redaktion/logga-in"])
+@pytest.mark.parametrize(
+    "path", ["/", "/api/crisis.json", "/feeds/cap.xml", "/healthz", "/no-such-page", "/redaktion/logga-in"]
+)
 async def test_security_headers_on_every_response(client: httpx.AsyncClient, path: str) -> None:
     r = await client.get(path)
     assert r.headers["x-content-type-options"] == "nosniff"
     assert r.headers["referrer-policy"] == "no-referrer"
     csp = r.headers["content-security-policy"]
-    for directive in ("default-src 'none'", "img-src 'self'", "base-uri 'none'", "form-action 'self'",
-                      "frame-ancestors 'none'"):
+    for directive in (
+        "default-src 'none'",
+        "img-src 'self'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ):
         assert directive in csp
     assert "script-src" not in csp and "unsafe-inline" not in csp
 
@@ -135,10 +150,18 @@ async def test_json_is_the_page_content(client: httpx.AsyncClient) -> None:
     assert [m["identifier"] for m in body["messages"]] == ["sjobacka-2025-0001", "sjobacka-2025-0002"]
     first = body["messages"][0]
     assert (first["msgType"], first["severity"], first["urgency"], first["certainty"]) == (
-        "Alert", "Severe", "Immediate", "Observed")
+        "Alert",
+        "Severe",
+        "Immediate",
+        "Observed",
+    )
     assert [i["language"] for i in first["info"]] == ["sv", "en"]
     assert body["trygghetspunkter"] == data["trygghetspunkter"]
-    assert body["advice"] == {"emergency_number": "112", "information_number": "113 13", "radio": "Sveriges Radio P4"}
+    assert body["advice"] == {
+        "emergency_number": "112",
+        "information_number": "113 13",
+        "radio": "Sveriges Radio P4",
+    }
     assert body["sync"] == {"feed": None, "last_heard": None, "reachable": None, "last_error": None}
 
 

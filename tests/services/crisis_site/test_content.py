@@ -48,7 +48,9 @@ def test_cap_code_outside_the_standard_list(tmp_path: Path) -> None:
 
 
 def test_unknown_field(tmp_path: Path) -> None:
-    text = DEMO_TEXT.replace("    opening_hours: Öppet dygnet runt\n", "    opening_hours: Öppet dygnet runt\n    parking: true\n")
+    text = DEMO_TEXT.replace(
+        "    opening_hours: Öppet dygnet runt\n", "    opening_hours: Öppet dygnet runt\n    parking: true\n"
+    )
     path = write(tmp_path, text)
     with pytest.raises(ContentError) as info:
         load_seed(path)

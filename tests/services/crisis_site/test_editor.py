@@ -6,9 +6,9 @@ import re
 
 import httpx
 import pytest
+from site_helpers import app_with, client_for
 
 from services.crisis_site.accounts import AccountError, add_editor
-from site_helpers import app_with, client_for
 
 PASSWORD = "korrekt häst batteri"
 
@@ -27,13 +27,24 @@ def csrf(html: str) -> str:
 
 async def login(c: httpx.AsyncClient, password: str = PASSWORD) -> httpx.Response:
     form = await c.get("/redaktion/logga-in")
-    return await c.post("/redaktion/logga-in", data={"csrf": csrf(form.text), "username": "anna", "password": password})
+    return await c.post(
+        "/redaktion/logga-in", data={"csrf": csrf(form.text), "username": "anna", "password": password}
+    )
 
 
 def new_message(token: str, **fields: str) -> dict[str, str]:
-    return {"csrf": token, "headline": "Vattnet är avstängt på Storgatan", "description": "En ledning har gått sönder.",
-            "instruction": "Hämta vatten på kulturhuset.\nKoka inte vattnet.", "area": "Storgatan",
-            "severity": "Extreme", "urgency": "Immediate", "certainty": "Observed", "status": "Actual", **fields}
+    return {
+        "csrf": token,
+        "headline": "Vattnet är avstängt på Storgatan",
+        "description": "En ledning har gått sönder.",
+        "instruction": "Hämta vatten på kulturhuset.\nKoka inte vattnet.",
+        "area": "Storgatan",
+        "severity": "Extreme",
+        "urgency": "Immediate",
+        "certainty": "Observed",
+        "status": "Actual",
+        **fields,
+    }
 
 
 async def test_without_login_nothing_can_be_published(site: httpx.AsyncClient) -> None:
@@ -52,7 +63,9 @@ async def test_wrong_password_is_refused_and_the_name_kept(site: httpx.AsyncClie
 
 async def test_login_without_its_csrf_token_is_refused(site: httpx.AsyncClient) -> None:
     await site.get("/redaktion/logga-in")
-    r = await site.post("/redaktion/logga-in", data={"csrf": "forged", "username": "anna", "password": PASSWORD})
+    r = await site.post(
+        "/redaktion/logga-in", data={"csrf": "forged", "username": "anna", "password": PASSWORD}
+    )
     assert r.status_code == 403 and "säkerhetskod" in r.text
 
 
@@ -64,7 +77,11 @@ async def test_publish_shows_at_once_with_update_cancel_and_audit(site: httpx.As
     before = await site.get("/")
     dashboard = await site.get("/redaktion")
     assert dashboard.headers["cache-control"] == "no-store"
-    assert "<script" not in dashboard.text and "http://" not in dashboard.text and "https://" not in dashboard.text
+    assert (
+        "<script" not in dashboard.text
+        and "http://" not in dashboard.text
+        and "https://" not in dashboard.text
+    )
     token = csrf(dashboard.text)
     r = await site.post("/redaktion/meddelanden", data=new_message(token))
     assert r.status_code == 303
@@ -76,12 +93,17 @@ async def test_publish_shows_at_once_with_update_cancel_and_audit(site: httpx.As
     # Extreme beats the seed's Severe message: the new one carries the VMA banner.
     banner = re.search(r'<article class="msg vma">(.*?)</article>', page.text, re.S).group(1)
     assert "Vattnet är avstängt" in banner
-    identifier = next(m["identifier"] for m in (await site.get("/api/crisis.json")).json()["messages"]
-                      if m["origin"] == "island")
+    identifier = next(
+        m["identifier"]
+        for m in (await site.get("/api/crisis.json")).json()["messages"]
+        if m["origin"] == "island"
+    )
     cap = (await site.get("/feeds/cap.xml")).text
     assert f"<cap:identifier>{identifier}</cap:identifier>" in cap
 
-    r = await site.post(f"/redaktion/meddelanden/{identifier}", data=new_message(token, headline="Vattnet är tillbaka"))
+    r = await site.post(
+        f"/redaktion/meddelanden/{identifier}", data=new_message(token, headline="Vattnet är tillbaka")
+    )
     assert r.status_code == 303
     page = (await site.get("/")).text
     assert "Vattnet är tillbaka" in page and "Vattnet är avstängt" not in page
@@ -109,18 +131,32 @@ async def test_a_forged_csrf_token_is_refused(site: httpx.AsyncClient) -> None:
 async def test_a_cross_site_post_is_refused_even_with_the_token(site: httpx.AsyncClient) -> None:
     await login(site)
     token = csrf((await site.get("/redaktion")).text)
-    r = await site.post("/redaktion/meddelanden", data=new_message(token), headers={"Origin": "http://evil.example"})
+    r = await site.post(
+        "/redaktion/meddelanden", data=new_message(token), headers={"Origin": "http://evil.example"}
+    )
     assert r.status_code == 403
-    same = await site.post("/redaktion/meddelanden", data=new_message(token),
-                           headers={"Origin": "http://krisinfo.kommun.example"})
+    same = await site.post(
+        "/redaktion/meddelanden",
+        data=new_message(token),
+        headers={"Origin": "http://krisinfo.kommun.example"},
+    )
     assert same.status_code == 303
 
 
 async def test_bad_fields_are_shown_back_with_what_was_typed(site: httpx.AsyncClient) -> None:
     await login(site)
     token = csrf((await site.get("/redaktion")).text)
-    r = await site.post("/redaktion/meddelanden", data=new_message(
-        token, headline="", severity="Terrible", expires="i morgon", headline_en="Water off", description="Kvar"))
+    r = await site.post(
+        "/redaktion/meddelanden",
+        data=new_message(
+            token,
+            headline="",
+            severity="Terrible",
+            expires="i morgon",
+            headline_en="Water off",
+            description="Kvar",
+        ),
+    )
     assert r.status_code == 400
     html = r.text
     assert "Meddelandet publicerades inte." in html

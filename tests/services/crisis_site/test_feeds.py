@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.crisis_site.content import load_seed
 from services.crisis_site.app import DEMO_CONTENT
+from services.crisis_site.content import load_seed
 from services.crisis_site.feeds import (
     FeedError,
     atom,
@@ -38,14 +38,18 @@ def test_a_bare_cap_alert_is_read_too(content) -> None:
     xml = cap_feed(content)
     start = xml.index(b"<cap:alert")
     end = xml.index(b"</cap:alert>") + len(b"</cap:alert>")
-    bare = xml[start:end].replace(b"<cap:alert", b'<cap:alert xmlns:cap="urn:oasis:names:tc:emergency:cap:1.2"', 1)
+    bare = xml[start:end].replace(
+        b"<cap:alert", b'<cap:alert xmlns:cap="urn:oasis:names:tc:emergency:cap:1.2"', 1
+    )
     assert [m.identifier for m in parse_cap(bare)] == ["sjobacka-2025-0001"]
 
 
 def test_atom_feed_lists_active_messages(content) -> None:
     xml = atom(content).decode()
     assert xml.count("<entry>") == 2
-    assert "<title>Långvarigt strömavbrott och störningar i mobilnät och internet efter stormen</title>" in xml
+    assert (
+        "<title>Långvarigt strömavbrott och störningar i mobilnät och internet efter stormen</title>" in xml
+    )
 
 
 def test_krisinformation_json_round_trip(content) -> None:
@@ -88,8 +92,10 @@ def test_wrong_types_name_the_field() -> None:
 
 
 def test_external_entities_are_refused() -> None:
-    xxe = (b'<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
-           b'<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2"><identifier>&x;</identifier></alert>')
+    xxe = (
+        b'<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        b'<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2"><identifier>&x;</identifier></alert>'
+    )
     with pytest.raises(FeedError, match="hostile"):
         parse_cap(xxe)
 

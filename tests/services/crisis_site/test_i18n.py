@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from site_helpers import client_for
 
 from services.crisis_site import create_app, i18n
-from site_helpers import client_for
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from site_helpers import free_port, run_site, wait_healthy
 
 pytestmark = pytest.mark.e2e

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from site_helpers import free_port, run_site, wait_healthy
 
 pytestmark = pytest.mark.e2e
@@ -45,7 +44,10 @@ def test_every_acknowledged_registration_survives_sigkill(tmp_path: Path) -> Non
                     return
                 person = (f"Person {w} Nummer {i}", f"Byvägen {w * 10_000 + i}, Ödsbyn")
                 try:
-                    r = c.post("/anhoriga/registrera", data={"name": person[0], "identifier": person[1], "presets": "safe"})
+                    r = c.post(
+                        "/anhoriga/registrera",
+                        data={"name": person[0], "identifier": person[1], "presets": "safe"},
+                    )
                 except httpx.TransportError:
                     return  # no acknowledgement: the person would register again
                 assert r.status_code == 200, r.text
@@ -72,8 +74,10 @@ def test_every_acknowledged_registration_survives_sigkill(tmp_path: Path) -> Non
     try:
         with httpx.Client(base_url=base, timeout=10.0) as c:
             missing = [
-                p for p in acked
-                if "Meddelanden från" not in c.post("/anhoriga/sok", data={"name": p[0], "identifier": p[1]}).text
+                p
+                for p in acked
+                if "Meddelanden från"
+                not in c.post("/anhoriga/sok", data={"name": p[0], "identifier": p[1]}).text
             ]
         assert len(acked) >= KILL_AFTER
         assert missing == []
@@ -86,12 +90,22 @@ def test_every_acknowledged_registration_survives_sigkill(tmp_path: Path) -> Non
 
 def test_expiry_days_come_from_the_command_line(tmp_path: Path) -> None:
     port = free_port()
-    proc = run_site("--host", "127.0.0.1", "--port", str(port), "--db", str(tmp_path / "s.sqlite3"),
-                    "--registry-days", "2")
+    proc = run_site(
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--db",
+        str(tmp_path / "s.sqlite3"),
+        "--registry-days",
+        "2",
+    )
     try:
         wait_healthy(f"http://127.0.0.1:{port}", proc)
-        r = httpx.post(f"http://127.0.0.1:{port}/anhoriga/registrera",
-                       data={"name": "Karl Berg", "identifier": "Byvägen 1", "presets": "safe"})
+        r = httpx.post(
+            f"http://127.0.0.1:{port}/anhoriga/registrera",
+            data={"name": "Karl Berg", "identifier": "Byvägen 1", "presets": "safe"},
+        )
         assert r.status_code == 200 and "Uppgifterna tas bort automatiskt efter 2 dagar." in r.text
     finally:
         proc.kill()

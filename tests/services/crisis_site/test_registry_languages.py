@@ -10,11 +10,11 @@ import string
 
 import httpx
 import pytest
+from site_helpers import app_with, registry_client
 
 from services.crisis_site import i18n
 from services.crisis_site.registry import PRESETS
 from services.crisis_site.registry_texts import PHONE_EXAMPLE, TEXTS
-from site_helpers import app_with, registry_client
 
 PAGES = ("/anhoriga", "/anhoriga/registrera", "/anhoriga/sok", "/anhoriga/andra")
 FOREIGN = ("en", "fi", "ar", "so")
@@ -36,7 +36,9 @@ def test_every_language_has_every_registry_text_with_the_same_placeholders() -> 
     swedish = TEXTS[i18n.DEFAULT]
     assert set(PRESETS) <= set(swedish)
     for tag, texts in TEXTS.items():
-        assert set(texts) == set(swedish), f"{tag}: missing {set(swedish) - set(texts)}, extra {set(texts) - set(swedish)}"
+        assert set(texts) == set(swedish), (
+            f"{tag}: missing {set(swedish) - set(texts)}, extra {set(texts) - set(swedish)}"
+        )
         for key, text in texts.items():
             assert text.strip(), (tag, key)
             assert fields(text) == fields(swedish[key]), (tag, key, text)
@@ -54,7 +56,9 @@ def visible(html: str) -> str:
 
 
 @pytest.mark.parametrize("tag", FOREIGN)
-async def test_registry_pages_in_each_language_show_no_swedish_text(site: httpx.AsyncClient, tag: str) -> None:
+async def test_registry_pages_in_each_language_show_no_swedish_text(
+    site: httpx.AsyncClient, tag: str
+) -> None:
     swedish = [t for t in TEXTS["sv"].values() if len(t) > 12 and "{" not in t]
     swedish += [i18n.TEXTS["sv"]["languages"], i18n.TEXTS["sv"]["skip"]]
     for path in PAGES:
@@ -83,11 +87,28 @@ async def test_easy_swedish_is_its_own_text_not_the_swedish_one(site: httpx.Asyn
 
 async def test_a_person_registering_in_arabic_is_read_in_each_readers_language(tmp_path) -> None:
     async with registry_client(app_with(tmp_path)) as c:
-        r = await c.post("/anhoriga/registrera", data={"name": "Fatima Al-Sayed", "identifier": "0731234567",
-                                                        "presets": ["safe", "will_contact"], "text": "كلنا بخير", "lang": "ar"})
-        assert r.status_code == 200 and TEXTS["ar"]["registered"] in r.text and '<html lang="ar" dir="rtl">' in r.text
+        r = await c.post(
+            "/anhoriga/registrera",
+            data={
+                "name": "Fatima Al-Sayed",
+                "identifier": "0731234567",
+                "presets": ["safe", "will_contact"],
+                "text": "كلنا بخير",
+                "lang": "ar",
+            },
+        )
+        assert (
+            r.status_code == 200
+            and TEXTS["ar"]["registered"] in r.text
+            and '<html lang="ar" dir="rtl">' in r.text
+        )
         by_language = {
-            tag: (await c.post("/anhoriga/sok", data={"name": "fatima al sayed", "identifier": "073-123 45 67", "lang": tag})).text
+            tag: (
+                await c.post(
+                    "/anhoriga/sok",
+                    data={"name": "fatima al sayed", "identifier": "073-123 45 67", "lang": tag},
+                )
+            ).text
             for tag in i18n.LANGUAGES
         }
     for tag, html in by_language.items():
@@ -102,7 +123,10 @@ async def test_a_person_registering_in_arabic_is_read_in_each_readers_language(t
 
 
 async def test_arabic_times_and_codes_read_left_to_right(site: httpx.AsyncClient) -> None:
-    r = await site.post("/anhoriga/registrera", data={"name": "Omar", "identifier": "0701112233", "presets": "safe", "lang": "ar"})
+    r = await site.post(
+        "/anhoriga/registrera",
+        data={"name": "Omar", "identifier": "0701112233", "presets": "safe", "lang": "ar"},
+    )
     assert '<strong class="num" dir="ltr" id="kod">' in r.text
     found = await site.post("/anhoriga/sok", data={"name": "Omar", "identifier": "0701112233", "lang": "ar"})
     assert re.search(r'<time dir="ltr">\d{4}-\d\d-\d\d \d\d:\d\d</time>', found.text)
@@ -118,11 +142,22 @@ async def test_refusals_and_the_limit_page_speak_the_residents_language(tmp_path
     app = app_with(tmp_path)
     app.state.site.registry_limits = Limits(lookup_name=RateLimiter(1, 60.0))
     async with registry_client(app) as c:
-        cross = await c.post(f"/anhoriga/sok?lang={tag}", data={"name": "x"}, headers={"origin": "http://evil.example"})
-        assert cross.status_code == 403 and TEXTS[tag]["cross_site"] in cross.text and TEXTS[tag]["refused"] in cross.text
-        many = await c.post(f"/anhoriga/sok?lang={tag}", content="&".join(f"a{i}=1" for i in range(100)),
-                            headers={"content-type": "application/x-www-form-urlencoded"})
+        cross = await c.post(
+            f"/anhoriga/sok?lang={tag}", data={"name": "x"}, headers={"origin": "http://evil.example"}
+        )
+        assert (
+            cross.status_code == 403
+            and TEXTS[tag]["cross_site"] in cross.text
+            and TEXTS[tag]["refused"] in cross.text
+        )
+        many = await c.post(
+            f"/anhoriga/sok?lang={tag}",
+            content="&".join(f"a{i}=1" for i in range(100)),
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
         assert many.status_code == 400 and TEXTS[tag]["form_fields"] in many.text
         for _ in range(2):
-            hit = await c.post("/anhoriga/sok", data={"name": "Åsa Öberg", "identifier": "0701234567", "lang": tag})
+            hit = await c.post(
+                "/anhoriga/sok", data={"name": "Åsa Öberg", "identifier": "0701234567", "lang": tag}
+            )
         assert hit.status_code == 429 and TEXTS[tag]["limited"].format(minutes=1) in hit.text

@@ -7,7 +7,6 @@ import threading
 import time
 
 import pytest
-
 from site_helpers import Clock
 
 from services.crisis_site.registry import Registry, RegistryError, normalise_identifier, normalise_name
@@ -20,7 +19,9 @@ def reg(tmp_path, clock) -> Registry:
     r.close()
 
 
-@pytest.mark.parametrize("phone", ["070-123 45 67", "+46 70 123 45 67", "0046701234567", "+46 (0)70-1234567", "070.123.45.67"])
+@pytest.mark.parametrize(
+    "phone", ["070-123 45 67", "+46 70 123 45 67", "0046701234567", "+46 (0)70-1234567", "070.123.45.67"]
+)
 def test_swedish_phone_formats_are_one_number(phone: str) -> None:
     assert normalise_identifier(phone) == "tel:0701234567"
 
@@ -127,12 +128,16 @@ def test_export_import_round_trip_is_idempotent(tmp_path, reg: Registry, clock: 
 
 @pytest.mark.parametrize(
     "line",
-    ["not json", "[]", '{"version": 2}',
-     '{"version": 1, "key": "x", "code_hash": "' + "a" * 64 + '"}',
-     '{"version": 1, "key": "' + "a" * 64 + '", "code_hash": "' + "b" * 64 + '", "name": "<x>\\u0000", '
-     '"created": 1, "expires": 2, "updates": [{"at": 1, "presets": ["safe"], "text": ""}]}',
-     '{"version": 1, "key": "' + "a" * 64 + '", "code_hash": "' + "b" * 64 + '", "name": "K", '
-     '"created": 1, "expires": 2, "updates": [{"at": 1, "presets": ["evil"], "text": ""}]}'],
+    [
+        "not json",
+        "[]",
+        '{"version": 2}',
+        '{"version": 1, "key": "x", "code_hash": "' + "a" * 64 + '"}',
+        '{"version": 1, "key": "' + "a" * 64 + '", "code_hash": "' + "b" * 64 + '", "name": "<x>\\u0000", '
+        '"created": 1, "expires": 2, "updates": [{"at": 1, "presets": ["safe"], "text": ""}]}',
+        '{"version": 1, "key": "' + "a" * 64 + '", "code_hash": "' + "b" * 64 + '", "name": "K", '
+        '"created": 1, "expires": 2, "updates": [{"at": 1, "presets": ["evil"], "text": ""}]}',
+    ],
 )
 def test_import_refuses_bad_lines_and_stores_nothing(reg: Registry, line: str) -> None:
     good = next(iter(_one_export()))
@@ -158,8 +163,10 @@ def test_lookups_do_not_wait_for_a_registration_being_committed(reg: Registry) -
     writing, release = threading.Event(), threading.Event()
 
     def slow_registration(db: sqlite3.Connection) -> None:
-        db.execute("INSERT INTO registry_records (lookup_key, name, code_hash, created, expires) "
-                   "VALUES ('k', 'Bo Berg', 'c', 0, 9e99)")
+        db.execute(
+            "INSERT INTO registry_records (lookup_key, name, code_hash, created, expires) "
+            "VALUES ('k', 'Bo Berg', 'c', 0, 9e99)"
+        )
         writing.set()
         release.wait(5)  # a commit that takes its time (a slow disk's fsync)
 
@@ -175,5 +182,6 @@ def test_lookups_do_not_wait_for_a_registration_being_committed(reg: Registry) -
         release.set()
         writer.join(5)
     reg.register("Cecilia Carlsson", "070-444 55 66", ["safe"])
-    assert [f.name for f in reg.lookup("Cecilia Carlsson", "0704445566")] == ["Cecilia Carlsson"], \
+    assert [f.name for f in reg.lookup("Cecilia Carlsson", "0704445566")] == ["Cecilia Carlsson"], (
         "the reader sees what was committed after its last lookup"
+    )

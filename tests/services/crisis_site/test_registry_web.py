@@ -6,10 +6,14 @@ import re
 
 import httpx
 import pytest
-
 from site_helpers import app_with, client_for, registry_client
 
-PERSON = {"name": "Åsa Öberg", "identifier": "070-123 45 67", "presets": ["safe", "with_family"], "text": "Hälsa mamma"}
+PERSON = {
+    "name": "Åsa Öberg",
+    "identifier": "070-123 45 67",
+    "presets": ["safe", "with_family"],
+    "text": "Hälsa mamma",
+}
 
 
 @pytest.fixture
@@ -48,7 +52,7 @@ async def test_register_then_relatives_find_only_name_times_and_messages(site: h
     assert found.status_code == 200
     assert "Meddelanden från Åsa Öberg" in found.text
     assert "Jag är i säkerhet och mår bra." in found.text and "Jag bor hos familj eller vänner." in found.text
-    assert "Hälsa mamma" in found.text and "<time dir=\"ltr\">" in found.text
+    assert "Hälsa mamma" in found.text and '<time dir="ltr">' in found.text
     # The identifier the searcher typed, and any place, never appear.
     assert "070" not in found.text and "123 45 67" not in found.text
     english = await lookup(site, "Åsa Öberg", "0701234567", lang="en")
@@ -76,7 +80,9 @@ async def test_there_is_no_listing(site: httpx.AsyncClient) -> None:
 
 
 async def test_bad_fields_are_shown_back_and_nothing_is_stored(site: httpx.AsyncClient) -> None:
-    r = await site.post("/anhoriga/registrera", data={"name": "", "identifier": "12", "text": "x" * 201, "lang": "sv"})
+    r = await site.post(
+        "/anhoriga/registrera", data={"name": "", "identifier": "12", "text": "x" * 201, "lang": "sv"}
+    )
     assert r.status_code == 400 and "Det gick inte att spara." in r.text
     assert 'id="e-name"' in r.text and "Fältet får inte vara tomt." in r.text
     assert 'id="e-identifier"' in r.text and "Skriv ett telefonnummer" in r.text
@@ -86,17 +92,25 @@ async def test_bad_fields_are_shown_back_and_nothing_is_stored(site: httpx.Async
     assert "Du är registrerad." not in r.text
 
 
-HOSTILE = '<script>alert(1)</script>"\'><img src=x onerror=alert(1)>'
+HOSTILE = "<script>alert(1)</script>\"'><img src=x onerror=alert(1)>"
 
 
 @pytest.mark.parametrize("field", ["name", "identifier", "text", "presets", "lang"])
-async def test_hostile_input_in_every_field_is_escaped_or_refused(site: httpx.AsyncClient, field: str) -> None:
-    value = ("Storgatan 1 " + HOSTILE) if field == "identifier" else ("Karl " + HOSTILE if field == "name" else HOSTILE)
+async def test_hostile_input_in_every_field_is_escaped_or_refused(
+    site: httpx.AsyncClient, field: str
+) -> None:
+    value = (
+        ("Storgatan 1 " + HOSTILE)
+        if field == "identifier"
+        else ("Karl " + HOSTILE if field == "name" else HOSTILE)
+    )
     r = await register(site, **{field: [value] if field == "presets" else value})
     assert "<script>" not in r.text and "<img" not in r.text
     if field in ("name", "text"):
         assert r.status_code == 200
-        found = await lookup(site, "Karl " + HOSTILE if field == "name" else PERSON["name"], PERSON["identifier"])
+        found = await lookup(
+            site, "Karl " + HOSTILE if field == "name" else PERSON["name"], PERSON["identifier"]
+        )
         assert "&lt;script&gt;" in found.text and "<script>" not in found.text and "<img" not in found.text
     elif field == "presets":
         assert r.status_code == 400 and "Välj bland meddelandena i listan." in r.text
@@ -111,10 +125,15 @@ async def test_oversized_and_wrong_type_forms_are_refused(site: httpx.AsyncClien
     assert big.status_code == 413
     js = await site.post("/anhoriga/registrera", json=PERSON)
     assert js.status_code == 415
-    many = await site.post("/anhoriga/sok", content="&".join(f"a{i}=1" for i in range(100)),
-                           headers={"content-type": "application/x-www-form-urlencoded"})
+    many = await site.post(
+        "/anhoriga/sok",
+        content="&".join(f"a{i}=1" for i in range(100)),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
     assert many.status_code == 400
-    cross = await site.post("/anhoriga/ta-bort", data={"code": "x"}, headers={"origin": "http://evil.example"})
+    cross = await site.post(
+        "/anhoriga/ta-bort", data={"code": "x"}, headers={"origin": "http://evil.example"}
+    )
     assert cross.status_code == 403
 
 
@@ -122,7 +141,9 @@ async def test_update_is_appended_and_delete_needs_the_code(site: httpx.AsyncCli
     code = code_of((await register(site)).text)
     bad = await site.post("/anhoriga/andra", data={"code": "AAAA-BBBB-CCCC-DDDD", "presets": "at_point"})
     assert bad.status_code == 404 and "Koden stämmer inte" in bad.text
-    ok = await site.post("/anhoriga/andra", data={"code": code.lower(), "presets": "at_point", "text": "Ny text"})
+    ok = await site.post(
+        "/anhoriga/andra", data={"code": code.lower(), "presets": "at_point", "text": "Ny text"}
+    )
     assert ok.status_code == 200 and "Ditt meddelande är sparat." in ok.text
     found = (await lookup(site, PERSON["name"], PERSON["identifier"])).text
     assert found.count('<article class="msg">') == 2
@@ -149,7 +170,8 @@ async def test_lookups_are_limited_per_name_and_per_client_with_a_clear_message(
     app = app_with(tmp_path)
     clock = Clock()
     app.state.site.registry_limits = Limits(
-        lookup_client=RateLimiter(5, 60.0, clock), lookup_name=RateLimiter(3, 60.0, clock),
+        lookup_client=RateLimiter(5, 60.0, clock),
+        lookup_name=RateLimiter(3, 60.0, clock),
         write_client=RateLimiter(2, 60.0, clock),
     )
     async with client_for(app) as c:
@@ -194,7 +216,10 @@ async def test_staff_see_counts_never_names(tmp_path) -> None:
         await lookup(c, "Ingen Alls", PERSON["identifier"])
         form = await c.get("/redaktion/logga-in")
         token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
-        await c.post("/redaktion/logga-in", data={"csrf": token, "username": "anna", "password": "korrekt häst batteri"})
+        await c.post(
+            "/redaktion/logga-in",
+            data={"csrf": token, "username": "anna", "password": "korrekt häst batteri"},
+        )
         page = await c.get("/redaktion/anhoriga")
         assert page.status_code == 200
         assert '<td id="c-records">2</td>' in page.text and '<td id="c-messages">3</td>' in page.text
@@ -214,7 +239,10 @@ async def test_staff_register_on_someones_behalf_with_csrf_and_a_nameless_audit(
         assert anonymous.status_code == 303 and anonymous.headers["location"] == "/redaktion/logga-in"
         form = await c.get("/redaktion/logga-in")
         token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
-        await c.post("/redaktion/logga-in", data={"csrf": token, "username": "anna", "password": "korrekt häst batteri"})
+        await c.post(
+            "/redaktion/logga-in",
+            data={"csrf": token, "username": "anna", "password": "korrekt häst batteri"},
+        )
         page = await c.get("/redaktion/anhoriga")
         csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
         forged = await c.post("/redaktion/anhoriga/registrera", data={**PERSON, "csrf": "forged"})
@@ -232,8 +260,11 @@ async def test_staff_register_on_someones_behalf_with_csrf_and_a_nameless_audit(
 
 async def test_language_links_after_a_post_lead_to_pages_that_exist(site: httpx.AsyncClient) -> None:
     code = code_of((await register(site)).text)
-    for answer in (await site.post("/anhoriga/ta-bort", data={"code": code}),
-                   await lookup(site, "Ingen Alls", "Byvägen 1"), await register(site)):
+    for answer in (
+        await site.post("/anhoriga/ta-bort", data={"code": code}),
+        await lookup(site, "Ingen Alls", "Byvägen 1"),
+        await register(site),
+    ):
         for link in re.findall(r'<li><a href="([^"]+)" lang=', answer.text):
             assert (await site.get(link)).status_code == 200, link
 
@@ -241,13 +272,15 @@ async def test_language_links_after_a_post_lead_to_pages_that_exist(site: httpx.
 async def test_a_message_imported_from_person_finder_shows_its_words_only(tmp_path) -> None:
     from services.crisis_site.pfif import import_pfif
 
-    doc = ('<pfif:pfif xmlns:pfif="http://zesty.ca/pfif/1.4"><pfif:person>'
-           "<pfif:person_record_id>google.org/person.7</pfif:person_record_id>"
-           "<pfif:source_date>2027-01-15T08:00:00Z</pfif:source_date><pfif:full_name>Märta Lind</pfif:full_name>"
-           "<pfif:note><pfif:note_record_id>google.org/note.7</pfif:note_record_id><pfif:author_name>Per</pfif:author_name>"
-           "<pfif:source_date>2027-01-15T09:00:00Z</pfif:source_date><pfif:status>believed_alive</pfif:status>"
-           "<pfif:phone_of_found_person>070-765 43 21</pfif:phone_of_found_person>"
-           "<pfif:text>Hon mår bra &lt;3</pfif:text></pfif:note></pfif:person></pfif:pfif>").encode()
+    doc = (
+        '<pfif:pfif xmlns:pfif="http://zesty.ca/pfif/1.4"><pfif:person>'
+        "<pfif:person_record_id>google.org/person.7</pfif:person_record_id>"
+        "<pfif:source_date>2027-01-15T08:00:00Z</pfif:source_date><pfif:full_name>Märta Lind</pfif:full_name>"
+        "<pfif:note><pfif:note_record_id>google.org/note.7</pfif:note_record_id><pfif:author_name>Per</pfif:author_name>"
+        "<pfif:source_date>2027-01-15T09:00:00Z</pfif:source_date><pfif:status>believed_alive</pfif:status>"
+        "<pfif:phone_of_found_person>070-765 43 21</pfif:phone_of_found_person>"
+        "<pfif:text>Hon mår bra &lt;3</pfif:text></pfif:note></pfif:person></pfif:pfif>"
+    ).encode()
     app = app_with(tmp_path)
     assert import_pfif(app.state.site.registry, doc)[0] == 1
     async with client_for(app) as site:

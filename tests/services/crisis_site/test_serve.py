@@ -8,7 +8,6 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-
 from site_helpers import free_port, run_site, wait_healthy
 
 pytestmark = pytest.mark.e2e
@@ -95,7 +94,11 @@ def test_conditional_head_and_http_10(site) -> None:
         data = b""
         while chunk := sock.recv(65536):  # HTTP/1.0: the server closes when done
             data += chunk
-    assert data.startswith(b"HTTP/1.1 200 OK") and b"connection: close" in data and data.rstrip().endswith(b"</html>")
+    assert (
+        data.startswith(b"HTTP/1.1 200 OK")
+        and b"connection: close" in data
+        and data.rstrip().endswith(b"</html>")
+    )
 
 
 def test_other_methods_still_reach_the_framework(site) -> None:

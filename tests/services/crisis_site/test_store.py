@@ -20,10 +20,16 @@ NOW = datetime(2025, 1, 14, 12, 0, tzinfo=timezone(timedelta(hours=1)))
 
 
 def message(identifier: str, headline: str = "Rubrik", **extra) -> Message:
-    return Message.model_validate({
-        "identifier": identifier, "sender": "Krisledningen", "sent": NOW, "area": "Sjöbacka",
-        "info": [{"language": "sv", "headline": headline, "description": "Text."}], **extra,
-    })
+    return Message.model_validate(
+        {
+            "identifier": identifier,
+            "sender": "Krisledningen",
+            "sent": NOW,
+            "area": "Sjöbacka",
+            "info": [{"language": "sv", "headline": headline, "description": "Text."}],
+            **extra,
+        }
+    )
 
 
 def seeded(tmp_path: Path) -> Store:
@@ -43,7 +49,11 @@ def test_seed_only_fills_an_empty_store(tmp_path: Path) -> None:
     store.save_island_message(message("island-1"), "anna", "publish", "Rubrik")
     store.close()
     again = seeded(tmp_path)  # a restart with the same seed file
-    assert {m.identifier for m in again.messages()} == {"sjobacka-2025-0001", "sjobacka-2025-0002", "island-1"}
+    assert {m.identifier for m in again.messages()} == {
+        "sjobacka-2025-0001",
+        "sjobacka-2025-0002",
+        "island-1",
+    }
 
 
 def test_sync_replaces_central_messages_but_never_island_ones(tmp_path: Path) -> None:
@@ -88,7 +98,8 @@ def test_an_unchanged_feed_does_not_invalidate_the_page(tmp_path: Path) -> None:
 def test_an_acknowledged_write_survives_a_crash(tmp_path: Path) -> None:
     db = tmp_path / "site.sqlite3"
     script = tmp_path / "writer.py"
-    script.write_text(textwrap.dedent(f"""
+    script.write_text(
+        textwrap.dedent(f"""
         import sys, time
         from datetime import datetime, timezone
         from services.crisis_site.content import Message
@@ -99,9 +110,16 @@ def test_an_acknowledged_write_survives_a_crash(tmp_path: Path) -> None:
         store.save_island_message(m, "anna", "publish", "Efter kraschen")
         print("acknowledged", flush=True)
         time.sleep(60)
-    """), encoding="utf-8")
-    proc = subprocess.Popen([sys.executable, str(script)], cwd=ROOT, stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    """),
+        encoding="utf-8",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     try:
         assert proc.stdout.readline().strip() == "acknowledged"
         os.kill(proc.pid, signal.SIGKILL)  # no clean close, no checkpoint
@@ -109,7 +127,11 @@ def test_an_acknowledged_write_survives_a_crash(tmp_path: Path) -> None:
         proc.wait(timeout=10)
     assert (tmp_path / "site.sqlite3-wal").exists()
     # Read with plain sqlite3, as a fresh process after the crash would.
-    rows = sqlite3.connect(db).execute("SELECT origin FROM messages WHERE identifier = 'island-crash'").fetchall()
+    rows = (
+        sqlite3.connect(db)
+        .execute("SELECT origin FROM messages WHERE identifier = 'island-crash'")
+        .fetchall()
+    )
     assert rows == [("island",)]
     audit = Store(db).audit_log()
     assert audit[0]["action"] == "publish" and audit[0]["username"] == "anna"

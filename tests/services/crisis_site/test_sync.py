@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
 import pytest
@@ -41,11 +41,16 @@ def world():
 
 
 def new_message(identifier: str, headline: str) -> Message:
-    return Message.model_validate({
-        "identifier": identifier, "sender": "Sjöbacka kommun", "sent": datetime.now(timezone.utc),
-        "severity": "Extreme", "area": "Sjöbacka",
-        "info": [{"language": "sv", "headline": headline, "description": "Text."}],
-    })
+    return Message.model_validate(
+        {
+            "identifier": identifier,
+            "sender": "Sjöbacka kommun",
+            "sent": datetime.now(UTC),
+            "severity": "Extreme",
+            "area": "Sjöbacka",
+            "info": [{"language": "sv", "headline": headline, "description": "Text."}],
+        }
+    )
 
 
 @pytest.mark.parametrize("url", [FEED, JSON_FEED])
@@ -63,14 +68,19 @@ async def test_first_poll_applies_the_feed_then_etag_gives_304(world, url: str) 
         assert store.version == version, "a 304 does not re-render the page"
         feed.update(FeedUpdate(messages=[*feed.messages, new_message("sjobacka-2025-0102", "Ny uppgift")]))
         await poller.poll_once()
-        assert [m.identifier for m in store.content().messages] == ["sjobacka-2025-0102", "sjobacka-2025-0101"]
+        assert [m.identifier for m in store.content().messages] == [
+            "sjobacka-2025-0102",
+            "sjobacka-2025-0101",
+        ]
     finally:
         await poller.stop()
 
 
 @pytest.mark.parametrize("mode", ["invalid", "bomb", "huge", "wrong-types", "error", "throttle"])
 @pytest.mark.parametrize("url", [FEED, JSON_FEED])
-async def test_a_broken_or_hostile_feed_is_refused_and_the_last_good_content_stays(world, mode, url, caplog) -> None:
+async def test_a_broken_or_hostile_feed_is_refused_and_the_last_good_content_stays(
+    world, mode, url, caplog
+) -> None:
     store, feed, transport = world
     poller = FeedPoller(store, url, interval=2.0, transport=transport)
     try:
@@ -148,5 +158,7 @@ def test_page_says_when_it_last_heard_during_a_cut() -> None:
     assert "Ingen kontakt" not in PageRenderer().render(store.content())
     store.record_sync_failure("cannot reach the feed: ReadTimeout")
     html = PageRenderer().render(store.content())
-    assert ('<p class="cut" id="avbrott"><strong>Ingen kontakt med kommunens centrala webbplats just nu.</strong> '
-            "Senast vi hörde från kommunen var tisdag 14 januari 2025 kl. 09.30.") in html
+    assert (
+        '<p class="cut" id="avbrott"><strong>Ingen kontakt med kommunens centrala webbplats just nu.</strong> '
+        "Senast vi hörde från kommunen var tisdag 14 januari 2025 kl. 09.30."
+    ) in html

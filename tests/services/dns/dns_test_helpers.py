@@ -27,7 +27,7 @@ async def udp_raw(data: bytes, port: int, timeout: float = 0.5) -> bytes | None:
         transport.sendto(data)
         try:
             return await asyncio.wait_for(protocol.datagrams.get(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return None
     finally:
         transport.close()

@@ -11,12 +11,11 @@ import dns.message
 import dns.opcode
 import dns.rcode
 import dns.rdatatype
-from dnslib import QTYPE, RR, DNSRecord
 from dns_test_helpers import tcp_raw_many, udp_raw
+from dnslib import QTYPE, RR, DNSRecord
 from net_helpers import HOST, serving
 
 from services.dns import reply_to
-
 
 # 40 TXT records of ~65 bytes each: about 2.7 KB, too large for any UDP answer we send.
 BIG = [f'"{i:03d} {"b" * 60}"' for i in range(40)]
@@ -137,7 +136,9 @@ async def test_mid_sized_answer_fits_with_edns_1232_but_not_in_512() -> None:
     async with serving(txt_handler) as port:
         with_edns = q("mid.test", "TXT", use_edns=0, payload=1232)
         raw = await udp_raw(with_edns.to_wire(), port)
-        without_edns = await dns.asyncquery.udp(q("mid.test", "TXT", use_edns=False), HOST, port=port, timeout=2)
+        without_edns = await dns.asyncquery.udp(
+            q("mid.test", "TXT", use_edns=False), HOST, port=port, timeout=2
+        )
     assert 800 < len(raw) <= 1232
     response = dns.message.from_wire(raw)
     assert not response.flags & dns.flags.TC
@@ -148,7 +149,12 @@ async def test_mid_sized_answer_fits_with_edns_1232_but_not_in_512() -> None:
 
 async def test_several_queries_on_one_tcp_connection_are_all_answered() -> None:
     async with serving(txt_handler) as port:
-        queries = [q("a.test", id=100), q("big.test", "TXT", id=101), q("nothing.test", id=102), q("boom.test", id=103)]
+        queries = [
+            q("a.test", id=100),
+            q("big.test", "TXT", id=101),
+            q("nothing.test", id=102),
+            q("boom.test", id=103),
+        ]
         answers = [dns.message.from_wire(a) for a in await tcp_raw_many([x.to_wire() for x in queries], port)]
     assert [a.id for a in answers] == [100, 101, 102, 103]
     assert [a.rcode() for a in answers] == [dns.rcode.NOERROR] * 3 + [dns.rcode.SERVFAIL]

@@ -53,7 +53,9 @@ def test_a_burst_is_drained_in_batches_with_each_reply_carrying_its_query_id(pai
         seen_hosts.append((host, transport))
         return b"\x00\x00" + data[2:].upper()  # any ID: the batch puts the query's on it
 
-    batched = udp_batch.BatchedUDP(server, answer, lambda data, client: None, lambda n, s: done.append((n, s)))
+    batched = udp_batch.BatchedUDP(
+        server, answer, lambda data, client: None, lambda n, s: done.append((n, s))
+    )
     for i in range(140):
         client.send(packet(i, b"query-%03d" % i))
     batched.drain()
@@ -84,8 +86,9 @@ def test_misses_and_drops_in_the_middle_of_a_batch_leave_the_other_answers_in_pl
         client.send(packet(i, kind))
     batched.drain()
     replies = sorted(client.recv(6000) for _ in range(5))
-    assert replies == sorted([packet(0, b"ok"), packet(2, b"ok"), packet(4, b"ok"), packet(7, b"ok"),
-                              packet(5, b"x" * 5000)])
+    assert replies == sorted(
+        [packet(0, b"ok"), packet(2, b"ok"), packet(4, b"ok"), packet(7, b"ok"), packet(5, b"x" * 5000)]
+    )
     client.settimeout(0.2)
     with pytest.raises(socket.timeout):
         client.recv(100)
@@ -107,13 +110,16 @@ def test_without_a_fast_path_every_query_takes_the_full_path(pair) -> None:
 @pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback here")
 def test_ipv6_clients_are_answered_and_named_by_their_address() -> None:
     for server, client in _pair(socket.AF_INET6, "::1"):
-        hosts, misses = [], []
+        hosts: list[str] = []
+        misses: list[object] = []
 
-        def answer(data: bytes, host: str, transport: str) -> bytes | None:
+        def answer(data: bytes, host: str, transport: str, hosts: list[str] = hosts) -> bytes | None:
             hosts.append(host)
             return None if data[2:] == b"miss" else b"\x00\x00v6"
 
-        batched = udp_batch.BatchedUDP(server, answer, lambda data, address: misses.append(address))
+        batched = udp_batch.BatchedUDP(
+            server, answer, lambda data, address, misses=misses: misses.append(address)
+        )
         client.send(packet(3, b"hit"))
         client.send(packet(4, b"miss"))
         batched.drain()

@@ -34,7 +34,9 @@ def test_data_answer_with_configured_ttl() -> None:
 
 
 def test_records_without_ttl_get_the_default_ttl() -> None:
-    found = Zone.from_text("kommun.example", "x IN A 10.0.0.1", default_ttl=123).lookup("x.kommun.example", QTYPE.A)
+    found = Zone.from_text("kommun.example", "x IN A 10.0.0.1", default_ttl=123).lookup(
+        "x.kommun.example", QTYPE.A
+    )
     assert [rr.ttl for rr in found.answer] == [123]
 
 

@@ -22,7 +22,9 @@ from services.resolver import IslandResolver, ResolverConfig
 T = TypeVar("T")
 
 
-async def ask(port: int, name: str, rdtype: str = "A", *, tcp: bool = False, timeout: float = 3, **kw) -> dns.message.Message:
+async def ask(
+    port: int, name: str, rdtype: str = "A", *, tcp: bool = False, timeout: float = 3, **kw
+) -> dns.message.Message:
     """Ask the server on ``port`` with dnspython (an independent client); ``kw`` goes to make_query."""
     query = dns.message.make_query(name, rdtype, **kw)
     send = dns.asyncquery.tcp if tcp else dns.asyncquery.udp
@@ -61,7 +63,9 @@ class FakeUpstream(asyncio.DatagramProtocol):
 @contextlib.asynccontextmanager
 async def fake_upstream(reply: Callable[[bytes], bytes | None]) -> AsyncIterator[tuple[int, FakeUpstream]]:
     loop = asyncio.get_running_loop()
-    transport, protocol = await loop.create_datagram_endpoint(lambda: FakeUpstream(reply), local_addr=(HOST, 0))
+    transport, protocol = await loop.create_datagram_endpoint(
+        lambda: FakeUpstream(reply), local_addr=(HOST, 0)
+    )
     try:
         yield transport.get_extra_info("sockname")[1], protocol
     finally:
@@ -126,7 +130,9 @@ def config(upstream_ports: list[int], **extra) -> ResolverConfig:
         "health": {"recheck_interval": 0.5, "down_after": 2},
     }
     for key, value in extra.items():
-        raw[key] = {**raw[key], **value} if isinstance(value, dict) and isinstance(raw.get(key), dict) else value
+        raw[key] = (
+            {**raw[key], **value} if isinstance(value, dict) and isinstance(raw.get(key), dict) else value
+        )
     return ResolverConfig.model_validate(raw)
 
 
@@ -140,8 +146,12 @@ async def running(cfg: ResolverConfig, *, batched: bool = True):
     for _ in range(5):
         port = free_port()
         server = DNSServer(
-            resolver.handle, HOST, port, fast_path=resolver,
-            max_tcp_connections=cfg.limits.tcp_connections, tcp_idle_seconds=cfg.limits.tcp_idle_seconds,
+            resolver.handle,
+            HOST,
+            port,
+            fast_path=resolver,
+            max_tcp_connections=cfg.limits.tcp_connections,
+            tcp_idle_seconds=cfg.limits.tcp_idle_seconds,
             batched=batched,
         )
         try:

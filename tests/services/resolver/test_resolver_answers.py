@@ -60,7 +60,9 @@ def resolver_config(upstream_ports: list[int], forward_timeout: float = 1.5, **e
 
 @contextlib.asynccontextmanager
 async def island(upstream_ports: list[int], forward_timeout: float = 1.5, **extra):
-    async with serving(IslandResolver(resolver_config(upstream_ports, forward_timeout, **extra)).handle) as port:
+    async with serving(
+        IslandResolver(resolver_config(upstream_ports, forward_timeout, **extra)).handle
+    ) as port:
         yield port
 
 
@@ -259,9 +261,7 @@ def wrong_id_answer(data: bytes) -> bytes:
     """A well-formed answer to the upstream query, with its ID off by one."""
     query = dns.message.from_wire(data)
     response = dns.message.make_response(query)
-    response.answer.append(
-        dns.rrset.from_text(query.question[0].name, 60, "IN", "A", "203.0.113.66")
-    )
+    response.answer.append(dns.rrset.from_text(query.question[0].name, 60, "IN", "A", "203.0.113.66"))
     return with_id(response.to_wire(), (query.id + 1) & 0xFFFF)
 
 
@@ -303,4 +303,6 @@ async def test_upstream_gets_a_fresh_id_not_the_clients() -> None:
     forwarded_ids = {dns.message.from_wire(data).id for data in upstream.received}
     assert len(upstream.received) == 3
     assert len(forwarded_ids) > 1 or 4242 not in forwarded_ids
-    assert all(str(dns.message.from_wire(d).question[0].name) == "www.bank.example." for d in upstream.received)
+    assert all(
+        str(dns.message.from_wire(d).question[0].name) == "www.bank.example." for d in upstream.received
+    )

@@ -27,7 +27,6 @@ from services.resolver import IslandResolver
 from services.resolver.metrics import upstream_states
 
 
-
 def ede_codes(response) -> list[int]:
     return [opt.code for opt in response.options if opt.otype == dns.edns.OptionType.EDE]
 
@@ -335,7 +334,9 @@ async def test_refusals_are_rate_limited_too() -> None:
 
 
 async def test_tcp_connection_limit_and_idle_timeout() -> None:
-    async with world(ControlledUpstream("answer"), limits={"tcp_connections": 2, "tcp_idle_seconds": 0.3}) as (port, _):
+    async with world(
+        ControlledUpstream("answer"), limits={"tcp_connections": 2, "tcp_idle_seconds": 0.3}
+    ) as (port, _):
         held = [await asyncio.open_connection(HOST, port) for _ in range(2)]
         await asyncio.sleep(0.05)
         reader, writer = await asyncio.open_connection(HOST, port)
@@ -374,11 +375,19 @@ async def test_metrics_over_http_count_answers_and_show_upstream_state() -> None
             thread.join(2)
     assert upstream_states(text) == {f"{HOST}:{resolver.config.upstreams[0].port}": "down"}
     values = {
-        line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines() if line and not line.startswith("#")
+        line.split(" ")[0]: float(line.split(" ")[1])
+        for line in text.splitlines()
+        if line and not line.startswith("#")
     }
     assert values['island_resolver_answer_source_total{source="local"}'] == 1
     assert values["island_resolver_cache_hits_total"] == 1
     assert values["island_resolver_stale_answers_total"] == 1
     assert values['island_resolver_answers_total{rcode="SERVFAIL"}'] == 2
-    assert values['island_resolver_upstream_state_changes_total{state="down",upstream="' + f'{HOST}:{resolver.config.upstreams[0].port}"}}'] == 1
+    assert (
+        values[
+            'island_resolver_upstream_state_changes_total{state="down",upstream="'
+            + f'{HOST}:{resolver.config.upstreams[0].port}"}}'
+        ]
+        == 1
+    )
     assert values['island_resolver_response_seconds_count{source="upstream"}'] == 1

@@ -21,7 +21,7 @@ import dns.exception
 import dns.message
 import dns.query
 import dns.rcode
-from dnslib import DNSRecord, EDNS0, EDNSOption
+from dnslib import EDNS0, DNSRecord, EDNSOption
 from net_helpers import HOST, free_port
 
 PACKETS = 100_000
@@ -60,7 +60,9 @@ def mutate(rng: random.Random, seeds: list[bytes]) -> bytes:
             struct.pack_into("!H", data, 2, rng.randrange(65536))
         elif how == 5 and len(data) > 13:  # a compression pointer somewhere (loops, forward, out of range)
             i = rng.randrange(12, len(data) - 1)
-            struct.pack_into("!H", data, i, 0xC000 | rng.randrange(0x4000 if rng.random() < 0.3 else len(data) + 4))
+            struct.pack_into(
+                "!H", data, i, 0xC000 | rng.randrange(0x4000 if rng.random() < 0.3 else len(data) + 4)
+            )
         elif how == 6 and len(data) > 12:  # a label length that lies
             data[rng.randrange(12, len(data))] = rng.choice((0x3F, 0x40, 0x80, 0xFF, 0x01))
         else:  # pure garbage

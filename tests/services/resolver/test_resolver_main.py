@@ -15,7 +15,10 @@ def run(tmp_path: Path, config: dict) -> subprocess.CompletedProcess[str]:
     path = tmp_path / "resolver.json"
     path.write_text(json.dumps(config))
     return subprocess.run(
-        [sys.executable, "-m", "services.resolver", "--config", str(path)], capture_output=True, text=True, timeout=20
+        [sys.executable, "-m", "services.resolver", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=20,
     )
 
 

@@ -25,7 +25,9 @@ def metric_values(resolver) -> dict[str, float]:
     from prometheus_client import generate_latest
 
     text = generate_latest(resolver.metrics.registry).decode()
-    return {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines() if line and line[0] != "#"}
+    return {
+        line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines() if line and line[0] != "#"
+    }
 
 
 async def burst(port: int, packets: list[bytes], expect: int, timeout: float = 5) -> list[bytes]:
@@ -74,14 +76,28 @@ async def test_queries_for_the_full_path_inside_a_batch_get_their_own_answers(ba
     async with world(upstream, batched=batched) as (port, resolver):
         await ask(port, LOCAL_NAME)
         header_only = struct.pack("!HHHHHH", 0x4242, 0x0100, 0, 0, 0, 0)  # FORMERR
-        response = dns.message.make_response(dns.message.make_query(LOCAL_NAME, "A")).to_wire()  # never answered
-        packets = [query(LOCAL_NAME, 1), query("outside.example", 2), query(LOCAL_NAME, 3), header_only,
-                   response, b"\x01", query("other.example", 5, "AAAA"), query(LOCAL_NAME, 6)]
+        response = dns.message.make_response(
+            dns.message.make_query(LOCAL_NAME, "A")
+        ).to_wire()  # never answered
+        packets = [
+            query(LOCAL_NAME, 1),
+            query("outside.example", 2),
+            query(LOCAL_NAME, 3),
+            header_only,
+            response,
+            b"\x01",
+            query("other.example", 5, "AAAA"),
+            query(LOCAL_NAME, 6),
+        ]
         replies = {r.id: r for r in (dns.message.from_wire(x) for x in await burst(port, packets, expect=6))}
         with pytest.raises(TimeoutError):
-            await burst(port, [], expect=1, timeout=0.3)  # nothing more comes: no reply to the response or the byte
+            await burst(
+                port, [], expect=1, timeout=0.3
+            )  # nothing more comes: no reply to the response or the byte
     assert sorted(replies) == [1, 2, 3, 5, 6, 0x4242]
-    assert [rr.to_text() for rr in replies[2].answer[0]] == ["192.0.2.1"]  # from the upstream, via the full path
+    assert [rr.to_text() for rr in replies[2].answer[0]] == [
+        "192.0.2.1"
+    ]  # from the upstream, via the full path
     assert replies[5].rcode() == dns.rcode.NOERROR and replies[5].answer == []  # NODATA from the upstream
     assert replies[0x4242].rcode() == dns.rcode.FORMERR
     for qid in (1, 3, 6):
@@ -114,8 +130,13 @@ async def test_fast_path_answers_are_counted_by_source_and_rcode_and_timed(batch
 
 @pytest.mark.parametrize("batched", BATCHED)
 async def test_an_outside_client_is_refused_on_either_path(batched: bool) -> None:
-    async with world(ControlledUpstream("answer"), batched=batched, allow=["10.20.0.0/24"]) as (port, resolver):
-        replies = [dns.message.from_wire(r) for r in await burst(port, [query(LOCAL_NAME, i) for i in range(20)], 20)]
+    async with world(ControlledUpstream("answer"), batched=batched, allow=["10.20.0.0/24"]) as (
+        port,
+        resolver,
+    ):
+        replies = [
+            dns.message.from_wire(r) for r in await burst(port, [query(LOCAL_NAME, i) for i in range(20)], 20)
+        ]
         values = metric_values(resolver)
     assert {r.rcode() for r in replies} == {dns.rcode.REFUSED}
     assert sorted(r.id for r in replies) == list(range(20))

@@ -10,7 +10,9 @@ from services.upstream.web import create_app
 
 @pytest.fixture
 async def web():
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app()), base_url="http://x") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app()), base_url="http://x"
+    ) as client:
         yield client
 
 
