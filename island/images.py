@@ -88,7 +88,7 @@ def build_wheelhouse(dest: Path, root: Path | None = None, python: str = sys.exe
             "--wheel-dir",
             str(dest),
             str(root),
-            "setuptools>=68",
+            "setuptools>=77",
         ],
         capture_output=True,
         text=True,
