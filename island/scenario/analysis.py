@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from .journal import Journal, Operation
 from .model import Scenario, Tolerance
@@ -77,7 +78,7 @@ class Result:
         return not self.problems and all(p.passed for p in self.phases)
 
 
-def _check(stats: dict, tolerance: Tolerance) -> list[str]:
+def _check(stats: dict[str, Any], tolerance: Tolerance) -> list[str]:
     problems = []
     if stats["total"] == 0:
         return ["no operations were recorded"]
@@ -138,13 +139,13 @@ def time_to_recover(ops: list[Operation], healed: float) -> tuple[float | None, 
 def evaluate(journal: Journal, scenario: Scenario) -> Result:
     windows = _windows(journal)
     bounds = _phase_bounds(journal)
-    phases = []
+    phases: list[PhaseResult] = []
     for phase in scenario.phases:
         rows = []
         for probe in scenario.probes:
             ops = [o for o in journal.operations if o.phase == phase.name and o.probe == probe.name]
             latencies = [o.latency_ms for o in ops if o.status == "ok"]
-            stats = {
+            stats: dict[str, Any] = {
                 "total": len(ops),
                 "ok": sum(o.status == "ok" for o in ops),
                 "p50_ms": percentile(latencies, 50),
@@ -182,5 +183,5 @@ def evaluate(journal: Journal, scenario: Scenario) -> Result:
                 phase.name, phase.duration, tuple(f.describe() for f in phase.faults), tuple(rows), start, end
             )
         )
-    problems = tuple(e.detail for e in journal.events if e.kind == "error")
-    return Result(journal.title, journal.scenario, journal.backend, tuple(phases), problems)
+    errors = tuple(e.detail for e in journal.events if e.kind == "error")
+    return Result(journal.title, journal.scenario, journal.backend, tuple(phases), errors)

@@ -6,6 +6,7 @@ case that says why, so a CI dashboard shows it was left out rather than silently
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from xml.etree import ElementTree as ET
 
@@ -21,7 +22,7 @@ class Skipped:
     reason: str
 
 
-def render_junit(results: list[Result], skipped: list[Skipped] = ()) -> str:
+def render_junit(results: list[Result], skipped: Sequence[Skipped] = ()) -> str:
     suites = ET.Element("testsuites")
     for result in results:
         cases = [(phase, stats) for phase in result.phases for stats in phase.probes if stats.required]

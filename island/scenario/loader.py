@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -44,7 +45,7 @@ def _field(loc: Loc) -> str:
     return out
 
 
-def _locate(loc: tuple, lines: dict[Loc, int]) -> tuple[int | None, str]:
+def _locate(loc: tuple[Any, ...], lines: dict[Loc, int]) -> tuple[int | None, str]:
     """Map pydantic's error location onto the file, skipping parts that are not in the data (union tags)."""
     path: Loc = ()
     for part in loc:
@@ -72,7 +73,8 @@ def parse_scenario(text: str, path: Path) -> Scenario:
     if not isinstance(data, dict):
         raise ScenarioError(path, [(1, "", "a scenario is a mapping with title, probes and phases")])
     lines: dict[Loc, int] = {}
-    _line_map(node, (), lines)
+    if node is not None:
+        _line_map(node, (), lines)
     try:
         return Scenario.model_validate(data, context={"scenario_file": True})
     except ValidationError as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import struct
+from typing import Any
 
 from dnslib import QTYPE, DNSRecord
 
@@ -32,7 +33,7 @@ class _OneAnswer(asyncio.DatagramProtocol):
         self.expected_id = expected_id
         self.answer: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
 
-    def datagram_received(self, data: bytes, addr) -> None:
+    def datagram_received(self, data: bytes, addr: Any) -> None:
         # Ignore stray datagrams whose ID does not match (spoofing, late answers).
         if len(data) >= 2 and struct.unpack("!H", data[:2])[0] == self.expected_id and not self.answer.done():
             self.answer.set_result(data)

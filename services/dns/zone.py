@@ -7,6 +7,7 @@ authoritative zones: the same rules for data, NODATA and NXDOMAIN in both.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from dnslib import QTYPE, RCODE, RR, SOA, DNSLabel
@@ -54,7 +55,7 @@ class Zone:
         return cls(origin_label, records)
 
     def contains(self, qname: DNSLabel) -> bool:
-        return qname.matchSuffix(self.origin)
+        return bool(qname.matchSuffix(self.origin))
 
     def _negative_soa(self) -> RR:
         # RFC 2308: the negative TTL is the smaller of the SOA's TTL and its MINIMUM field.
@@ -94,7 +95,7 @@ class Zones:
     def find(self, qname: DNSLabel) -> Zone | None:
         return next((z for z in self._zones if z.contains(qname)), None)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Zone]:
         return iter(self._zones)
 
     def __len__(self) -> int:
