@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .backends import BACKENDS, Backend, BackendError, UnsupportedFault, open_backend, running_backend
+from .deploy.cli import register as register_deploy
 from .scenario import ScenarioError, evaluate, load_scenario, render_text, run_scenario
 from .scenario.engine import Progress
 from .scenario.journal import Event
@@ -452,6 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     register_site(sub)
+    register_deploy(sub)
     bundle = sub.add_parser("bundle", help="write what an island needs to be installed with no internet")
     bundle.add_argument(
         "out", metavar="OUT", help="folder for the wheelhouse, images.tar, compose file, README"

@@ -3,95 +3,31 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-import yaml
-from pydantic import ValidationError
-
+from ..yamlfile import YamlFileError, load_model, parse_model
 from .model import Scenario
 
-Loc = tuple[str | int, ...]
 
-
-class ScenarioError(ValueError):
+class ScenarioError(YamlFileError):
     """A scenario file that cannot be run; str() lists every problem as file:line: field: message."""
-
-    def __init__(self, path: Path, problems: list[tuple[int | None, str, str]]) -> None:
-        self.path = path
-        self.problems = problems
-        lines = [
-            f"{path}:{line if line is not None else '?'}: {field + ': ' if field else ''}{message}"
-            for line, field, message in problems
-        ]
-        super().__init__("\n".join(lines))
-
-
-def _line_map(node: yaml.Node, path: Loc, lines: dict[Loc, int]) -> None:
-    lines.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            child = (*path, str(key.value))
-            lines[child] = key.start_mark.line + 1
-            _line_map(value, child, lines)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _line_map(item, (*path, index), lines)
-
-
-def _field(loc: Loc) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _locate(loc: tuple[Any, ...], lines: dict[Loc, int]) -> tuple[int | None, str]:
-    """Map pydantic's error location onto the file, skipping parts that are not in the data (union tags)."""
-    path: Loc = ()
-    for part in loc:
-        candidate = (*path, part)
-        if candidate in lines:
-            path = candidate
-        elif isinstance(part, str) and part not in ("__root__",) and (*path,) in lines and loc[-1] == part:
-            # A missing field: point at its parent, name the field.
-            return lines.get(path), _field((*path, part))
-    return lines.get(path), _field(path)
 
 
 def parse_scenario(text: str, path: Path) -> Scenario:
-    try:
-        loader = yaml.SafeLoader(text)
-        try:
-            node = loader.get_single_node()
-            data = loader.construct_document(node) if node is not None else None
-        finally:
-            loader.dispose()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        raise ScenarioError(path, [(line, "", f"not valid YAML: {exc.problem or exc}")]) from exc
-    if not isinstance(data, dict):
-        raise ScenarioError(path, [(1, "", "a scenario is a mapping with title, probes and phases")])
-    lines: dict[Loc, int] = {}
-    if node is not None:
-        _line_map(node, (), lines)
-    try:
-        return Scenario.model_validate(data, context={"scenario_file": True})
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            line, field = _locate(error["loc"], lines)
-            message = error["msg"]
-            if error["type"] == "extra_forbidden":
-                message = "unknown field"
-            problems.append((line, field, message))
-        raise ScenarioError(path, problems) from exc
+    return parse_model(
+        text,
+        path,
+        Scenario,
+        error=ScenarioError,
+        what="a scenario: a mapping with title, probes and phases",
+        context={"scenario_file": True},
+    )
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError(path, [(None, "", f"cannot read the file: {exc.strerror}")]) from exc
-    return parse_scenario(text, path)
+    return load_model(
+        path,
+        Scenario,
+        error=ScenarioError,
+        what="a scenario: a mapping with title, probes and phases",
+        context={"scenario_file": True},
+    )

@@ -1,0 +1,1 @@
+"""Building an island for real: the site file, the configuration rendered from it, posters, checks."""

@@ -1,0 +1,368 @@
+"""``island deploy render SITE OUT``: the configuration one island box runs, written from the site file.
+
+One folder per trygghetspunkt, laid out like the box's own file system (``etc/...``), plus a
+``SUMMARY.md`` for the technical owner. Rendering is a pure function of the site file: the same
+file gives the same bytes, so a rendered folder can be kept in version control and diffed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .site import SiteFile, Trygghetspunkt
+
+# Where the package and the data live on an installed box. The data folder is never deleted by the
+# package (an upgrade or a reinstall keeps the register); see docs/guide/en/05-data.md.
+PREFIX = "/opt/odrift"
+DATA_DIR = "/var/lib/odrift"
+CONFIG_DIR = "/etc/odrift"
+METRICS_PORT = 9153
+# The crisis name's TTL on the island: short, so a phone that moves between an island and the
+# internet follows within half a minute (the same 30 s as RFC 8767's stale answers).
+CRISIS_NAME_TTL = 30
+
+
+@dataclass(frozen=True)
+class RenderedFile:
+    path: str  # relative to the island's folder
+    text: str
+    mode: int = 0o644
+
+
+def _unit(
+    description: str, exec_start: str, *, after: str = "network-online.target", ports: bool = True
+) -> str:
+    # Hardened like a distribution's own units: its own dynamic user, a read-only system, only the
+    # data folder writable, the low ports by capability rather than as root.
+    caps = (
+        "AmbientCapabilities=CAP_NET_BIND_SERVICE\nCapabilityBoundingSet=CAP_NET_BIND_SERVICE\n"
+        if ports
+        else ("CapabilityBoundingSet=\n")
+    )
+    return f"""[Unit]
+Description={description}
+Documentation=file://{PREFIX}/share/doc/odrift/guide
+Wants=network-online.target
+After={after}
+
+[Service]
+Type=simple
+ExecStart={exec_start}
+Restart=on-failure
+RestartSec=2s
+# Back off when it keeps failing, instead of giving up: a trygghetspunkt has nobody to restart it.
+RestartSteps=5
+RestartMaxDelaySec=60s
+StartLimitIntervalSec=0
+User=odrift
+Group=odrift
+DynamicUser=yes
+StateDirectory=odrift
+StateDirectoryMode=0750
+ConfigurationDirectory=odrift
+{caps}NoNewPrivileges=yes
+ProtectSystem=strict
+ProtectHome=yes
+PrivateTmp=yes
+PrivateDevices=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectControlGroups=yes
+ProtectClock=yes
+ProtectHostname=yes
+RestrictNamespaces=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
+SystemCallArchitectures=native
+UMask=0027
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def resolver_config(site: SiteFile, place: Trygghetspunkt) -> dict[str, object]:
+    island = place.wifi.island_address
+    return {
+        "listen": {"host": "0.0.0.0", "port": 53},
+        "local_zones": [
+            {"name": site.crisis_name, "type": "static", "data": f"@ {CRISIS_NAME_TTL} IN A {island}\n"},
+        ],
+        "upstreams": [{"host": upstream, "port": 53} for upstream in site.resolver.upstreams],
+        # Only the island's own clients: an open resolver on the uplink would be an amplifier.
+        "allow": ["127.0.0.0/8", "::1/128", place.wifi.network],
+        "metrics": {"host": "127.0.0.1", "port": METRICS_PORT},
+    }
+
+
+def site_config(site: SiteFile) -> dict[str, object]:
+    return {
+        "db": f"{DATA_DIR}/site.sqlite3",
+        "feed": f"https://www.{site.municipality.domain}/api/cap.xml",
+        "poll_interval": 30.0,
+        # The first page, before the island has heard from the municipality: its own notice and places.
+        "content": f"{CONFIG_DIR}/content.yaml",
+    }
+
+
+def content_seed(site: SiteFile) -> dict[str, object]:
+    """The crisis site's seed (services/crisis_site/content.py ``Seed``): no messages, every trygghetspunkt."""
+    return {
+        "municipality": site.municipality.name,
+        "sender": site.municipality.sender or site.municipality.name,
+        "updated": site.standing_notice.updated.isoformat(),
+        "actions": [site.standing_notice.text],
+        "messages": [],
+        "trygghetspunkter": [
+            {
+                "name": place.name,
+                "address": place.address,
+                "opening_hours": place.opening_hours,
+                "water": place.water,
+                "heat": place.heat,
+                "toilets": place.toilets,
+                "charging": place.charging,
+                "phone_112": place.phone_112,
+                "status": place.status,
+            }
+            for place in site.trygghetspunkter
+        ],
+    }
+
+
+def dnsmasq_config(site: SiteFile, place: Trygghetspunkt) -> str:
+    wifi = place.wifi
+    net = ipaddress.IPv4Network(wifi.network)
+    return f"""# DHCP for the Wi-Fi "{wifi.ssid}" at {place.name} ({wifi.network}).
+# dnsmasq in DHCP-only mode (port=0): the island resolver answers DNS, not dnsmasq.
+port=0
+interface={site.uplink.lan_interface}
+bind-interfaces
+dhcp-authoritative
+dhcp-range={wifi.dhcp_first},{wifi.dhcp_last},{net.netmask},{wifi.lease_minutes}m
+# The island box is the phones' gateway and their only DNS server.
+dhcp-option=option:router,{wifi.island_address}
+dhcp-option=option:dns-server,{wifi.island_address}
+dhcp-option=option:domain-search,{site.municipality.domain}
+# RFC 8910: the captive-portal API (RFC 8908), which Android 11+ and iOS 14+ ask first.
+dhcp-option=114,"{site.portal_api}"
+dhcp-leasefile={DATA_DIR}/dnsmasq.leases
+log-dhcp
+"""
+
+
+def nftables_rules(site: SiteFile, place: Trygghetspunkt) -> str:
+    lan, wan = site.uplink.lan_interface, site.uplink.interface
+    wifi = place.wifi
+    return f"""#!/usr/sbin/nft -f
+# The island box at {place.name}: phones on {wifi.network} ({lan}) reach the island's DHCP, DNS and
+# web, and the internet through {wan} while it works. Nothing on the uplink may use the island's
+# resolver (no open resolver, no amplification).
+table inet odrift
+delete table inet odrift
+table inet odrift {{
+    chain input {{
+        type filter hook input priority filter; policy drop;
+        ct state established,related accept
+        ct state invalid drop
+        iif lo accept
+        ip protocol icmp accept
+        meta l4proto ipv6-icmp accept
+        iifname "{lan}" udp dport 67 accept comment "DHCP"
+        iifname "{lan}" ip saddr {wifi.network} udp dport 53 accept comment "the island resolver"
+        iifname "{lan}" ip saddr {wifi.network} tcp dport 53 accept
+        iifname "{lan}" ip saddr {wifi.network} tcp dport {{ 80, 443 }} accept comment "crisis page, sign-in sheet"
+        iifname "{wan}" tcp dport 22 ct state new limit rate 10/minute accept comment "the technical owner's SSH"
+    }}
+
+    chain forward {{
+        type filter hook forward priority filter; policy drop;
+        ct state established,related accept
+        iifname "{lan}" oifname "{wan}" ip saddr {wifi.network} accept comment "the internet while it works"
+        # Anything else is refused at once, never left to time out: apps and phones' HTTPS checks
+        # fail fast instead of hanging.
+        iifname "{lan}" meta l4proto tcp reject with tcp reset
+        iifname "{lan}" reject with icmpx admin-prohibited
+    }}
+
+    chain postrouting {{
+        type nat hook postrouting priority srcnat; policy accept;
+        oifname "{wan}" ip saddr {wifi.network} masquerade
+    }}
+}}
+"""
+
+
+def compose_file(site: SiteFile, place: Trygghetspunkt) -> str:
+    """For those who deploy with containers: the same services, the same configuration files."""
+    image = "odrift-island:latest"
+
+    def common() -> dict[str, object]:
+        return {
+            "image": image,
+            "restart": "unless-stopped",
+            "network_mode": "host",
+            "read_only": True,
+            "cap_drop": ["ALL"],
+            "cap_add": ["NET_BIND_SERVICE"],
+            "security_opt": ["no-new-privileges:true"],
+        }
+
+    document = {
+        "name": f"odrift-{place.id}",
+        "services": {
+            "resolver": {
+                **common(),
+                "command": ["python", "-m", "services.resolver", "--config", f"{CONFIG_DIR}/resolver.yaml"],
+                "volumes": [f"./etc/odrift/resolver.yaml:{CONFIG_DIR}/resolver.yaml:ro"],
+            },
+            "site": {
+                **common(),
+                "command": _site_argv(site, place, python="python"),
+                "volumes": [
+                    f"./etc/odrift/site.json:{CONFIG_DIR}/site.json:ro",
+                    f"./etc/odrift/content.yaml:{CONFIG_DIR}/content.yaml:ro",
+                    f"odrift-data:{DATA_DIR}",
+                ],
+            },
+        },
+        # A named volume: `docker compose down` keeps it; only `down -v` would delete the register.
+        "volumes": {"odrift-data": {"name": f"odrift-{place.id}-data"}},
+    }
+    header = f"# The island at {place.name}, as containers. `docker compose up -d` in this folder.\n"
+    return header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+
+
+def _site_argv(site: SiteFile, place: Trygghetspunkt, python: str = f"{PREFIX}/venv/bin/python") -> list[str]:
+    return [
+        python,
+        "-m",
+        "services.crisis_site",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        "80",
+        "--config",
+        f"{CONFIG_DIR}/site.json",
+        "--registry-days",
+        str(site.registry_days),
+        # Editors' cookies only over TLS, once the island has a certificate to serve it with.
+        *(["--secure-cookies"] if site.certificate.source != "none" else []),
+    ]
+
+
+def summary(site: SiteFile, place: Trygghetspunkt) -> str:
+    wifi = place.wifi
+    facilities = ", ".join(
+        name
+        for name, present in (
+            ("dricksvatten / water", place.water),
+            ("värme / heat", place.heat),
+            ("toaletter / toilets", place.toilets),
+            ("laddning / charging", place.charging),
+        )
+        if present
+    )
+    region = f"hub `{site.region.hub}`" if site.region else "none (a lone island)"
+    editors = ", ".join(e.name for e in site.editors) or "none yet (`island site add-editor NAME`)"
+    return f"""# Island at {place.name}
+
+For the technical owner. Rendered from the site file of {site.municipality.name}; render again
+after every change to the site file, never edit these files by hand.
+
+| | |
+| --- | --- |
+| Trygghetspunkt | {place.name}, {place.address} |
+| Opening hours | {place.opening_hours} |
+| Facilities | {facilities or "none listed"} |
+| Crisis page | `http://{site.crisis_name}/` and `https://{site.crisis_name}/` |
+| Wi-Fi | open SSID `{wifi.ssid}`, no password, no login |
+| Network | `{wifi.network}`, the island box at `{wifi.island_address}` on `{site.uplink.lan_interface}` |
+| DHCP | `{wifi.dhcp_first}`–`{wifi.dhcp_last}` ({wifi.clients} phones), {wifi.lease_minutes} min leases, option 114 `{site.portal_api}` |
+| DNS | the island resolver on `{wifi.island_address}:53`; upstreams {", ".join(f"`{u}`" for u in site.resolver.upstreams)} |
+| Uplink | `{site.uplink.interface}` |
+| Certificate | {site.certificate.source}{f" from {site.certificate.central_url}" if site.certificate.central_url else ""} |
+| Region | {region} |
+| Editors | {editors} |
+| Data | `{DATA_DIR}` (content, accounts, the safe-and-well register): back it up with `island backup` |
+
+## Files
+
+| File | Installs to | What |
+| --- | --- | --- |
+| `etc/systemd/system/odrift-resolver.service` | same path | the island resolver, restarted on failure |
+| `etc/systemd/system/odrift-site.service` | same path | the crisis site, restarted on failure |
+| `etc/odrift/resolver.yaml` | same path | the resolver: the crisis name, upstreams, who may ask |
+| `etc/odrift/site.json` | same path | the crisis site: database, the municipality's feed |
+| `etc/odrift/content.yaml` | same path | the first page, before the municipality's feed is heard |
+| `etc/dnsmasq.d/odrift.conf` | same path | DHCP for the Wi-Fi, with option 114 |
+| `etc/nftables.d/odrift.nft` | same path | the firewall: no open resolver, fast refusals |
+| `docker-compose.yml` | anywhere | the same services as containers, instead of the units |
+
+## Install, then check
+
+```sh
+sudo cp -r etc/. /etc/
+sudo systemctl daemon-reload
+sudo systemctl enable --now odrift-resolver odrift-site dnsmasq
+sudo nft -f /etc/nftables.d/odrift.nft
+island deploy check
+```
+"""
+
+
+def render_island(site: SiteFile, place: Trygghetspunkt) -> list[RenderedFile]:
+    venv_python = f"{PREFIX}/venv/bin/python"
+    resolver = yaml.safe_dump(resolver_config(site, place), sort_keys=False, allow_unicode=True)
+    return [
+        RenderedFile(
+            "etc/systemd/system/odrift-resolver.service",
+            _unit(
+                f"Ödrift island resolver ({place.name})",
+                f"{venv_python} -m services.resolver --config {CONFIG_DIR}/resolver.yaml",
+            ),
+        ),
+        RenderedFile(
+            "etc/systemd/system/odrift-site.service",
+            _unit(
+                f"Ödrift crisis site ({place.name})",
+                " ".join(_site_argv(site, place)),
+                after="network-online.target odrift-resolver.service",
+            ),
+        ),
+        RenderedFile(
+            "etc/odrift/resolver.yaml",
+            f"# The island resolver at {place.name}; rendered from the site file.\n" + resolver,
+        ),
+        RenderedFile("etc/odrift/site.json", json.dumps(site_config(site), indent=2, sort_keys=True) + "\n"),
+        RenderedFile(
+            "etc/odrift/content.yaml",
+            "# The crisis page before the first word from the municipality; rendered from the site file.\n"
+            + yaml.safe_dump(content_seed(site), sort_keys=False, allow_unicode=True),
+        ),
+        RenderedFile("etc/dnsmasq.d/odrift.conf", dnsmasq_config(site, place)),
+        RenderedFile("etc/nftables.d/odrift.nft", nftables_rules(site, place), 0o755),
+        RenderedFile("docker-compose.yml", compose_file(site, place)),
+        RenderedFile("SUMMARY.md", summary(site, place)),
+    ]
+
+
+def render_site(site: SiteFile, out: Path) -> list[Path]:
+    """Write every island's files under ``out/<trygghetspunkt id>/``; returns the paths written."""
+    written = []
+    for place in site.trygghetspunkter:
+        for item in render_island(site, place):
+            path = out / place.id / item.path
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(item.text, encoding="utf-8")
+            path.chmod(item.mode)
+            written.append(path)
+    return written

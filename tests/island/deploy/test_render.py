@@ -1,0 +1,174 @@
+"""`island deploy render`: the example site renders into files the real services and tools accept."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from tiers import require_tier
+
+from island.deploy.render import render_site
+from island.deploy.site import load_site
+from services.crisis_site.content import load_seed
+from services.resolver.config import load_config
+
+ROOT = Path(__file__).resolve().parents[3]
+EXAMPLE = ROOT / "examples" / "island.site.yaml"
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("rendered")
+    render_site(load_site(EXAMPLE), out)
+    return out
+
+
+def test_rendering_twice_gives_the_same_bytes(rendered: Path, tmp_path: Path) -> None:
+    render_site(load_site(EXAMPLE), tmp_path)
+    assert _tree(tmp_path) == _tree(rendered)
+    assert sorted(p.name for p in rendered.iterdir()) == ["biblioteket", "norrbyskolan"]
+
+
+def test_the_resolver_configuration_is_the_resolvers_own_format(rendered: Path) -> None:
+    config = load_config(rendered / "biblioteket" / "etc/odrift/resolver.yaml")
+    assert config.listen.port == 53
+    zone = config.local_zones[0]
+    assert zone.name == "krisinfo.kommun.example" and "10.44.0.1" in zone.data
+    assert [u.host for u in config.upstreams] == ["192.0.2.53", "198.51.100.53"]
+    # Only the island's own Wi-Fi (and the box itself) may ask: no open resolver on the uplink.
+    assert "10.44.0.0/22" in config.allow and "0.0.0.0/0" not in config.allow
+    assert "10.44.4.0/22" in load_config(rendered / "norrbyskolan" / "etc/odrift/resolver.yaml").allow
+
+
+def test_the_first_page_lists_every_trygghetspunkt_and_no_message(rendered: Path) -> None:
+    seed = load_seed(rendered / "biblioteket" / "etc/odrift/content.yaml")
+    assert seed.municipality == "Sjöbacka kommun"
+    assert seed.messages == []
+    assert [p.name for p in seed.trygghetspunkter] == ["Stadsbiblioteket", "Norrbyskolan, idrottshallen"]
+
+
+def test_dhcp_announces_the_island_and_the_captive_portal_api(rendered: Path) -> None:
+    text = (rendered / "biblioteket" / "etc/dnsmasq.d/odrift.conf").read_text(encoding="utf-8")
+    assert "port=0" in text.splitlines()  # DHCP only: the island resolver answers DNS
+    assert "dhcp-range=10.44.0.100,10.44.3.250,255.255.252.0,60m" in text
+    assert "dhcp-option=option:dns-server,10.44.0.1" in text
+    assert 'dhcp-option=114,"https://krisinfo.kommun.example/api/captive"' in text
+
+
+def test_units_are_hardened_and_restart(rendered: Path) -> None:
+    for unit in ("odrift-resolver", "odrift-site"):
+        text = (rendered / "biblioteket" / f"etc/systemd/system/{unit}.service").read_text(encoding="utf-8")
+        for line in (
+            "Restart=on-failure",
+            "DynamicUser=yes",
+            "ProtectSystem=strict",
+            "NoNewPrivileges=yes",
+            "StateDirectory=odrift",
+            "AmbientCapabilities=CAP_NET_BIND_SERVICE",
+        ):
+            assert line in text.splitlines(), (unit, line)
+
+
+def test_the_compose_file_keeps_the_data_in_a_named_volume(rendered: Path) -> None:
+    compose = yaml.safe_load((rendered / "biblioteket" / "docker-compose.yml").read_text(encoding="utf-8"))
+    assert set(compose["services"]) == {"resolver", "site"}
+    assert "odrift-data:/var/lib/odrift" in compose["services"]["site"]["volumes"]
+    assert compose["volumes"]["odrift-data"]["name"] == "odrift-biblioteket-data"
+
+
+@pytest.mark.e2e
+def test_the_real_site_starts_from_the_rendered_configuration(rendered: Path, tmp_path: Path) -> None:
+    import socket
+    import time
+
+    import httpx
+
+    folder = rendered / "biblioteket"
+    config = json.loads((folder / "etc/odrift/site.json").read_text(encoding="utf-8"))
+    assert config["db"] == "/var/lib/odrift/site.sqlite3"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # The rendered file as it is; only the places that exist on a box are moved to this test's folder,
+    # and the feed to a closed local port (the test never reaches outside this machine).
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "services.crisis_site",
+            "--config",
+            str(folder / "etc/odrift/site.json"),
+            "--db",
+            str(tmp_path / "site.sqlite3"),
+            "--content",
+            str(folder / "etc/odrift/content.yaml"),
+            "--feed",
+            "http://127.0.0.1:9/api/cap.xml",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            try:
+                page = httpx.get(f"http://127.0.0.1:{port}/", timeout=1.0)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the site did not answer"
+                time.sleep(0.1)
+        assert page.status_code == 200
+        assert "Sjöbacka kommun" in page.text and "Norrbyskolan, idrottshallen" in page.text
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name) or (f"/usr/sbin/{name}" if Path(f"/usr/sbin/{name}").exists() else None)
+    if path is None or os.geteuid() != 0:
+        require_tier("netns", f"{name} is not installed here, or not root" if path is None else "not root")
+    assert path is not None
+    return path
+
+
+@pytest.mark.e2e
+def test_nftables_accepts_the_rendered_rules(rendered: Path) -> None:
+    nft = _tool("nft")
+    result = subprocess.run(
+        [nft, "-c", "-f", str(rendered / "biblioteket" / "etc/nftables.d/odrift.nft")],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.e2e
+def test_dnsmasq_accepts_the_rendered_dhcp_configuration(rendered: Path, tmp_path: Path) -> None:
+    dnsmasq = _tool("dnsmasq")
+    conf = (rendered / "biblioteket" / "etc/dnsmasq.d/odrift.conf").read_text(encoding="utf-8")
+    (tmp_path / "odrift.conf").write_text(conf, encoding="utf-8")
+    result = subprocess.run(
+        [dnsmasq, "--test", f"--conf-file={tmp_path / 'odrift.conf'}"], capture_output=True, text=True
+    )
+    assert result.returncode == 0 and "syntax check OK" in (result.stdout + result.stderr), result.stderr
