@@ -11,7 +11,25 @@ set -euo pipefail
 BASE_TAG="${ISLAND_LOCAL_BASE:-odrift-base:bookworm}"
 CACHE="${ODRIFT_CACHE:-/var/cache/odrift}"
 LOG="${ODRIFT_DOCKERD_LOG:-/var/log/odrift-dockerd.log}"
-MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+# The Debian mirror this machine's own apt uses (deb822 .sources or one-line .list), so debootstrap
+# reaches what apt reaches; DEBIAN_MIRROR overrides it.
+apt_mirror() {
+    local uri
+    uri="$(cat "${APT_ROOT:-}"/etc/apt/sources.list.d/*.sources 2>/dev/null \
+        | awk 'tolower($1)=="uris:" { for (i = 2; i <= NF; i++) print $i }' \
+        | grep -E '/debian/?$' | head -n 1 || true)"
+    if [[ -z "$uri" ]]; then
+        uri="$(cat "${APT_ROOT:-}"/etc/apt/sources.list "${APT_ROOT:-}"/etc/apt/sources.list.d/*.list 2>/dev/null \
+            | awk '$1=="deb" { for (i = 2; i <= NF; i++) if ($i ~ /^(https?|file):/) { print $i; break } }' \
+            | grep -E '/debian/?$' | head -n 1 || true)"
+    fi
+    echo "${uri%/}"
+}
+MIRROR="${DEBIAN_MIRROR:-$(apt_mirror)}"
+if [[ -z "$MIRROR" ]]; then
+    echo "ci-engine: no Debian mirror in /etc/apt/sources.list(.d); set DEBIAN_MIRROR=URL" >&2
+    exit 1
+fi
 export DEBIAN_FRONTEND=noninteractive
 
 say() { echo "ci-engine: $*" >&2; }
