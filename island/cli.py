@@ -12,14 +12,14 @@ from pathlib import Path
 
 from .backends import BACKENDS, Backend, BackendError, UnsupportedFault, open_backend, running_backend
 from .scenario import ScenarioError, evaluate, load_scenario, render_text, run_scenario
-from .scenario.engine import Progress
+from .scenario.engine import Progress, check_scenario
 from .scenario.journal import Event
 from .scenario.junit import Skipped, render_junit
 from .scenario.model import Scenario
 from .scenario.report import render_markdown
 from .scenario.schema import schema_text
 from .scenario.timeline import render_svg
-from .services import resolver_upstreams
+from .service_specs import resolver_upstreams
 from .site_admin import register as register_site
 from .state import StateDir
 
@@ -262,7 +262,7 @@ def _check_all(
     problems, runnable, skipped = [], [], []
     for path, scenario in loaded:
         try:
-            backend.check_scenario(scenario)
+            check_scenario(backend, scenario)
             runnable.append((path, scenario))
         except BackendError as exc:
             problems.append(f"{path}: {exc}")
