@@ -16,8 +16,8 @@ from .state import StateDir
 def _database(args: argparse.Namespace, state: StateDir) -> Path:
     if args.db:
         return Path(args.db)
-    # The running island's site keeps its database beside the rest of the island's state.
-    return state.path / "site.sqlite3"
+    # The island's site keeps its database in the island's data folder (kept by `island down`).
+    return state.data_dir / "site.sqlite3"
 
 
 def _password(args: argparse.Namespace) -> str:

@@ -125,7 +125,15 @@ class Backend(abc.ABC):
         if handler is not None:
             await handler.heal(self, fault)
 
-    # Services -------------------------------------------------------------------------------
+    # Services and their data ------------------------------------------------------------------
+    def data_location(self) -> str | None:
+        """Where the site's database is kept across restarts and `island down`; None if not on this host."""
+        return str(self.data_dir)
+
+    def watchdog(self) -> dict[str, Any] | None:
+        """Whether something starts a crashed service again, and where it logs; None if the backend has none."""
+        return None
+
     async def restart_service(self, name: str, say: Say) -> None:
         """Stop one service as an operator would and start it again (``island restart SERVICE``)."""
         raise BackendError(f"the {self.name} backend cannot restart a single service")

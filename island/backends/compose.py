@@ -282,6 +282,9 @@ class ComposeBackend(Backend):
             for service in SERVICES
         }
 
+    def data_location(self) -> str | None:
+        return None  # in the site container; Docker restarts a crashed container (restart: unless-stopped)
+
     async def restart_service(self, name: str, say: Say) -> None:
         if name not in SERVICES:
             raise BackendError(f"the compose island has no service {name!r}; it has {', '.join(SERVICES)}")

@@ -79,6 +79,9 @@ class LocalBackend(Backend):
     async def restart_service(self, name: str, say: Say) -> None:
         await self.processes.restart(self.service_spec(name))
 
+    def watchdog(self) -> dict[str, Any] | None:
+        return self.processes.watchdog()
+
     # The uplink ---------------------------------------------------------------------------
     async def cut(self, mode: str) -> None:
         await self.relay.configure(mode=mode)

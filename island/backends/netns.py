@@ -215,6 +215,9 @@ class NetnsBackend(Backend):
     async def restart_service(self, name: str, say: Say) -> None:
         await self.processes.restart(self.service_spec(name))
 
+    def watchdog(self) -> dict[str, Any] | None:
+        return self.processes.watchdog()
+
     # The uplink: an nftables chain in the router (other faults: netns_faults.py) ----------------
     async def cut(self, mode: str) -> None:
         await asyncio.to_thread(netns_faults.chain, self, "uplink_cut", netns_faults.cut_rules(mode, ""))

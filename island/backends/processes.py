@@ -95,9 +95,11 @@ class ProcessSupervisor:
             for name, p in self.records().items()
         }
 
-    def watchdog_running(self) -> bool:
+    def watchdog(self) -> dict[str, Any] | None:
         watchdog = (self.state.read() or {}).get("watchdog")
-        return watchdog is not None and _processes.is_ours(watchdog["pid"], WATCHDOG_MODULE)
+        if watchdog is None:
+            return None
+        return {**watchdog, "running": _processes.is_ours(watchdog["pid"], WATCHDOG_MODULE)}
 
     # Life cycle -------------------------------------------------------------------------------
     async def start(self, specs: list[ServiceSpec], say: Say) -> None:
