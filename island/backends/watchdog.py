@@ -101,6 +101,8 @@ class Watchdog:
         deadline = time.monotonic() + 10.0
         while not self.mine() and time.monotonic() < deadline:
             time.sleep(0.05)
+        if self.mine():
+            log.info("watching the services of %s", self.state.path)
         while self.mine():
             self.tick()
             time.sleep(POLL_SECONDS)
