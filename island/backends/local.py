@@ -15,9 +15,9 @@ from ..service_specs import ServiceSpec, island_services
 from ..state import StateDir
 from ..topology import Topology
 from . import local_faults
-from .base import Backend, BackendError, Say
+from .base import Backend, Say
 from .faults import FaultTable, UplinkCutHandler
-from .processes import ProcessSupervisor, ServiceFaultHandler, check_ports
+from .processes import ProcessSupervisor, ServiceFaultHandler, check_ports, named
 from .relay import RelayClient, relay_spec
 
 
@@ -45,10 +45,7 @@ class LocalBackend(Backend):
         return [upstream, relay_spec(t, self.state), resolver, site]
 
     def service_spec(self, name: str) -> ServiceSpec:
-        for spec in self.specs():
-            if spec.name == name:
-                return spec
-        raise BackendError(f"the {self.name} backend has no service {name!r}")
+        return named(self.specs(), name)
 
     # Life cycle ---------------------------------------------------------------------
     def is_running(self) -> bool:

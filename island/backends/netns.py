@@ -30,7 +30,7 @@ from ..topology import Topology
 from . import _netns, netns_faults
 from .base import Backend, BackendError, Say
 from .faults import FaultTable, UplinkCutHandler
-from .processes import ProcessSupervisor, ServiceFaultHandler
+from .processes import ProcessSupervisor, ServiceFaultHandler, named
 from .relay import RelayClient, relay_spec
 
 PREFIX = "odr"
@@ -108,10 +108,7 @@ class NetnsBackend(Backend):
         return [upstream, relay_spec(t, self.state), resolver, site]
 
     def service_spec(self, name: str) -> ServiceSpec:
-        for spec in self.specs():
-            if spec.name == name:
-                return spec
-        raise BackendError(f"the {self.name} backend has no service {name!r}")
+        return named(self.specs(), name)
 
     # Life cycle ---------------------------------------------------------------------------
     # Fresh namespaces: nothing else can hold their ports, so no port check before starting.

@@ -18,7 +18,6 @@ import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -57,8 +56,11 @@ def check_ports(specs: list[ServiceSpec]) -> None:
                 )
 
 
-def now_text() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+def named(specs: list[ServiceSpec], name: str) -> ServiceSpec:
+    for spec in specs:
+        if spec.name == name:
+            return spec
+    raise BackendError(f"the island has no service {name!r}; it has {', '.join(s.name for s in specs)}")
 
 
 class ProcessSupervisor:
