@@ -17,7 +17,7 @@ from ..contract import FaultSpec, UplinkCut
 if TYPE_CHECKING:
     from .base import Backend
 
-B = TypeVar("B", bound="Backend")
+B = TypeVar("B")  # the backend (or the part of one, a Protocol) the handler works on
 F = TypeVar("F", bound=FaultSpec)
 
 

@@ -219,7 +219,7 @@ class ProcessBackend(Protocol):
     def service_spec(self, name: str) -> ServiceSpec: ...
 
 
-class ServiceFaultHandler(FaultHandler[ProcessBackend, ServiceFault]):  # type: ignore[type-var]
+class ServiceFaultHandler(FaultHandler[ProcessBackend, ServiceFault]):
     """kill (held down until healed), restart (at once, waits until it answers), pause (SIGSTOP, SIGCONT)."""
 
     fault = ServiceFault
