@@ -27,7 +27,7 @@ def data_folder(args: argparse.Namespace, state: StateDir) -> Path:
         return Path(args.data)
     if Path("/etc/odrift").is_dir():
         return Path(DATA_DIR)
-    return state.path / "data"
+    return state.data_dir
 
 
 async def cmd_render(args: argparse.Namespace, state: StateDir) -> int:
