@@ -284,3 +284,45 @@ async def test_a_message_imported_from_person_finder_shows_its_words_only(tmp_pa
         found = await lookup(site, "marta lind", "0707654321")
     assert "Meddelanden från Märta Lind" in found.text and "Hon mår bra &lt;3" in found.text
     assert "<ul></ul>" not in found.text and "765" not in found.text
+
+
+async def test_invisible_characters_do_not_make_a_new_name_for_the_limits(tmp_path) -> None:
+    from services.crisis_site.limits import RegistryLimits
+    from services.crisis_site.ratelimit import RateLimiter
+
+    app = app_with(tmp_path)
+    app.state.site.registry_limits = RegistryLimits(lookup_name_client=RateLimiter(3, 600.0))
+    async with client_for(app) as c:
+        await register(c)
+        for guess in range(3):
+            assert (await lookup(c, "Åsa Öberg", f"070-000 00 0{guess}")).status_code == 200
+        for disguise in ("\u200bÅsa Öberg", "Åsa\u200d Öberg", "\ufeffASA OBERG", "Åsa-Öberg"):
+            r = await lookup(c, disguise, PERSON["identifier"])
+            assert r.status_code == 429 and 'data-registry="limited"' in r.text, disguise
+
+
+async def test_a_strangers_misses_do_not_lock_a_relative_out(tmp_path) -> None:
+    from services.crisis_site.limits import RegistryLimits
+    from services.crisis_site.ratelimit import RateLimiter
+
+    app = app_with(tmp_path)
+    app.state.site.registry_limits = RegistryLimits(
+        lookup_name_client=RateLimiter(3, 600.0), lookup_name=RateLimiter(10, 3600.0)
+    )
+    stranger = httpx.ASGITransport(app=app, client=("10.0.0.66", 1234))
+    async with client_for(app) as relative:
+        await register(relative)
+        async with httpx.AsyncClient(transport=stranger, base_url="http://krisinfo.kommun.example") as s:
+            answers = [(await lookup(s, "Åsa Öberg", f"070-000 00 {i:02}")).status_code for i in range(5)]
+        assert answers == [200, 200, 200, 429, 429], "the stranger's guesses stop at their own budget"
+        found = await lookup(relative, "Åsa Öberg", PERSON["identifier"])
+        assert found.status_code == 200 and 'data-registry="found"' in found.text
+        # Finding someone spends nothing: a relative can look again and again.
+        for _ in range(5):
+            assert 'data-registry="found"' in (await lookup(relative, "Åsa Öberg", PERSON["identifier"])).text
+
+
+async def test_a_null_origin_is_refused_on_the_registry_forms(site: httpx.AsyncClient) -> None:
+    r = await site.post("/anhoriga/registrera", data=PERSON, headers={"Origin": "null"})
+    assert r.status_code == 403 and 'data-registry="refused"' in r.text
+    assert 'data-registry="not-found"' in (await lookup(site, PERSON["name"], PERSON["identifier"])).text
