@@ -17,13 +17,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
 
+from bench.hostile.attacks_http import dripping_answers, guess_passwords, oversized_answers
 from services.crisis_site.accounts import add_editor
 from services.crisis_site.registry import Registry
 from services.crisis_site.store import Store
@@ -189,24 +189,15 @@ def check(site: Site, name: str, residents: Residents) -> None:
     assert residents.acknowledged and not lost, f"acknowledged registrations lost: {lost}"
 
 
-def raw(site: Site, source: str, payload: bytes, filler: bytes = b"", most: int = 0) -> bytes:
-    """Send a request (and filler up to `most` bytes, until the site stops reading); its answer."""
-    with socket.create_connection((site.host, site.port), timeout=5, source_address=(source, 0)) as sock:
-        try:
-            sock.sendall(payload)
-            sent = 0
-            while sent < most:
-                sock.sendall(filler)
-                sent += len(filler)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        data = b""
-        try:
-            while chunk := sock.recv(65536):
-                data += chunk
-        except (ConnectionResetError, TimeoutError):
-            pass
-        return data
+@dataclass(frozen=True)
+class Attackers:
+    """Where the attacks of bench/hostile/attacks_http.py go, and the addresses they come from."""
+
+    site_host: str
+    site_port: int
+
+    def attacker_address(self, index: int) -> str:
+        return attacker(index)
 
 
 def test_at_rest(site: Site) -> None:
@@ -214,26 +205,15 @@ def test_at_rest(site: Site) -> None:
 
 
 def test_password_guessing_from_eight_addresses(site: Site) -> None:
-    answers: list[int] = []
-
-    def guess(n: int) -> None:
-        with client(attacker(n), timeout=30) as c:
-            for i in range(12):  # past the per-address limit (10): the last ones cost no hash
-                form = c.get(f"{site.base}/redaktion/logga-in")
-                token = form.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
-                data = {
-                    "csrf": token,
-                    "username": f"anna{i % 3}" if n % 2 else "anna",
-                    "password": f"gissning {i}",
-                }
-                answers.append(c.post(f"{site.base}/redaktion/logga-in", data=data).status_code)
-
-    def attack() -> None:
-        with ThreadPoolExecutor(8) as pool:
-            list(pool.map(guess, range(8)))
-
-    check(site, "8 password guessers", under_attack(site, attack, 60))
-    assert answers.count(429) >= 16 and set(answers) <= {401, 429, 503}, sorted(set(answers))
+    statuses: list[int] = []
+    target = Attackers(site.host, site.port)
+    stop = threading.Event()
+    check(
+        site,
+        "8 password guessers",
+        under_attack(site, lambda: statuses.extend(guess_passwords(target, stop, 12)), 60),
+    )
+    assert statuses.count(429) >= 16 and set(statuses) <= {401, 429, 503}, sorted(set(statuses))
     with client(attacker(0)) as c:  # the right password from a guesser's address is still limited
         form = c.get(f"{site.base}/redaktion/logga-in")
         token = form.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
@@ -243,63 +223,23 @@ def test_password_guessing_from_eight_addresses(site: Site) -> None:
         assert right.status_code == 429 and "retry-after" in right.headers
 
 
-ROUNDS = 30
-
-
 def test_oversized_heads(site: Site) -> None:
     answers: list[bytes] = []
-
-    def attack() -> None:
-        jobs = [
-            lambda: raw(site, attacker(10), b"GET /" + b"a" * 65_000 + b" HTTP/1.1\r\n\r\n"),
-            lambda: raw(site, attacker(11), b"GET / HTTP/1.1\r\nX-Big: ", b"a" * (1 << 20), 100 << 20),
-            lambda: raw(site, attacker(12), b"GET / HTTP/1.1\r\nX-Big: ", b"a" * (1 << 20), 1 << 20),
-            lambda: raw(site, attacker(13), b"GET / HTTP/1.1\r\n" + b"X-H: 1\r\n" * 10_000 + b"\r\n"),
-        ]
-        with ThreadPoolExecutor(4) as pool:
-            for _ in range(ROUNDS):
-                answers.extend(pool.map(lambda job: job(), jobs))
-
+    target = Attackers(site.host, site.port)
+    attack = lambda: answers.extend(oversized_answers(target, threading.Event(), rounds=30))  # noqa: E731
     check(site, "oversized URL and headers", under_attack(site, attack, 60))
-    assert [a[:12] for a in answers] == [
-        b"HTTP/1.1 414",
-        b"HTTP/1.1 431",
-        b"HTTP/1.1 431",
-        b"HTTP/1.1 431",
-    ] * ROUNDS
+    expected = [b"HTTP/1.1 414", b"HTTP/1.1 431", b"HTTP/1.1 431", b"HTTP/1.1 431"] * 30
+    assert [a[:12] for a in answers] == expected
 
 
 def test_header_dripping_and_held_connections(site: Site) -> None:
-    refused: list[int] = []
-
-    def drip(source: str, count: int) -> None:
-        socks = []
-        for _ in range(count):
-            s = socket.create_connection((site.host, site.port), timeout=5, source_address=(source, 0))
-            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
-            socks.append(s)
-        answers = []
-        for s in socks:
-            try:
-                s.settimeout(HEAD_TIMEOUT + 3)
-                answers.append(s.recv(64))
-            except OSError:
-                answers.append(b"")
-            s.close()
-        refused.append(sum(a.startswith(b"HTTP/1.1 503") for a in answers))
-        assert all(a.startswith((b"HTTP/1.1 408", b"HTTP/1.1 503")) for a in answers), set(answers)
-
-    def attack() -> None:
-        # One address holding 300 connections, and ten more addresses holding 30 each: 600 in all.
-        with ThreadPoolExecutor(11) as pool:
-            list(
-                pool.map(
-                    lambda a: drip(*a), [(attacker(20), 300)] + [(attacker(21 + i), 30) for i in range(10)]
-                )
-            )
-
+    answers: list[bytes] = []
+    target = Attackers(site.host, site.port)
+    attack = lambda: answers.extend(dripping_answers(target, threading.Event(), HEAD_TIMEOUT))  # noqa: E731
     check(site, "600 dripping connections", under_attack(site, attack, 30))
-    assert refused[0] >= 300 - 32 or max(refused) >= 300 - 32, refused
+    assert len(answers) == 600 and all(a.startswith((b"HTTP/1.1 408", b"HTTP/1.1 503")) for a in answers)
+    # One address past its 32 connections is refused at once; the others wait out the head timeout.
+    assert sum(a.startswith(b"HTTP/1.1 503") for a in answers) >= 300 - 32
 
 
 def test_a_stranger_cannot_lock_a_relative_out_of_the_registry(site: Site) -> None:
