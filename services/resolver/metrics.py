@@ -147,6 +147,13 @@ class Metrics:
         self.rate_limited = Counter(
             "island_resolver_rate_limited", "Queries over the response-rate limit", ["action"], registry=r
         )
+        self.bad_packets = Counter(
+            "island_resolver_bad_packets",
+            "Packets refused before parsing (malformed), internal errors (handler, pack) and TCP "
+            "connections over a cap (tcp_refused): counted, not logged one by one",
+            ["kind"],
+            registry=r,
+        )
         self.cache_entries = Gauge("island_resolver_cache_entries", "Answers in the cache", registry=r)
         self.latency = LatencyHistogram(
             "island_resolver_response_seconds",

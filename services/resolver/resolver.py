@@ -23,6 +23,7 @@ from services.dns.wire import (
     MalformedPacket,
     add_extended_errors,
     error_reply_bytes,
+    question_end,
 )
 
 from .acl import AccessList
@@ -31,7 +32,7 @@ from .config import ResolverConfig
 from .fastpath import FOREVER, Replays
 from .metrics import SOURCES, Metrics, fast_slot
 from .ratelimit import RateLimiter, Verdict
-from .upstreams import Upstream, UpstreamFailed, Upstreams, ask, failure_kind
+from .upstreams import Upstream, UpstreamFailed, Upstreams, failure_kind
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +49,14 @@ class IslandResolver:
         self.metrics = metrics or Metrics()
         self.zones = Zones([Zone.from_text(z.name, z.data) for z in config.local_zones])
         self._zone_types = {str(DNSLabel(z.name)): z.type for z in config.local_zones}
+        self._static_zone_names = {_wire_name(z.name) for z in config.local_zones if z.type == "static"}
         self.cache = AnswerCache(config.cache, config.serve_stale)
-        self.upstreams = Upstreams(config.upstreams, config.health, on_change=self._upstream_changed)
+        self.upstreams = Upstreams(
+            config.upstreams,
+            config.health,
+            on_change=self._upstream_changed,
+            silence_budget=config.forward_timeout,
+        )
         self.acl = AccessList(config.allow)
         self.rate_limit = RateLimiter(config.rate_limit)
         self.replays = Replays()
@@ -71,8 +78,12 @@ class IslandResolver:
         hot = self._hot
         hot.queries[transport] += 1
         # Limited first, so that refusals cannot be reflected at a spoofed victim at full rate either.
+        # The island's own names are answered all the same: their answers are small (no
+        # amplification) and ready-made, and residents must get them whoever floods.
         if transport == "udp" and self._rate_limiting:
             verdict = self.rate_limit.check(host)
+            if verdict is not Verdict.ANSWER and self._island_name(data):
+                verdict = Verdict.ANSWER
             if verdict is Verdict.DROP:
                 self.metrics.rate_limited.labels("drop").inc()
                 return b""
@@ -106,6 +117,23 @@ class IslandResolver:
             self._count_hit(entry, data)
         hot.fast[slot] += 1
         return reply
+
+    def _island_name(self, data: bytes) -> bool:
+        """Whether ``data`` asks for one of the island's own names: a local answer ready to replay,
+        or a name in a static local zone (answered on the full path once, replayed after that)."""
+        stored = self.replays.answer(data, time.monotonic())
+        if stored is not None:
+            return stored[2] == "local"
+        end = question_end(data)
+        if end is None:
+            return False
+        name = data[12 : end - 4].lower()
+        offset = 0
+        while offset < len(name) - 1:  # each suffix at a label boundary, the root excluded
+            if name[offset:] in self._static_zone_names:
+                return True
+            offset += 1 + name[offset]
+        return False
 
     def answered_batch(self, count: int, seconds: float) -> None:
         """The server sent ``count`` fast-path answers within ``seconds`` of receiving the first."""
@@ -299,7 +327,7 @@ class IslandResolver:
     async def _ask_one(self, upstream: Upstream, question: DNSRecord, timeout: float) -> DNSRecord | None:
         started = time.monotonic()
         try:
-            answer = await ask(upstream, question, timeout)
+            answer = await self.upstreams.ask(upstream, question, timeout)
         except (DNSExchangeError, MalformedPacket) as exc:
             kind = failure_kind(exc)
             if kind == "timeout":
@@ -319,6 +347,11 @@ class IslandResolver:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.upstreams.close()
+
+
+def _wire_name(name: str) -> bytes:
+    """``name`` lower-cased in wire format (length-prefixed labels, then the root)."""
+    return b"".join(bytes([len(label)]) + label for label in DNSLabel(name.lower()).label) + b"\x00"
 
 
 def _truncated(data: bytes) -> bytes:
@@ -351,7 +384,9 @@ async def serve(config: ResolverConfig) -> None:
         config.listen.port,
         fast_path=resolver,
         max_tcp_connections=config.limits.tcp_connections,
+        max_tcp_per_client=config.limits.tcp_connections_per_client,
         tcp_idle_seconds=config.limits.tcp_idle_seconds,
+        count_problem=lambda kind: resolver.metrics.bad_packets.labels(kind).inc(),
     )
     await server.start()
     try:
