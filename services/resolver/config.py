@@ -93,6 +93,22 @@ class RateLimit(_Model):
     ipv6_prefix: int = Field(128, ge=16, le=128)
     # Every nth limited UDP query is answered with TC (slip), so real clients retry over TCP.
     slip: int = Field(2, ge=0)
+    # Queries that need work (no ready answer: new names, cache misses, TCP), per address, UDP and
+    # TCP alike, dropped over the limit. A ready answer costs microseconds, work a few hundred.
+    work_per_second: float = Field(200, ge=0, description="0 turns it off")
+    work_burst: float = Field(400, ge=0, description="0: one second's worth")
+
+    def for_work(self) -> RateLimit:
+        """The work limit as a rate limit of its own (same prefixes, no slip: over it, a query is dropped)."""
+        return RateLimit(
+            responses_per_second=self.work_per_second,
+            burst=self.work_burst,
+            ipv4_prefix=self.ipv4_prefix,
+            ipv6_prefix=self.ipv6_prefix,
+            slip=0,
+            work_per_second=0,
+            work_burst=0,
+        )
 
 
 class Limits(_Model):

@@ -59,6 +59,8 @@ class IslandResolver:
         )
         self.acl = AccessList(config.allow)
         self.rate_limit = RateLimiter(config.rate_limit)
+        self.work_limit = RateLimiter(config.rate_limit.for_work())
+        self._work_limiting = self.work_limit.enabled
         self.replays = Replays()
         self._in_flight: dict[CacheKey, asyncio.Future[DNSRecord]] = {}
         self._tasks: set[asyncio.Task] = set()
@@ -85,10 +87,10 @@ class IslandResolver:
             if verdict is not Verdict.ANSWER and self._island_name(data):
                 verdict = Verdict.ANSWER
             if verdict is Verdict.DROP:
-                self.metrics.rate_limited.labels("drop").inc()
+                hot.rate_limited["drop"] += 1
                 return b""
             if verdict is Verdict.SLIP:
-                self.metrics.rate_limited.labels("slip").inc()
+                hot.rate_limited["slip"] += 1
                 return _truncated(data)
         allowed = self._acl_decisions.get(host)
         if allowed is None:
@@ -101,33 +103,43 @@ class IslandResolver:
             hot.fast[_REFUSED_SLOT] += 1
             return refusal
         if transport != "udp":
-            return None  # replays are packed for UDP (maybe truncated); TCP is rare, take the full path
+            return self._full_path(data, host)  # replays are packed for UDP (maybe truncated); TCP is rare
         # Inlined Replays.answer for the common case, a question asked before in the very same bytes:
         # one dict lookup, and no clock for local answers (they never expire).
         stored = self._same_bytes_answer(data[2:])
         if stored is None or (stored[1] != FOREVER and time.monotonic() >= stored[1]):
             stored = self.replays.answer(data, time.monotonic())
             if stored is None:
-                return None
+                return self._full_path(data, host)
         reply, _, _, entry, slot = stored
         if entry is not None:  # a cache answer
             if entry.evicted:
-                return None
+                return self._full_path(data, host)
             hot.cache_hits += 1
             self._count_hit(entry, data)
         hot.fast[slot] += 1
         return reply
 
+    def _full_path(self, data: bytes, host: str) -> bytes | None:
+        """None to take the full path (parse, cache, upstream), or b"" to drop a query over the
+        client's share of it: a full-path answer costs a hundred times a ready one, so one address
+        flooding new names must not fill the socket that residents' queries wait in."""
+        if not self._work_limiting or self.work_limit.check(host) is Verdict.ANSWER:
+            return None
+        if self._island_name(data):
+            return None
+        self._hot.rate_limited["work"] += 1
+        return b""
+
     def _island_name(self, data: bytes) -> bool:
-        """Whether ``data`` asks for one of the island's own names: a local answer ready to replay,
-        or a name in a static local zone (answered on the full path once, replayed after that)."""
-        stored = self.replays.answer(data, time.monotonic())
-        if stored is not None:
-            return stored[2] == "local"
+        """Whether ``data`` asks for a name in one of the island's static local zones (its own names)."""
         end = question_end(data)
         if end is None:
             return False
         name = data[12 : end - 4].lower()
+        # Most floods ask for other names: a suffix test rules them out before any label walk.
+        if not any(name.endswith(zone) for zone in self._static_zone_names):
+            return False
         offset = 0
         while offset < len(name) - 1:  # each suffix at a label boundary, the root excluded
             if name[offset:] in self._static_zone_names:

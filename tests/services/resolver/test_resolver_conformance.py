@@ -356,6 +356,33 @@ async def test_the_islands_own_names_are_answered_over_the_rate_limit() -> None:
     assert all(addresses(r) == ["10.20.0.10"] for r in replies)
 
 
+async def test_one_address_flooding_new_names_gets_only_its_share_of_work() -> None:
+    limit = {"work_per_second": 5, "work_burst": 5}
+    async with world(ControlledUpstream("answer"), rate_limit=limit) as (port, _):
+        loop = asyncio.get_running_loop()
+        answered = 0
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as flooder:
+            flooder.setblocking(False)
+            flooder.connect((HOST, port))
+            for i in range(40):
+                flooder.send(dns.message.make_query(f"new{i}.example", "A").to_wire())
+            with contextlib.suppress(asyncio.TimeoutError):
+                while True:
+                    await asyncio.wait_for(loop.sock_recv(flooder, 512), 0.5)
+                    answered += 1
+            # Over its share, the flooder still gets the island's own name (never asked before)...
+            own = dns.message.make_query("krisinfo.kommun.example", "A")
+            flooder.send(own.to_wire())
+            own_answer = dns.message.from_wire(await asyncio.wait_for(loop.sock_recv(flooder, 512), 2))
+        # ...and another address its new names.
+        other = await dns.asyncquery.udp(
+            dns.message.make_query("other.example", "A"), HOST, port=port, source="127.0.0.2", timeout=2
+        )
+    assert 5 <= answered <= 8  # its burst and what refilled meanwhile; the rest dropped
+    assert addresses(own_answer) == ["10.20.0.10"]
+    assert addresses(other) == ["192.0.2.1"]
+
+
 async def test_refusals_are_rate_limited_too() -> None:
     limit = {"responses_per_second": 5, "burst": 5, "slip": 0}
     async with world(ControlledUpstream("answer"), rate_limit=limit, allow=["10.20.0.0/24"]) as (port, _):
