@@ -7,10 +7,12 @@ first. The site's HTTP attacks live in a module of their own with a table of the
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import socket
 import struct
+import threading
 import time
 from collections.abc import Callable
 from multiprocessing.synchronize import Event
@@ -70,20 +72,20 @@ def _drain(sock: socket.socket) -> None:
         pass
 
 
-def many_questions(target: Target, stop: Event) -> int:
+def many_questions(target: Target, stop: Event, rate: float = 20) -> int:
     """qdcount=65535 with one question, 20 a second (issue 13: 110-180 ms of CPU each before)."""
     packet = _header(qd=65535)[2:] + _wire_name(target.crisis_name) + _A_IN
-    return _paced_udp(target, stop, 20, lambda: os.urandom(2) + packet, 60)
+    return _paced_udp(target, stop, rate, lambda: os.urandom(2) + packet, 60)
 
 
-def compressed_questions(target: Target, stop: Event) -> int:
+def compressed_questions(target: Target, stop: Event, rate: float = 20) -> int:
     """10,000 questions, each a compression pointer to the first, 20 a second."""
     first = _wire_name(target.crisis_name) + _A_IN
     packet = _header(qd=10_000)[2:] + first + b"\xc0\x0c\x00\x01\x00\x01" * 9_999
-    return _paced_udp(target, stop, 20, lambda: os.urandom(2) + packet, 60)
+    return _paced_udp(target, stop, rate, lambda: os.urandom(2) + packet, 60)
 
 
-def long_names(target: Target, stop: Event) -> int:
+def long_names(target: Target, stop: Event, rate: float = 500) -> int:
     """Names of 257 to 400 octets (SERVFAIL and a 4 KB traceback each before), 500 a second."""
 
     def packet() -> bytes:
@@ -91,10 +93,10 @@ def long_names(target: Target, stop: Event) -> int:
         name = b"".join(b"\x3f" + os.urandom(63).hex()[:63].encode() for _ in range(labels)) + b"\x00"
         return _header() + name + _A_IN
 
-    return _paced_udp(target, stop, 500, packet, 60)
+    return _paced_udp(target, stop, rate, packet, 60)
 
 
-def edns_abuse(target: Target, stop: Event) -> int:
+def edns_abuse(target: Target, stop: Event, rate: float = 500) -> int:
     """EDNS version 1, two OPT records, an OPT owned by a name, an OPT among the answers: 500 a second."""
     question = _wire_name(f"x{random.randrange(10**6)}.{target.crisis_name}") + _A_IN
     variants = [
@@ -103,17 +105,17 @@ def edns_abuse(target: Target, stop: Event) -> int:
         _header(ar=1) + question + _opt(owner=b"\xc0\x0c"),
         _header(an=1) + question + _opt(),
     ]
-    return _paced_udp(target, stop, 500, lambda: random.choice(variants), 60)
+    return _paced_udp(target, stop, rate, lambda: random.choice(variants), 60)
 
 
-def random_names(target: Target, stop: Event) -> int:
+def random_names(target: Target, stop: Event, rate: float = 5_000) -> int:
     """A flood of never-seen outside names (each a cache miss sent upstream), 5,000 a second."""
     suffix = _wire_name("flood.example") + _A_IN
 
     def packet() -> bytes:
         return _header() + b"\x0c" + os.urandom(6).hex().encode() + suffix
 
-    return _paced_udp(target, stop, 5_000, packet, 60)
+    return _paced_udp(target, stop, rate, packet, 60)
 
 
 TCP_HELD = 300
@@ -154,6 +156,35 @@ def _closed(sock: socket.socket) -> bool:
         return False
     except OSError:
         return True
+
+
+# The soak's background: every attack at once, at a tenth of the single-attack rates for the
+# floods (the soak is about hours of steady abuse, not the peak; the peaks have their own tests).
+BACKGROUND: list[Attack] = [
+    many_questions,
+    compressed_questions,
+    functools.partial(long_names, rate=50),
+    functools.partial(edns_abuse, rate=50),
+    functools.partial(random_names, rate=500),
+]
+
+
+def background_abuse(target: Target, stop: Event) -> int:
+    """BACKGROUND and the held TCP connections at once, each restarted when its own time is up, until stopped."""
+    deadline = time.monotonic() + MAX_SECONDS
+    attacks = [*BACKGROUND, held_tcp_connections]
+    counts = [0] * len(attacks)
+
+    def keep_running(index: int, attack: Attack) -> None:
+        while not stop.is_set() and time.monotonic() < deadline:
+            counts[index] += attack(target, stop)
+
+    threads = [threading.Thread(target=keep_running, args=(i, a), daemon=True) for i, a in enumerate(attacks)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(counts)
 
 
 DNS_ATTACKS: list[tuple[str, Attack]] = [

@@ -9,11 +9,12 @@ it sent. Traffic goes only to the island's loopback addresses named in the Targe
 
 from __future__ import annotations
 
+import contextlib
 import math
 import multiprocessing
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.synchronize import Event
 from typing import Any
@@ -125,6 +126,27 @@ def _run_attack(attack: Attack, target: Target, stop: Event, sent: Any) -> None:
     sent.value = attack(target, stop)
 
 
+@contextlib.contextmanager
+def attack_running(target: Target, attack: Attack) -> Iterator[Callable[[], int]]:
+    """``attack`` in a child process of its own for the duration of the block; stopped at its end.
+
+    Yields a function that tells, once the block has ended, how many packets or connections it sent.
+    """
+    context = multiprocessing.get_context("fork")
+    stop = context.Event()
+    sent = context.Value("q", 0)
+    child = context.Process(target=_run_attack, args=(attack, target, stop, sent), daemon=True)
+    child.start()
+    try:
+        yield lambda: int(sent.value)
+    finally:
+        stop.set()
+        child.join(10)
+        if child.is_alive():
+            child.kill()
+            child.join()
+
+
 def measure_resident(
     target: Target,
     attack: Attack | None,
@@ -137,21 +159,21 @@ def measure_resident(
 
     With ``tcp`` the resident also asks over TCP (for attacks on TCP slots).
     """
-    context = multiprocessing.get_context("fork")
-    stop = context.Event()
-    sent = context.Value("q", 0)
-    child = None
-    if attack is not None:
-        child = context.Process(target=_run_attack, args=(attack, target, stop, sent), daemon=True)
-        child.start()
+    if attack is None:
+        return _probe_resident(target, seconds, tcp)
+    with attack_running(target, attack) as sent:
         time.sleep(warmup)
+        measurement = _probe_resident(target, seconds, tcp)
+    measurement.attack_sent = sent()
+    return measurement
+
+
+def _probe_resident(target: Target, seconds: float, tcp: bool) -> Measurement:
     measurement = Measurement(Probes(), Probes(), Probes(), 0)
     until = time.monotonic() + seconds
     transport = httpx.HTTPTransport(local_address=target.resident)
-    headers = {
-        "Host": target.crisis_name,
-        "Connection": "close",
-    }  # a new connection each time, as phones come and go
+    # A new connection each time, as phones come and go.
+    headers = {"Host": target.crisis_name, "Connection": "close"}
     with httpx.Client(transport=transport, headers=headers, timeout=LIMIT) as client:
         loops = [
             threading.Thread(
@@ -174,11 +196,4 @@ def measure_resident(
             loop.start()
         for loop in loops:
             loop.join()
-    if child is not None:
-        stop.set()
-        child.join(10)
-        if child.is_alive():
-            child.kill()
-            child.join()
-        measurement.attack_sent = sent.value
     return measurement

@@ -67,7 +67,8 @@ MAX_TCP_CONNECTIONS = 256
 # One address may hold at most this many: a quarter, so one host cannot take every slot
 # (Unbound: tcp-connection-limit), while a trygghetspunkt behind one NAT address still has room.
 MAX_TCP_CONNECTIONS_PER_CLIENT = 64
-UDP_RECEIVE_BUFFER = 1 << 20
+# 4 MB (Unbound's so-rcvbuf advice): under a flood, room for the seconds a busy machine may not run us.
+UDP_RECEIVE_BUFFER = 4 << 20
 
 
 def _enlarge_receive_buffer(sock: socket.socket) -> None:

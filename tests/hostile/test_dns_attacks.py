@@ -22,7 +22,7 @@ from island.services import RESOLVER_METRICS_PORT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.hostile]
 
-SECONDS = 6.0
+SECONDS = 4.0
 MALFORMED = 'island_resolver_bad_packets_total{kind="malformed"}'
 
 
