@@ -66,6 +66,7 @@ class IslandResolver:
         self._tasks: set[asyncio.Task] = set()
         self._hot = self.metrics.hot
         self._rate_limiting = self.rate_limit.enabled
+        self._rate_check = self.rate_limit.check
         self._acl_decisions = self.acl.decisions
         self._same_bytes_answer = self.replays.same_bytes.get
         self._fast_seen = [0] * len(SOURCES)  # fast-path answers per source already in the latency histogram
@@ -83,7 +84,7 @@ class IslandResolver:
         # The island's own names are answered all the same: their answers are small (no
         # amplification) and ready-made, and residents must get them whoever floods.
         if transport == "udp" and self._rate_limiting:
-            verdict = self.rate_limit.check(host)
+            verdict = self._rate_check(host)
             if verdict is not Verdict.ANSWER and self._island_name(data):
                 verdict = Verdict.ANSWER
             if verdict is Verdict.DROP:
@@ -133,6 +134,9 @@ class IslandResolver:
 
     def _island_name(self, data: bytes) -> bool:
         """Whether ``data`` asks for a name in one of the island's static local zones (its own names)."""
+        stored = self._same_bytes_answer(data[2:])
+        if stored is not None and stored[2] == "local":
+            return True  # asked before in these very bytes: one dict lookup
         end = question_end(data)
         if end is None:
             return False
