@@ -47,3 +47,7 @@ bench-http: $(STAMP)
 .PHONY: bench-registry
 bench-registry: $(STAMP)
 	$(BIN)/python bench/registry/bench.py $(BENCH_ARGS)
+## A resident's crisis name and page p99 at rest and under each attack (bench/hostile), in one run; the ratios.
+.PHONY: bench-hostile
+bench-hostile: $(STAMP)
+	$(BIN)/python -m bench.hostile.run $(BENCH_ARGS)

@@ -11,7 +11,7 @@ import socket
 
 import pytest
 
-TIERS = ("e2e", "netns", "docker", "browser")
+TIERS = ("e2e", "netns", "docker", "browser", "hostile")
 
 
 def required(tier: str) -> bool:

@@ -14,18 +14,31 @@ import logging
 import socket
 import struct
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from dnslib import RCODE, DNSRecord
 
 from . import udp_batch
-from .wire import MalformedPacket, client_udp_size, error_reply_bytes, pack_for_udp, parse_query, servfail
+from .wire import (
+    MalformedPacket,
+    client_udp_size,
+    error_reply_bytes,
+    pack_for_udp,
+    parse_query,
+    refusal_bytes,
+    servfail,
+)
 
 log = logging.getLogger(__name__)
 
 # handler(query, client_address, transport_name) -> response, or None to drop the query
 Handler = Callable[[DNSRecord, tuple[str, int], str], Awaitable[DNSRecord | None]]
+# count_problem(kind): "malformed" (refused before parsing: FORMERR, NOTIMP, BADVERS),
+# "handler" (the handler raised: SERVFAIL), "pack" (the answer could not be packed: SERVFAIL),
+# "tcp_refused" (a TCP connection over a cap, closed at once)
+ProblemCounter = Callable[[str], None]
 
 
 class FastPath(Protocol):
@@ -51,7 +64,11 @@ class FastPath(Protocol):
 
 TCP_IDLE_SECONDS = 10.0
 MAX_TCP_CONNECTIONS = 256
-UDP_RECEIVE_BUFFER = 1 << 20
+# One address may hold at most this many: a quarter, so one host cannot take every slot
+# (Unbound: tcp-connection-limit), while a trygghetspunkt behind one NAT address still has room.
+MAX_TCP_CONNECTIONS_PER_CLIENT = 64
+# 4 MB (Unbound's so-rcvbuf advice): under a flood, room for the seconds a busy machine may not run us.
+UDP_RECEIVE_BUFFER = 4 << 20
 
 
 def _enlarge_receive_buffer(sock: socket.socket) -> None:
@@ -105,14 +122,17 @@ class DNSServer:
         *,
         fast_path: FastPath | None = None,
         max_tcp_connections: int = MAX_TCP_CONNECTIONS,
+        max_tcp_per_client: int = MAX_TCP_CONNECTIONS_PER_CLIENT,
         tcp_idle_seconds: float = TCP_IDLE_SECONDS,
         batched: bool = True,
+        count_problem: ProblemCounter | None = None,
     ) -> None:
         self.handler = handler
         self.host = host
         self.port = port
         self.fast_path = fast_path
         self.max_tcp_connections = max_tcp_connections
+        self.max_tcp_per_client = max_tcp_per_client
         self.tcp_idle_seconds = tcp_idle_seconds
         self.batched = batched
         self._udp: asyncio.DatagramTransport | None = None
@@ -120,6 +140,11 @@ class DNSServer:
         self._tcp: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task] = set()
         self._tcp_connections = 0
+        self._tcp_per_client: Counter[str] = Counter()
+        # Every bad packet is counted; only the first of each kind is logged with its traceback,
+        # so a flood of them costs no disk and no loop time.
+        self.problems: Counter[str] = Counter()
+        self._count_problem = count_problem
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -213,12 +238,18 @@ class DNSServer:
         try:
             query = parse_query(data)
         except MalformedPacket as exc:
+            self._problem("malformed")
             log.debug("malformed packet from %s: %s", client, exc)
-            return self._unparsed(error_reply_bytes(data, exc.rcode))
+            return self._unparsed(refusal_bytes(data, exc))
         try:
             response = await self.handler(query, client, transport)
         except Exception:
-            log.exception("internal error answering %s from %s", query.q.qname, client)
+            if self._problem("handler"):
+                log.exception(
+                    "internal error answering %s from %s (further ones are only counted)",
+                    query.q.qname,
+                    client,
+                )
             response = servfail(query)
         if response is None:
             return None
@@ -228,7 +259,8 @@ class DNSServer:
             else:
                 reply = response.pack()
         except Exception:
-            log.exception("cannot pack the answer for %s", query.q.qname)
+            if self._problem("pack"):
+                log.exception("cannot pack the answer for %s (further ones are only counted)", query.q.qname)
             return self._unparsed(error_reply_bytes(data, RCODE.SERVFAIL))
         if self.fast_path is not None:
             try:
@@ -237,17 +269,30 @@ class DNSServer:
                 log.exception("fast path could not learn the answer for %s", query.q.qname)
         return reply
 
+    def _problem(self, kind: str) -> bool:
+        """Count a problem; True the first time of its kind (log it then, with the traceback)."""
+        self.problems[kind] += 1
+        if self._count_problem is not None:
+            self._count_problem(kind)
+        return self.problems[kind] == 1
+
     def _unparsed(self, reply: bytes | None) -> bytes | None:
         if self.fast_path is not None:
             self.fast_path.sent_unparsed(reply)
         return reply
 
     async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self._tcp_connections >= self.max_tcp_connections:
+        client = writer.get_extra_info("peername")[:2]
+        host = client[0]
+        if (
+            self._tcp_connections >= self.max_tcp_connections
+            or self._tcp_per_client[host] >= self.max_tcp_per_client
+        ):
+            self._problem("tcp_refused")
             writer.close()
             return
         self._tcp_connections += 1
-        client = writer.get_extra_info("peername")[:2]
+        self._tcp_per_client[host] += 1
         try:
             while True:
                 header = await asyncio.wait_for(reader.readexactly(2), self.tcp_idle_seconds)
@@ -262,4 +307,7 @@ class DNSServer:
             pass
         finally:
             self._tcp_connections -= 1
+            self._tcp_per_client[host] -= 1
+            if not self._tcp_per_client[host]:
+                del self._tcp_per_client[host]
             writer.close()

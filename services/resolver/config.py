@@ -77,19 +77,45 @@ class Health(_Model):
 
 
 class RateLimit(_Model):
-    """Response-rate limiting per client prefix (Unbound: ip-ratelimit)."""
+    """Response-rate limiting per client address (Unbound: ip-ratelimit).
 
-    responses_per_second: float = Field(0, ge=0, description="0 turns it off")
-    burst: float = Field(0, ge=0, description="defaults to one second's worth")
-    ipv4_prefix: int = Field(24, ge=8, le=32)
-    ipv6_prefix: int = Field(56, ge=16, le=128)
+    On by default, at a level a busy trygghetspunkt never reaches even behind one NAT
+    address (docs/resolver.md says why 2,000): it bounds what one address can make the
+    resolver do and reflect, while every other address keeps its own share. The island's
+    own names are answered even over the limit (services/resolver/resolver.py).
+    """
+
+    responses_per_second: float = Field(2000, ge=0, description="0 turns it off")
+    burst: float = Field(4000, ge=0, description="0: one second's worth")
+    # Per address: residents of one Wi-Fi share a /24 (and a /64), so a wider prefix would let
+    # one of them limit all the others.
+    ipv4_prefix: int = Field(32, ge=8, le=32)
+    ipv6_prefix: int = Field(128, ge=16, le=128)
     # Every nth limited UDP query is answered with TC (slip), so real clients retry over TCP.
     slip: int = Field(2, ge=0)
+    # Queries that need work (no ready answer: new names, cache misses, TCP), per address, UDP and
+    # TCP alike, dropped over the limit. A ready answer costs microseconds, work a few hundred.
+    work_per_second: float = Field(200, ge=0, description="0 turns it off")
+    work_burst: float = Field(400, ge=0, description="0: one second's worth")
+
+    def for_work(self) -> RateLimit:
+        """The work limit as a rate limit of its own (same prefixes, no slip: over it, a query is dropped)."""
+        return RateLimit(
+            responses_per_second=self.work_per_second,
+            burst=self.work_burst,
+            ipv4_prefix=self.ipv4_prefix,
+            ipv6_prefix=self.ipv6_prefix,
+            slip=0,
+            work_per_second=0,
+            work_burst=0,
+        )
 
 
 class Limits(_Model):
     # Unbound: incoming-num-tcp and tcp-idle-timeout.
     tcp_connections: int = Field(256, ge=1)
+    # Unbound: tcp-connection-limit. A quarter of the slots: one address cannot take them all.
+    tcp_connections_per_client: int = Field(64, ge=1)
     tcp_idle_seconds: float = Field(10.0, gt=0)
 
 

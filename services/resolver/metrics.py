@@ -57,6 +57,8 @@ class HotCounts(Collector):
         self.sources = dict.fromkeys(SOURCES, 0)
         self.fast = [0] * (16 * len(SOURCES))
         self.cache_hits = 0
+        # Over the response-rate limit: dropped, slipped (TC), or dropped over the work limit.
+        self.rate_limited = {"drop": 0, "slip": 0, "work": 0}
 
     def source_counts(self) -> dict[str, int]:
         fast = self.fast
@@ -84,7 +86,14 @@ class HotCounts(Collector):
         hits = CounterMetricFamily(
             "island_resolver_cache_hits", "Answers served from fresh cache", value=self.cache_hits
         )
-        return [queries, answers, sources, hits]
+        limited = CounterMetricFamily(
+            "island_resolver_rate_limited",
+            "Queries over a rate limit: dropped, slipped (TC) or over the work limit (dropped)",
+            labels=["action"],
+        )
+        for action, n in self.rate_limited.items():
+            limited.add_metric([action], n)
+        return [queries, answers, sources, hits, limited]
 
 
 class LatencyHistogram(Collector):
@@ -144,8 +153,12 @@ class Metrics:
         self.refused = Counter(
             "island_resolver_refused", "Queries refused: client not in an allowed network", registry=r
         )
-        self.rate_limited = Counter(
-            "island_resolver_rate_limited", "Queries over the response-rate limit", ["action"], registry=r
+        self.bad_packets = Counter(
+            "island_resolver_bad_packets",
+            "Packets refused before parsing (malformed), internal errors (handler, pack) and TCP "
+            "connections over a cap (tcp_refused): counted, not logged one by one",
+            ["kind"],
+            registry=r,
         )
         self.cache_entries = Gauge("island_resolver_cache_entries", "Answers in the cache", registry=r)
         self.latency = LatencyHistogram(

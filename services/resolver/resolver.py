@@ -23,6 +23,7 @@ from services.dns.wire import (
     MalformedPacket,
     add_extended_errors,
     error_reply_bytes,
+    question_end,
 )
 
 from .acl import AccessList
@@ -31,7 +32,7 @@ from .config import ResolverConfig
 from .fastpath import FOREVER, Replays
 from .metrics import SOURCES, Metrics, fast_slot
 from .ratelimit import RateLimiter, Verdict
-from .upstreams import Upstream, UpstreamFailed, Upstreams, ask, failure_kind
+from .upstreams import Upstream, UpstreamFailed, Upstreams, failure_kind
 
 log = logging.getLogger(__name__)
 
@@ -48,15 +49,24 @@ class IslandResolver:
         self.metrics = metrics or Metrics()
         self.zones = Zones([Zone.from_text(z.name, z.data) for z in config.local_zones])
         self._zone_types = {str(DNSLabel(z.name)): z.type for z in config.local_zones}
+        self._static_zone_names = {_wire_name(z.name) for z in config.local_zones if z.type == "static"}
         self.cache = AnswerCache(config.cache, config.serve_stale)
-        self.upstreams = Upstreams(config.upstreams, config.health, on_change=self._upstream_changed)
+        self.upstreams = Upstreams(
+            config.upstreams,
+            config.health,
+            on_change=self._upstream_changed,
+            silence_budget=config.forward_timeout,
+        )
         self.acl = AccessList(config.allow)
         self.rate_limit = RateLimiter(config.rate_limit)
+        self.work_limit = RateLimiter(config.rate_limit.for_work())
+        self._work_limiting = self.work_limit.enabled
         self.replays = Replays()
         self._in_flight: dict[CacheKey, asyncio.Future[DNSRecord]] = {}
         self._tasks: set[asyncio.Task] = set()
         self._hot = self.metrics.hot
         self._rate_limiting = self.rate_limit.enabled
+        self._rate_check = self.rate_limit.check
         self._acl_decisions = self.acl.decisions
         self._same_bytes_answer = self.replays.same_bytes.get
         self._fast_seen = [0] * len(SOURCES)  # fast-path answers per source already in the latency histogram
@@ -71,13 +81,17 @@ class IslandResolver:
         hot = self._hot
         hot.queries[transport] += 1
         # Limited first, so that refusals cannot be reflected at a spoofed victim at full rate either.
+        # The island's own names are answered all the same: their answers are small (no
+        # amplification) and ready-made, and residents must get them whoever floods.
         if transport == "udp" and self._rate_limiting:
-            verdict = self.rate_limit.check(host)
+            verdict = self._rate_check(host)
+            if verdict is not Verdict.ANSWER and self._island_name(data):
+                verdict = Verdict.ANSWER
             if verdict is Verdict.DROP:
-                self.metrics.rate_limited.labels("drop").inc()
+                hot.rate_limited["drop"] += 1
                 return b""
             if verdict is Verdict.SLIP:
-                self.metrics.rate_limited.labels("slip").inc()
+                hot.rate_limited["slip"] += 1
                 return _truncated(data)
         allowed = self._acl_decisions.get(host)
         if allowed is None:
@@ -90,22 +104,52 @@ class IslandResolver:
             hot.fast[_REFUSED_SLOT] += 1
             return refusal
         if transport != "udp":
-            return None  # replays are packed for UDP (maybe truncated); TCP is rare, take the full path
+            return self._full_path(data, host)  # replays are packed for UDP (maybe truncated); TCP is rare
         # Inlined Replays.answer for the common case, a question asked before in the very same bytes:
         # one dict lookup, and no clock for local answers (they never expire).
         stored = self._same_bytes_answer(data[2:])
         if stored is None or (stored[1] != FOREVER and time.monotonic() >= stored[1]):
             stored = self.replays.answer(data, time.monotonic())
             if stored is None:
-                return None
+                return self._full_path(data, host)
         reply, _, _, entry, slot = stored
         if entry is not None:  # a cache answer
             if entry.evicted:
-                return None
+                return self._full_path(data, host)
             hot.cache_hits += 1
             self._count_hit(entry, data)
         hot.fast[slot] += 1
         return reply
+
+    def _full_path(self, data: bytes, host: str) -> bytes | None:
+        """None to take the full path (parse, cache, upstream), or b"" to drop a query over the
+        client's share of it: a full-path answer costs a hundred times a ready one, so one address
+        flooding new names must not fill the socket that residents' queries wait in."""
+        if not self._work_limiting or self.work_limit.check(host) is Verdict.ANSWER:
+            return None
+        if self._island_name(data):
+            return None
+        self._hot.rate_limited["work"] += 1
+        return b""
+
+    def _island_name(self, data: bytes) -> bool:
+        """Whether ``data`` asks for a name in one of the island's static local zones (its own names)."""
+        stored = self._same_bytes_answer(data[2:])
+        if stored is not None and stored[2] == "local":
+            return True  # asked before in these very bytes: one dict lookup
+        end = question_end(data)
+        if end is None:
+            return False
+        name = data[12 : end - 4].lower()
+        # Most floods ask for other names: a suffix test rules them out before any label walk.
+        if not any(name.endswith(zone) for zone in self._static_zone_names):
+            return False
+        offset = 0
+        while offset < len(name) - 1:  # each suffix at a label boundary, the root excluded
+            if name[offset:] in self._static_zone_names:
+                return True
+            offset += 1 + name[offset]
+        return False
 
     def answered_batch(self, count: int, seconds: float) -> None:
         """The server sent ``count`` fast-path answers within ``seconds`` of receiving the first."""
@@ -299,7 +343,7 @@ class IslandResolver:
     async def _ask_one(self, upstream: Upstream, question: DNSRecord, timeout: float) -> DNSRecord | None:
         started = time.monotonic()
         try:
-            answer = await ask(upstream, question, timeout)
+            answer = await self.upstreams.ask(upstream, question, timeout)
         except (DNSExchangeError, MalformedPacket) as exc:
             kind = failure_kind(exc)
             if kind == "timeout":
@@ -319,6 +363,11 @@ class IslandResolver:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.upstreams.close()
+
+
+def _wire_name(name: str) -> bytes:
+    """``name`` lower-cased in wire format (length-prefixed labels, then the root)."""
+    return b"".join(bytes([len(label)]) + label for label in DNSLabel(name.lower()).label) + b"\x00"
 
 
 def _truncated(data: bytes) -> bytes:
@@ -351,7 +400,9 @@ async def serve(config: ResolverConfig) -> None:
         config.listen.port,
         fast_path=resolver,
         max_tcp_connections=config.limits.tcp_connections,
+        max_tcp_per_client=config.limits.tcp_connections_per_client,
         tcp_idle_seconds=config.limits.tcp_idle_seconds,
+        count_problem=lambda kind: resolver.metrics.bad_packets.labels(kind).inc(),
     )
     await server.start()
     try:

@@ -1,10 +1,14 @@
 """The upstream servers and what the resolver knows about their health.
 
 Each upstream is up, suspect (it just missed one answer) or down (it missed
-``down_after`` in a row, or its port refused us). Client queries go to up ones first,
+``down_after`` in a row, it has been silent for a whole forward budget, or its port
+refused us). Client queries go to up ones first,
 then suspect ones, never to down ones: while every upstream is down nobody waits on
 them. A down upstream is rechecked by one probe at a time, no more often than every
 ``recheck_interval`` seconds (RFC 8767 section 5), and is back in use as soon as it answers.
+
+The moment an upstream is found down, queries still waiting on it give up (UpstreamDown):
+once one client has waited a whole budget in silence, no other waits it again.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ from .config import Endpoint, Health
 log = logging.getLogger(__name__)
 
 UP, SUSPECT, DOWN = "up", "suspect", "down"
+# Timers may fire a little early and a query's share of the budget starts a little after
+# the budget does: silence this close to the whole budget counts as the whole budget.
+_BUDGET_SLACK = 0.9
 
 # on_change(upstream_name, new_state, changed)
 StateListener = Callable[[str, str, bool], None]
@@ -39,6 +46,10 @@ class UpstreamFailed(Exception):
         self.unreachable = unreachable
 
 
+class UpstreamDown(DNSExchangeError):
+    """The upstream was found down while this query waited on it."""
+
+
 class Upstream:
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
@@ -47,6 +58,10 @@ class Upstream:
         self.misses = 0
         self.next_recheck = 0.0
         self.probing = False
+        # When the oldest query sent since its last answer went out (None: it has answered since).
+        self.silent_since: float | None = None
+        # Resolved when it goes down, to release the queries waiting on it.
+        self.went_down: asyncio.Future[None] | None = None
 
 
 async def ask(upstream: Upstream, question: DNSRecord, timeout: float, *, edns: bool = True) -> DNSRecord:
@@ -77,9 +92,12 @@ class Upstreams:
         *,
         on_change: StateListener | None = None,
         clock: Callable[[], float] = time.monotonic,
+        silence_budget: float | None = None,
     ) -> None:
         self.all = [Upstream(e) for e in endpoints]
         self.health = health
+        # The forward budget: an upstream silent this long is down, whatever ``down_after`` says.
+        self.silence_budget = silence_budget
         self._on_change = on_change or (lambda name, state, changed: None)
         self._clock = clock
         self._probes: set[asyncio.Task] = set()
@@ -96,15 +114,38 @@ class Upstreams:
     def all_down(self) -> bool:
         return all(u.state == DOWN for u in self.all)
 
+    async def ask(self, upstream: Upstream, question: DNSRecord, timeout: float) -> DNSRecord:
+        """A client's question to ``upstream``, given up at once (UpstreamDown) if it is found down meanwhile."""
+        if upstream.state == DOWN:
+            raise UpstreamDown(f"{upstream.name} is down")
+        if upstream.silent_since is None:
+            upstream.silent_since = self._clock()
+        if upstream.went_down is None:
+            upstream.went_down = asyncio.get_running_loop().create_future()
+        went_down = upstream.went_down
+        asking = asyncio.ensure_future(ask(upstream, question, timeout))
+        try:
+            await asyncio.wait((asking, went_down), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not asking.done():
+                asking.cancel()
+        if not asking.done() or asking.cancelled():
+            raise UpstreamDown(f"{upstream.name} was found down while we waited")
+        return asking.result()
+
     # What happened on an exchange ---------------------------------------------------------
     def answered(self, upstream: Upstream) -> None:
         upstream.misses = 0
+        upstream.silent_since = None
         self._set(upstream, UP)
 
     def missed(self, upstream: Upstream) -> None:
-        """A timeout: suspect at once, down after ``down_after`` in a row."""
+        """A timeout: suspect at once, down after ``down_after`` in a row or a whole budget of silence."""
         upstream.misses += 1
-        self._set(upstream, DOWN if upstream.misses >= self.health.down_after else SUSPECT)
+        silent_for = self._clock() - upstream.silent_since if upstream.silent_since is not None else 0.0
+        budget_gone = self.silence_budget is not None and silent_for >= self.silence_budget * _BUDGET_SLACK
+        down = upstream.misses >= self.health.down_after or budget_gone
+        self._set(upstream, DOWN if down else SUSPECT)
 
     def refused(self, upstream: Upstream) -> None:
         """Its port refused us (ICMP unreachable, TCP reset): nothing listens, down at once."""
@@ -118,6 +159,10 @@ class Upstreams:
             log.warning("upstream %s is now %s", upstream.name, state)
             upstream.state = state
             self._on_change(upstream.name, state, True)
+        if state == DOWN and upstream.went_down is not None:
+            if not upstream.went_down.done():
+                upstream.went_down.set_result(None)
+            upstream.went_down = None
 
     # Rechecks ---------------------------------------------------------------------------------
     def recheck_due(self, question: DNSRecord, timeout: float) -> None:
@@ -149,6 +194,8 @@ class Upstreams:
 
 
 def failure_kind(exc: Exception) -> str:
+    if isinstance(exc, UpstreamDown):
+        return "down"  # already counted against it
     if isinstance(exc, DNSRefused):
         return "refused"
     if isinstance(exc, DNSTimeout):

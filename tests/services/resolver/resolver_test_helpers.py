@@ -151,8 +151,10 @@ async def running(cfg: ResolverConfig, *, batched: bool = True):
             port,
             fast_path=resolver,
             max_tcp_connections=cfg.limits.tcp_connections,
+            max_tcp_per_client=cfg.limits.tcp_connections_per_client,
             tcp_idle_seconds=cfg.limits.tcp_idle_seconds,
             batched=batched,
+            count_problem=lambda kind: resolver.metrics.bad_packets.labels(kind).inc(),
         )
         try:
             await server.start()

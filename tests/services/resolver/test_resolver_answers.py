@@ -293,10 +293,16 @@ async def test_upstream_answer_for_another_question_is_not_passed_on() -> None:
     assert response.answer == []
 
 
+def servfail_for(data: bytes) -> bytes:
+    response = dns.message.make_response(dns.message.from_wire(data))
+    response.set_rcode(dns.rcode.SERVFAIL)
+    return response.to_wire()
+
+
 async def test_upstream_gets_a_fresh_id_not_the_clients() -> None:
-    async with fake_upstream(lambda data: None) as (upstream_port, upstream):
-        # Never counted down, so each of the three queries is forwarded (health has its own tests).
-        async with island([upstream_port], forward_timeout=0.3, health={"down_after": 10}) as port:
+    async with fake_upstream(servfail_for) as (upstream_port, upstream):
+        # SERVFAIL keeps it up but caches nothing, so each of the three queries is forwarded.
+        async with island([upstream_port], forward_timeout=0.3) as port:
             queries = [dns.message.make_query("www.bank.example", "A", id=4242) for _ in range(3)]
             for query in queries:
                 await dns.asyncquery.udp(query, HOST, port=port, timeout=3)

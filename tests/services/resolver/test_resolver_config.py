@@ -23,7 +23,10 @@ def test_defaults_follow_rfc_8767_and_unbound(tmp_path: Path) -> None:
     assert config.serve_stale.reply_ttl == 30
     assert config.serve_stale.client_timeout == 1.8
     assert config.metrics is None
-    assert config.rate_limit.responses_per_second == 0  # off, as Unbound's ip-ratelimit
+    # On (Unbound's ip-ratelimit is off), per address, far above a busy trygghetspunkt (docs/resolver.md).
+    assert config.rate_limit.responses_per_second == 2000 and config.rate_limit.burst == 4000
+    assert (config.rate_limit.ipv4_prefix, config.rate_limit.ipv6_prefix) == (32, 128)
+    assert config.limits.tcp_connections_per_client == 64
 
 
 def test_a_bad_client_network_is_named(tmp_path: Path) -> None:

@@ -44,16 +44,38 @@ async def test_black_holed_upstream_is_marked_down_and_then_nobody_waits() -> No
     upstream = ControlledUpstream("blackhole")
     async with world(upstream) as (port, resolver):
         first, first_time = await timed(ask(port, "a.example", use_edns=0))
-        assert resolver.upstreams.states() == {f"{HOST}:{free_port_of(resolver)}": "suspect"}
-        await ask(port, "b.example")
+        # One whole forward budget of silence is enough: the second new name does not wait it again.
+        assert resolver.upstreams.states() == {f"{HOST}:{free_port_of(resolver)}": "down"}
         asked_before = len(upstream.asked)
         later, later_time = await timed(ask(port, "c.example", use_edns=0))
     assert first.rcode() == dns.rcode.SERVFAIL and 0.35 <= first_time < 0.8
-    assert list(resolver.upstreams.states().values()) == ["down"]
     assert later.rcode() == dns.rcode.SERVFAIL
     assert later_time < 0.1  # no waiting on a known-down upstream
     assert ede_codes(later) == [22]  # No Reachable Authority
     assert len(upstream.asked) == asked_before  # not even asked
+
+
+async def test_queries_waiting_on_a_silent_upstream_are_released_when_it_is_found_down() -> None:
+    upstream = ControlledUpstream("blackhole")
+    async with world(upstream, forward_timeout=0.6) as (port, resolver):
+        first = asyncio.ensure_future(timed(ask(port, "first.example")))
+        await asyncio.sleep(0.3)  # a second new name, asked while the first still waits
+        second, second_time = await timed(ask(port, "second.example"))
+        (first_answer, first_time), (third, third_time) = await first, await timed(ask(port, "third.example"))
+    assert first_answer.rcode() == second.rcode() == third.rcode() == dns.rcode.SERVFAIL
+    assert 0.5 <= first_time < 1.0  # the one that waited the whole budget
+    assert second_time < 0.5, f"the second waited {second_time:.2f} s: a whole budget again"
+    assert third_time < 0.1
+    assert list(resolver.upstreams.states().values()) == ["down"]
+
+
+async def test_two_upstreams_silent_for_less_than_the_budget_are_only_suspect() -> None:
+    silent = [ControlledUpstream("blackhole"), ControlledUpstream("blackhole")]
+    async with world(*silent, forward_timeout=0.6, health={"down_after": 3}) as (port, resolver):
+        await ask(port, "half.example")  # 0.3 s each: neither has been silent for a whole budget
+        assert list(resolver.upstreams.states().values()) == ["suspect", "suspect"]
+        await ask(port, "again.example")  # now each has been silent 0.6 s and more
+    assert list(resolver.upstreams.states().values()) == ["down", "down"]
 
 
 def free_port_of(resolver: IslandResolver) -> int:
@@ -315,14 +337,50 @@ async def udp_burst(port: int, name: str, count: int) -> list[dns.message.Messag
 async def test_response_rate_limit_per_prefix_drops_and_slips_but_tcp_still_works() -> None:
     limit = {"responses_per_second": 5, "burst": 5, "slip": 2}
     async with world(ControlledUpstream("answer"), rate_limit=limit) as (port, _):
-        replies = await udp_burst(port, "krisinfo.kommun.example", 40)
-        over_tcp = await ask(port, "krisinfo.kommun.example", tcp=True)
+        replies = await udp_burst(port, "www.bank.example", 40)
+        over_tcp = await ask(port, "www.bank.example", tcp=True)
     full = [r for r in replies if r.answer]
     slipped = [r for r in replies if r.flags & dns.flags.TC and not r.answer]
     assert 5 <= len(full) <= 8  # the burst, and what refilled meanwhile
     assert 10 <= len(slipped) <= 20  # every second limited query: TC, retry over TCP
     assert len(replies) < 40  # the rest dropped
-    assert addresses(over_tcp) == ["10.20.0.10"]
+    assert addresses(over_tcp) == ["192.0.2.1"]
+
+
+async def test_the_islands_own_names_are_answered_over_the_rate_limit() -> None:
+    limit = {"responses_per_second": 5, "burst": 5, "slip": 2}
+    async with world(ControlledUpstream("answer"), rate_limit=limit) as (port, _):
+        await udp_burst(port, "www.bank.example", 40)  # this address is now over its limit
+        replies = await udp_burst(port, "krisinfo.kommun.example", 40)
+    assert len(replies) == 40
+    assert all(addresses(r) == ["10.20.0.10"] for r in replies)
+
+
+async def test_one_address_flooding_new_names_gets_only_its_share_of_work() -> None:
+    limit = {"work_per_second": 5, "work_burst": 5}
+    async with world(ControlledUpstream("answer"), rate_limit=limit) as (port, _):
+        loop = asyncio.get_running_loop()
+        answered = 0
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as flooder:
+            flooder.setblocking(False)
+            flooder.connect((HOST, port))
+            for i in range(40):
+                flooder.send(dns.message.make_query(f"new{i}.example", "A").to_wire())
+            with contextlib.suppress(asyncio.TimeoutError):
+                while True:
+                    await asyncio.wait_for(loop.sock_recv(flooder, 512), 0.5)
+                    answered += 1
+            # Over its share, the flooder still gets the island's own name (never asked before)...
+            own = dns.message.make_query("krisinfo.kommun.example", "A")
+            flooder.send(own.to_wire())
+            own_answer = dns.message.from_wire(await asyncio.wait_for(loop.sock_recv(flooder, 512), 2))
+        # ...and another address its new names.
+        other = await dns.asyncquery.udp(
+            dns.message.make_query("other.example", "A"), HOST, port=port, source="127.0.0.2", timeout=2
+        )
+    assert 5 <= answered <= 8  # its burst and what refilled meanwhile; the rest dropped
+    assert addresses(own_answer) == ["10.20.0.10"]
+    assert addresses(other) == ["192.0.2.1"]
 
 
 async def test_refusals_are_rate_limited_too() -> None:

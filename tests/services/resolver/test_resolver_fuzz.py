@@ -78,6 +78,9 @@ def start_resolver(tmp_path: Path) -> tuple[subprocess.Popen, int]:
         "local_zones": [{"name": LOCAL_NAME, "type": "static", "data": "@ 30 IN A 10.20.0.10\n"}],
         "upstreams": [{"host": HOST, "port": dead}],
         "forward_timeout": 0.5,
+        # One sender far above any resident's rate: this test is about parsing, not the rate limits
+        # (with them on, most packets would be dropped before reaching the parser).
+        "rate_limit": {"responses_per_second": 0, "work_per_second": 0},
     }
     path = tmp_path / "resolver.json"
     path.write_text(json.dumps(config))

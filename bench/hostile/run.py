@@ -1,0 +1,135 @@
+"""`make bench-hostile`: a resident's crisis name and crisis page at rest and under each attack, in one run.
+
+Starts an island on the local backend (its own state folder and loopback network), measures
+the resident at rest, then under each attack of the tables (bench/hostile/attacks_*.py: a list
+of (name, attack function)), rest again between attacks, and prints one table: p99 of the
+crisis name's lookup and of the crisis page's fetch, each with its ratio to the at-rest p99,
+and the failures. Goal: under attack within 2x of at rest and never over 1 s.
+
+Prints, last:  hostile worst ratio: name=R page=R  worst p99: name=S page=S  failures=N
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from .attacks_dns import DNS_ATTACKS
+from .resident import LIMIT, Attack, Measurement, Target, measure_resident
+
+ROOT = Path(__file__).resolve().parents[2]
+# Attack tables; the site's HTTP attacks join as another module's table.
+TABLES: list[list[tuple[str, Attack]]] = [DNS_ATTACKS]
+
+
+def _island(state: Path, net: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, ISLAND_STATE_DIR=str(state), ISLAND_NET=net)
+    env.pop("ISLAND_CRISIS_NAME", None)
+    return subprocess.run(
+        [sys.executable, "-m", "island", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+
+
+def _target(status: dict, net: str) -> Target:
+    site = status["site"]["url"].rstrip("/").removeprefix("http://")
+    host, _, port = site.partition(":")
+    return Target(
+        crisis_name=status["crisis_name"],
+        resolver_host=status["resolver"]["host"],
+        resolver_port=int(status["resolver"]["port"]),
+        site_host=host,
+        site_port=int(port or 80),
+        resident=f"{net}.4.10",
+        attacker=f"{net}.4.66",
+    )
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f}"
+
+
+def _row(name: str, seen: Measurement, rest: Measurement) -> tuple[str, float, float, float, float, int]:
+    name_p99, page_p99 = seen.name.p99(), seen.page.p99()
+    return (
+        name,
+        name_p99,
+        name_p99 / rest.name.p99(),
+        page_p99,
+        page_p99 / rest.page.p99(),
+        len(seen.failures()),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="measuring time per attack and at rest")
+    parser.add_argument(
+        "--net", default=os.environ.get("ISLAND_NET", "127.61"), help="the island's loopback /16"
+    )
+    parser.add_argument("--json", help="also write the rows here")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="bench-hostile-") as folder:
+        state = Path(folder) / "state"
+        up = _island(state, args.net, "up", "--detach")
+        if up.returncode != 0:
+            print(up.stdout, up.stderr, file=sys.stderr)
+            return 2
+        try:
+            target = _target(json.loads(_island(state, args.net, "status", "--json").stdout), args.net)
+            measure_resident(target, None, 2.0)  # warm: the island's caches and the resident's first answers
+            rows = []
+            rests = []
+            for table in TABLES:
+                for name, attack in table:
+                    rest = measure_resident(target, None, args.seconds)
+                    rests.append(rest)
+                    seen = measure_resident(target, attack, args.seconds, tcp=name.startswith("300 held TCP"))
+                    rows.append(_row(name, seen, rest))
+                    print(
+                        f"  {name}: name p99 {_ms(rows[-1][1])} ms, page p99 {_ms(rows[-1][3])} ms",
+                        flush=True,
+                    )
+        finally:
+            _island(state, args.net, "down")
+
+    rest_name = sorted(r.name.p99() for r in rests)[len(rests) // 2]
+    rest_page = sorted(r.page.p99() for r in rests)[len(rests) // 2]
+    print()
+    print("| attack | crisis name p99 (ms) | × at rest | crisis page p99 (ms) | × at rest | failed probes |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    print(
+        f"| at rest (median of the runs before each attack) | {_ms(rest_name)} | 1.0 | {_ms(rest_page)} | 1.0 | "
+        f"{sum(len(r.failures()) for r in rests)} |"
+    )
+    for name, name_p99, name_ratio, page_p99, page_ratio, failures in rows:
+        print(
+            f"| {name} | {_ms(name_p99)} | {name_ratio:.1f} | {_ms(page_p99)} | {page_ratio:.1f} | {failures} |"
+        )
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
+    worst_name = max(r[2] for r in rows)
+    worst_page = max(r[4] for r in rows)
+    failures = sum(r[5] for r in rows)
+    print()
+    print(
+        f"hostile worst ratio: name={worst_name:.2f} page={worst_page:.2f}  "
+        f"worst p99: name={_ms(max(r[1] for r in rows))} ms page={_ms(max(r[3] for r in rows))} ms  "
+        f"failures={failures}"
+    )
+    over = max(max(r[1] for r in rows), max(r[3] for r in rows)) > LIMIT
+    return 1 if failures or over else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
