@@ -130,7 +130,7 @@ def fill(port: int, names: Iterator[str], *, window: int, rate: float | None = N
     answered = lost = waiting = sent = 0
     started = time.monotonic()
     exhausted = False
-    while not exhausted or waiting:
+    while True:
         while (
             not exhausted
             and waiting < window
@@ -143,6 +143,8 @@ def fill(port: int, names: Iterator[str], *, window: int, rate: float | None = N
             sock.send(wire_query(name, sent & 0xFFFF))
             sent += 1
             waiting += 1
+        if exhausted and not waiting:
+            break
         pause = 0.001 if rate is not None and not exhausted and waiting < window else 2.0
         readable, _, _ = select.select([sock], [], [], pause)
         if not readable:
@@ -267,7 +269,10 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str]]:
     parser.add_argument("--probe-rate", type=float, default=200, help="crisis-name queries per second")
     parser.add_argument("--probe-seconds", type=float, default=10)
     parser.add_argument(
-        "--fill-rate", type=float, default=1000, help="the resident's random names per second"
+        "--fill-rate",
+        type=float,
+        default=200,
+        help="the resident's random names per second (below what the resolver can take)",
     )
     args = parser.parse_args(argv)
     sizes = sorted(int(s) for s in args.sizes.split(","))
