@@ -116,7 +116,10 @@ class AnswerCache:
         ttl = self.ttl_of(answer)
         if ttl is None:
             return False
-        packed = stored_answer.pack(answer, key)
+        try:
+            packed = stored_answer.pack(answer, key)
+        except ValueError:
+            return False  # dnslib packs it unlike the wire it came from: forwarded, just not cached
         slot = self._index.get(key)
         if slot is None:
             slot = self._free_slot()
