@@ -115,7 +115,7 @@ def run_resolver(config: str) -> None:
     sys.exit(resolver_main(["--config", config]))
 
 
-def run_filler(port: int, seed: int, rate: float, seconds: float) -> None:
+def run_filler(port: int, rate: float, seconds: float, seed: int) -> None:
     """A resident asking random names at ``rate`` per second for ``seconds``."""
     names = random_names(seed)
     fill(port, (next(names) for _ in range(int(rate * seconds))), window=64, rate=rate)
@@ -255,6 +255,40 @@ def probe(port: int, rate: float, seconds: float) -> tuple[list[float], int]:
     return latencies, lost
 
 
+def local_latency(port: int, args: argparse.Namespace) -> tuple[list[float], list[float], int, int]:
+    """The crisis name's round trips at rest and under a random fill, in alternating rounds.
+
+    Alternating, so that whatever else the shared machine does weighs on both alike.
+    """
+    at_rest: list[float] = []
+    under_fill: list[float] = []
+    lost_at_rest = lost_under_fill = 0
+    for round_ in range(args.rounds):
+        latencies, lost = probe(port, args.probe_rate, args.probe_seconds)
+        at_rest += latencies
+        lost_at_rest += lost
+        filler = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bench.scale.resolver",
+                "filler",
+                str(port),
+                str(args.fill_rate),
+                str(args.probe_seconds + 1.5),
+                str(10 + round_),
+            ]
+        )
+        try:
+            time.sleep(1)  # the resident is under way
+            latencies, lost = probe(port, args.probe_rate, args.probe_seconds)
+            under_fill += latencies
+            lost_under_fill += lost
+        finally:
+            filler.wait(args.probe_seconds + 30)
+    return at_rest, under_fill, lost_at_rest, lost_under_fill
+
+
 def p99(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
@@ -267,7 +301,10 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str]]:
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="cache sizes to measure at")
     parser.add_argument("--window", type=int, default=64, help="unanswered fill queries at a time")
     parser.add_argument("--probe-rate", type=float, default=200, help="crisis-name queries per second")
-    parser.add_argument("--probe-seconds", type=float, default=10)
+    parser.add_argument(
+        "--probe-seconds", type=float, default=5, help="per round, at rest and under the fill"
+    )
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
         "--fill-rate",
         type=float,
@@ -319,23 +356,7 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str]]:
                     f"a full collection at {at} {pauses['full_ms']:.2f} ms)",
                     flush=True,
                 )
-            at_rest, lost_at_rest = probe(resolver.port, args.probe_rate, args.probe_seconds)
-            filler = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "bench.scale.resolver",
-                    "filler",
-                    str(resolver.port),
-                    str(args.fill_rate),
-                    str(args.probe_seconds + 2),
-                ]
-            )
-            try:
-                time.sleep(1)  # the resident is under way
-                under_fill, lost_under_fill = probe(resolver.port, args.probe_rate, args.probe_seconds)
-            finally:
-                filler.wait(args.probe_seconds + 30)
+            at_rest, under_fill, lost_at_rest, lost_under_fill = local_latency(resolver.port, args)
             rest_p99, fill_p99 = p99(at_rest), p99(under_fill)
             figure("scale resolver local p99 ms at rest", f"{rest_p99 * 1000:.2f}")
             figure(
@@ -344,8 +365,9 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str]]:
             )
             figure("scale resolver local p99 ratio fill/rest", f"{fill_p99 / rest_p99:.2f}")
             print(
-                f"  ({len(at_rest)} and {len(under_fill)} crisis-name queries, {lost_at_rest} and "
-                f"{lost_under_fill} unanswered; cache {resolver.cache_entries()} names after the fill)",
+                f"  ({len(at_rest)} and {len(under_fill)} crisis-name queries in {args.rounds} rounds of each, "
+                f"{lost_at_rest} and {lost_under_fill} unanswered; "
+                f"cache {resolver.cache_entries()} names after the fill)",
                 flush=True,
             )
         finally:
@@ -367,6 +389,8 @@ if __name__ == "__main__":
     elif role == "resolver":
         run_resolver(sys.argv[2])
     elif role == "filler":
-        run_filler(int(sys.argv[2]), seed=2, rate=float(sys.argv[3]), seconds=float(sys.argv[4]))
+        run_filler(
+            int(sys.argv[2]), rate=float(sys.argv[3]), seconds=float(sys.argv[4]), seed=int(sys.argv[5])
+        )
     else:
         main(sys.argv[1:])
