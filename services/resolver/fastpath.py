@@ -2,8 +2,9 @@
 
 The key is the query's flags, counts, question (lower-cased) and EDNS record, exactly
 as sent: everything the answer depends on. The stored answer is replayed with the new
-query's ID and its question's letter case. Local-zone answers never change; answers
-from the cache are replayed for at most a second, so their TTLs still count down.
+query's ID and its question's letter case. It holds local-zone answers, which never
+change; cache answers are made from the cache's own bytes (AnswerCache.reply), so that
+their TTLs count down.
 
 Most clients ask the same bytes again (same case), so a second table keyed by the raw
 bytes after the ID finds those without even walking the question's labels. Its answers
@@ -18,8 +19,8 @@ from services.dns.wire import question_end, replay
 _MAX_ANSWERS = 20000
 FOREVER = float("inf")
 
-# (answer bytes, replay until (monotonic), source, caller's token, caller's counter slot)
-Stored = tuple[bytes, float, str, object, int]
+# (answer bytes, replay until (monotonic), source, caller's counter slot)
+Stored = tuple[bytes, float, str, int]
 
 
 def query_key(data: bytes) -> tuple[bytes, int] | None:
@@ -51,27 +52,23 @@ class Replays:
         stored = self._answers.get(key)
         if stored is None:
             return None
-        reply, until, source, token, slot = stored
+        reply, until, source, slot = stored
         if now >= until:
             del self._answers[key]
             return None
-        stored = (replay(reply, data, end), until, source, token, slot)
+        stored = (replay(reply, data, end), until, source, slot)
         self._keep(self.same_bytes, bytes(exact), stored)
         return stored
 
-    def remember(
-        self, data: bytes, reply: bytes, until: float, source: str, token: object = None, slot: int = 0
-    ) -> None:
+    def remember(self, data: bytes, reply: bytes, until: float, source: str, slot: int = 0) -> None:
         keyed = query_key(data)
         if keyed is None:
             return
         end = keyed[1]
         if reply[12:end].lower() != data[12:end].lower():
             return  # not an answer that echoes this question at the same place
-        self._keep(self._answers, keyed[0], (bytes(reply), until, source, token, slot))
-        self._keep(
-            self.same_bytes, bytes(data[2:]), (bytes(replay(reply, data, end)), until, source, token, slot)
-        )
+        self._keep(self._answers, keyed[0], (bytes(reply), until, source, slot))
+        self._keep(self.same_bytes, bytes(data[2:]), (bytes(replay(reply, data, end)), until, source, slot))
 
     def _keep(self, table: dict[bytes, Stored], key: bytes, stored: Stored) -> None:
         if len(table) >= self._max:

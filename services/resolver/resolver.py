@@ -27,20 +27,20 @@ from services.dns.wire import (
 )
 
 from .acl import AccessList
-from .cache import AnswerCache, CacheKey, Entry, cache_key
+from .cache import AnswerCache
 from .config import ResolverConfig
 from .fastpath import FOREVER, Replays
 from .metrics import SOURCES, Metrics, fast_slot
 from .ratelimit import RateLimiter, Verdict
-from .upstreams import Upstream, UpstreamFailed, Upstreams, failure_kind
+from .stored_answer import CLASSIC_UDP_SIZE, key_of, query_shape
+from .upstreams import Upstream, UpstreamFailed, Upstreams, ask, failure_kind
 
 log = logging.getLogger(__name__)
 
 _STALE = (EDE_STALE_ANSWER, "Stale Answer")
 _UNREACHABLE = (EDE_NO_REACHABLE_AUTHORITY, "No Reachable Authority")
 _REFUSED_SLOT = fast_slot("refused", RCODE.REFUSED)
-# Longest a cache answer is replayed byte for byte: its TTLs count down in whole seconds.
-_REPLAY_SECONDS = 1.0
+_CACHE_SLOTS = [fast_slot("cache", rcode) for rcode in range(16)]
 
 
 class IslandResolver:
@@ -62,7 +62,7 @@ class IslandResolver:
         self.work_limit = RateLimiter(config.rate_limit.for_work())
         self._work_limiting = self.work_limit.enabled
         self.replays = Replays()
-        self._in_flight: dict[CacheKey, asyncio.Future[DNSRecord]] = {}
+        self._in_flight: dict[bytes, asyncio.Future[DNSRecord]] = {}
         self._tasks: set[asyncio.Task] = set()
         self._hot = self.metrics.hot
         self._rate_limiting = self.rate_limit.enabled
@@ -111,14 +111,30 @@ class IslandResolver:
         if stored is None or (stored[1] != FOREVER and time.monotonic() >= stored[1]):
             stored = self.replays.answer(data, time.monotonic())
             if stored is None:
-                return self._full_path(data, host)
-        reply, _, _, entry, slot = stored
-        if entry is not None:  # a cache answer
-            if entry.evicted:
-                return self._full_path(data, host)
-            hot.cache_hits += 1
-            self._count_hit(entry, data)
+                fresh = self._fresh_from_cache(data)
+                return fresh if fresh is not None else self._full_path(data, host)
+        reply, _, _, slot = stored
         hot.fast[slot] += 1
+        return reply
+
+    def _fresh_from_cache(self, data: bytes) -> bytes | None:
+        """A fresh cached answer to a plain query, made from its stored bytes; None takes the full path."""
+        end = question_end(data)
+        if end is None:
+            return None
+        udp_size = query_shape(data, end)
+        if udp_size is None:
+            return None
+        key = data[12 : end - 4].lower() + data[end - 4 : end]
+        slot = self.cache.fresh_slot(key)
+        if slot is None:
+            return None
+        reply = self.cache.reply(
+            slot, data, data[12:end], stale=False, opt=udp_size > 0, limit=udp_size or CLASSIC_UDP_SIZE
+        )
+        self._hot.cache_hits += 1
+        self._count_hit(slot, key, data)
+        self._hot.fast[_CACHE_SLOTS[reply[3] & 0xF]] += 1
         return reply
 
     def _full_path(self, data: bytes, host: str) -> bytes | None:
@@ -165,14 +181,13 @@ class IslandResolver:
         if reply:
             self._counted(reply)
 
-    def _count_hit(self, entry: Entry, data: bytes | DNSRecord) -> None:
+    def _count_hit(self, slot: int, key: bytes, data: bytes | DNSRecord) -> None:
         """A cache hit makes an entry popular; popular entries near expiry are refreshed now."""
-        entry.hits += 1
-        if self.cache.wants_prefetch(entry) and not self.upstreams.all_down():
+        if self.cache.hit(slot) and not self.upstreams.all_down():
             query = data if isinstance(data, DNSRecord) else DNSRecord.parse(data)
-            entry.prefetching = True
+            self.cache.prefetching(slot)
             self.metrics.prefetches.inc()
-            self._resolve(cache_key(query), query)
+            self._resolve(key, query)
 
     def _counted(self, reply: bytes) -> bytes:
         if len(reply) >= 4:
@@ -187,15 +202,9 @@ class IslandResolver:
             or any(rr.rtype == QTYPE.OPT and rr.rdata for rr in response.ar)
         ):
             return  # SERVFAIL, REFUSED and answers carrying EDE (stale) are decided afresh every time
-        rcode = reply[3] & 0xF
+        # Cache answers are not replayed: the fast path makes them from the cache's bytes.
         if self._local(query) is not None:
-            self.replays.remember(data, reply, FOREVER, "local", None, fast_slot("local", rcode))
-            return
-        entry = self.cache.get(cache_key(query))
-        now = time.monotonic()
-        if entry is not None and entry.fresh(now):
-            until = min(now + _REPLAY_SECONDS, entry.expires)
-            self.replays.remember(data, reply, until, "cache", entry, fast_slot("cache", rcode))
+            self.replays.remember(data, reply, FOREVER, "local", fast_slot("local", reply[3] & 0xF))
 
     # The full path --------------------------------------------------------------------------
     async def handle(self, query: DNSRecord, client: tuple[str, int], transport: str) -> DNSRecord:
@@ -229,21 +238,20 @@ class IslandResolver:
         return reply, "local"
 
     async def _recurse(self, query: DNSRecord) -> tuple[DNSRecord, str]:
-        key = cache_key(query)
-        entry = self.cache.get(key)
-        now = time.monotonic()
-        if entry is not None and entry.fresh(now):
+        key = key_of(query.q)
+        slot = self.cache.lookup(key)
+        if slot is not None and self.cache.fresh(slot):
             self._hot.cache_hits += 1
-            self._count_hit(entry, query)
-            return self._from_entry(query, entry, now), "cache"
+            self._count_hit(slot, key, query)
+            return self._from_entry(query, key, slot), "cache"
         self.metrics.cache_misses.inc()
         if not self.upstreams.usable():
             # Every upstream is known down: nobody waits. Maybe it is time to look again.
             self.upstreams.recheck_due(query, self.config.forward_timeout)
-            return self._without_upstream(query, entry)
+            return self._without_upstream(query, key)
         future = self._resolve(key, query)
         try:
-            if entry is not None:
+            if slot is not None:
                 # RFC 8767 client response timer: a stale answer beats waiting any longer.
                 answer = await asyncio.wait_for(
                     asyncio.shield(future), self.config.serve_stale.client_timeout
@@ -252,15 +260,17 @@ class IslandResolver:
                 answer = await asyncio.shield(future)
         except (TimeoutError, UpstreamFailed) as exc:
             unreachable = getattr(exc, "unreachable", True)
-            return self._without_upstream(query, entry, unreachable=unreachable)
+            return self._without_upstream(query, key, unreachable=unreachable)
         return self._from_upstream(query, answer), "upstream"
 
     def _without_upstream(
-        self, query: DNSRecord, entry: Entry | None, *, unreachable: bool = True
+        self, query: DNSRecord, key: bytes, *, unreachable: bool = True
     ) -> tuple[DNSRecord, str]:
-        if entry is not None and self.cache.servable_stale(entry):
+        # Looked up again: while this query waited, the slot it saw may have been given to another name.
+        slot = self.cache.lookup(key)
+        if slot is not None and self.cache.servable_stale(slot):
             self.metrics.stale_answers.inc()
-            reply = self._from_entry(query, entry, time.monotonic(), stale=True)
+            reply = self._from_entry(query, key, slot, stale=True)
             add_extended_errors(reply, [_STALE, _UNREACHABLE] if unreachable else [_STALE])
             return reply, "stale"
         reply = servfail(query)
@@ -268,16 +278,16 @@ class IslandResolver:
             add_extended_errors(reply, [_UNREACHABLE])
         return reply, "none"
 
-    def _from_entry(self, query: DNSRecord, entry: Entry, now: float, *, stale: bool = False) -> DNSRecord:
-        reply = reply_to(query, rcode=entry.answer.header.rcode)
-        answer, authority, additional = entry.records(
-            now, self.config.serve_stale.reply_ttl if stale else None
-        )
-        for rr in answer:
+    def _from_entry(self, query: DNSRecord, key: bytes, slot: int, *, stale: bool = False) -> DNSRecord:
+        """The cached answer as records, for the full path (stale answers, queries the fast path leaves)."""
+        wire = self.cache.reply(slot, bytes(4), key, stale=stale, opt=False, limit=0xFFFF)
+        cached = DNSRecord.parse(wire)
+        reply = reply_to(query, rcode=cached.header.rcode)
+        for rr in cached.rr:
             reply.add_answer(rr)
-        for rr in authority:
+        for rr in cached.auth:
             reply.add_auth(rr)
-        for rr in additional:
+        for rr in cached.ar:
             reply.add_ar(rr)
         return reply
 
@@ -294,7 +304,7 @@ class IslandResolver:
         return reply
 
     # Upstream queries -------------------------------------------------------------------------
-    def _resolve(self, key: CacheKey, query: DNSRecord) -> asyncio.Future[DNSRecord]:
+    def _resolve(self, key: bytes, query: DNSRecord) -> asyncio.Future[DNSRecord]:
         """The one upstream query for ``key``: joined if it is already in flight."""
         future = self._in_flight.get(key)
         if future is not None:
@@ -310,14 +320,12 @@ class IslandResolver:
             self._tasks.discard(task)
             if not task.cancelled():
                 task.exception()  # prefetches nobody awaits: mark the failure as seen
-            entry = self.cache.get(key)
-            if entry is not None:
-                entry.prefetching = False
+            self.cache.refreshed(key)
 
         future.add_done_callback(done)
         return future
 
-    async def _forward(self, key: CacheKey, question: DNSRecord) -> DNSRecord:
+    async def _forward(self, key: bytes, question: DNSRecord) -> DNSRecord:
         deadline = time.monotonic() + self.config.forward_timeout
         candidates = self.upstreams.usable()
         unreachable = True

@@ -111,8 +111,8 @@ async def test_fast_path_answers_are_counted_by_source_and_rcode_and_timed(batch
         await ask(port, LOCAL_NAME)  # full path
         await burst(port, [query(LOCAL_NAME, i) for i in range(50)], expect=50)  # fast path
         await ask(port, "cached.example")  # full path, from the upstream
-        await ask(port, "cached.example")  # full path: the first cache hit teaches the replay
-        await ask(port, "cached.example")  # fast path: a replay of a cache answer
+        await ask(port, "cached.example")  # fast path: made from the cache's bytes
+        await ask(port, "cached.example")  # fast path again
         await burst(port, [struct.pack("!HHHHHH", 7, 0x0100, 0, 0, 0, 0)], expect=1)  # FORMERR
         values = metric_values(resolver)
     assert values['island_resolver_queries_total{transport="udp"}'] == 55

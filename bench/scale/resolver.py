@@ -1,0 +1,396 @@
+"""The resolver's cost as its cache grows (issue 18): memory, garbage-collection pauses, the crisis name's p99.
+
+The real resolver process (``python -m services.resolver``, its gc tuning included) runs
+behind an upstream that answers any name at once (an A record, or NXDOMAIN with an SOA
+for names starting ``nx``). The cache is filled with random names, half of each, to
+0, 10,000 and 100,000 entries (its configured maximum); at each size the resolver's RSS,
+the bytes per entry (RSS grown since 0, per entry) and the worst GC pause (timed with
+gc.callbacks inside the resolver: every collection during the fill, and one full
+collection forced at that size) are printed. Then the crisis name (a local name) is
+asked at a steady rate, at rest and while another process, a resident, asks random
+names at ``--fill-rate`` (the full cache then evicts one answer per name), and the two
+p99s are compared.
+
+Prints one line per figure, among them:
+  scale resolver bytes per entry at 100k: N
+  scale resolver worst pause ms at 100k: N
+
+``main(argv)`` returns the figures as (name, value) pairs for `make bench-scale`'s table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import select
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+HOST = "127.0.0.1"
+LOCAL_NAME = "krisinfo.kommun.example"
+SIZES = (0, 10_000, 100_000)
+_A_RECORD = bytes.fromhex("c00c00010001000151800004c0000201")  # the question's name, A 192.0.2.1, TTL 1 day
+_SOA_RDATA = b"\x02ns\x07example\x00\x04host\x07example\x00" + struct.pack("!5I", 1, 3600, 600, 86400, 3600)
+_SOA_RECORD = bytes.fromhex("c00c00060001") + struct.pack("!IH", 3600, len(_SOA_RDATA)) + _SOA_RDATA
+
+
+def label(size: int) -> str:
+    return f"{size // 1000}k" if size >= 1000 else str(size)
+
+
+def wire_query(name: str, query_id: int) -> bytes:
+    labels = b"".join(bytes([len(part)]) + part.encode() for part in name.split("."))
+    return struct.pack("!6H", query_id, 0x0100, 1, 0, 0, 0) + labels + b"\x00\x00\x01\x00\x01"
+
+
+def random_names(seed: int) -> Iterator[str]:
+    """Distinct names nobody asked before, half of them NXDOMAIN at the upstream."""
+    rng = random.Random(seed)
+    count = 0
+    while True:
+        prefix = "nx" if count % 2 else "r"
+        yield f"{prefix}{rng.getrandbits(40):010x}{count:x}.fill{seed}.example"
+        count += 1
+
+
+# The processes --------------------------------------------------------------------------------
+
+
+def run_upstream(port: int) -> None:
+    """Answer every query at once, from its bytes: the outside world as fast as it gets."""
+    from services.dns.wire import question_end
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    sock.bind((HOST, port))
+    while True:
+        data, client = sock.recvfrom(4096)
+        end = question_end(data)
+        if end is None:
+            continue
+        negative = data[13:15] == b"nx"
+        flags = 0x8400 | (data[2] & 0x01) << 8 | (3 if negative else 0)  # QR, AA, RD echoed, NXDOMAIN
+        counts = (1, 0, 1, 0) if negative else (1, 1, 0, 0)
+        header = data[:2] + struct.pack("!5H", flags, *counts)
+        sock.sendto(header + data[12:end] + (_SOA_RECORD if negative else _A_RECORD), client)
+
+
+def run_resolver(config: str) -> None:
+    """The resolver as `python -m services.resolver` runs it, timing every garbage collection.
+
+    A line on stdin asks for the worst pause since the last line, then a timed full
+    collection; the answer is one JSON line on stdout.
+    """
+    import gc
+    import threading
+
+    worst = [0.0, 0.0]  # longest pause, start of the current collection
+
+    def timing(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            worst[1] = time.perf_counter()
+        else:
+            worst[0] = max(worst[0], time.perf_counter() - worst[1])
+
+    def control() -> None:
+        for _ in sys.stdin:
+            during, worst[0] = worst[0], 0.0
+            started = time.perf_counter()
+            gc.collect()
+            full = time.perf_counter() - started
+            print(json.dumps({"during_ms": during * 1000, "full_ms": full * 1000}), flush=True)
+
+    gc.callbacks.append(timing)
+    threading.Thread(target=control, daemon=True).start()
+    from services.resolver.__main__ import main as resolver_main
+
+    sys.exit(resolver_main(["--config", config]))
+
+
+def run_filler(port: int, rate: float, seconds: float, seed: int) -> None:
+    """A resident asking random names at ``rate`` per second for ``seconds``."""
+    names = random_names(seed)
+    fill(port, (next(names) for _ in range(int(rate * seconds))), window=64, rate=rate)
+
+
+def fill(port: int, names: Iterator[str], *, window: int, rate: float | None = None) -> tuple[int, int]:
+    """Ask each name once, at most ``window`` unanswered at a time; (answered, lost)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    sock.connect((HOST, port))
+    sock.setblocking(False)
+    answered = lost = waiting = sent = 0
+    started = time.monotonic()
+    exhausted = False
+    while True:
+        while (
+            not exhausted
+            and waiting < window
+            and (rate is None or sent < (time.monotonic() - started) * rate)
+        ):
+            name = next(names, None)
+            if name is None:
+                exhausted = True
+                break
+            sock.send(wire_query(name, sent & 0xFFFF))
+            sent += 1
+            waiting += 1
+        if exhausted and not waiting:
+            break
+        pause = 0.001 if rate is not None and not exhausted and waiting < window else 2.0
+        readable, _, _ = select.select([sock], [], [], pause)
+        if not readable:
+            if pause == 2.0:  # nothing for two seconds: what is still unanswered is lost
+                lost += waiting
+                waiting = 0
+            continue
+        while True:
+            try:
+                sock.recv(4096)
+            except BlockingIOError:
+                break
+            answered += 1
+            waiting -= 1
+    sock.close()
+    return answered, lost
+
+
+# Measuring ------------------------------------------------------------------------------------
+
+
+class Resolver:
+    def __init__(self, workdir: Path, upstream_port: int, max_entries: int) -> None:
+        self.port, self.metrics_port = free_port(), free_port()
+        config = {
+            "listen": {"host": HOST, "port": self.port},
+            "local_zones": [{"name": LOCAL_NAME, "type": "static", "data": "@ 30 IN A 10.20.0.10\n"}],
+            "upstreams": [{"host": HOST, "port": upstream_port}],
+            "allow": ["127.0.0.0/8"],
+            "cache": {"max_entries": max_entries},
+            "metrics": {"host": HOST, "port": self.metrics_port},
+        }
+        path = workdir / "resolver.json"
+        path.write_text(json.dumps(config))
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bench.scale.resolver", "resolver", str(path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=open(workdir / "resolver.log", "wb"),
+            text=True,
+        )
+        wait_answering(self.port)
+
+    def pauses(self) -> dict[str, float]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write("pauses\n")
+        self.process.stdin.flush()
+        result: dict[str, float] = json.loads(self.process.stdout.readline())
+        return result
+
+    def rss_bytes(self) -> int:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        raise RuntimeError("no VmRSS")
+
+    def cache_entries(self) -> int:
+        with urllib.request.urlopen(f"http://{HOST}:{self.metrics_port}/metrics", timeout=5) as response:
+            for line in response.read().decode().splitlines():
+                if line.startswith("island_resolver_cache_entries "):
+                    return int(float(line.split()[1]))
+        return 0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        udp.bind((HOST, 0))
+        return int(udp.getsockname()[1])
+
+
+def wait_answering(port: int, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(0.3)
+        while time.monotonic() < deadline:
+            try:
+                sock.sendto(wire_query(LOCAL_NAME, 1), (HOST, port))
+                sock.recv(512)
+                return
+            except OSError:
+                time.sleep(0.1)
+    raise RuntimeError(f"nothing answers on {HOST}:{port}")
+
+
+def probe(port: int, rate: float, seconds: float) -> tuple[list[float], int]:
+    """The crisis name asked ``rate`` times a second: each answer's round trip in seconds, and how many got none."""
+    latencies: list[float] = []
+    lost = 0
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.connect((HOST, port))
+        sock.settimeout(1.0)
+        started = time.monotonic()
+        for i in range(int(rate * seconds)):
+            delay = started + i / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            query = wire_query(LOCAL_NAME, i & 0xFFFF)
+            sent = time.perf_counter()
+            sock.send(query)
+            try:
+                while sock.recv(512)[:2] != query[:2]:
+                    pass  # a late answer to an earlier query
+            except TimeoutError:
+                lost += 1
+                latencies.append(1.0)
+                continue
+            latencies.append(time.perf_counter() - sent)
+    return latencies, lost
+
+
+def local_latency(port: int, args: argparse.Namespace) -> tuple[list[float], list[float], int, int]:
+    """The crisis name's round trips at rest and under a random fill, in alternating rounds.
+
+    Alternating, so that whatever else the shared machine does weighs on both alike.
+    """
+    at_rest: list[float] = []
+    under_fill: list[float] = []
+    lost_at_rest = lost_under_fill = 0
+    for round_ in range(args.rounds):
+        latencies, lost = probe(port, args.probe_rate, args.probe_seconds)
+        at_rest += latencies
+        lost_at_rest += lost
+        filler = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bench.scale.resolver",
+                "filler",
+                str(port),
+                str(args.fill_rate),
+                str(args.probe_seconds + 1.5),
+                str(10 + round_),
+            ]
+        )
+        try:
+            time.sleep(1)  # the resident is under way
+            latencies, lost = probe(port, args.probe_rate, args.probe_seconds)
+            under_fill += latencies
+            lost_under_fill += lost
+        finally:
+            filler.wait(args.probe_seconds + 30)
+    return at_rest, under_fill, lost_at_rest, lost_under_fill
+
+
+def p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+def main(argv: list[str] | None = None) -> list[tuple[str, str]]:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.scale.resolver", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="cache sizes to measure at")
+    parser.add_argument("--window", type=int, default=64, help="unanswered fill queries at a time")
+    parser.add_argument("--probe-rate", type=float, default=200, help="crisis-name queries per second")
+    parser.add_argument(
+        "--probe-seconds", type=float, default=5, help="per round, at rest and under the fill"
+    )
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--fill-rate",
+        type=float,
+        default=200,
+        help="the resident's random names per second (below what the resolver can take)",
+    )
+    args = parser.parse_args(argv)
+    sizes = sorted(int(s) for s in args.sizes.split(","))
+    figures: list[tuple[str, str]] = []
+
+    def figure(name: str, value: str) -> None:
+        print(f"{name}: {value}", flush=True)
+        figures.append((name, value))
+
+    with tempfile.TemporaryDirectory(prefix="bench-scale-resolver-") as tmp:
+        workdir = Path(tmp)
+        upstream_port = free_port()
+        upstream = subprocess.Popen(
+            [sys.executable, "-m", "bench.scale.resolver", "upstream", str(upstream_port)]
+        )
+        resolver = None
+        try:
+            resolver = Resolver(workdir, upstream_port, max(max(sizes), 1))
+            resolver.pauses()  # what start-up left behind is collected before anything is measured
+            names = random_names(seed=1)
+            rss_at_zero = resolver.rss_bytes()
+            cached = 0
+            for size in sizes:
+                started = time.monotonic()
+                answered, lost = fill(
+                    resolver.port, (next(names) for _ in range(size - cached)), window=args.window
+                )
+                cached = size
+                seconds = time.monotonic() - started
+                entries = resolver.cache_entries()
+                pauses = resolver.pauses()
+                rss = resolver.rss_bytes()
+                at = label(size)
+                print(
+                    f"  filled to {entries} cached names in {seconds:.1f} s ({lost} fill queries lost)",
+                    flush=True,
+                )
+                figure(f"scale resolver rss MB at {at}", f"{rss / 2**20:.1f}")
+                if entries:
+                    figure(f"scale resolver bytes per entry at {at}", f"{(rss - rss_at_zero) / entries:.0f}")
+                figure(f"scale resolver worst pause ms at {at}", f"{max(pauses.values()):.2f}")
+                print(
+                    f"  (longest collection during the fill {pauses['during_ms']:.2f} ms, "
+                    f"a full collection at {at} {pauses['full_ms']:.2f} ms)",
+                    flush=True,
+                )
+            at_rest, under_fill, lost_at_rest, lost_under_fill = local_latency(resolver.port, args)
+            rest_p99, fill_p99 = p99(at_rest), p99(under_fill)
+            figure("scale resolver local p99 ms at rest", f"{rest_p99 * 1000:.2f}")
+            figure(
+                f"scale resolver local p99 ms under a random fill of {args.fill_rate:.0f}/s",
+                f"{fill_p99 * 1000:.2f}",
+            )
+            figure("scale resolver local p99 ratio fill/rest", f"{fill_p99 / rest_p99:.2f}")
+            print(
+                f"  ({len(at_rest)} and {len(under_fill)} crisis-name queries in {args.rounds} rounds of each, "
+                f"{lost_at_rest} and {lost_under_fill} unanswered; "
+                f"cache {resolver.cache_entries()} names after the fill)",
+                flush=True,
+            )
+        finally:
+            for process in (resolver.process if resolver else None, upstream):
+                if process is not None:
+                    process.terminate()
+                    try:
+                        process.wait(10)
+                    except subprocess.TimeoutExpired:
+                        process.kill()
+                        process.wait()
+    return figures
+
+
+if __name__ == "__main__":
+    role = sys.argv[1] if len(sys.argv) > 1 else ""
+    if role == "upstream":
+        run_upstream(int(sys.argv[2]))
+    elif role == "resolver":
+        run_resolver(sys.argv[2])
+    elif role == "filler":
+        run_filler(
+            int(sys.argv[2]), rate=float(sys.argv[3]), seconds=float(sys.argv[4]), seed=int(sys.argv[5])
+        )
+    else:
+        main(sys.argv[1:])

@@ -1,0 +1,154 @@
+"""A cached answer kept as wire bytes, and replies made from it by patching bytes, never by parsing.
+
+An upstream answer is packed once, with the question as the cache key spells it (lower
+case), into one ``bytes``: a small head (rcode, section counts, where each TTL is), then
+the records exactly as they follow the question on the wire. A reply is the client's
+header and question (its ID, RD bit and letter case) followed by those records, their
+TTLs counted down (or set to the stale TTL) in place. The client's question has the same
+length as the key's, so the records' compression pointers still point where they should.
+
+One ``bytes`` object per answer, instead of a tree of parsed records, is what keeps the
+cache small and out of the garbage collector's way: bytes are never tracked by it.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from dnslib import QTYPE, DNSHeader, DNSLabel, DNSQuestion, DNSRecord
+
+# rcode, answer / authority / additional counts, number of TTL fields
+_HEAD = struct.Struct("!BHHHH")
+_TTL = struct.Struct("!I")
+_COUNTS = struct.Struct("!HHHH")
+# What the island sends in its replies' OPT record (services.dns.wire.reply_to): UDP size 1232, no options.
+OPT_RECORD = b"\x00\x00\x29\x04\xd0\x00\x00\x00\x00\x00\x00"
+OPT_TYPE = b"\x00\x29"
+CLASSIC_UDP_SIZE = 512
+OUR_UDP_SIZE = 1232
+
+
+def key_of(question: DNSQuestion) -> bytes:
+    """The cache key of a parsed question: its name on the wire in lower case, type and class."""
+    name = b"".join(bytes([len(label)]) + label.lower() for label in question.qname.label)
+    return name + b"\x00" + struct.pack("!HH", question.qtype, question.qclass)
+
+
+def pack(answer: DNSRecord, key: bytes) -> bytes:
+    """``answer``'s rcode and records (OPT left out) in the compact form."""
+    records = [rr for rr in answer.ar if rr.rtype != QTYPE.OPT]
+    message: bytes = DNSRecord(
+        DNSHeader(qr=1, rcode=answer.header.rcode),
+        q=DNSQuestion(DNSLabel(_labels(key)), *struct.unpack("!HH", key[-4:])),
+        rr=list(answer.rr),
+        auth=list(answer.auth),
+        ar=records,
+    ).pack()
+    start = 12 + len(key)
+    if message[12:start] != key:
+        raise ValueError("the packed question is not the key")  # a name dnslib spells differently
+    counts = (len(answer.rr), len(answer.auth), len(records))
+    offsets = _ttl_offsets(message, start, sum(counts))
+    head = _HEAD.pack(answer.header.rcode, *counts, len(offsets))
+    return head + struct.pack(f"!{len(offsets)}H", *offsets) + message[start:]
+
+
+def rcode_of(stored: bytes) -> int:
+    return stored[0]
+
+
+def reply(
+    stored: bytes, header: bytes, question: bytes, age: int, stale_ttl: int | None, opt: bool, limit: int
+) -> bytes:
+    """The reply to a query whose first two bytes (ID) and flags are ``header`` and whose question is ``question``.
+
+    TTLs are counted down by ``age`` seconds (never below 0), or all set to ``stale_ttl``.
+    Larger than ``limit``: header and question only, with TC, so the client retries over TCP.
+    """
+    rcode, answers, authority, additional, ttls = _HEAD.unpack_from(stored)
+    records_at = _HEAD.size + 2 * ttls
+    flags = struct.pack("!BB", 0x80 | (header[2] & 0x01), 0x80 | rcode)  # QR, RD echoed, RA
+    size = 12 + len(question) + len(stored) - records_at + (len(OPT_RECORD) if opt else 0)
+    if size > limit:
+        truncated = struct.pack("!BB", flags[0] | 0x02, flags[1])
+        return (
+            header[:2] + truncated + _COUNTS.pack(1, 0, 0, int(opt)) + question + (OPT_RECORD if opt else b"")
+        )
+    out = bytearray(header[:2])
+    out += flags
+    out += _COUNTS.pack(1, answers, authority, additional + int(opt))
+    out += question
+    base = len(out)
+    out += memoryview(stored)[records_at:]
+    if opt:
+        out += OPT_RECORD
+    if stale_ttl is not None or age > 0:
+        for (offset,) in struct.iter_unpack("!H", memoryview(stored)[_HEAD.size : records_at]):
+            at = base + offset
+            if stale_ttl is not None:
+                _TTL.pack_into(out, at, stale_ttl)
+            else:
+                (ttl,) = _TTL.unpack_from(out, at)
+                _TTL.pack_into(out, at, max(0, ttl - age))
+    return bytes(out)
+
+
+def query_shape(data: bytes, question_end: int) -> int | None:
+    """The UDP size a plain query accepts (0 without EDNS), or None when it is not a plain query.
+
+    Plain: opcode QUERY, one question (checked by the caller), no answer or authority
+    records, and nothing in the additional section but one OPT record. Anything else
+    takes the full path, which parses it.
+    """
+    if data[2] & 0x78 or data[6:10] != b"\x00\x00\x00\x00":
+        return None
+    additional = data[10:12]
+    if additional == b"\x00\x00":
+        return 0 if len(data) == question_end else None
+    end = question_end
+    if (
+        additional != b"\x00\x01"
+        or len(data) < end + 11
+        or data[end] != 0
+        or data[end + 1 : end + 3] != OPT_TYPE
+    ):
+        return None
+    size: int = struct.unpack_from("!H", data, end + 3)[0]
+    length: int = struct.unpack_from("!H", data, end + 9)[0]
+    if end + 11 + length != len(data):
+        return None
+    return max(CLASSIC_UDP_SIZE, min(size, OUR_UDP_SIZE))
+
+
+def _labels(key: bytes) -> list[bytes]:
+    labels = []
+    offset = 0
+    while key[offset]:
+        length = key[offset]
+        labels.append(key[offset + 1 : offset + 1 + length])
+        offset += 1 + length
+    return labels
+
+
+def _ttl_offsets(message: bytes, start: int, count: int) -> list[int]:
+    """Where each record's TTL is, counted from ``start`` (the end of the question)."""
+    offsets = []
+    offset = start
+    for _ in range(count):
+        offset = _past_name(message, offset)
+        offsets.append(offset + 4 - start)  # after type and class
+        (length,) = struct.unpack_from("!H", message, offset + 8)
+        offset += 10 + length
+    if offset != len(message):
+        raise ValueError("records do not end where the message does")
+    return offsets
+
+
+def _past_name(message: bytes, offset: int) -> int:
+    while True:
+        length = message[offset]
+        if length & 0xC0 == 0xC0:
+            return offset + 2  # a compression pointer ends the name
+        if length == 0:
+            return offset + 1
+        offset += 1 + length
