@@ -33,7 +33,7 @@ from .fastpath import FOREVER, Replays
 from .metrics import SOURCES, Metrics, fast_slot
 from .ratelimit import RateLimiter, Verdict
 from .stored_answer import CLASSIC_UDP_SIZE, key_of, query_shape
-from .upstreams import Upstream, UpstreamFailed, Upstreams, ask, failure_kind
+from .upstreams import Upstream, UpstreamFailed, Upstreams, failure_kind
 
 log = logging.getLogger(__name__)
 
