@@ -82,6 +82,7 @@ class IslandResolver:
             active = all(s == "down" for s in self._states.values())
             if active != self.island.active:
                 self.island.active = active
+                self.metrics.island_mode.set(1 if active else 0)
                 log.warning("island mode %s", "on: phones' checks go to the portal" if active else "off")
         if changed:
             self.replays.clear()
