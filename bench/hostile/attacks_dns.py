@@ -158,6 +158,16 @@ def _closed(sock: socket.socket) -> bool:
         return True
 
 
+def control_flood(target: Target, stop: Event, rate: float = 5_000) -> int:
+    """Not an attack: the crisis name itself at the random-name flood's rate (ready answers only).
+
+    The bench's anchor: what the same packet rate costs a resident on this machine when the
+    resolver has no work to do, so the attacks' rows can be read against it.
+    """
+    packet = _header()[2:] + _wire_name(target.crisis_name) + _A_IN
+    return _paced_udp(target, stop, rate, lambda: os.urandom(2) + packet, 60)
+
+
 # The soak's background: every attack at once, at a tenth of the single-attack rates for the
 # floods (the soak is about hours of steady abuse, not the peak; the peaks have their own tests).
 BACKGROUND: list[Attack] = [

@@ -35,5 +35,5 @@ def test_two_minutes_of_flapping_uplink_and_abuse_fail_no_crisis_page_probe(
     journal = json.loads((tmp_path / "soak-hostile" / "journal.json").read_text())
     pages = [o for o in journal["operations"] if o["probe"].startswith("crisis-page")]
     failed = [o for o in pages if o["status"] != "ok"]
-    assert len(pages) > 900 and failed == [], f"{len(failed)} of {len(pages)} crisis-page probes failed"
+    assert len(pages) > 600 and failed == [], f"{len(failed)} of {len(pages)} crisis-page probes failed"
     assert sum(e["kind"] == "flap-down" for e in journal["events"]) >= 25, "the uplink did not flap"
