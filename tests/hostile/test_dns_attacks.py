@@ -9,15 +9,12 @@ import dataclasses
 import multiprocessing
 import threading
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
 from hostile_helpers import (
-    DNS_ATTACKS_NET,
     HostileIsland,
     assert_resident_unharmed,
-    hostile_island,
     measure_resident,
 )
 
@@ -28,11 +25,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.hostile]
 
 SECONDS = 4.0
 MALFORMED = 'island_resolver_bad_packets_total{kind="malformed"}'
-
-
-@pytest.fixture(scope="module")
-def island(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostileIsland]:
-    yield from hostile_island(tmp_path_factory, DNS_ATTACKS_NET)
 
 
 @pytest.mark.parametrize("attack", [a for _, a in DNS_ATTACKS], ids=[a.__name__ for _, a in DNS_ATTACKS])
