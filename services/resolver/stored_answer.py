@@ -53,10 +53,6 @@ def pack(answer: DNSRecord, key: bytes) -> bytes:
     return head + struct.pack(f"!{len(offsets)}H", *offsets) + message[start:]
 
 
-def rcode_of(stored: bytes) -> int:
-    return stored[0]
-
-
 def reply(
     stored: bytes, header: bytes, question: bytes, age: int, stale_ttl: int | None, opt: bool, limit: int
 ) -> bytes:
