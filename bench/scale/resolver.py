@@ -294,9 +294,13 @@ def local_latency(port: int, args: argparse.Namespace) -> tuple[list[float], lis
     return at_rest, under_fill, lost_at_rest, lost_under_fill
 
 
-def p99(values: list[float]) -> float:
+def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
+
+
+def p99(values: list[float]) -> float:
+    return percentile(values, 0.99)
 
 
 def main(argv: list[str] | None = None) -> list[tuple[str, str]]:
@@ -371,7 +375,9 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str]]:
             figure("scale resolver local p99 ratio fill/rest", f"{fill_p99 / rest_p99:.2f}")
             print(
                 f"  ({len(at_rest)} and {len(under_fill)} crisis-name queries in {args.rounds} rounds of each, "
-                f"{lost_at_rest} and {lost_under_fill} unanswered; "
+                f"{lost_at_rest} and {lost_under_fill} unanswered; p50 {percentile(at_rest, 0.5) * 1000:.2f} "
+                f"and {percentile(under_fill, 0.5) * 1000:.2f} ms, p90 {percentile(at_rest, 0.9) * 1000:.2f} "
+                f"and {percentile(under_fill, 0.9) * 1000:.2f} ms; "
                 f"cache {resolver.cache_entries()} names after the fill)",
                 flush=True,
             )
