@@ -27,6 +27,8 @@ HealthCheck = Callable[[], Awaitable[None]]
 
 # Where the island resolver serves its metrics (CoreDNS's port), on the resolver's address.
 RESOLVER_METRICS_PORT = 9153
+# How often the resolver asks the internet by itself: a cut shows within this and a forward budget.
+ISLAND_MODE_HEARTBEAT_SECONDS = 1.0
 # How often the resolver rechecks a down upstream: RFC 8767 says 30 s; a rehearsal
 # lasts seconds, so the island notices a restored uplink within two.
 RESOLVER_RECHECK_SECONDS = 2.0
@@ -43,6 +45,9 @@ class ServiceSpec:
     ports: tuple[Port, ...]
     where: str
     health: HealthCheck = field(compare=False, repr=False)
+    # Checked once more when the island starts, with its uplink up: the service also sees the
+    # internet (the resolver its upstream; otherwise it would start in island mode).
+    connected: HealthCheck | None = field(default=None, compare=False, repr=False)
 
     def argv(self, config_path: str | None) -> list[str]:
         argv = [sys.executable, "-m", self.module, *self.args]
@@ -87,6 +92,12 @@ async def resolver_upstreams(topology: Topology) -> dict[str, str] | None:
     except httpx.HTTPError:
         return None
     return upstream_states(response.text)
+
+
+async def _sees_upstream(topology: Topology) -> None:
+    states = await resolver_upstreams(topology)
+    if not states or any(state != "up" for state in states.values()):
+        raise RuntimeError(f"the resolver does not reach the internet yet ({states})")
 
 
 def web_url(host: str, port: int, path: str) -> str:
@@ -140,6 +151,8 @@ def island_services(
                 "allow": _client_networks(t),
                 "health": {"recheck_interval": RESOLVER_RECHECK_SECONDS},
                 "metrics": {"host": t.resolver_address, "port": RESOLVER_METRICS_PORT},
+                # While the uplink is down, phones' checks are sent to the crisis site (docs/phones.md).
+                "island_mode": {"portal": t.site_address, "heartbeat": ISLAND_MODE_HEARTBEAT_SECONDS},
             },
             args=(),
             ports=(
@@ -149,6 +162,7 @@ def island_services(
             ),
             where=f"{t.resolver_address}:{dns} (UDP and TCP)",
             health=lambda: dns_ok(t.crisis_name, t.resolver_address, dns),
+            connected=lambda: _sees_upstream(t),
         ),
         ServiceSpec(
             name="site",
@@ -160,6 +174,8 @@ def island_services(
                 "feed": web_url(internet_address, http, "/api/cap.xml"),
                 "feed_host": "www.kommun.example",
                 "poll_interval": FEED_POLL_SECONDS,
+                "crisis_name": t.crisis_name,
+                "resolver_metrics": web_url(t.resolver_address, RESOLVER_METRICS_PORT, "/metrics"),
             },
             args=("--host", t.site_address, "--port", str(http)),
             ports=((t.site_address, http, "tcp"),),

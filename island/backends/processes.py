@@ -18,6 +18,7 @@ import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -112,6 +113,9 @@ class ProcessSupervisor:
                 # Recorded at once, so `island down` can clean up even if start-up fails half-way.
                 self._edit(spec.name, **self._spawn(spec), restarts=0, last_restart=None, held=False)
             await asyncio.gather(*(self._wait_healthy(spec, say) for spec in specs))
+            # The uplink is up at start: what depends on it is ready once it sees it.
+            connected = [replace(spec, health=spec.connected) for spec in specs if spec.connected is not None]
+            await asyncio.gather(*(self._wait_healthy(spec, lambda _: None) for spec in connected))
             self._start_watchdog()
         except BaseException:
             await self.stop(lambda _: None)

@@ -27,6 +27,16 @@ def parser() -> argparse.ArgumentParser:
         default=":memory:",
         help="SQLite database file that keeps the content (default: in memory, lost at exit)",
     )
+    p.add_argument(
+        "--crisis-name",
+        default=None,
+        help="the crisis page's name: requests for other host names get the captive portal's redirect",
+    )
+    p.add_argument(
+        "--resolver-metrics",
+        default=None,
+        help="the island resolver's /metrics URL, which says whether the island is in island mode",
+    )
     p.add_argument("--feed", default=None, help="the municipality's central feed (CAP XML or JSON) to poll")
     p.add_argument("--feed-host", default=None, help="Host header for the feed, when --feed names an address")
     p.add_argument("--poll-interval", type=float, default=30.0, help="seconds between polls (default 30)")
@@ -66,7 +76,7 @@ def _apply_config(args: argparse.Namespace, p: argparse.ArgumentParser) -> None:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         p.error(f"cannot read --config {path}: {exc}")
-    known = {"db", "feed", "feed_host", "poll_interval", "content"}
+    known = {"db", "feed", "feed_host", "poll_interval", "content", "crisis_name", "resolver_metrics"}
     unknown = set(data) - known
     if not isinstance(data, dict) or unknown:
         p.error(f"--config {path}: unknown keys {sorted(unknown)}; known: {sorted(known)}")
@@ -96,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         poll_interval=args.poll_interval,
         secure_cookies=args.secure_cookies,
         registry_ttl_days=args.registry_days,
+        crisis_name=args.crisis_name,
+        resolver_metrics=args.resolver_metrics,
     )
     try:
         app = create_app(config=config)

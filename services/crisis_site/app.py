@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.crisis_site.cache import FastPath
+from services.crisis_site.portal import Portal
 from services.crisis_site.routes import include_routes
 from services.crisis_site.site import DEMO_CONTENT, Site, SiteConfig
 
@@ -42,11 +43,26 @@ class CrisisApp(FastAPI):
     """FastAPI, with the cached page answered before the framework's middleware and routing."""
 
     fast_path: FastPath | None = None
+    portal: Portal | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.fast_path is not None and scope["type"] == "http" and await self.fast_path.serve(scope, send):
-            return
+        if scope["type"] == "http":
+            if self.portal is not None and await _send(
+                self.portal.answer(scope["method"], scope["headers"]), send
+            ):
+                return
+            if self.fast_path is not None and await self.fast_path.serve(scope, send):
+                return
         await super().__call__(scope, receive, send)
+
+
+async def _send(found: tuple[int, list[tuple[bytes, bytes]], bytes] | None, send: Send) -> bool:
+    if found is None:
+        return False
+    status, headers, body = found
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+    return True
 
 
 def create_app(content_path: str | Path | None = None, config: SiteConfig | None = None) -> FastAPI:
@@ -64,11 +80,13 @@ def create_app(content_path: str | Path | None = None, config: SiteConfig | None
 
             poller = FeedPoller(site.store, config.feed_url, config.feed_host, config.poll_interval)
             poller.start()
+        site.island_mode.start()
         try:
             yield
         finally:
             if poller is not None:
                 await poller.stop()
+            await site.island_mode.stop()
             site.close()
 
     # docs_url/redoc_url off: those pages load JavaScript from a CDN, unreachable on the island.
@@ -86,8 +104,9 @@ def create_app(content_path: str | Path | None = None, config: SiteConfig | None
     )
     app.state.site = site
     app.add_middleware(SecurityHeadersMiddleware, headers=site.security)
+    app.portal = site.portal
     if config.fast_path:
-        app.fast_path = FastPath(cache=lambda: site.cache, security=site.security)
+        app.fast_path = FastPath(cache=lambda: site.cache, security=site.security, portal=site.portal)
 
     include_routes(app)
     return app

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs
 from starlette.types import Scope, Send
 
 from services.crisis_site import i18n
+from services.crisis_site.portal import Portal
 from services.crisis_site.store import Store, utcnow
 
 
@@ -154,8 +155,11 @@ def language_for(query_string: bytes, accept_language: str | None) -> str:
 class FastPath:
     """Answers GET/HEAD for the cached resources straight from ASGI, before any framework code."""
 
-    def __init__(self, cache: Callable[[], PageCache], security: dict[str, str]) -> None:
+    def __init__(
+        self, cache: Callable[[], PageCache], security: dict[str, str], portal: Portal | None = None
+    ) -> None:
         self._cache = cache
+        self._portal = portal
         self._fixed = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in security.items()]
         self._languages: dict[tuple[bytes, str | None], str] = {}  # phones send few distinct headers
 
@@ -171,6 +175,10 @@ class FastPath:
 
     def answer(self, path: str, method: str, query_string: bytes, headers: list[tuple[bytes, bytes]]):
         """(status, headers, body) for a cached resource, or None when the request is not ours."""
+        if self._portal is not None:
+            sent_away = self._portal.answer(method, headers)
+            if sent_away is not None:
+                return sent_away  # a phone's check, or any request for a foreign host, in island mode
         resource = RESOURCES.get(path)
         if resource is None or method not in ("GET", "HEAD"):
             return None

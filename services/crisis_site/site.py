@@ -11,7 +11,9 @@ from fastapi.responses import Response
 from services.crisis_site import feeds, i18n
 from services.crisis_site.cache import RESOURCES, PageCache, language_for, respond
 from services.crisis_site.content import Content, load_seed
+from services.crisis_site.island_mode import IslandModeWatch
 from services.crisis_site.limits import LoginLimits, RegistryLimits
+from services.crisis_site.portal import Portal
 from services.crisis_site.registry import Registry
 from services.crisis_site.render import PageRenderer
 from services.crisis_site.store import Store
@@ -30,6 +32,11 @@ class SiteConfig:
     secure_cookies: bool = False  # set behind TLS; the island itself serves plain HTTP
     fast_path: bool = True
     registry_ttl_days: float = 30.0  # safe-and-well records are deleted for real after this
+    # The crisis name: requests for any other host name are a phone's check sent here in island
+    # mode, answered as a captive portal (portal.py). None: no portal (every Host gets the site).
+    crisis_name: str | None = None
+    # The island resolver's /metrics, which says whether the island is in island mode (RFC 8908's captive).
+    resolver_metrics: str | None = None
 
 
 def security_headers(style_hash: str) -> dict[str, str]:
@@ -67,6 +74,13 @@ class Site:
         self.login_limits = LoginLimits()
         self.registry_events = {"lookups": 0, "found": 0, "limited": 0}  # since start; counts, never names
         self.passwords = BoundedPool(workers=1, queue=8)
+        self.portal = Portal(config.crisis_name) if config.crisis_name else None
+        self.island_mode = IslandModeWatch(config.resolver_metrics)
+
+    @property
+    def public_url(self) -> str:
+        """The crisis page as residents open it: by its name."""
+        return self.portal.location if self.portal is not None else "/"
 
     def close(self) -> None:
         self.passwords.close()

@@ -119,6 +119,53 @@ class Limits(_Model):
     tcp_idle_seconds: float = Field(10.0, gt=0)
 
 
+# The connectivity-check hosts of every common OS (docs/phones.md): Android and ChromeOS, Apple,
+# Windows (NCSI), Firefox, NetworkManager (Ubuntu, Fedora, GNOME).
+DEFAULT_CHECK_NAMES = [
+    "connectivitycheck.gstatic.com",
+    "connectivitycheck.android.com",
+    "clients3.google.com",
+    "www.google.com",
+    "play.googleapis.com",
+    "captive.apple.com",
+    "netcts.cdn-apple.com",
+    "www.apple.com",
+    "www.msftconnecttest.com",
+    "dns.msftncsi.com",
+    "www.msftncsi.com",
+    "detectportal.firefox.com",
+    "connectivity-check.ubuntu.com",
+    "nmcheck.gnome.org",
+]
+
+
+class IslandMode(_Model):
+    """Captive-portal detection while the uplink is down: phones' check names answered with the portal.
+
+    While every upstream is down the check names get the portal's address, so each OS shows its
+    sign-in sheet with the crisis page instead of "no internet"; while any upstream works they are
+    forwarded as usual, so the island never hijacks a working internet.
+    """
+
+    portal: str = Field(description="the island's web address phones are sent to (IPv4)")
+    names: list[str] = Field(default_factory=lambda: list(DEFAULT_CHECK_NAMES))
+    # 5 s, for island-mode answers and for forwarded answers to these names alike: a phone that asked
+    # just before a cut (or a restore) asks again within seconds, and checks are rare enough that the
+    # extra queries cost nothing.
+    ttl: int = Field(5, ge=1, le=300)
+    # How often the island asks its upstreams by itself, so it notices a cut even when every answer a
+    # phone needs is still in the cache (the check names' real addresses among them).
+    heartbeat: float = Field(2.0, gt=0, le=60)
+
+    @field_validator("portal")
+    @classmethod
+    def _portal(cls, value: str) -> str:
+        try:
+            return str(ipaddress.IPv4Address(value))
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not an IPv4 address") from exc
+
+
 class ResolverConfig(_Model):
     listen: Endpoint
     local_zones: list[LocalZone] = []
@@ -135,6 +182,8 @@ class ResolverConfig(_Model):
     limits: Limits = Limits()
     # Where Prometheus metrics (and the upstreams' state) are served over HTTP; none when absent.
     metrics: Endpoint | None = None
+    # Captive-portal detection while the uplink is down; off when absent.
+    island_mode: IslandMode | None = None
 
     @field_validator("allow")
     @classmethod

@@ -187,6 +187,12 @@ class Metrics:
             registry=r,
         )
 
+        self.island_mode = Gauge(
+            "island_resolver_island_mode",
+            "1 while every upstream is down and phones' connectivity checks go to the portal",
+            registry=r,
+        )
+
     def set_upstream_state(self, upstream: str, state: str, *, changed: bool) -> None:
         for name in UPSTREAM_STATES:
             self.upstream_state.labels(upstream, name).set(1 if name == state else 0)
@@ -196,6 +202,14 @@ class Metrics:
     def serve(self, host: str, port: int):
         """Serve /metrics over HTTP from a daemon thread; returns (server, thread)."""
         return start_http_server(port, addr=host, registry=self.registry)
+
+
+def island_mode(metrics_text: str) -> bool | None:
+    """Whether the resolver is in island mode, read back from its metrics text (None: not configured)."""
+    for family in text_string_to_metric_families(metrics_text):
+        if family.name == "island_resolver_island_mode":
+            return any(sample.value == 1 for sample in family.samples)
+    return None
 
 
 def upstream_states(metrics_text: str) -> dict[str, str]:

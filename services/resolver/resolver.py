@@ -30,6 +30,7 @@ from .acl import AccessList
 from .cache import AnswerCache
 from .config import ResolverConfig
 from .fastpath import FOREVER, Replays
+from .island_mode import CheckNames
 from .metrics import SOURCES, Metrics, fast_slot
 from .ratelimit import RateLimiter, Verdict
 from .stored_answer import CLASSIC_UDP_SIZE, key_of, query_shape
@@ -57,6 +58,9 @@ class IslandResolver:
             for name in zone.names()
         }
         self.cache = AnswerCache(config.cache, config.serve_stale)
+        # Before the upstreams: they report their first states through _upstream_changed.
+        self.island = CheckNames(config.island_mode) if config.island_mode is not None else None
+        self._states: dict[str, str] = {}
         self.upstreams = Upstreams(
             config.upstreams,
             config.health,
@@ -79,6 +83,13 @@ class IslandResolver:
 
     def _upstream_changed(self, name: str, state: str, changed: bool) -> None:
         self.metrics.set_upstream_state(name, state, changed=changed)
+        self._states[name] = state
+        if self.island is not None:
+            active = all(s == "down" for s in self._states.values())
+            if active != self.island.active:
+                self.island.active = active
+                self.metrics.island_mode.set(1 if active else 0)
+                log.warning("island mode %s", "on: phones' checks go to the portal" if active else "off")
         if changed:
             self.replays.clear()
 
@@ -117,11 +128,17 @@ class IslandResolver:
         if stored is None or (stored[1] != FOREVER and time.monotonic() >= stored[1]):
             stored = self.replays.answer(data, time.monotonic())
             if stored is None:
+                if self.island is not None and self.island.active and self._asks_check_name(data):
+                    return None  # the full path answers it from island mode, never from the cache
                 fresh = self._fresh_from_cache(data)
                 return fresh if fresh is not None else self._full_path(data, host)
         reply, _, _, slot = stored
         hot.fast[slot] += 1
         return reply
+
+    def _asks_check_name(self, data: bytes) -> bool:
+        end = question_end(data)
+        return end is not None and self.island is not None and self.island.is_check_name(data[12 : end - 4])
 
     def _fresh_from_cache(self, data: bytes) -> bytes | None:
         """A fresh cached answer to a plain query, made from its stored bytes; None takes the full path."""
@@ -201,8 +218,9 @@ class IslandResolver:
             or any(rr.rtype == QTYPE.OPT and rr.rdata for rr in response.ar)
         ):
             return  # SERVFAIL, REFUSED and answers carrying EDE (stale) are decided afresh every time
-        # Cache answers are not replayed: the fast path makes them from the cache's bytes.
-        if self._local(query) is not None:
+        # Cache answers are not replayed: the fast path makes them from the cache's bytes. Island-mode
+        # answers are, like local ones: every change of the upstreams' states clears the replays.
+        if self._local(query) is not None or (self.island is not None and self.island.answer(query)):
             self.replays.remember(data, reply, FOREVER, "local", fast_slot("local", reply[3] & 0xF))
 
     # The full path --------------------------------------------------------------------------
@@ -210,7 +228,7 @@ class IslandResolver:
         started = time.monotonic()
         if not self.acl.allows(client[0]):
             return reply_to(query, rcode=RCODE.REFUSED)
-        reply, source = self._from_local(query) or await self._recurse(query)
+        reply, source = self._from_local(query) or self._from_island_mode(query) or await self._recurse(query)
         self._hot.sources[source] += 1
         self.metrics.latency.observe(source, time.monotonic() - started)
         return reply
@@ -235,6 +253,10 @@ class IslandResolver:
         for rr in found.authority:
             reply.add_auth(rr)
         return reply, "local"
+
+    def _from_island_mode(self, query: DNSRecord) -> tuple[DNSRecord, str] | None:
+        reply = self.island.answer(query) if self.island is not None else None
+        return (reply, "local") if reply is not None else None
 
     async def _recurse(self, query: DNSRecord) -> tuple[DNSRecord, str]:
         key = key_of(query.q)
@@ -265,6 +287,11 @@ class IslandResolver:
     def _without_upstream(
         self, query: DNSRecord, key: bytes, *, unreachable: bool = True
     ) -> tuple[DNSRecord, str]:
+        # A phone's check that the uplink let down: the portal, never a stale outside address (which
+        # would make the phone say "no internet") nor SERVFAIL (which would too).
+        portal = self.island.portal_answer(query) if self.island is not None else None
+        if portal is not None:
+            return portal, "local"
         # Looked up again: while this query waited, the slot it saw may have been given to another name.
         slot = self.cache.lookup(key)
         if slot is not None and self.cache.servable_stale(slot):
@@ -340,6 +367,8 @@ class IslandResolver:
             unreachable = False
             if answer.header.rcode in (RCODE.SERVFAIL, RCODE.REFUSED):
                 continue  # it answered, but not usefully: try the next one
+            if self.island is not None:
+                self.island.clamp(answer)
             self.cache.put(key, answer)
             self.metrics.cache_entries.set(len(self.cache))
             return answer
@@ -412,6 +441,9 @@ async def serve(config: ResolverConfig) -> None:
         count_problem=lambda kind: resolver.metrics.bad_packets.labels(kind).inc(),
     )
     await server.start()
+    heartbeat = (
+        asyncio.ensure_future(_heartbeat(resolver, config)) if config.island_mode is not None else None
+    )
     try:
         while True:
             # Down upstreams are rechecked even when no client asks, so the state (and
@@ -419,8 +451,18 @@ async def serve(config: ResolverConfig) -> None:
             await asyncio.sleep(min(config.health.recheck_interval, 5.0))
             resolver.upstreams.recheck_due(_RECHECK_QUESTION, config.forward_timeout)
     finally:
+        if heartbeat is not None:
+            heartbeat.cancel()
         await server.stop()
         await resolver.close()
+
+
+async def _heartbeat(resolver: IslandResolver, config: ResolverConfig) -> None:
+    """Island mode follows the upstreams' health within a heartbeat and a forward budget."""
+    assert config.island_mode is not None
+    while True:
+        await resolver.upstreams.heartbeat(_RECHECK_QUESTION, config.forward_timeout)
+        await asyncio.sleep(config.island_mode.heartbeat)
 
 
 _RECHECK_QUESTION = DNSRecord.question(".", "NS")

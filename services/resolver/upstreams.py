@@ -187,6 +187,28 @@ class Upstreams:
         finally:
             upstream.probing = False
 
+    async def heartbeat(self, question: DNSRecord, timeout: float) -> None:
+        """Ask every upstream once, by the island itself, and record how it went.
+
+        Client queries only reach an upstream on a cache miss; with the answers phones need still
+        cached, a cut would go unnoticed. One query per upstream per heartbeat notices it.
+        """
+
+        async def one(upstream: Upstream) -> None:
+            if upstream.state != DOWN and upstream.silent_since is None:
+                upstream.silent_since = self._clock()
+            try:
+                await ask(upstream, question, timeout)
+            except DNSRefused:
+                self.refused(upstream)
+            except (DNSExchangeError, MalformedPacket):
+                if upstream.state != DOWN:
+                    self.missed(upstream)
+            else:
+                self.answered(upstream)
+
+        await asyncio.gather(*(one(u) for u in self.all))
+
     async def close(self) -> None:
         for task in list(self._probes):
             task.cancel()

@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
 from services.crisis_site.forms import Refused, SignedOut
-from services.crisis_site.routes import editor, feeds, pages, registry
+from services.crisis_site.routes import captive, editor, feeds, pages, registry
 from services.crisis_site.sessions import LOGIN_PATH
 
 
@@ -37,6 +37,6 @@ async def refused(request: Request, exc: Exception) -> Response:
 
 
 def include_routes(app: FastAPI) -> None:
-    for part in (pages, feeds, editor, registry):
+    for part in (pages, feeds, editor, registry, captive):
         app.include_router(part.router)
     app.add_exception_handler(Refused, refused)
