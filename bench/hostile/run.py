@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 
 from .attacks_dns import DNS_ATTACKS, control_flood
+from .attacks_http import HTTP_ATTACKS
 from .resident import LIMIT, Attack, Measurement, Target, measure_resident
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CONTROL: list[tuple[str, Attack]] = [
     ("control: the crisis name itself, 5,000/s (not an attack)", control_flood)
 ]
-TABLES: list[list[tuple[str, Attack]]] = [CONTROL, DNS_ATTACKS]
+TABLES: list[list[tuple[str, Attack]]] = [CONTROL, DNS_ATTACKS, HTTP_ATTACKS]
 
 
 def _island(state: Path, net: str, *args: str) -> subprocess.CompletedProcess[str]:
