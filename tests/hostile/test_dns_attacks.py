@@ -19,7 +19,7 @@ from hostile_helpers import (
 )
 
 from bench.hostile.attacks_dns import DNS_ATTACKS, held_tcp_connections, long_names
-from island.services import RESOLVER_METRICS_PORT
+from island.service_specs import RESOLVER_METRICS_PORT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.hostile]
 
