@@ -49,6 +49,14 @@ def _running(state: StateDir) -> Backend | None:
     return None
 
 
+def _up_already(state: StateDir) -> Backend:
+    """The island that is up, for a command that acts on one."""
+    backend = _running(state)
+    if backend is None:
+        raise BackendError("no island is up. Start one with `island up --detach` first.")
+    return backend
+
+
 async def _clean_leftovers(state: StateDir) -> None:
     """Stop and remove what an earlier island left behind (a crash, a killed terminal)."""
     leftover = running_backend(state)
@@ -171,10 +179,7 @@ def _purge_confirmed(args: argparse.Namespace, data: Path) -> bool:
 
 
 async def cmd_restart(args: argparse.Namespace, state: StateDir) -> int:
-    backend = _running(state)
-    if backend is None:
-        _error("no island is up. Start one with `island up --detach` first.")
-        return EXIT_ERROR
+    backend = _up_already(state)
     say(f"Restarting the {args.service} ...")
     await backend.restart_service(args.service, say)
     say(f"The {args.service} is running again and answers.")
@@ -231,10 +236,7 @@ async def cmd_status(args: argparse.Namespace, state: StateDir) -> int:
 
 
 async def cmd_uplink(args: argparse.Namespace, state: StateDir) -> int:
-    backend = _running(state)
-    if backend is None:
-        _error("no island is up. Start one with `island up --detach` first.")
-        return EXIT_ERROR
+    backend = _up_already(state)
     if args.action == "cut":
         await backend.cut(args.mode)
         detail = "silently dropped" if args.mode == "blackhole" else "refused at once"

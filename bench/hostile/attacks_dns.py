@@ -158,6 +158,26 @@ def _closed(sock: socket.socket) -> bool:
         return True
 
 
+def random_island_names(target: Target, stop: Event, rate: float = 5_000) -> int:
+    """Made-up names under the crisis name (each an NXDOMAIN the island must work out), 5,000 a second."""
+    suffix = _wire_name(target.crisis_name) + _A_IN
+
+    def packet() -> bytes:
+        return _header() + b"\x0c" + os.urandom(6).hex().encode() + suffix
+
+    return _paced_udp(target, stop, rate, packet, 60)
+
+
+def control_flood(target: Target, stop: Event, rate: float = 5_000) -> int:
+    """Not an attack: the crisis name itself at the random-name flood's rate (ready answers only).
+
+    The bench's anchor: what the same packet rate costs a resident on this machine when the
+    resolver has no work to do, so the attacks' rows can be read against it.
+    """
+    packet = _header()[2:] + _wire_name(target.crisis_name) + _A_IN
+    return _paced_udp(target, stop, rate, lambda: os.urandom(2) + packet, 60)
+
+
 # The soak's background: every attack at once, at a tenth of the single-attack rates for the
 # floods (the soak is about hours of steady abuse, not the peak; the peaks have their own tests).
 BACKGROUND: list[Attack] = [
@@ -194,4 +214,5 @@ DNS_ATTACKS: list[tuple[str, Attack]] = [
     ("EDNS abuse (version 1, two OPTs, misplaced OPT), 500/s", edns_abuse),
     ("300 held TCP connections, one address", held_tcp_connections),
     ("random-name flood, 5,000/s", random_names),
+    ("made-up names under the crisis name, 5,000/s", random_island_names),
 ]

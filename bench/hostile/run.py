@@ -19,12 +19,17 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .attacks_dns import DNS_ATTACKS
+from .attacks_dns import DNS_ATTACKS, control_flood
+from .attacks_http import HTTP_ATTACKS
 from .resident import LIMIT, Attack, Measurement, Target, measure_resident
 
 ROOT = Path(__file__).resolve().parents[2]
-# Attack tables; the site's HTTP attacks join as another module's table.
-TABLES: list[list[tuple[str, Attack]]] = [DNS_ATTACKS]
+# Attack tables; the site's HTTP attacks join as another module's table. The control row first:
+# the random-name flood's packet rate in ready answers, to read the attacks against.
+CONTROL: list[tuple[str, Attack]] = [
+    ("control: the crisis name itself, 5,000/s (not an attack)", control_flood)
+]
+TABLES: list[list[tuple[str, Attack]]] = [CONTROL, DNS_ATTACKS, HTTP_ATTACKS]
 
 
 def _island(state: Path, net: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -35,6 +35,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 HOST = "127.0.0.1"
+ROOT = (
+    Path(__file__).resolve().parents[2]
+)  # where `-m bench.scale.resolver` is found, whatever the runner's cwd
 LOCAL_NAME = "krisinfo.kommun.example"
 SIZES = (0, 10_000, 100_000)
 _A_RECORD = bytes.fromhex("c00c00010001000151800004c0000201")  # the question's name, A 192.0.2.1, TTL 1 day
@@ -185,6 +188,7 @@ class Resolver:
             stdout=subprocess.PIPE,
             stderr=open(workdir / "resolver.log", "wb"),
             text=True,
+            cwd=ROOT,
         )
         wait_answering(self.port)
 
@@ -277,7 +281,8 @@ def local_latency(port: int, args: argparse.Namespace) -> tuple[list[float], lis
                 str(args.fill_rate),
                 str(args.probe_seconds + 1.5),
                 str(10 + round_),
-            ]
+            ],
+            cwd=ROOT,
         )
         try:
             time.sleep(1)  # the resident is under way
@@ -289,9 +294,13 @@ def local_latency(port: int, args: argparse.Namespace) -> tuple[list[float], lis
     return at_rest, under_fill, lost_at_rest, lost_under_fill
 
 
-def p99(values: list[float]) -> float:
+def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
+
+
+def p99(values: list[float]) -> float:
+    return percentile(values, 0.99)
 
 
 def main(argv: list[str] | None = None) -> list[tuple[str, str]]:
@@ -323,7 +332,7 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str]]:
         workdir = Path(tmp)
         upstream_port = free_port()
         upstream = subprocess.Popen(
-            [sys.executable, "-m", "bench.scale.resolver", "upstream", str(upstream_port)]
+            [sys.executable, "-m", "bench.scale.resolver", "upstream", str(upstream_port)], cwd=ROOT
         )
         resolver = None
         try:
@@ -366,7 +375,9 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str]]:
             figure("scale resolver local p99 ratio fill/rest", f"{fill_p99 / rest_p99:.2f}")
             print(
                 f"  ({len(at_rest)} and {len(under_fill)} crisis-name queries in {args.rounds} rounds of each, "
-                f"{lost_at_rest} and {lost_under_fill} unanswered; "
+                f"{lost_at_rest} and {lost_under_fill} unanswered; p50 {percentile(at_rest, 0.5) * 1000:.2f} "
+                f"and {percentile(under_fill, 0.5) * 1000:.2f} ms, p90 {percentile(at_rest, 0.9) * 1000:.2f} "
+                f"and {percentile(under_fill, 0.9) * 1000:.2f} ms; "
                 f"cache {resolver.cache_entries()} names after the fill)",
                 flush=True,
             )

@@ -48,7 +48,10 @@ def security_headers(style_hash: str) -> dict[str, str]:
     return {
         "Content-Security-Policy": csp,
         "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer",
+        # same-origin, not no-referrer: under no-referrer a browser sends "Origin: null" with every form
+        # post (Fetch), which a sandboxed frame on another site sends too; the forms refuse "null".
+        # Other sites still get no referrer.
+        "Referrer-Policy": "same-origin",
         "X-Frame-Options": "DENY",
     }
 

@@ -54,6 +54,10 @@ class Zone:
             raise ZoneError(f"zone {origin_label}: cannot parse zone data: {exc}") from exc
         return cls(origin_label, records)
 
+    def names(self) -> list[DNSLabel]:
+        """The names that have records in the zone."""
+        return list(self._names)
+
     def contains(self, qname: DNSLabel) -> bool:
         return bool(qname.matchSuffix(self.origin))
 

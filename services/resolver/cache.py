@@ -79,9 +79,6 @@ class AnswerCache:
         expires = self._stored[slot] + self._ttls[slot]
         return self.stale.enabled and self._clock() < expires + self.stale.max_stale
 
-    def rcode(self, slot: int) -> int:
-        return stored_answer.rcode_of(self._answers[slot])
-
     def reply(
         self, slot: int, header: bytes, question: bytes, *, stale: bool, opt: bool, limit: int
     ) -> bytes:
@@ -101,8 +98,9 @@ class AnswerCache:
             return False
         return self._clock() >= self._stored[slot] + ttl - ttl / 10
 
-    def prefetching(self, slot: int, underway: bool = True) -> None:
-        self._prefetching[slot] = underway
+    def prefetching(self, slot: int) -> None:
+        """A refresh of the answer in ``slot`` is under way: no other one until it is over."""
+        self._prefetching[slot] = 1
 
     def refreshed(self, key: bytes) -> None:
         """The refresh of ``key`` is over (answered or not): it may be prefetched again."""

@@ -50,7 +50,13 @@ class IslandResolver:
         self.metrics = metrics or Metrics()
         self.zones = Zones([Zone.from_text(z.name, z.data) for z in config.local_zones])
         self._zone_types = {str(DNSLabel(z.name)): z.type for z in config.local_zones}
-        self._static_zone_names = {_wire_name(z.name) for z in config.local_zones if z.type == "static"}
+        static = {str(DNSLabel(z.name)) for z in config.local_zones if z.type == "static"}
+        self._island_names = {
+            _wire_name(str(name))
+            for zone in self.zones
+            if str(zone.origin) in static
+            for name in zone.names()
+        }
         self.cache = AnswerCache(config.cache, config.serve_stale)
         # Before the upstreams: they report their first states through _upstream_changed.
         self.island = CheckNames(config.island_mode) if config.island_mode is not None else None
@@ -166,23 +172,16 @@ class IslandResolver:
         return b""
 
     def _island_name(self, data: bytes) -> bool:
-        """Whether ``data`` asks for a name in one of the island's static local zones (its own names)."""
+        """Whether ``data`` asks for one of the island's own names: a name with data in a static local zone.
+
+        Only names with data, never any name under the zone: random names under the crisis name
+        would otherwise pass every limit and cost the full path each.
+        """
         stored = self._same_bytes_answer(data[2:])
         if stored is not None and stored[2] == "local":
             return True  # asked before in these very bytes: one dict lookup
         end = question_end(data)
-        if end is None:
-            return False
-        name = data[12 : end - 4].lower()
-        # Most floods ask for other names: a suffix test rules them out before any label walk.
-        if not any(name.endswith(zone) for zone in self._static_zone_names):
-            return False
-        offset = 0
-        while offset < len(name) - 1:  # each suffix at a label boundary, the root excluded
-            if name[offset:] in self._static_zone_names:
-                return True
-            offset += 1 + name[offset]
-        return False
+        return end is not None and data[12 : end - 4].lower() in self._island_names
 
     def answered_batch(self, count: int, seconds: float) -> None:
         """The server sent ``count`` fast-path answers within ``seconds`` of receiving the first."""

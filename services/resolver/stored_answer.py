@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import struct
 
-from dnslib import QTYPE, DNSHeader, DNSLabel, DNSQuestion, DNSRecord
+from dnslib import QTYPE, DNSBuffer, DNSLabel, DNSQuestion, DNSRecord
 
 # rcode, answer / authority / additional counts, number of TTL fields
 _HEAD = struct.Struct("!BHHHH")
@@ -37,24 +37,22 @@ def key_of(question: DNSQuestion) -> bytes:
 def pack(answer: DNSRecord, key: bytes) -> bytes:
     """``answer``'s rcode and records (OPT left out) in the compact form."""
     records = [rr for rr in answer.ar if rr.rtype != QTYPE.OPT]
-    message: bytes = DNSRecord(
-        DNSHeader(qr=1, rcode=answer.header.rcode),
-        q=DNSQuestion(DNSLabel(_labels(key)), *struct.unpack("!HH", key[-4:])),
-        rr=list(answer.rr),
-        auth=list(answer.auth),
-        ar=records,
-    ).pack()
+    # Packed after 12 bytes where a header would be and the key's question, so that the
+    # compression pointers are the offsets they will have in every reply.
+    buffer = DNSBuffer(bytes(12))
+    buffer.offset = 12
+    buffer.encode_name(DNSLabel(_labels(key)))
+    buffer.append(key[-4:])
     start = 12 + len(key)
-    if message[12:start] != key:
+    if buffer.data[12:start] != key:
         raise ValueError("the packed question is not the key")  # a name dnslib spells differently
+    for rr in (*answer.rr, *answer.auth, *records):
+        rr.pack(buffer)
+    message = bytes(buffer.data)
     counts = (len(answer.rr), len(answer.auth), len(records))
     offsets = _ttl_offsets(message, start, sum(counts))
     head = _HEAD.pack(answer.header.rcode, *counts, len(offsets))
     return head + struct.pack(f"!{len(offsets)}H", *offsets) + message[start:]
-
-
-def rcode_of(stored: bytes) -> int:
-    return stored[0]
 
 
 def reply(

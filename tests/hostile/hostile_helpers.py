@@ -3,6 +3,7 @@
     island = hostile_island(tmp_path_factory, offset)        # a module fixture's body: yields a HostileIsland
     seen = measure_resident(island.target, attack, seconds)  # the resident's probes while attack runs
     assert_resident_unharmed(seen)                           # every probe answered right within 1 s
+    with attack_running(island.target, attack) as sent: ...  # an attack beside anything else (the soak)
 
 An attack is a function ``attack(target, stop) -> int`` (bench/hostile/resident.py), run in a
 child process of its own, bounded in count and time by itself, sending only to the addresses
@@ -11,18 +12,14 @@ in ``target`` (the island's loopback addresses) from ``target.attacker``.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
+from island_test_helpers import IslandCLI, island_cli, island_net
 from tiers import loopback_network_reason, require_tier
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "island"))
-from island_test_helpers import IslandCLI, island_cli, island_net  # noqa: E402
-
-from bench.hostile.resident import LIMIT, Attack, Measurement, Target, measure_resident  # noqa: E402
+from bench.hostile.resident import LIMIT, Attack, Measurement, Target, attack_running, measure_resident
 
 __all__ = [
     "Attack",
@@ -30,15 +27,16 @@ __all__ = [
     "Measurement",
     "Target",
     "assert_resident_unharmed",
+    "attack_running",
     "hostile_island",
     "island_net",
     "measure_resident",
 ]
 
-# Net offsets of the hostile tier (tests/island uses 0 to 9).
-DNS_ATTACKS_NET = 10
-SOAK_NET = 11
-SITE_ATTACKS_NET = 12
+# The hostile tier's island (conftest.py: one for the session) and a spare for a module that needs
+# an island of its own; tests/island uses offsets 0 to 9.
+HOSTILE_NET = 10
+SPARE_NET = 11
 
 
 @dataclass

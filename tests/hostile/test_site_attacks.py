@@ -22,6 +22,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tiers import loopback_network_reason, require_tier
 
 from bench.hostile.attacks_http import dripping_answers, guess_passwords, oversized_answers
 from services.crisis_site.accounts import add_editor
@@ -61,10 +62,8 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    try:
-        port = free_port(SITE)
-    except OSError as exc:
-        pytest.skip(f"cannot bind {SITE} ({exc.strerror}): needs all of 127.0.0.0/8 on loopback")
+    require_tier("e2e", loopback_network_reason(NET.rsplit(".", 1)[0]))
+    port = free_port(SITE)
     database = tmp_path_factory.mktemp("hostile-site") / "site.sqlite3"
     add_editor(Store(database), "anna", PASSWORD)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

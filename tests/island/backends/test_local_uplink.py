@@ -3,6 +3,7 @@ delays, as its control socket tells it; a bad request is refused with the reason
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -32,23 +33,23 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     dns, web = free_port(target), free_port(target)
     upstream = await Upstream.start(target, [dns, web])
     socket = str(tmp_path / "uplink.sock")
-    relay = UplinkRelay(
-        RelayConfig(
-            listen_host=front,
-            target_host=target,
-            udp_ports=[dns],
-            tcp_ports=[dns, web],
-            control_socket=socket,
-            dns_port=dns,
-        )
+    config = RelayConfig(
+        listen_host=front,
+        target_host=target,
+        udp_ports=[dns],
+        tcp_ports=[dns, web],
+        control_socket=socket,
+        dns_port=dns,
     )
+    relay = UplinkRelay(config)
     await relay.open()
     server = await relay.serve_control(socket)
+    world = World(relay, front, dns, web, socket)
     try:
-        yield World(relay, front, dns, web, socket)
+        yield world
     finally:
         server.close()
-        relay.close()
+        world.relay.close()
         upstream.close()
 
 
@@ -99,6 +100,22 @@ async def test_latency_holds_the_answers_back(world: World) -> None:
     started = time.monotonic()
     assert await tcp_exchange(world.front, world.web, b"GET") == b"echo GET"
     assert time.monotonic() - started >= 0.3
+
+
+async def test_a_relay_started_again_after_a_crash_keeps_the_uplink_as_it_was(world: World) -> None:
+    await world.steer(mode="blackhole", delay_ms=100)
+    world.relay.close()  # as if killed: nothing is said on the way out
+    await asyncio.sleep(0.1)  # its sockets close on the loop's next turns
+    world.relay = UplinkRelay(world.relay.config)
+    await world.relay.open()
+    assert world.relay.settings() == {
+        "mode": "blackhole",
+        "dns_mode": "up",
+        "loss": 0,
+        "delay_ms": 100.0,
+        "jitter_ms": 0.0,
+    }
+    assert await udp_exchange(world.front, world.dns, b"q", wait=0.5) is None, "still cut"
 
 
 async def test_a_bad_request_is_refused_with_the_reason_and_changes_nothing(world: World) -> None:

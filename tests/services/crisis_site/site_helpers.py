@@ -82,3 +82,15 @@ def wait_healthy(base: str, proc: subprocess.Popen[str], timeout: float = 20.0) 
             pass
         time.sleep(0.1)
     raise AssertionError("site did not become healthy in time")
+
+
+def stop_site(proc: subprocess.Popen[str]) -> str:
+    """Stop a site started with run_site; what it wrote to stderr, which must hold no traceback."""
+    proc.terminate()
+    try:
+        _, err = proc.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+    assert "Traceback" not in err, err
+    return err

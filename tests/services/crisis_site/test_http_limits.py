@@ -4,14 +4,13 @@ paths alike, and one address holds only so many connections: a real site process
 from __future__ import annotations
 
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from site_helpers import free_port, run_site, wait_healthy
+from site_helpers import free_port, run_site, stop_site, wait_healthy
 
 pytestmark = pytest.mark.e2e
 
@@ -30,13 +29,7 @@ def site() -> Iterator[tuple[str, int, int]]:
         wait_healthy(f"http://127.0.0.1:{port}", proc)
         yield "127.0.0.1", port, proc.pid
     finally:
-        proc.terminate()
-        try:
-            _, err = proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            _, err = proc.communicate()
-        assert "Traceback" not in err, err
+        stop_site(proc)
 
 
 def connect(site: tuple[str, int, int], source: str = ATTACKER) -> socket.socket:

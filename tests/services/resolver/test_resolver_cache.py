@@ -163,3 +163,17 @@ def test_only_plain_queries_are_answered_from_bytes() -> None:
     assert query_shape(edns, end) == 1232  # at most what the island sends over UDP
     assert query_shape(notify.to_wire(), end) is None
     assert query_shape(plain + b"\x00", end) is None
+
+
+def test_a_cname_chain_read_back_from_bytes_keeps_every_name() -> None:
+    cache = make_cache()
+    answer = DNSRecord.question("www.example").reply()
+    answer.add_answer(
+        *RR.fromZone("www.example. 300 IN CNAME edge.cdn.example.\nedge.cdn.example. 60 IN A 192.0.2.7")
+    )
+    cache.put(key_of(answer.q), answer)
+    reply = ask(cache, "WWW.example")
+    assert [(str(r.name).lower(), r.ttl, r[0].to_text()) for r in reply.answer] == [
+        ("www.example.", 300, "edge.cdn.example."),
+        ("edge.cdn.example.", 60, "192.0.2.7"),
+    ]

@@ -374,12 +374,21 @@ async def test_one_address_flooding_new_names_gets_only_its_share_of_work() -> N
             own = dns.message.make_query("krisinfo.kommun.example", "A")
             flooder.send(own.to_wire())
             own_answer = dns.message.from_wire(await asyncio.wait_for(loop.sock_recv(flooder, 512), 2))
+            # ...but not every name under it: made-up ones would pass every limit and each cost the full path.
+            for i in range(40):
+                flooder.send(dns.message.make_query(f"x{i}.krisinfo.kommun.example", "A").to_wire())
+            made_up = 0
+            with contextlib.suppress(asyncio.TimeoutError):
+                while True:
+                    await asyncio.wait_for(loop.sock_recv(flooder, 512), 0.5)
+                    made_up += 1
         # ...and another address its new names.
         other = await dns.asyncquery.udp(
             dns.message.make_query("other.example", "A"), HOST, port=port, source="127.0.0.2", timeout=2
         )
     assert 5 <= answered <= 8  # its burst and what refilled meanwhile; the rest dropped
     assert addresses(own_answer) == ["10.20.0.10"]
+    assert made_up <= 3  # what refilled meanwhile
     assert addresses(other) == ["192.0.2.1"]
 
 
