@@ -92,6 +92,22 @@ class ReachCheck(_Model):
     port: int = Field(7, ge=1, le=65535, description="a port nothing listens on: a reset is an answer")
 
 
+PhoneOS = Literal["android", "apple", "windows", "firefox", "networkmanager"]
+Verdict = Literal["online", "portal", "no-internet"]
+VERDICTS: tuple[str, ...] = ("online", "portal", "no-internet")
+
+
+class PhoneCheck(_Model):
+    """Run one OS's published connectivity check, as that OS does on joining a network (docs/phones.md).
+
+    The verdict is ``online``, ``portal`` (the OS would open its sign-in sheet: the probe follows it
+    and the sheet must show the crisis page) or ``no-internet``. The operation is ok for the first
+    two; its detail starts with the verdict.
+    """
+
+    os: PhoneOS
+
+
 class Person(_Model):
     """A made-up resident, unique to one operation (the engine makes them up)."""
 
@@ -119,12 +135,16 @@ class Operation(_Model):
     http: HTTPCheck | None = None
     reach: ReachCheck | None = None
     registry: RegistryOperation | None = None
+    phone: PhoneCheck | None = None
     timeout: float = Field(3.0, gt=0, le=30)
 
     @model_validator(mode="after")
     def _one_kind(self) -> Operation:
-        if sum(kind is not None for kind in (self.dns, self.http, self.reach, self.registry)) != 1:
-            raise ValueError("an operation has exactly one of dns, http, reach or registry")
+        if (
+            sum(kind is not None for kind in (self.dns, self.http, self.reach, self.registry, self.phone))
+            != 1
+        ):
+            raise ValueError("an operation has exactly one of dns, http, reach, registry or phone")
         return self
 
 

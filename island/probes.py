@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -17,7 +18,17 @@ from markupsafe import escape  # as the site escapes what it shows (Jinja2)
 
 from services.dns import DNSExchangeError, DNSRefused, DNSTimeout, query
 
-from .contract import DNSCheck, HTTPCheck, Operation, Outcome, Person, ReachCheck, RegistryOperation, Status
+from .contract import (
+    DNSCheck,
+    HTTPCheck,
+    Operation,
+    Outcome,
+    Person,
+    PhoneCheck,
+    ReachCheck,
+    RegistryOperation,
+    Status,
+)
 
 # What the registry's answer pages say they are, for programs (services/crisis_site/routes/registry.py):
 # a registration made durable, a resident found, the one miss answer, the rate limit.
@@ -74,6 +85,8 @@ class Prober:
                     detail = await self._reach(probe.reach)
                 elif probe.registry is not None:
                     detail = await self._registry(probe.registry, probe.timeout)
+                elif probe.phone is not None:
+                    detail = await self._phone(probe.phone, probe.timeout)
                 else:
                     detail = await self._http_get(probe.http, probe.timeout)
             status: Status = "ok"
@@ -135,6 +148,13 @@ class Prober:
         self, url: str, timeout: float, form: dict[str, str | list[str]] | None = None
     ) -> tuple[int, bytes]:
         """GET the URL, or POST the form to it as a browser submits a same-site form; the status and the page."""
+        status, _, body = await self._fetch_full(url, timeout, form)
+        return status, body
+
+    async def _fetch_full(
+        self, url: str, timeout: float, form: dict[str, str | list[str]] | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
+        """The status, the headers (lower-case names) and the body."""
         parts = urlsplit(url)
         host = parts.hostname or ""
         port = parts.port or self.place.http_port
@@ -142,7 +162,7 @@ class Prober:
         target = urlunsplit(("", "", parts.path or "/", parts.query, ""))
         host_header = host if port == 80 else f"{host}:{port}"
         try:
-            status, body = await _request(
+            status, headers, body = await _request(
                 address,
                 port,
                 host_header,
@@ -153,7 +173,7 @@ class Prober:
         except (OSError, ValueError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise _Failed("fail", f"HTTP: {type(exc).__name__}: {reason}") from exc
-        return status, body
+        return status, headers, body
 
     async def _http_get(self, check: HTTPCheck, timeout: float) -> str:
         status, body = await self._fetch(self._expand(check.url), timeout)
@@ -206,6 +226,31 @@ class Prober:
             raise _Failed("fail", f"{person.name} found without their message")
         return f"{person.name}: found with their message"
 
+    async def _phone(self, check: PhoneCheck, timeout: float) -> str:
+        """The OS's verdict, as its connectivity check reaches it; a portal's sheet is followed to its page."""
+        url, online = PHONE_CHECKS[check.os]
+        try:
+            status, headers, body = await self._fetch_full(url, timeout)
+        except _Failed as failed:
+            # DNS that fails or an answer that never comes: every OS says "no internet", and shows nothing.
+            raise _Failed("fail", f"no-internet ({failed.detail})") from None
+        if online(status, body):
+            return f"online (HTTP {status})"
+        sheet = headers.get("location", url) if 300 <= status < 400 else url
+        if check.os == "android" and not 200 <= status < 400:
+            raise _Failed("fail", f"no-internet (HTTP {status})")
+        try:
+            page_status, _, page = await self._fetch_full(sheet, timeout)
+        except _Failed as failed:
+            raise _Failed(
+                "fail", f"portal {sheet}, but the sign-in sheet shows nothing ({failed.detail})"
+            ) from None
+        if page_status != 200 or CRISIS_PAGE_MARK.encode() not in page:
+            raise _Failed(
+                "fail", f"portal {sheet}, but the sheet shows HTTP {page_status}, not the crisis page"
+            )
+        return f"portal {sheet}"
+
     async def _reach(self, check: ReachCheck) -> str:
         host = self.place.hosts.get(check.place)
         if host is None:
@@ -221,6 +266,29 @@ class Prober:
         return f"{check.place} ({host}) answered: port {check.port} open"
 
 
+# Each OS's published check (docs/phones.md): the URL, and what the answer is when the phone is online.
+PHONE_CHECKS: dict[str, tuple[str, Callable[[int, bytes], bool]]] = {
+    # AOSP NetworkStack: 204, or a 200 with at most 4 bytes of body, is "validated".
+    "android": (
+        "http://connectivitycheck.gstatic.com/generate_204",
+        lambda s, b: s == 204 or (s == 200 and len(b) <= 4),
+    ),
+    "apple": ("http://captive.apple.com/hotspot-detect.html", lambda s, b: s == 200 and b"Success" in b),
+    "windows": (
+        "http://www.msftconnecttest.com/connecttest.txt",
+        lambda s, b: s == 200 and b.strip() == b"Microsoft Connect Test",
+    ),
+    "firefox": (
+        "http://detectportal.firefox.com/canonical.html",
+        lambda s, b: s == 200 and b"support.mozilla.org/kb/captive-portal" in b,
+    ),
+    # NetworkManager as Ubuntu configures it.
+    "networkmanager": ("http://connectivity-check.ubuntu.com/", lambda s, b: s == 204),
+}
+# A sign-in sheet must show this: the crisis page's own marker of itself.
+CRISIS_PAGE_MARK = 'id="trygghetspunkter"'
+
+
 def _registry_refusal(status: int, page: str) -> str:
     if status == 429 or LIMITED_MARK in page:
         return "HTTP 429, the registry's rate limit was hit"
@@ -229,7 +297,7 @@ def _registry_refusal(status: int, page: str) -> str:
 
 async def _request(
     address: str, port: int, host: str, target: str, source: str | None, form: bytes | None = None
-) -> tuple[int, bytes]:
+) -> tuple[int, dict[str, str], bytes]:
     """One HTTP/1.1 GET (or POST of a urlencoded form) on a new connection; the status and the (de-chunked) body."""
     local = (source, 0) if source else None
     reader, writer = await asyncio.open_connection(address, port, local_addr=local)
@@ -263,7 +331,7 @@ async def _request(
                 await reader.readline()
         else:
             body = await reader.read()
-        return int(parts[1]), body
+        return int(parts[1]), headers, body
     except asyncio.IncompleteReadError as exc:
         raise ValueError("the connection closed in the middle of the response") from exc
     finally:

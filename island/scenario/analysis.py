@@ -78,6 +78,10 @@ class Result:
         return not self.problems and all(p.passed for p in self.phases)
 
 
+def verdict_of(op: Operation) -> str:
+    return op.detail.split(" ", 1)[0]
+
+
 def _check(stats: dict[str, Any], tolerance: Tolerance) -> list[str]:
     problems = []
     if stats["total"] == 0:
@@ -145,16 +149,25 @@ def evaluate(journal: Journal, scenario: Scenario) -> Result:
         for probe in scenario.probes:
             ops = [o for o in journal.operations if o.phase == phase.name and o.probe == probe.name]
             latencies = [o.latency_ms for o in ops if o.status == "ok"]
+            tolerance = phase.expect.get(probe.name)
+            wanted = tolerance.verdict if tolerance is not None else None
             stats: dict[str, Any] = {
                 "total": len(ops),
-                "ok": sum(o.status == "ok" for o in ops),
+                # A phone probe's verdict is the first word of its detail; a phase may require one.
+                "ok": sum(o.status == "ok" and (wanted is None or verdict_of(o) == wanted) for o in ops),
                 "p50_ms": percentile(latencies, 50),
                 "p95_ms": percentile(latencies, 95),
                 "p99_ms": percentile(latencies, 99),
             }
-            tolerance = phase.expect.get(probe.name)
             problems = _check(stats, tolerance) if tolerance else []
-            first_error = next((o.detail for o in ops if o.status != "ok"), "")
+            first_error = next(
+                (
+                    o.detail
+                    for o in ops
+                    if o.status != "ok" or (wanted is not None and verdict_of(o) != wanted)
+                ),
+                "",
+            )
             detect = recover = None
             recovered = True
             if phase.name in windows:

@@ -28,11 +28,13 @@ from ..contract import (
     PacketLoss,
     Partition,
     Person,
+    PhoneCheck,
     Place,
     ReachCheck,
     RegistryOperation,
     ServiceFault,
     UplinkCut,
+    Verdict,
 )
 
 
@@ -86,12 +88,16 @@ class Probe(_Model):
     http: HTTPCheck | None = None
     reach: ReachCheck | None = None
     registry: RegistryCheck | None = None
+    phone: PhoneCheck | None = None
     timeout: float = Field(3.0, gt=0, le=30, description="seconds before an operation's outcome is unknown")
 
     @model_validator(mode="after")
     def _one_kind(self) -> Probe:
-        if sum(kind is not None for kind in (self.dns, self.http, self.reach, self.registry)) != 1:
-            raise ValueError("a probe has exactly one of dns, http, reach or registry")
+        if (
+            sum(kind is not None for kind in (self.dns, self.http, self.reach, self.registry, self.phone))
+            != 1
+        ):
+            raise ValueError("a probe has exactly one of dns, http, reach, registry or phone")
         return self
 
     def operation(self, person: Person | None = None) -> Operation:
@@ -113,6 +119,7 @@ class Probe(_Model):
             http=self.http,
             reach=self.reach,
             registry=registry,
+            phone=self.phone,
             timeout=self.timeout,
         )
 
@@ -127,6 +134,9 @@ class Tolerance(_Model):
     max_p50_ms: float | None = Field(None, gt=0)
     max_p95_ms: float | None = Field(None, gt=0)
     max_p99_ms: float | None = Field(None, gt=0)
+    verdict: Verdict | None = Field(
+        None, description="phone probes: the verdict an operation must give to count as ok in this phase"
+    )
 
     @model_validator(mode="after")
     def _must_fail_needs_no_minimum(self) -> Tolerance:
