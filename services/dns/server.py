@@ -16,7 +16,7 @@ import struct
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Protocol, cast
 
 from dnslib import RCODE, DNSRecord
 
@@ -84,10 +84,11 @@ class _UDPProtocol(asyncio.DatagramProtocol):
         self.server = server
         self.transport: asyncio.DatagramTransport | None = None
 
-    def connection_made(self, transport) -> None:
-        self.transport = transport
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # create_datagram_endpoint hands a datagram protocol a datagram transport
+        self.transport = cast(asyncio.DatagramTransport, transport)
 
-    def datagram_received(self, data: bytes, addr) -> None:
+    def datagram_received(self, data: bytes, addr: udp_batch.Address) -> None:
         fast = self.server.fast_path
         if fast is not None:
             # No task, no parse: the common case (local names, cache hits) ends here.
@@ -104,7 +105,7 @@ class _UDPProtocol(asyncio.DatagramProtocol):
                 return
         self.server.answer_later(data, addr, self._send)
 
-    def _send(self, reply: bytes, addr) -> None:
+    def _send(self, reply: bytes, addr: udp_batch.Address) -> None:
         if self.transport is not None and not self.transport.is_closing():
             self.transport.sendto(reply, addr)
 
@@ -138,7 +139,7 @@ class DNSServer:
         self._udp: asyncio.DatagramTransport | None = None
         self._batched: udp_batch.BatchedUDP | None = None
         self._tcp: asyncio.base_events.Server | None = None
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._tcp_connections = 0
         self._tcp_per_client: Counter[str] = Counter()
         # Every bad packet is counted; only the first of each kind is logged with its traceback,
@@ -181,10 +182,11 @@ class DNSServer:
             raise
         return batched
 
-    def _answer_batched_miss(self, data: bytes, client: tuple) -> None:
+    def _answer_batched_miss(self, data: bytes, client: udp_batch.Address) -> None:
+        assert self._batched is not None  # called only by the BatchedUDP it holds
         sock = self._batched.sock
 
-        def send(reply: bytes, client: tuple) -> None:
+        def send(reply: bytes, client: udp_batch.Address) -> None:
             if sock.fileno() < 0:
                 return  # stopped meanwhile
             try:
@@ -194,7 +196,9 @@ class DNSServer:
 
         self.answer_later(data, client, send)
 
-    def answer_later(self, data: bytes, client: tuple, send: Callable[[bytes, tuple], None]) -> None:
+    def answer_later(
+        self, data: bytes, client: udp_batch.Address, send: Callable[[bytes, udp_batch.Address], None]
+    ) -> None:
         """Answer a UDP query on the full path in a task of its own; ``send`` gets the reply."""
 
         async def answer() -> None:

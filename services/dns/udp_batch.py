@@ -22,6 +22,7 @@ import struct
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -45,13 +46,20 @@ _IOV_LEN = struct.Struct("=Q")
 # answer(query bytes, client host, "udp") -> reply (its first two bytes are replaced by the
 # query's ID), b"" to drop the query, or None to take the full path.
 FastAnswer = Callable[[bytes, str, str], "bytes | None"]
-# full_path(query bytes, (host, port))
-FullPath = Callable[[bytes, tuple], None]
+# A client's socket address as the socket module gives it: (host, port) for IPv4,
+# (host, port, flowinfo, scope_id) for IPv6.
+Address = tuple[Any, ...]
+# full_path(query bytes, client address)
+FullPath = Callable[[bytes, Address], None]
 # batch_done(answered by the fast path, seconds from the first receive to the send)
 BatchDone = Callable[[int, float], None]
 
 
-def _libc():
+# recvmmsg(2) and sendmmsg(2) through ctypes: each returns how many messages, or -1 (see errno).
+_MMsgCall = Callable[..., int]
+
+
+def _libc() -> tuple[_MMsgCall, _MMsgCall] | None:
     if not sys.platform.startswith("linux") or struct.calcsize("P") != 8:
         return None
     try:
@@ -234,7 +242,7 @@ class BatchedUDP:
         except OSError as exc:
             log.debug("sendto: %s", exc)
 
-    def _client(self, i: int) -> tuple:
+    def _client(self, i: int) -> tuple[str, int] | tuple[str, int, int, int]:
         at = i * _SOCKADDR_SLOT
         raw = bytes(self._addresses[at : at + _SOCKADDR_SLOT])
         port = struct.unpack_from("!H", raw, 2)[0]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import struct
+from typing import cast
 
-from dnslib import EDNS0, OPCODE, QTYPE, RCODE, DNSError, DNSHeader, DNSRecord, EDNSOption
+from dnslib import EDNS0, OPCODE, QTYPE, RCODE, RR, DNSError, DNSHeader, DNSRecord, EDNSOption
 
 CLASSIC_UDP_SIZE = 512
 BADVERS = 16  # extended rcode (RFC 6891): 4 bits in the header, the rest in the OPT record
@@ -147,7 +148,7 @@ def refusal_bytes(data: bytes, refusal: MalformedPacket) -> bytes | None:
     return header[:4] + struct.pack("!HHHH", 1, 0, 0, 1) + data[12 : refusal.question_end] + opt
 
 
-def _opt(query: DNSRecord):
+def _opt(query: DNSRecord) -> RR | None:
     return next((rr for rr in query.ar if rr.rtype == QTYPE.OPT), None)
 
 
@@ -179,12 +180,12 @@ def client_udp_size(query: DNSRecord) -> int:
     opt = _opt(query)
     if opt is None:
         return CLASSIC_UDP_SIZE
-    return max(CLASSIC_UDP_SIZE, min(opt.rclass, OUR_UDP_SIZE))
+    return max(CLASSIC_UDP_SIZE, min(cast(int, opt.rclass), OUR_UDP_SIZE))  # dnslib is untyped
 
 
 def pack_for_udp(response: DNSRecord, limit: int) -> bytes:
     """Pack ``response``; if it does not fit in ``limit`` bytes, send it truncated (TC) so the client retries over TCP."""
-    data = response.pack()
+    data = cast(bytes, response.pack())  # dnslib is untyped
     if len(data) <= limit:
         return data
     truncated = DNSRecord(response.header, q=response.q)
@@ -192,7 +193,7 @@ def pack_for_udp(response: DNSRecord, limit: int) -> bytes:
     for rr in response.ar:
         if rr.rtype == QTYPE.OPT:
             truncated.add_ar(rr)
-    return truncated.pack()
+    return cast(bytes, truncated.pack())
 
 
 def with_id(data: bytes, query_id: int) -> bytes:

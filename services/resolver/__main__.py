@@ -9,13 +9,16 @@ import gc
 import logging
 import signal
 import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
 
-from .config import ConfigError, load_config
+from .config import ConfigError, ResolverConfig, load_config
 from .resolver import MetricsPortError, serve
 
 
-async def _run_until_signal(config) -> None:
+async def _run_until_signal(config: ResolverConfig) -> None:
     task = asyncio.current_task()
+    assert task is not None  # a coroutine run by asyncio.run or uvloop.run is always in a task
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, task.cancel)
@@ -53,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"island resolver: {exc}", file=sys.stderr)
         return 2
+    runner: Callable[[Coroutine[Any, Any, None]], None]
     try:
         import uvloop
 

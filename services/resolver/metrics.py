@@ -6,10 +6,12 @@ exposes it over HTTP, which is also where `island status` reads the upstreams' s
 
 from __future__ import annotations
 
+import threading
 from bisect import bisect_left
+from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
@@ -68,7 +70,7 @@ class HotCounts(Collector):
         fast = self.fast
         return [n + sum(fast[code::16]) for code, n in enumerate(self.rcodes)]
 
-    def collect(self):
+    def collect(self) -> list[Metric]:
         queries = CounterMetricFamily("island_resolver_queries", "Queries received", labels=["transport"])
         for transport, n in self.queries.items():
             queries.add_metric([transport], n)
@@ -117,7 +119,7 @@ class LatencyHistogram(Collector):
         counts[bisect_left(self._bounds, seconds)] += count  # a bucket holds values <= its bound
         self._sums[source] += seconds * count
 
-    def collect(self):
+    def collect(self) -> list[Metric]:
         family = HistogramMetricFamily(self.name, self.documentation, labels=["source"])
         # A snapshot: scrapes run in the metrics thread while the event loop may add a source.
         for source, counts in list(self._counts.items()):
@@ -199,7 +201,7 @@ class Metrics:
         if changed:
             self.upstream_changes.labels(upstream, state).inc()
 
-    def serve(self, host: str, port: int):
+    def serve(self, host: str, port: int) -> tuple[WSGIServer, threading.Thread]:
         """Serve /metrics over HTTP from a daemon thread; returns (server, thread)."""
         return start_http_server(port, addr=host, registry=self.registry)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import time
+from collections.abc import Callable
 from enum import Enum
 
 from .config import RateLimit
@@ -36,7 +37,7 @@ class _Bucket:
 
 
 class RateLimiter:
-    def __init__(self, config: RateLimit, clock=time.monotonic) -> None:
+    def __init__(self, config: RateLimit, clock: Callable[[], float] = time.monotonic) -> None:
         self.rate = config.responses_per_second
         self.burst = config.burst or config.responses_per_second
         self.slip = config.slip

@@ -16,7 +16,7 @@ import time
 
 from dnslib import QTYPE, RCODE, DNSHeader, DNSLabel, DNSRecord
 
-from services.dns import DNSExchangeError, Zone, Zones, reply_to, servfail
+from services.dns import DNSExchangeError, Lookup, Zone, Zones, reply_to, servfail
 from services.dns.wire import (
     EDE_NO_REACHABLE_AUTHORITY,
     EDE_STALE_ANSWER,
@@ -73,7 +73,7 @@ class IslandResolver:
         self._work_limiting = self.work_limit.enabled
         self.replays = Replays()
         self._in_flight: dict[bytes, asyncio.Future[DNSRecord]] = {}
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Future[DNSRecord]] = set()
         self._hot = self.metrics.hot
         self._rate_limiting = self.rate_limit.enabled
         self._rate_check = self.rate_limit.check
@@ -233,7 +233,7 @@ class IslandResolver:
         self.metrics.latency.observe(source, time.monotonic() - started)
         return reply
 
-    def _local(self, query: DNSRecord):
+    def _local(self, query: DNSRecord) -> Lookup | None:
         zone = self.zones.find(query.q.qname)
         if zone is None:
             return None
@@ -341,7 +341,7 @@ class IslandResolver:
         self._in_flight[key] = future
         self._tasks.add(future)
 
-        def done(task: asyncio.Future) -> None:
+        def done(task: asyncio.Future[DNSRecord]) -> None:
             self._in_flight.pop(key, None)
             self._tasks.discard(task)
             if not task.cancelled():

@@ -100,7 +100,7 @@ class Upstreams:
         self.silence_budget = silence_budget
         self._on_change = on_change or (lambda name, state, changed: None)
         self._clock = clock
-        self._probes: set[asyncio.Task] = set()
+        self._probes: set[asyncio.Task[None]] = set()
         for upstream in self.all:
             self._on_change(upstream.name, upstream.state, False)
 

@@ -6,6 +6,8 @@ sites, and the fixed URLs phones probe to decide whether they are online.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
@@ -51,16 +53,16 @@ def create_app(feed: CentralFeed | None = None) -> FastAPI:
 
     # Only the simulator has this: tests and people change or break the central feed.
     @app.get("/_sim/feed")
-    async def feed_state() -> dict:
+    async def feed_state() -> dict[str, Any]:
         return feed.state()
 
     @app.put("/_sim/feed")
-    async def change_feed(change: FeedUpdate) -> dict:
+    async def change_feed(change: FeedUpdate) -> dict[str, Any]:
         feed.update(change)
         return feed.state()
 
     @app.get("/healthz")
-    async def healthz() -> dict:
+    async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": "upstream"}
 
     @app.api_route("/{path:path}", methods=["GET", "HEAD"])
@@ -74,8 +76,8 @@ def create_app(feed: CentralFeed | None = None) -> FastAPI:
         if host in MUNICIPALITY_HOSTS:
             if url_path in ("/api/cap.xml", "/api/feed.json"):
                 kind = "cap" if url_path.endswith(".xml") else "json"
-                status, headers, body = feed.respond(kind, request.headers.get("if-none-match"))
-                return Response(body, status_code=status, headers=headers)
+                feed_status, headers, feed_body = feed.respond(kind, request.headers.get("if-none-match"))
+                return Response(feed_body, status_code=feed_status, headers=headers)
             if url_path == "/":
                 return HTMLResponse(_CENTRAL_PAGE)
         if host.endswith("bank.example") and url_path == "/":
