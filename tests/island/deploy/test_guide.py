@@ -79,9 +79,10 @@ def _check_install(line: str, work: Path, scratch_root: Path) -> None:
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("language", ["en", "sv"])
-def test_every_command_in_the_guide_works_as_written(language: str, tmp_path: Path) -> None:
-    cli = island_cli(tmp_path, island_net(30 if language == "en" else 31))
+def test_every_command_in_the_guide_works_as_written(tmp_path: Path) -> None:
+    # The Swedish guide names the very same commands (test_the_guides_name_the_same_commands).
+    language = "en"
+    cli = island_cli(tmp_path, island_net(30))
     work = tmp_path / "work"
     (work / "examples").mkdir(parents=True)
     shutil.copy(ROOT / "examples/island.site.yaml", work / "examples")
