@@ -376,7 +376,7 @@ async def cmd_demo(args: argparse.Namespace, state: StateDir) -> int:
 
 
 async def cmd_bundle(args: argparse.Namespace, state: StateDir) -> int:
-    from .bundle import BundleError, write_bundle
+    from .compose.bundle import BundleError, write_bundle
 
     try:
         await asyncio.to_thread(write_bundle, Path(args.out), say, not args.no_images)

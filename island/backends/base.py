@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from ..probes import Outcome
 from ..scenario.model import Fault, Probe, Scenario, UplinkCut
 from ..state import StateDir
-from ..topology import Topology
+from ..topology import Addresses
 
 Say = Callable[[str], None]
 
@@ -31,7 +31,7 @@ class Backend(abc.ABC):
     name: ClassVar[str]
     faults: ClassVar[frozenset[str]] = frozenset({"uplink-cut"})
 
-    def __init__(self, state: StateDir, topology: Topology) -> None:
+    def __init__(self, state: StateDir, topology: Addresses) -> None:
         self.state = state
         self.topology = topology
 

@@ -16,7 +16,8 @@ from ..probes import Outcome, Place, Prober
 from ..scenario.model import PLACES, DNSCut, Fault, Latency, PacketLoss, Probe, ServiceFault
 from ..services import ServiceSpec, dns_ok, island_services
 from ..state import StateDir
-from ..topology import Topology
+from ..topology import Addresses
+from ..topology.local import local_addresses
 from . import _processes
 from .base import Backend, BackendError, Say, UnsupportedFault
 from .local_uplink import control
@@ -27,8 +28,8 @@ HEALTH_TIMEOUT = 20.0
 class LocalBackend(Backend):
     name = "local"
 
-    def __init__(self, state: StateDir, topology: Topology | None = None) -> None:
-        super().__init__(state, topology or Topology.local())
+    def __init__(self, state: StateDir, topology: Addresses | None = None) -> None:
+        super().__init__(state, topology or local_addresses())
         self._probers: dict[str, Prober] = {}
 
     def features(self) -> frozenset[str]:
@@ -52,13 +53,15 @@ class LocalBackend(Backend):
 
     def specs(self) -> list[ServiceSpec]:
         t = self.topology
-        upstream, resolver, site = island_services(t, internet_address=t.uplink_address)
+        upstream, resolver, site = island_services(t)
+        relay = t.relay_address
+        assert relay is not None, "the local backend's addresses always have a relay"
         uplink = ServiceSpec(
             name="uplink",
             title="uplink relay (the island's only way to the internet)",
             module="island.backends.local_uplink",
             config={
-                "listen_host": t.uplink_address,
+                "listen_host": relay,
                 "target_host": t.upstream_address,
                 "udp_ports": [t.dns_port],
                 "tcp_ports": sorted({t.dns_port, t.http_port}),
@@ -67,12 +70,12 @@ class LocalBackend(Backend):
             },
             args=(),
             ports=(
-                (t.uplink_address, t.dns_port, "udp"),
-                (t.uplink_address, t.dns_port, "tcp"),
-                (t.uplink_address, t.http_port, "tcp"),
+                (relay, t.dns_port, "udp"),
+                (relay, t.dns_port, "tcp"),
+                (relay, t.http_port, "tcp"),
             ),
-            where=f"{t.uplink_address} -> {t.upstream_address}",
-            health=lambda: dns_ok("www.kommun.example", t.uplink_address, t.dns_port),
+            where=f"{relay} -> {t.upstream_address}",
+            health=lambda: dns_ok("www.kommun.example", relay, t.dns_port),
         )
         return [upstream, uplink, resolver, site]
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,68 +34,37 @@ from ..scenario.model import (
     Probe,
     UplinkCut,
 )
-from ..services import ServiceSpec, island_services
+from ..services import ServiceSpec
 from ..state import StateDir
-from ..topology import Topology
+from ..topology import Addresses
+from ..topology.model import ROUTER
+from ..topology.netns import LEAF_INTERFACE, NetnsPlan
 from . import _netns
 from .base import BackendError, Say, UnsupportedFault
 from .local import LocalBackend
 
 PREFIX = "odr"
-# Which namespace each process runs in, and each place's namespace.
-_SERVICE_NS = {"upstream": "up", "uplink": "rt", "resolver": "isl", "site": "isl"}
-_PLACE_NS = {"trygghetspunkt-a": "tpa", "trygghetspunkt-b": "tpb", "home": "home"}
-# Router-side interface of each link.
-_LINKS = {
-    "uplink": "r-up",
-    "island": "r-isl",
-    "trygghetspunkt-a": "r-tpa",
-    "trygghetspunkt-b": "r-tpb",
-    "home": "r-home",
-}
-_SUBNETS = {"up": 1, "isl": 3, "tpa": 4, "tpb": 5, "home": 6}
-_LEAF_ADDRESSES = {
-    "up": ["10.1.0.2"],
-    "isl": ["10.3.0.10", "10.3.0.11"],
-    "tpa": ["10.4.0.10"],
-    "tpb": ["10.5.0.10"],
-    "home": ["10.6.0.10"],
-}
-_ROUTER_IF = {"up": "r-up", "isl": "r-isl", "tpa": "r-tpa", "tpb": "r-tpb", "home": "r-home"}
 
 
 def tag_for(state: StateDir) -> str:
     return hashlib.sha1(str(state.path.resolve()).encode()).hexdigest()[:6]
 
 
-def netns_topology() -> Topology:
-    return Topology(
-        crisis_name=os.environ.get("ISLAND_CRISIS_NAME", "krisinfo.kommun.example"),
-        upstream_address="10.1.0.2",
-        uplink_address="10.1.0.1",
-        resolver_address="10.3.0.10",
-        site_address="10.3.0.11",
-        resident_address="10.4.0.10",
-        dns_port=53,
-        http_port=80,
-        places={"trygghetspunkt-a": "10.4.0.10", "trygghetspunkt-b": "10.5.0.10", "home": "10.6.0.10"},
-    )
-
-
 class NetnsBackend(LocalBackend):
     name = "netns"
 
-    def __init__(self, state: StateDir, topology: Topology | None = None) -> None:
-        super().__init__(state, topology or netns_topology())
-        self.prefix = f"{PREFIX}{tag_for(state)}-"
+    def __init__(self, state: StateDir, topology: Addresses | None = None) -> None:
+        self.plan = NetnsPlan(f"{PREFIX}{tag_for(state)}-")
+        super().__init__(state, topology or self.plan.addresses())
+        self.prefix = self.plan.prefix
         self._loops: dict[str, _netns.NamespaceLoop] = {}
 
     @property
     def browser_url(self) -> str | None:
         return None  # the island's addresses live in namespaces; the host has no route to them
 
-    def ns(self, short: str) -> str:
-        return self.prefix + short
+    def ns(self, host: str) -> str:
+        return self.plan.namespace(host)
 
     def features(self) -> frozenset[str]:
         return frozenset(
@@ -124,30 +92,21 @@ class NetnsBackend(LocalBackend):
             _netns.remove(namespace)
         return found
 
-    def specs(self) -> list[ServiceSpec]:
-        # The island reaches the internet by its real address, through the router: no relay in the way.
-        # The relay still runs in the router, idle until latency DNATs the uplink's traffic to it.
-        upstream, uplink, resolver, site = super().specs()
-        upstream, resolver, site = island_services(
-            self.topology, internet_address=self.topology.upstream_address
-        )
-        return [upstream, uplink, resolver, site]
-
     # Life cycle ---------------------------------------------------------------------------
     def _check_ports(self, specs: list[ServiceSpec]) -> None:
         pass  # fresh namespaces: nothing else can hold their ports
 
     def _argv(self, spec: ServiceSpec, config_path: str | None) -> list[str]:
-        return ["ip", "netns", "exec", self.ns(_SERVICE_NS[spec.name]), *spec.argv(config_path)]
+        return ["ip", "netns", "exec", self.plan.service_namespace(spec.name), *spec.argv(config_path)]
 
-    def _loop(self, short: str) -> _netns.NamespaceLoop:
-        if short not in self._loops:
-            self._loops[short] = _netns.NamespaceLoop(self.ns(short))
-        return self._loops[short]
+    def _loop(self, namespace: str) -> _netns.NamespaceLoop:
+        if namespace not in self._loops:
+            self._loops[namespace] = _netns.NamespaceLoop(namespace)
+        return self._loops[namespace]
 
     async def _health(self, spec: ServiceSpec) -> None:
         # From the router, which reaches every host.
-        await asyncio.wait_for(self._loop("rt").run(spec.health), 2.0)
+        await asyncio.wait_for(self._loop(self.ns(ROUTER)).run(spec.health), 2.0)
 
     async def start(self, say: Say) -> None:
         reason = _netns.unavailable_reason()
@@ -166,52 +125,21 @@ class NetnsBackend(LocalBackend):
         )
         try:
             await asyncio.to_thread(self._build)
-            say(f"  made namespaces {self.prefix}{{up,rt,isl,tpa,tpb,home}} with routes via the router")
+            shorts = ",".join(name.removeprefix(self.prefix) for name in self.plan.namespaces())
+            say(f"  made namespaces {self.prefix}{{{shorts}}} with routes via the router")
             await super().start(say)
         except BaseException:
             await self.stop(lambda _: None)
             raise
-        say(f"  a phone at a trygghetspunkt:  ip netns exec {self.ns('tpa')} dig {self.topology.crisis_name}")
-        say(
-            f"                                ip netns exec {self.ns('tpa')} curl http://{self.topology.crisis_name}/"
-        )
+        phone = self.plan.place_namespace(next(iter(self.topology.places)))
+        say(f"  a phone at a trygghetspunkt:  ip netns exec {phone} dig {self.topology.crisis_name}")
+        say(f"                                ip netns exec {phone} curl http://{self.topology.crisis_name}/")
 
     def _build(self) -> None:
-        router = self.ns("rt")
-        names = [self.ns(s) for s in ("rt", *_SUBNETS)]
-        for namespace in names:
-            # Recorded before it exists, so a crash half-way still leaves a list to clean.
-            self.state.update(namespaces=names)
-            _netns.run("ip", "netns", "add", namespace)
-            _netns.run("ip", "-n", namespace, "link", "set", "lo", "up")
-        for short, subnet in _SUBNETS.items():
-            leaf, router_if = self.ns(short), _ROUTER_IF[short]
-            _netns.run(
-                "ip",
-                "-n",
-                router,
-                "link",
-                "add",
-                router_if,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                "eth0",
-                "netns",
-                leaf,
-            )
-            _netns.run("ip", "-n", router, "addr", "add", f"10.{subnet}.0.1/24", "dev", router_if)
-            _netns.run("ip", "-n", router, "link", "set", router_if, "up")
-            for address in _LEAF_ADDRESSES[short]:
-                _netns.run("ip", "-n", leaf, "addr", "add", f"{address}/24", "dev", "eth0")
-            _netns.run("ip", "-n", leaf, "link", "set", "eth0", "up")
-            _netns.run("ip", "-n", leaf, "route", "add", "default", "via", f"10.{subnet}.0.1")
-        # /proc/sys/net belongs to the namespace of whoever opens it (no need for procps' sysctl).
-        _netns.run("ip", "netns", "exec", router, "sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward")
-        _netns.nft(router, "add table inet odrift\nadd table ip odrift_nat\n")
-        for short in _PLACE_NS.values():
-            _netns.write_resolv_conf(self.ns(short), self.topology.resolver_address)
+        # Recorded before they exist, so a crash half-way still leaves a list to clean.
+        self.state.update(namespaces=self.plan.namespaces())
+        for command in self.plan.commands():
+            _netns.run(*command.argv, input=command.input)
 
     async def stop(self, say: Say) -> None:
         await super().stop(say)  # processes first (and the state folder)
@@ -225,7 +153,7 @@ class NetnsBackend(LocalBackend):
     async def status(self) -> dict[str, Any]:
         services = await super().status()
         for name, service in services.items():
-            service["where"] += f" in {self.ns(_SERVICE_NS[name])}"
+            service["where"] += f" in {self.plan.service_namespace(name)}"
         return services
 
     # The uplink and other faults ----------------------------------------------------------------
@@ -240,22 +168,26 @@ class NetnsBackend(LocalBackend):
     ) -> None:
         body = "\n".join(f"add rule {table} {name} {rule}" for rule in rules)
         _netns.nft(
-            self.ns("rt"),
+            self.ns(ROUTER),
             f"add chain {table} {name} {{ type {kind} hook {hook} priority {priority}; }}\n"
             f"flush chain {table} {name}\n{body}\n",
         )
 
     def _unchain(self, name: str, table: str = "inet odrift") -> None:
-        _netns.nft(self.ns("rt"), f"delete chain {table} {name}\n", check=False)
+        _netns.nft(self.ns(ROUTER), f"delete chain {table} {name}\n", check=False)
 
-    @staticmethod
-    def _cut_rules(mode: str, match: str) -> list[str]:
+    @property
+    def _uplink_if(self) -> str:
+        return self.plan.router_interface(self.plan.topology.uplink)
+
+    def _cut_rules(self, mode: str, match: str) -> list[str]:
+        up = self._uplink_if
         if mode == "blackhole":
-            return [f'oifname "r-up" {match} drop', f'iifname "r-up" {match} drop']
+            return [f'oifname "{up}" {match} drop', f'iifname "{up}" {match} drop']
         return [
-            f'oifname "r-up" {match} meta l4proto tcp reject with tcp reset',
-            f'oifname "r-up" {match} reject with icmpx type port-unreachable',
-            f'iifname "r-up" {match} drop',
+            f'oifname "{up}" {match} meta l4proto tcp reject with tcp reset',
+            f'oifname "{up}" {match} reject with icmpx type port-unreachable',
+            f'iifname "{up}" {match} drop',
         ]
 
     async def cut(self, mode: str) -> None:
@@ -274,14 +206,16 @@ class NetnsBackend(LocalBackend):
             await self.cut(fault.mode)
         elif isinstance(fault, DNSCut):
             rules = [r for proto in ("udp", "tcp") for r in self._cut_rules(fault.mode, f"{proto} dport 53")]
-            rules += [f'iifname "r-up" {proto} sport 53 drop' for proto in ("udp", "tcp")]
+            rules += [f'iifname "{self._uplink_if}" {proto} sport 53 drop' for proto in ("udp", "tcp")]
             await asyncio.to_thread(self._chain, "dns_cut", rules)
         elif isinstance(fault, PacketLoss):
             await asyncio.to_thread(
-                self._chain, "loss", [f'oifname "r-up" numgen random mod 100 < {fault.percent} drop']
+                self._chain,
+                "loss",
+                [f'oifname "{self._uplink_if}" numgen random mod 100 < {fault.percent} drop'],
             )
         elif isinstance(fault, Partition):
-            a, b = (_LINKS[p] for p in fault.between)
+            a, b = (self.plan.router_interface(p) for p in fault.between)
             await asyncio.to_thread(
                 self._chain,
                 "partition",
@@ -289,7 +223,14 @@ class NetnsBackend(LocalBackend):
             )
         elif isinstance(fault, LinkDown):
             await asyncio.to_thread(
-                _netns.run, "ip", "-n", self.ns("rt"), "link", "set", _LINKS[fault.link], "down"
+                _netns.run,
+                "ip",
+                "-n",
+                self.ns(ROUTER),
+                "link",
+                "set",
+                self.plan.router_interface(fault.link),
+                "down",
             )
         elif isinstance(fault, Bandwidth):
             await asyncio.to_thread(self._tbf, fault.kbit)
@@ -297,7 +238,7 @@ class NetnsBackend(LocalBackend):
             await self._relay({"delay_ms": fault.delay_ms, "jitter_ms": fault.jitter_ms})
             t = self.topology
             rules = [
-                f"ip daddr {t.upstream_address} {proto} dport {{ {ports} }} dnat to {t.uplink_address}"
+                f"ip daddr {t.upstream_address} {proto} dport {{ {ports} }} dnat to {t.relay_address}"
                 for proto, ports in (("udp", t.dns_port), ("tcp", f"{t.dns_port}, {t.http_port}"))
             ]
             await asyncio.to_thread(self._chain, "latency", rules, "prerouting", "ip odrift_nat", "nat", -100)
@@ -312,7 +253,14 @@ class NetnsBackend(LocalBackend):
             await asyncio.to_thread(self._unchain, chain)
         elif isinstance(fault, LinkDown):
             await asyncio.to_thread(
-                _netns.run, "ip", "-n", self.ns("rt"), "link", "set", _LINKS[fault.link], "up"
+                _netns.run,
+                "ip",
+                "-n",
+                self.ns(ROUTER),
+                "link",
+                "set",
+                self.plan.router_interface(fault.link),
+                "up",
             )
         elif isinstance(fault, Bandwidth):
             await asyncio.to_thread(self._tbf, None)
@@ -324,7 +272,8 @@ class NetnsBackend(LocalBackend):
 
     def _tbf(self, kbit: int | None) -> None:
         """Both directions of the uplink: the router towards the internet, the internet towards the router."""
-        for namespace, device in ((self.ns("rt"), "r-up"), (self.ns("up"), "eth0")):
+        upstream = self.plan.topology.link(self.plan.topology.uplink).host
+        for namespace, device in ((self.ns(ROUTER), self._uplink_if), (self.ns(upstream), LEAF_INTERFACE)):
             if kbit is None:
                 _netns.run("tc", "-n", namespace, "qdisc", "del", "dev", device, "root", check=False)
             else:
@@ -349,7 +298,7 @@ class NetnsBackend(LocalBackend):
 
     # Probes: from a phone in the place's own namespace -----------------------------------------
     async def probe(self, probe: Probe) -> Outcome:
-        loop = self._loop(_PLACE_NS[probe.place])
+        loop = self._loop(self.plan.place_namespace(probe.place))
         prober = self._probers.get(probe.place)
         if prober is None:
             t = self.topology
@@ -360,7 +309,7 @@ class NetnsBackend(LocalBackend):
     async def close_probes(self) -> None:
         probers, self._probers = self._probers, {}
         for place, prober in probers.items():
-            loop = self._loops.get(_PLACE_NS[place])
+            loop = self._loops.get(self.plan.place_namespace(place))
             if loop is not None:
                 await loop.run(prober.aclose)
 

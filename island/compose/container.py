@@ -1,13 +1,13 @@
 """Inside the island's Docker image: run one part of the stack, check its health, steer the uplink.
 
-    python -m island.container run SERVICE      upstream | resolver | site | router | client
-    python -m island.container health SERVICE   exit 0 when healthy (the compose healthchecks)
-    python -m island.container uplink [MODE]    in the router: print the mode, or set it
+    python -m island.compose.container run SERVICE      upstream | resolver | site | router | client
+    python -m island.compose.container health SERVICE   exit 0 when healthy (the compose healthchecks)
+    python -m island.compose.container uplink [MODE]    in the router: print the mode, or set it
 
 The services are the same :func:`island.services.island_services` as on every backend,
-at the addresses of :mod:`island.stack.topology`; only where they run differs. A healthcheck
+at the addresses of :mod:`island.topology.compose`; only where they run differs. A healthcheck
 runs every few seconds in every container, so the checks use the standard library alone
-(:mod:`island.stack.health`) and the services are imported only to run one.
+(:mod:`island.compose.health`) and the services are imported only to run one.
 """
 
 from __future__ import annotations
@@ -21,20 +21,21 @@ import sys
 import tempfile
 from typing import TYPE_CHECKING
 
-from .stack import health as health_checks
-from .stack.router import TABLE, mode_from_listing, ruleset, uplink_script
-from .stack.topology import Layout, from_env
+from ..topology.compose import Layout
+from . import health as health_checks
+from .router import TABLE, mode_from_listing, ruleset, uplink_script
+from .settings import ComposeSettings
 
 if TYPE_CHECKING:
-    from .services import ServiceSpec
+    from ..services import ServiceSpec
 
 SERVICES = ("upstream", "resolver", "site", "router", "client")
 
 
 def _specs(layout: Layout, crisis_name: str) -> dict[str, ServiceSpec]:
-    from .services import island_services  # httpx and the DNS stack: only where a service runs
+    from ..services import island_services  # httpx and the DNS stack: only where a service runs
 
-    specs = island_services(layout.topology(crisis_name), internet_address=layout.router_island)
+    specs = island_services(layout.inside(crisis_name))
     return {spec.name: spec for spec in specs}
 
 
@@ -114,7 +115,7 @@ def uplink(mode: str | None, layout: Layout) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m island.container",
+        prog="python -m island.compose.container",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -123,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_parser(name).add_argument("service", choices=SERVICES)
     sub.add_parser("uplink").add_argument("mode", nargs="?")
     args = parser.parse_args(argv)
-    settings, layout = from_env()
+    settings = ComposeSettings.from_env()
+    layout = settings.layout
     if args.command == "run":
         return run(args.service, layout, settings.crisis_name)
     if args.command == "health":

@@ -1,6 +1,6 @@
 """Run probes from where a resident is, for a backend that cannot probe from the host.
 
-    python -m island.probe_agent --resolver HOST [--dns-port 53] [--http-port 80] --crisis-name NAME
+    python -m island.compose.probe_agent --resolver HOST [--dns-port 53] [--http-port 80] --crisis-name NAME
 
 Reads one JSON request a line on stdin, ``{"id": 7, "probe": {...}}`` (a scenario
 :class:`Probe`), runs it with the same :class:`Prober` as every backend, and writes
@@ -19,8 +19,8 @@ import json
 import sys
 from dataclasses import asdict
 
-from .probes import Place, Prober
-from .scenario.model import Probe
+from ..probes import Place, Prober
+from ..scenario.model import Probe
 
 
 async def _answer(prober: Prober, request_id: int, probe: Probe) -> None:
@@ -54,7 +54,7 @@ async def serve(place: Place, crisis_name: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m island.probe_agent",
+        prog="python -m island.compose.probe_agent",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -1,0 +1,1 @@
+"""Makes this folder's helpers (island_test_helpers, docker_test_helpers) importable from its subfolders."""
