@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
+from island_test_helpers import NET_BASE
+from tiers import require_tier
+
+from island.backends import _netns
+from island.backends._netns import NamespaceLoop
 from island.topology import standard
 from island.topology.netns import Command, NetnsPlan
 
@@ -92,3 +100,50 @@ def test_a_region_links_each_island_and_the_hub_to_the_router() -> None:
 def test_interface_names_fit_the_kernels_limit_in_the_largest_region() -> None:
     plan = NetnsPlan(PREFIX, standard(20))
     assert max(len(plan.router_interface(link.name)) for link in plan.topology.links) <= 15
+
+
+def _connect(loop: NamespaceLoop, host: str) -> str:
+    """What a TCP connection to port 7 from inside the namespace meets: a reset is an answer."""
+
+    async def attempt() -> str:
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host, 7), 2.0)
+        except ConnectionRefusedError:
+            return "answered"
+        except (OSError, TimeoutError) as exc:
+            return f"unreachable ({exc})"
+        writer.close()
+        return "answered"
+
+    return asyncio.run(loop.run(attempt))
+
+
+def test_the_commands_build_a_region_whose_links_cut_apart() -> None:
+    require_tier("netns", _netns.unavailable_reason())
+    plan = NetnsPlan(f"odrtopo{NET_BASE}-", standard(3))
+    for leftover in _netns.existing(plan.prefix):
+        _netns.remove(leftover)
+    loop = None
+    try:
+        for command in plan.commands():
+            _netns.run(*command.argv, input=command.input)
+        loop = NamespaceLoop(plan.place_namespace("trygghetspunkt-b"))
+        b = plan.addresses("b")
+        resolv = Path(f"/etc/netns/{plan.place_namespace('trygghetspunkt-b')}/resolv.conf")
+        assert resolv.read_text(encoding="utf-8").endswith(f"nameserver {b.resolver_address}\n")
+        hub = plan.host_addresses(plan.topology.host("hub"))[0]
+        assert _connect(loop, b.resolver_address) == "answered"
+        assert _connect(loop, hub) == "answered"
+        assert _connect(loop, b.upstream_address) == "answered"
+        # The internet uplink pulled: the hub is still there, the internet is not.
+        _netns.run(
+            "ip", "-n", plan.namespace("router"), "link", "set", plan.router_interface("uplink"), "down"
+        )
+        assert _connect(loop, hub) == "answered"
+        assert _connect(loop, b.upstream_address).startswith("unreachable")
+    finally:
+        if loop is not None:
+            loop.close()
+        for namespace in _netns.existing(plan.prefix):
+            _netns.remove(namespace)
+    assert _netns.existing(plan.prefix) == []
