@@ -24,8 +24,7 @@ from ..compose.agent_client import AgentError, ProbeAgent
 from ..compose.docker import DockerError, engine_answers, require_engine, run, up_error
 from ..compose.router import TABLE, mode_from_listing, uplink_script
 from ..compose.settings import ComposeSettings
-from ..probes import Outcome
-from ..scenario.model import Probe
+from ..contract import Operation, Outcome
 from ..state import StateDir
 from ..topology import Addresses
 from .base import Backend, BackendError, Say
@@ -268,6 +267,18 @@ class ComposeBackend(Backend):
             for service in SERVICES
         }
 
+    def data_location(self) -> str | None:
+        return None  # in the site container; Docker restarts a crashed container (restart: unless-stopped)
+
+    async def restart_service(self, name: str, say: Say) -> None:
+        if name not in SERVICES:
+            raise BackendError(f"the compose island has no service {name!r}; it has {', '.join(SERVICES)}")
+        done = await self._compose("restart", name, timeout=180)
+        if done.returncode != 0:
+            raise BackendError(
+                f"`compose restart {name}` failed: {(done.stderr or done.stdout).strip()[-300:]}"
+            )
+
     # The uplink ----------------------------------------------------------------------------------------
     async def _nft(self, *args: str, script: str | None = None) -> str:
         """nft in the router container, straight (no Python start-up there: a cut lands in a fraction of a second)."""
@@ -302,7 +313,7 @@ class ComposeBackend(Backend):
             return "unknown"
 
     # Probes ------------------------------------------------------------------------------------------
-    async def probe(self, probe: Probe) -> Outcome:
+    async def probe(self, probe: Operation) -> Outcome:
         if self._agent is None:
             client = await self._container("client")
             try:

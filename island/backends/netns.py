@@ -21,27 +21,18 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
-from ..probes import Outcome, Place, Prober
-from ..scenario.model import (
-    PLACES,
-    Bandwidth,
-    DNSCut,
-    Fault,
-    Latency,
-    LinkDown,
-    PacketLoss,
-    Partition,
-    Probe,
-    UplinkCut,
-)
-from ..services import ServiceSpec
+from ..contract import PLACES, Operation, Outcome
+from ..probes import Place, Prober
+from ..service_specs import ServiceSpec, island_services
 from ..state import StateDir
 from ..topology import Addresses
 from ..topology.model import ROUTER
-from ..topology.netns import LEAF_INTERFACE, NetnsPlan
-from . import _netns
-from .base import BackendError, Say, UnsupportedFault
-from .local import LocalBackend
+from ..topology.netns import NetnsPlan
+from . import _netns, netns_faults
+from .base import Backend, BackendError, Say
+from .faults import FaultTable, UplinkCutHandler
+from .processes import ProcessSupervisor, ServiceFaultHandler, named
+from .relay import RelayClient, relay_spec
 
 PREFIX = "odr"
 
@@ -50,39 +41,31 @@ def tag_for(state: StateDir) -> str:
     return hashlib.sha1(str(state.path.resolve()).encode()).hexdigest()[:6]
 
 
-class NetnsBackend(LocalBackend):
+class NetnsBackend(Backend):
     name = "netns"
+    places = PLACES
+    faults = FaultTable([UplinkCutHandler(), *netns_faults.HANDLERS, ServiceFaultHandler()])
+
+    @staticmethod
+    def default_topology() -> Addresses:
+        return NetnsPlan(PREFIX).addresses()
 
     def __init__(self, state: StateDir, topology: Addresses | None = None) -> None:
+        super().__init__(state, topology or self.default_topology())
         self.plan = NetnsPlan(f"{PREFIX}{tag_for(state)}-")
-        super().__init__(state, topology or self.plan.addresses())
         self.prefix = self.plan.prefix
         self._loops: dict[str, _netns.NamespaceLoop] = {}
+        self._probers: dict[str, Prober] = {}
+        self.processes = ProcessSupervisor(state, launch=self._launch, health=self._health)
+        self.relay = RelayClient(state)
 
     @property
     def browser_url(self) -> str | None:
         return None  # the island's addresses live in namespaces; the host has no route to them
 
     def ns(self, host: str) -> str:
+        """The namespace of a host of the topology (``router``, ``upstream``, ``island``, a place)."""
         return self.plan.namespace(host)
-
-    def features(self) -> frozenset[str]:
-        return frozenset(
-            {
-                "uplink-cut:blackhole",
-                "uplink-cut:reject",
-                "dns-cut",
-                "packet-loss",
-                "latency",
-                "bandwidth",
-                "link-down",
-                "partition",
-                "service:kill",
-                "service:restart",
-                "service:pause",
-                *(f"place:{p}" for p in PLACES),
-            }
-        )
 
     @classmethod
     def clean_leftovers(cls, state: StateDir) -> list[str]:
@@ -92,12 +75,23 @@ class NetnsBackend(LocalBackend):
             _netns.remove(namespace)
         return found
 
-    # Life cycle ---------------------------------------------------------------------------
-    def _check_ports(self, specs: list[ServiceSpec]) -> None:
-        pass  # fresh namespaces: nothing else can hold their ports
+    def specs(self) -> list[ServiceSpec]:
+        # The island reaches the internet by its real address, through the router: no relay in the way.
+        # The relay still runs in the router, idle until latency DNATs the uplink's traffic to it.
+        t = self.topology
+        upstream, resolver, site = island_services(t, data_dir=self.data_dir)
+        return [upstream, relay_spec(t, self.state), resolver, site]
 
-    def _argv(self, spec: ServiceSpec, config_path: str | None) -> list[str]:
+    def service_spec(self, name: str) -> ServiceSpec:
+        return named(self.specs(), name)
+
+    # Life cycle ---------------------------------------------------------------------------
+    # Fresh namespaces: nothing else can hold their ports, so no port check before starting.
+    def _launch(self, spec: ServiceSpec, config_path: str | None) -> list[str]:
         return ["ip", "netns", "exec", self.plan.service_namespace(spec.name), *spec.argv(config_path)]
+
+    def is_running(self) -> bool:
+        return self.processes.is_running()
 
     def _loop(self, namespace: str) -> _netns.NamespaceLoop:
         if namespace not in self._loops:
@@ -117,6 +111,7 @@ class NetnsBackend(LocalBackend):
             {
                 "backend": self.name,
                 "topology": self.topology.to_dict(),
+                "data_dir": str(self.data_dir),
                 "namespaces": [],
                 "processes": {},
                 "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -127,7 +122,7 @@ class NetnsBackend(LocalBackend):
             await asyncio.to_thread(self._build)
             shorts = ",".join(name.removeprefix(self.prefix) for name in self.plan.namespaces())
             say(f"  made namespaces {self.prefix}{{{shorts}}} with routes via the router")
-            await super().start(say)
+            await self.processes.start(self.specs(), say)
         except BaseException:
             await self.stop(lambda _: None)
             raise
@@ -142,7 +137,9 @@ class NetnsBackend(LocalBackend):
             _netns.run(*command.argv, input=command.input)
 
     async def stop(self, say: Say) -> None:
-        await super().stop(say)  # processes first (and the state folder)
+        await self.close_probes()
+        await self.processes.stop(say)  # processes first, then the state folder and the namespaces
+        self.state.clear()
         for loop in self._loops.values():
             loop.close()
         self._loops.clear()
@@ -151,153 +148,34 @@ class NetnsBackend(LocalBackend):
             say(f"  removed namespaces {', '.join(removed)}")
 
     async def status(self) -> dict[str, Any]:
-        services = await super().status()
+        services = self.processes.status()
         for name, service in services.items():
             service["where"] += f" in {self.plan.service_namespace(name)}"
         return services
 
-    # The uplink and other faults ----------------------------------------------------------------
-    def _chain(
-        self,
-        name: str,
-        rules: list[str],
-        hook: str = "forward",
-        table: str = "inet odrift",
-        kind: str = "filter",
-        priority: int = 0,
-    ) -> None:
-        body = "\n".join(f"add rule {table} {name} {rule}" for rule in rules)
-        _netns.nft(
-            self.ns(ROUTER),
-            f"add chain {table} {name} {{ type {kind} hook {hook} priority {priority}; }}\n"
-            f"flush chain {table} {name}\n{body}\n",
-        )
+    async def restart_service(self, name: str, say: Say) -> None:
+        await self.processes.restart(self.service_spec(name))
 
-    def _unchain(self, name: str, table: str = "inet odrift") -> None:
-        _netns.nft(self.ns(ROUTER), f"delete chain {table} {name}\n", check=False)
+    def watchdog(self) -> dict[str, Any] | None:
+        return self.processes.watchdog()
 
-    @property
-    def _uplink_if(self) -> str:
-        return self.plan.router_interface(self.plan.topology.uplink)
-
-    def _cut_rules(self, mode: str, match: str) -> list[str]:
-        up = self._uplink_if
-        if mode == "blackhole":
-            return [f'oifname "{up}" {match} drop', f'iifname "{up}" {match} drop']
-        return [
-            f'oifname "{up}" {match} meta l4proto tcp reject with tcp reset',
-            f'oifname "{up}" {match} reject with icmpx type port-unreachable',
-            f'iifname "{up}" {match} drop',
-        ]
-
+    # The uplink: an nftables chain in the router (other faults: netns_faults.py) ----------------
     async def cut(self, mode: str) -> None:
-        await asyncio.to_thread(self._chain, "uplink_cut", self._cut_rules(mode, ""))
+        await asyncio.to_thread(
+            netns_faults.chain, self, "uplink_cut", netns_faults.cut_rules(self, mode, "")
+        )
         self.state.update(uplink=mode)
 
     async def restore(self) -> None:
-        await asyncio.to_thread(self._unchain, "uplink_cut")
+        await asyncio.to_thread(netns_faults.unchain, self, "uplink_cut")
         self.state.update(uplink="up")
 
     async def uplink(self) -> str:
-        return (self.state.read() or {}).get("uplink", "unknown")
-
-    async def apply(self, fault: Fault) -> None:
-        if isinstance(fault, UplinkCut):
-            await self.cut(fault.mode)
-        elif isinstance(fault, DNSCut):
-            rules = [r for proto in ("udp", "tcp") for r in self._cut_rules(fault.mode, f"{proto} dport 53")]
-            rules += [f'iifname "{self._uplink_if}" {proto} sport 53 drop' for proto in ("udp", "tcp")]
-            await asyncio.to_thread(self._chain, "dns_cut", rules)
-        elif isinstance(fault, PacketLoss):
-            await asyncio.to_thread(
-                self._chain,
-                "loss",
-                [f'oifname "{self._uplink_if}" numgen random mod 100 < {fault.percent} drop'],
-            )
-        elif isinstance(fault, Partition):
-            a, b = (self.plan.router_interface(p) for p in fault.between)
-            await asyncio.to_thread(
-                self._chain,
-                "partition",
-                [f'iifname "{a}" oifname "{b}" drop', f'iifname "{b}" oifname "{a}" drop'],
-            )
-        elif isinstance(fault, LinkDown):
-            await asyncio.to_thread(
-                _netns.run,
-                "ip",
-                "-n",
-                self.ns(ROUTER),
-                "link",
-                "set",
-                self.plan.router_interface(fault.link),
-                "down",
-            )
-        elif isinstance(fault, Bandwidth):
-            await asyncio.to_thread(self._tbf, fault.kbit)
-        elif isinstance(fault, Latency):
-            await self._relay({"delay_ms": fault.delay_ms, "jitter_ms": fault.jitter_ms})
-            t = self.topology
-            rules = [
-                f"ip daddr {t.upstream_address} {proto} dport {{ {ports} }} dnat to {t.relay_address}"
-                for proto, ports in (("udp", t.dns_port), ("tcp", f"{t.dns_port}, {t.http_port}"))
-            ]
-            await asyncio.to_thread(self._chain, "latency", rules, "prerouting", "ip odrift_nat", "nat", -100)
-        else:
-            await super().apply(fault)  # service faults
-
-    async def heal(self, fault: Fault) -> None:
-        if isinstance(fault, UplinkCut):
-            await self.restore()
-        elif isinstance(fault, (DNSCut, PacketLoss, Partition)):
-            chain = {DNSCut: "dns_cut", PacketLoss: "loss", Partition: "partition"}[type(fault)]
-            await asyncio.to_thread(self._unchain, chain)
-        elif isinstance(fault, LinkDown):
-            await asyncio.to_thread(
-                _netns.run,
-                "ip",
-                "-n",
-                self.ns(ROUTER),
-                "link",
-                "set",
-                self.plan.router_interface(fault.link),
-                "up",
-            )
-        elif isinstance(fault, Bandwidth):
-            await asyncio.to_thread(self._tbf, None)
-        elif isinstance(fault, Latency):
-            await asyncio.to_thread(self._unchain, "latency", "ip odrift_nat")
-            await self._relay({"delay_ms": 0.0, "jitter_ms": 0.0})
-        else:
-            await super().heal(fault)
-
-    def _tbf(self, kbit: int | None) -> None:
-        """Both directions of the uplink: the router towards the internet, the internet towards the router."""
-        upstream = self.plan.topology.link(self.plan.topology.uplink).host
-        for namespace, device in ((self.ns(ROUTER), self._uplink_if), (self.ns(upstream), LEAF_INTERFACE)):
-            if kbit is None:
-                _netns.run("tc", "-n", namespace, "qdisc", "del", "dev", device, "root", check=False)
-            else:
-                burst = max(3000, kbit * 1000 // 8 // 10)  # 100 ms worth, at least two full packets
-                _netns.run(
-                    "tc",
-                    "-n",
-                    namespace,
-                    "qdisc",
-                    "replace",
-                    "dev",
-                    device,
-                    "root",
-                    "tbf",
-                    "rate",
-                    f"{kbit}kbit",
-                    "burst",
-                    str(burst),
-                    "latency",
-                    "1s",
-                )
+        mode: str = (self.state.read() or {}).get("uplink", "unknown")
+        return mode
 
     # Probes: from a phone in the place's own namespace -----------------------------------------
-    async def probe(self, probe: Probe) -> Outcome:
+    async def probe(self, probe: Operation) -> Outcome:
         loop = self._loop(self.plan.place_namespace(probe.place))
         prober = self._probers.get(probe.place)
         if prober is None:
@@ -318,4 +196,4 @@ async def _make_prober(place: Place, crisis_name: str) -> Prober:
     return Prober(place, crisis_name)
 
 
-__all__ = ["NetnsBackend", "UnsupportedFault"]
+__all__ = ["NetnsBackend"]

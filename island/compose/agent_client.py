@@ -6,8 +6,7 @@ import asyncio
 import json
 from collections.abc import Sequence
 
-from ..probes import Outcome
-from ..scenario.model import Probe
+from ..contract import Operation, Outcome
 
 
 class AgentError(RuntimeError):
@@ -61,7 +60,7 @@ class ProbeAgent:
                 )
         self._waiting.clear()
 
-    async def run(self, probe: Probe) -> Outcome:
+    async def run(self, probe: Operation) -> Outcome:
         if self._reader.done():
             raise AgentError("the probe agent in the client container is not running")
         self._next += 1

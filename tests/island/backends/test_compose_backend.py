@@ -11,7 +11,7 @@ from island_test_helpers import island_net
 from island.backends import BACKENDS, UnsupportedFault, open_backend
 from island.backends.base import BackendError
 from island.backends.compose import ComposeBackend
-from island.scenario.model import Latency, UplinkCut
+from island.contract import Latency, UplinkCut
 from island.state import StateDir
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -7,12 +7,25 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from island_test_helpers import island_net
 
 from island.compose.health import dns_ok
+
+
+def _wait_until_healthy(check: Callable[[], None], within: float) -> None:
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            check()
+            return
+        except OSError:  # not listening yet (a refusal or a timeout)
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def _free_port(host: str) -> int:
@@ -40,10 +53,8 @@ def test_probe_agent_answers_each_request_by_id_from_a_real_resolver(tmp_path: P
         stderr=subprocess.DEVNULL,
     )
     try:
-        time.sleep(1.0)
-        dns_ok(
-            "krisinfo.kommun.example", host, port
-        )  # the containers' cheap healthcheck, on the same resolver
+        # The containers' cheap healthcheck, on the same resolver: it answers once the resolver is up.
+        _wait_until_healthy(lambda: dns_ok("krisinfo.kommun.example", host, port), within=15.0)
         with pytest.raises(RuntimeError, match="rcode 3, 0 answers"):
             dns_ok("nope.krisinfo.kommun.example", host, port)
         requests = [

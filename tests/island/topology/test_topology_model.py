@@ -7,7 +7,7 @@ from typing import get_args
 
 import pytest
 
-from island.scenario.model import PLACES, Link
+from island.contract import PLACES, Link
 from island.topology import standard
 from island.topology.model import HUB, ROUTER, STADSNAT
 

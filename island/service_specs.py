@@ -12,6 +12,7 @@ import ipaddress
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -92,11 +93,12 @@ def web_url(host: str, port: int, path: str) -> str:
     return f"http://{host}:{port}{path}"
 
 
-def island_services(topology: Addresses) -> list[ServiceSpec]:
+def island_services(topology: Addresses, data_dir: Path | None = None) -> list[ServiceSpec]:
     """The simulated internet and the island's two services.
 
     The island reaches the internet's DNS and web servers at ``internet_address``: the uplink
-    relay on the local backend, the upstream host behind a router elsewhere.
+    relay on the local backend, the upstream host behind a router elsewhere. ``data_dir`` is where
+    the site keeps its database (kept when the island stops); without one, beside its config.
     """
     t = topology
     internet_address = t.internet_address
@@ -152,7 +154,7 @@ def island_services(topology: Addresses) -> list[ServiceSpec]:
             module="services.crisis_site",
             # Content on disk beside the other state; the municipality's feed polled through the uplink.
             config={
-                "db": "site.sqlite3",
+                "db": str(data_dir / "site.sqlite3") if data_dir else "site.sqlite3",
                 "feed": web_url(internet_address, http, "/api/cap.xml"),
                 "feed_host": "www.kommun.example",
                 "poll_interval": FEED_POLL_SECONDS,
