@@ -75,7 +75,7 @@ def _clean_other_leftovers(state: StateDir) -> list[str]:
 
 
 def _print_where(backend: Backend) -> None:
-    t = backend.topology
+    t = backend.addresses
     say("The island is up.")
     if backend.browser_url:
         say(f"  Crisis page:     {backend.browser_url}   <- open this in your browser")
@@ -193,7 +193,7 @@ async def cmd_status(args: argparse.Namespace, state: StateDir) -> int:
         else:
             say("No island is up. Start one with `island up`.")
         return EXIT_FAILED
-    t = backend.topology
+    t = backend.addresses
     mode = await backend.uplink()
     status: dict[str, Any] = {
         "backend": backend.name,
@@ -412,7 +412,7 @@ async def cmd_scenario_run(args: argparse.Namespace, state: StateDir) -> int:
         say(
             f"{'All scenarios passed' if passed else 'At least one scenario FAILED'} ({len(loaded)} run). Reports in {out}"
         )
-    t = backend.topology
+    t = backend.addresses
     if started_here:
         say(f"To open the crisis page yourself: `island up`, then browse to {t.site_url}")
     else:

@@ -77,9 +77,9 @@ def _client_networks(t: Addresses) -> list[str]:
     return [*dict.fromkeys(networks), "127.0.0.1/32", "::1/128"]
 
 
-async def resolver_upstreams(topology: Addresses) -> dict[str, str] | None:
+async def resolver_upstreams(addresses: Addresses) -> dict[str, str] | None:
     """Each upstream's state (up, suspect, down) as the island resolver sees it; None if it does not say."""
-    url = web_url(topology.resolver_address, RESOLVER_METRICS_PORT, "/metrics")
+    url = web_url(addresses.resolver_address, RESOLVER_METRICS_PORT, "/metrics")
     try:
         async with httpx.AsyncClient(timeout=1.0, trust_env=False) as client:
             response = await client.get(url)
@@ -93,14 +93,14 @@ def web_url(host: str, port: int, path: str) -> str:
     return f"http://{host}:{port}{path}"
 
 
-def island_services(topology: Addresses, data_dir: Path | None = None) -> list[ServiceSpec]:
+def island_services(addresses: Addresses, data_dir: Path | None = None) -> list[ServiceSpec]:
     """The simulated internet and the island's two services.
 
     The island reaches the internet's DNS and web servers at ``internet_address``: the uplink
     relay on the local backend, the upstream host behind a router elsewhere. ``data_dir`` is where
     the site keeps its database (kept when the island stops); without one, beside its config.
     """
-    t = topology
+    t = addresses
     internet_address = t.internet_address
     dns, http = t.dns_port, t.http_port
     return [

@@ -12,12 +12,12 @@ from .netns import NetnsBackend
 BACKENDS: dict[str, type[Backend]] = {"local": LocalBackend, "netns": NetnsBackend, "compose": ComposeBackend}
 
 
-def open_backend(name: str, state: StateDir, topology: Addresses | None = None) -> Backend:
+def open_backend(name: str, state: StateDir, addresses: Addresses | None = None) -> Backend:
     try:
         cls = BACKENDS[name]
     except KeyError:
         raise BackendError(f"unknown backend {name!r}; choose one of: {', '.join(BACKENDS)}") from None
-    return cls(state, topology)
+    return cls(state, addresses)
 
 
 def running_backend(state: StateDir) -> Backend | None:

@@ -41,9 +41,9 @@ class ComposeBackend(Backend):
 
     @property
     def resident_url(self) -> str:
-        return f"http://{self.topology.crisis_name}/"  # inside the stack the site is on port 80
+        return f"http://{self.addresses.crisis_name}/"  # inside the stack the site is on port 80
 
-    def __init__(self, state: StateDir, topology: Addresses | None = None) -> None:
+    def __init__(self, state: StateDir, addresses: Addresses | None = None) -> None:
         recorded = state.read() or {}
         if recorded.get("backend") == "compose" and "settings" in recorded:
             self.settings = ComposeSettings.from_env(recorded["settings"])
@@ -54,7 +54,7 @@ class ComposeBackend(Backend):
             self._file = None
             self._cli = None
         self.layout = self.settings.layout
-        super().__init__(state, topology or self.settings.from_host())
+        super().__init__(state, addresses or self.settings.from_host())
         self._agent: ProbeAgent | None = None
 
     # Commands ---------------------------------------------------------------------------------
@@ -88,7 +88,7 @@ class ComposeBackend(Backend):
         self.state.write(
             {
                 "backend": self.name,
-                "topology": self.topology.to_dict(),
+                "topology": self.addresses.to_dict(),
                 "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "settings": self.settings.to_dict(),
                 "compose_file": str(self._file),
@@ -182,7 +182,7 @@ class ComposeBackend(Backend):
         )
 
     def _where(self, service: str) -> str:
-        lo, s, t = self.layout, self.settings, self.topology
+        lo, s, t = self.layout, self.settings, self.addresses
         return {
             "upstream": f"{lo.upstream} (the simulated internet)",
             "router": f"{lo.router_upstream} | {lo.router_island} | {lo.router_client} (the uplink)",

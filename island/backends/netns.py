@@ -47,11 +47,11 @@ class NetnsBackend(Backend):
     faults = FaultTable([UplinkCutHandler(), *netns_faults.HANDLERS, ServiceFaultHandler()])
 
     @staticmethod
-    def default_topology() -> Addresses:
+    def default_addresses() -> Addresses:
         return NetnsPlan(PREFIX).addresses()
 
-    def __init__(self, state: StateDir, topology: Addresses | None = None) -> None:
-        super().__init__(state, topology or self.default_topology())
+    def __init__(self, state: StateDir, addresses: Addresses | None = None) -> None:
+        super().__init__(state, addresses or self.default_addresses())
         self.plan = NetnsPlan(f"{PREFIX}{tag_for(state)}-")
         self.prefix = self.plan.prefix
         self._loops: dict[str, _netns.NamespaceLoop] = {}
@@ -78,7 +78,7 @@ class NetnsBackend(Backend):
     def specs(self) -> list[ServiceSpec]:
         # The island reaches the internet by its real address, through the router: no relay in the way.
         # The relay still runs in the router, idle until latency DNATs the uplink's traffic to it.
-        t = self.topology
+        t = self.addresses
         upstream, resolver, site = island_services(t, data_dir=self.data_dir)
         return [upstream, relay_spec(t, self.state), resolver, site]
 
@@ -110,7 +110,7 @@ class NetnsBackend(Backend):
         self.state.write(
             {
                 "backend": self.name,
-                "topology": self.topology.to_dict(),
+                "topology": self.addresses.to_dict(),
                 "data_dir": str(self.data_dir),
                 "namespaces": [],
                 "processes": {},
@@ -126,9 +126,11 @@ class NetnsBackend(Backend):
         except BaseException:
             await self.stop(lambda _: None)
             raise
-        phone = self.plan.place_namespace(next(iter(self.topology.places)))
-        say(f"  a phone at a trygghetspunkt:  ip netns exec {phone} dig {self.topology.crisis_name}")
-        say(f"                                ip netns exec {phone} curl http://{self.topology.crisis_name}/")
+        phone = self.plan.place_namespace(next(iter(self.addresses.places)))
+        say(f"  a phone at a trygghetspunkt:  ip netns exec {phone} dig {self.addresses.crisis_name}")
+        say(
+            f"                                ip netns exec {phone} curl http://{self.addresses.crisis_name}/"
+        )
 
     def _build(self) -> None:
         # Recorded before they exist, so a crash half-way still leaves a list to clean.
@@ -179,7 +181,7 @@ class NetnsBackend(Backend):
         loop = self._loop(self.plan.place_namespace(probe.place))
         prober = self._probers.get(probe.place)
         if prober is None:
-            t = self.topology
+            t = self.addresses
             place = Place(t.resolver_address, t.dns_port, t.http_port, hosts=dict(t.places))
             prober = self._probers[probe.place] = await loop.run(lambda: _make_prober(place, t.crisis_name))
         return await loop.run(lambda: prober.run(probe))

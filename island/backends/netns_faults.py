@@ -153,7 +153,7 @@ class RelayLatency(FaultHandler["NetnsBackend", Latency]):
 
     async def apply(self, backend: NetnsBackend, fault: Latency) -> None:
         await backend.relay.configure(delay_ms=fault.delay_ms, jitter_ms=fault.jitter_ms)
-        t = backend.topology
+        t = backend.addresses
         rules = [
             f"ip daddr {t.upstream_address} {proto} dport {{ {ports} }} dnat to {t.relay_address}"
             for proto, ports in (("udp", t.dns_port), ("tcp", f"{t.dns_port}, {t.http_port}"))

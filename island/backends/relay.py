@@ -21,9 +21,9 @@ def control_socket(state: StateDir) -> str:
     return str(state.path / "uplink.sock")
 
 
-def relay_spec(topology: Addresses, state: StateDir) -> ServiceSpec:
+def relay_spec(addresses: Addresses, state: StateDir) -> ServiceSpec:
     """The relay listening on its relay address and forwarding to the simulated internet."""
-    t = topology
+    t = addresses
     relay = t.relay_address
     if relay is None:
         raise BackendError("these addresses have no uplink relay (a router makes the cut)")

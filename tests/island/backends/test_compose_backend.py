@@ -47,7 +47,7 @@ def test_a_running_island_is_found_again_with_its_own_settings(
     state.write(
         {
             "backend": "compose",
-            "topology": first.topology.to_dict(),
+            "topology": first.addresses.to_dict(),
             "settings": first.settings.to_dict(),
             "compose_file": "/x/docker-compose.yml",
             "compose_cli": ["docker-compose"],
