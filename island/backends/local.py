@@ -62,7 +62,11 @@ class LocalBackend(Backend):
                 "uplink": "up",
             }
         )
-        await self.processes.start(specs, say)
+        try:
+            await self.processes.start(specs, say)
+        except BaseException:
+            await self.stop(lambda _: None)  # nothing half-started stays recorded
+            raise
 
     async def stop(self, say: Say) -> None:
         await self.close_probes()
