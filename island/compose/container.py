@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..topology.compose import Layout
@@ -77,11 +78,12 @@ def run(service: str, layout: Layout, crisis_name: str) -> int:
 
 
 def health(service: str, layout: Layout, crisis_name: str) -> int:
-    checks = {
-        "upstream": lambda: (
-            health_checks.http_ok(f"http://{layout.upstream}/healthz"),
-            health_checks.dns_ok("www.kommun.example", layout.upstream, 53),
-        ),
+    def upstream() -> None:
+        health_checks.http_ok(f"http://{layout.upstream}/healthz")
+        health_checks.dns_ok("www.kommun.example", layout.upstream, 53)
+
+    checks: dict[str, Callable[[], None]] = {
+        "upstream": upstream,
         "resolver": lambda: health_checks.dns_ok(crisis_name, layout.resolver, 53),
         "site": lambda: health_checks.http_ok(f"http://{layout.site}/healthz"),
     }

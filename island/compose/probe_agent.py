@@ -34,7 +34,7 @@ async def serve(place: Place, crisis_name: str) -> None:
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     prober = Prober(place, crisis_name)
-    tasks: set[asyncio.Task] = set()
+    tasks: set[asyncio.Task[None]] = set()
     try:
         await prober.run(Operation(name="warm-up", dns=DNSCheck(name="{crisis_name}"), timeout=2))
         sys.stdout.write(json.dumps({"ready": True}) + "\n")
