@@ -78,7 +78,7 @@ async def _prober_medians(backend: NetnsBackend, count: int) -> dict[str, float]
 
 
 def _outside_medians(backend: NetnsBackend, count: int) -> dict[str, float]:
-    t = backend.topology
+    t = backend.addresses
     done = subprocess.run(
         [
             "ip",

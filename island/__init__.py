@@ -1,6 +1,6 @@
 """The Ödrift island simulator: topology, backends, faults, scenario engine and CLI."""
 
-from .topology import Topology
+from .topology import Addresses, Topology
 
 __version__ = "0.1.0"
-__all__ = ["Topology", "__version__"]
+__all__ = ["Addresses", "Topology", "__version__"]

@@ -76,7 +76,7 @@ def _clean_other_leftovers(state: StateDir) -> list[str]:
 
 
 def _print_where(backend: Backend) -> None:
-    t = backend.topology
+    t = backend.addresses
     say("The island is up.")
     if backend.browser_url:
         say(f"  Crisis page:     {backend.browser_url}   <- open this in your browser")
@@ -194,7 +194,7 @@ async def cmd_status(args: argparse.Namespace, state: StateDir) -> int:
         else:
             say("No island is up. Start one with `island up`.")
         return EXIT_FAILED
-    t = backend.topology
+    t = backend.addresses
     mode = await backend.uplink()
     status: dict[str, Any] = {
         "backend": backend.name,
@@ -413,7 +413,7 @@ async def cmd_scenario_run(args: argparse.Namespace, state: StateDir) -> int:
         say(
             f"{'All scenarios passed' if passed else 'At least one scenario FAILED'} ({len(loaded)} run). Reports in {out}"
         )
-    t = backend.topology
+    t = backend.addresses
     if started_here:
         say(f"To open the crisis page yourself: `island up`, then browse to {t.site_url}")
     else:
@@ -447,7 +447,7 @@ async def cmd_demo(args: argparse.Namespace, state: StateDir) -> int:
 
 
 async def cmd_bundle(args: argparse.Namespace, state: StateDir) -> int:
-    from .bundle import BundleError, write_bundle
+    from .compose.bundle import BundleError, write_bundle
 
     try:
         await asyncio.to_thread(write_bundle, Path(args.out), say, not args.no_images)

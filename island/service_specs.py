@@ -21,7 +21,7 @@ from services.dns import query
 from services.ports import Port
 from services.resolver.metrics import upstream_states
 
-from .topology import Topology
+from .topology import Addresses
 
 HealthCheck = Callable[[], Awaitable[None]]
 
@@ -73,7 +73,7 @@ def _network_of(address: str) -> str:
     return str(ipaddress.ip_network(f"{address}/24", strict=False))
 
 
-def _client_networks(t: Topology) -> list[str]:
+def _client_networks(t: Addresses) -> list[str]:
     """Who may use the island resolver: every place's network (trygghetspunkter, stadsnät homes),
     the island's own network (its router and health checks), and the host itself (`dig`)."""
     networks = list(t.client_networks) or [
@@ -82,9 +82,9 @@ def _client_networks(t: Topology) -> list[str]:
     return [*dict.fromkeys(networks), "127.0.0.1/32", "::1/128"]
 
 
-async def resolver_upstreams(topology: Topology) -> dict[str, str] | None:
+async def resolver_upstreams(addresses: Addresses) -> dict[str, str] | None:
     """Each upstream's state (up, suspect, down) as the island resolver sees it; None if it does not say."""
-    url = web_url(topology.resolver_address, RESOLVER_METRICS_PORT, "/metrics")
+    url = web_url(addresses.resolver_address, RESOLVER_METRICS_PORT, "/metrics")
     try:
         async with httpx.AsyncClient(timeout=1.0, trust_env=False) as client:
             response = await client.get(url)
@@ -104,17 +104,15 @@ def web_url(host: str, port: int, path: str) -> str:
     return f"http://{host}:{port}{path}"
 
 
-def island_services(
-    topology: Topology, internet_address: str, data_dir: Path | None = None
-) -> list[ServiceSpec]:
+def island_services(addresses: Addresses, data_dir: Path | None = None) -> list[ServiceSpec]:
     """The simulated internet and the island's two services.
 
-    ``internet_address`` is where the island reaches the internet's DNS and web
-    servers: the uplink relay on the local backend, the upstream host behind a
-    router elsewhere. ``data_dir`` is where the site keeps its database (kept when the island
-    stops); without one, beside its config.
+    The island reaches the internet's DNS and web servers at ``internet_address``: the uplink
+    relay on the local backend, the upstream host behind a router elsewhere. ``data_dir`` is where
+    the site keeps its database (kept when the island stops); without one, beside its config.
     """
-    t = topology
+    t = addresses
+    internet_address = t.internet_address
     dns, http = t.dns_port, t.http_port
     return [
         ServiceSpec(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..state import StateDir
-from ..topology import Topology
+from ..topology import Addresses
 from .base import Backend, BackendError, UnsupportedFault
 from .compose import ComposeBackend
 from .local import LocalBackend
@@ -12,12 +12,12 @@ from .netns import NetnsBackend
 BACKENDS: dict[str, type[Backend]] = {"local": LocalBackend, "netns": NetnsBackend, "compose": ComposeBackend}
 
 
-def open_backend(name: str, state: StateDir, topology: Topology | None = None) -> Backend:
+def open_backend(name: str, state: StateDir, addresses: Addresses | None = None) -> Backend:
     try:
         cls = BACKENDS[name]
     except KeyError:
         raise BackendError(f"unknown backend {name!r}; choose one of: {', '.join(BACKENDS)}") from None
-    return cls(state, topology)
+    return cls(state, addresses)
 
 
 def running_backend(state: StateDir) -> Backend | None:
@@ -28,7 +28,7 @@ def running_backend(state: StateDir) -> Backend | None:
     name = recorded.get("backend")
     if name not in BACKENDS or "topology" not in recorded:
         return None
-    return BACKENDS[name](state, Topology.from_dict(recorded["topology"]))
+    return BACKENDS[name](state, Addresses.from_dict(recorded["topology"]))
 
 
 __all__ = [

@@ -64,15 +64,6 @@ def remove(namespace: str) -> None:
     shutil.rmtree(NETNS_ETC / namespace, ignore_errors=True)
 
 
-def write_resolv_conf(namespace: str, nameserver: str) -> None:
-    """`ip netns exec` bind-mounts /etc/netns/NAME/resolv.conf over /etc/resolv.conf inside the namespace."""
-    folder = NETNS_ETC / namespace
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "resolv.conf").write_text(
-        f"# the island resolver (Ödrift)\nnameserver {nameserver}\n", encoding="utf-8"
-    )
-
-
 def unavailable_reason() -> str | None:
     """Why network namespaces cannot be made here, or None when they can."""
     if os.geteuid() != 0:

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from ..contract import FaultSpec, Operation, Outcome
 from ..state import StateDir
-from ..topology import Topology
+from ..topology import Addresses
 from .faults import FaultTable, UplinkCutHandler
 
 Say = Callable[[str], None]
@@ -33,9 +33,9 @@ class Backend(abc.ABC):
     faults: ClassVar[FaultTable] = FaultTable([UplinkCutHandler()])
     places: ClassVar[tuple[str, ...]] = ("trygghetspunkt-a",)
 
-    def __init__(self, state: StateDir, topology: Topology) -> None:
+    def __init__(self, state: StateDir, addresses: Addresses) -> None:
         self.state = state
-        self.topology = topology
+        self.addresses = addresses
         # Where the site's database lives: kept by `island down` (see state.py).
         self.data_dir = state.data_dir
 
@@ -43,11 +43,11 @@ class Backend(abc.ABC):
     # when only hosts inside the island network can), and the page by name as a resident opens it.
     @property
     def browser_url(self) -> str | None:
-        return self.topology.site_url
+        return self.addresses.site_url
 
     @property
     def resident_url(self) -> str:
-        return self.topology.crisis_url
+        return self.addresses.crisis_url
 
     # Life cycle ---------------------------------------------------------------
     @classmethod

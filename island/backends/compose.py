@@ -1,14 +1,13 @@
 """The compose backend: the island as the Docker Compose stack of docker-compose.yml, on a real engine.
 
 Faults are made in the router container (nftables), probes run in the resident's
-container (``island.probe_agent`` over ``docker exec``), and ``stop`` removes the
+container (``island.compose.probe_agent`` over ``docker exec``), and ``stop`` removes the
 containers, networks and volumes of its own compose project, and nothing else.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import shutil
 import subprocess
@@ -20,12 +19,14 @@ from typing import Any
 
 from services.ports import describe, is_taken
 
-from .. import images
+from ..compose import images
+from ..compose.agent_client import AgentError, ProbeAgent
+from ..compose.docker import DockerError, engine_answers, require_engine, run, up_error
+from ..compose.router import TABLE, mode_from_listing, uplink_script
+from ..compose.settings import ComposeSettings
 from ..contract import Operation, Outcome
-from ..stack.router import TABLE, mode_from_listing, uplink_script
-from ..stack.topology import ComposeSettings, Layout
 from ..state import StateDir
-from ..topology import Topology
+from ..topology import Addresses
 from .base import Backend, BackendError, Say
 
 SERVICES = ("upstream", "router", "resolver", "site", "client")
@@ -35,30 +36,14 @@ PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 
 
-def host_topology(settings: ComposeSettings, layout: Layout) -> Topology:
-    """What a person on the host reaches: the published site and resolver; the rest is inside."""
-    site_host = "localhost" if settings.http_bind in ("0.0.0.0", "") else settings.http_bind
-    dns_host = "127.0.0.1" if settings.dns_bind in ("0.0.0.0", "") else settings.dns_bind
-    return Topology(
-        crisis_name=settings.crisis_name,
-        upstream_address=layout.upstream,
-        uplink_address=layout.router_island,
-        resolver_address=dns_host,
-        site_address=site_host,
-        resident_address=layout.resident,
-        dns_port=settings.dns_port,
-        http_port=settings.http_port,
-    )
-
-
 class ComposeBackend(Backend):
     name = "compose"
 
     @property
     def resident_url(self) -> str:
-        return f"http://{self.topology.crisis_name}/"  # inside the stack the site is on port 80
+        return f"http://{self.addresses.crisis_name}/"  # inside the stack the site is on port 80
 
-    def __init__(self, state: StateDir, topology: Topology | None = None) -> None:
+    def __init__(self, state: StateDir, addresses: Addresses | None = None) -> None:
         recorded = state.read() or {}
         if recorded.get("backend") == "compose" and "settings" in recorded:
             self.settings = ComposeSettings.from_env(recorded["settings"])
@@ -68,9 +53,9 @@ class ComposeBackend(Backend):
             self.settings = ComposeSettings.from_env()
             self._file = None
             self._cli = None
-        self.layout = Layout(self.settings.net)
-        super().__init__(state, topology or host_topology(self.settings, self.layout))
-        self._agent: _ProbeAgent | None = None
+        self.layout = self.settings.layout
+        super().__init__(state, addresses or self.settings.from_host())
+        self._agent: ProbeAgent | None = None
 
     # Commands ---------------------------------------------------------------------------------
     def _compose_env(self) -> dict[str, str]:
@@ -87,7 +72,7 @@ class ComposeBackend(Backend):
         return images.compose_argv(self._cli, self._file, self.settings.project, *args)
 
     async def _compose(self, *args: str, timeout: float = UP_TIMEOUT) -> subprocess.CompletedProcess[str]:
-        return await _run(self.compose_argv(*args), env=self._compose_env(), timeout=timeout)
+        return await _docker(self.compose_argv(*args), env=self._compose_env(), timeout=timeout)
 
     # Life cycle -------------------------------------------------------------------------------------
     async def start(self, say: Say) -> None:
@@ -103,7 +88,7 @@ class ComposeBackend(Backend):
         self.state.write(
             {
                 "backend": self.name,
-                "topology": self.topology.to_dict(),
+                "topology": self.addresses.to_dict(),
                 "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "settings": self.settings.to_dict(),
                 "compose_file": str(self._file),
@@ -117,7 +102,7 @@ class ComposeBackend(Backend):
             say("  starting the containers ...")
             up = await self._compose("up", "--detach", "--no-build")
             if up.returncode != 0:
-                raise BackendError(_up_error(up.stdout + up.stderr, self.settings))
+                raise BackendError(up_error(up.stdout + up.stderr, self.settings))
             await self._wait_healthy(say)
         except BaseException:
             await self.stop(lambda _: None)
@@ -150,7 +135,7 @@ class ComposeBackend(Backend):
         if build.returncode != 0:
             raise BackendError(images.build_error(build.stdout + build.stderr, self.settings.base_image, log))
         # A rebuild leaves the previous image untagged; remove those of ours, nothing else.
-        await _run(
+        await _docker(
             ["docker", "image", "prune", "--force", "--filter", "label=org.odrift.island=1"], timeout=120
         )
         say(f"  built in {time.monotonic() - started:.0f} s")
@@ -178,7 +163,7 @@ class ComposeBackend(Backend):
             containers = await self._containers()
             for service, c in containers.items():
                 if c["status"] in ("exited", "dead"):
-                    logs = await _run(["docker", "logs", "--tail", "15", c["id"]], timeout=30)
+                    logs = await _docker(["docker", "logs", "--tail", "15", c["id"]], timeout=30)
                     raise BackendError(
                         f"the {service} container stopped while starting:\n{(logs.stdout + logs.stderr).strip()}"
                     )
@@ -197,7 +182,7 @@ class ComposeBackend(Backend):
         )
 
     def _where(self, service: str) -> str:
-        lo, s, t = self.layout, self.settings, self.topology
+        lo, s, t = self.layout, self.settings, self.addresses
         return {
             "upstream": f"{lo.upstream} (the simulated internet)",
             "router": f"{lo.router_upstream} | {lo.router_island} | {lo.router_client} (the uplink)",
@@ -208,7 +193,7 @@ class ComposeBackend(Backend):
 
     async def _containers(self) -> dict[str, dict[str, str]]:
         """This project's containers by service: id, status and health."""
-        listed = await _run(
+        listed = await _docker(
             ["docker", "ps", "--all", "--quiet", "--filter", f"label={PROJECT_LABEL}={self.settings.project}"]
         )
         ids = listed.stdout.split()
@@ -218,7 +203,7 @@ class ComposeBackend(Backend):
             f'{{{{.Id}}}} {{{{index .Config.Labels "{SERVICE_LABEL}"}}}} {{{{.State.Status}}}} '
             "{{if .State.Health}}{{.State.Health.Status}}{{end}}"
         )
-        inspected = await _run(["docker", "inspect", "--format", fmt, *ids])
+        inspected = await _docker(["docker", "inspect", "--format", fmt, *ids])
         found = {}
         for line in inspected.stdout.splitlines():
             cid, service, status, *health = line.split()
@@ -245,7 +230,7 @@ class ComposeBackend(Backend):
 
     async def stop(self, say: Say) -> None:
         await self.close_probes()
-        if shutil.which("docker") is not None and await _engine_answers():
+        if shutil.which("docker") is not None and await engine_answers():
             try:
                 down = await self._compose(
                     "down", "--volumes", "--remove-orphans", "--timeout", "5", timeout=180
@@ -266,10 +251,10 @@ class ComposeBackend(Backend):
             ("network ls", "network rm"),
             ("volume ls", "volume rm"),
         ):
-            listed = await _run(["docker", *kind.split(), "--quiet", "--filter", label])
+            listed = await _docker(["docker", *kind.split(), "--quiet", "--filter", label])
             ids = listed.stdout.split()
             if ids:
-                await _run(["docker", *remove.split(), *ids])
+                await _docker(["docker", *remove.split(), *ids])
 
     async def status(self) -> dict[str, Any]:
         containers = await self._containers()
@@ -331,16 +316,22 @@ class ComposeBackend(Backend):
     async def probe(self, probe: Operation) -> Outcome:
         if self._agent is None:
             client = await self._container("client")
-            self._agent = await _ProbeAgent.start(
-                ["docker", "exec", "--interactive", "--user", "island", client, *self.agent_argv()]
-            )
-        return await self._agent.run(probe)
+            try:
+                self._agent = await ProbeAgent.start(
+                    ["docker", "exec", "--interactive", "--user", "island", client, *self.agent_argv()]
+                )
+            except AgentError as exc:
+                raise BackendError(str(exc)) from None
+        try:
+            return await self._agent.run(probe)
+        except AgentError as exc:
+            raise BackendError(str(exc)) from None
 
     def agent_argv(self) -> list[str]:
         return [
             "python",
             "-m",
-            "island.probe_agent",
+            "island.compose.probe_agent",
             "--resolver",
             self.layout.resolver,
             "--dns-port",
@@ -357,132 +348,18 @@ class ComposeBackend(Backend):
             self._agent = None
 
 
-class _ProbeAgent:
-    """One ``island.probe_agent`` in the client container; requests and answers matched by id."""
-
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self.process = process
-        self._next = 0
-        self._waiting: dict[int, asyncio.Future[Outcome]] = {}
-        self._reader = asyncio.ensure_future(self._read())
-
-    @classmethod
-    async def start(cls, argv: Sequence[str], timeout: float = 60) -> _ProbeAgent:
-        process = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        assert process.stdout is not None
-        try:
-            ready = await asyncio.wait_for(process.stdout.readline(), timeout)
-        except TimeoutError:
-            process.kill()
-            raise BackendError(
-                f"the probe agent in the client container did not start within {timeout:g} s"
-            ) from None
-        if not ready.startswith(b'{"ready"'):
-            stderr = (await process.stderr.read()).decode(errors="replace").strip() if process.stderr else ""
-            raise BackendError(f"the probe agent in the client container did not start: {stderr[-300:]}")
-        return cls(process)
-
-    async def _read(self) -> None:
-        assert self.process.stdout is not None
-        while line := await self.process.stdout.readline():
-            answer = json.loads(line)
-            waiting = self._waiting.pop(answer["id"], None)
-            if waiting is not None and not waiting.done():
-                waiting.set_result(Outcome(answer["status"], answer["latency_ms"], answer["detail"]))
-        stderr = (
-            (await self.process.stderr.read()).decode(errors="replace").strip() if self.process.stderr else ""
-        )
-        for waiting in self._waiting.values():
-            if not waiting.done():
-                waiting.set_exception(
-                    BackendError(f"the probe agent in the client container stopped: {stderr[-300:]}")
-                )
-        self._waiting.clear()
-
-    async def run(self, probe: Operation) -> Outcome:
-        if self._reader.done():
-            raise BackendError("the probe agent in the client container is not running")
-        self._next += 1
-        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        self._waiting[self._next] = future
-        request = {"id": self._next, "probe": probe.model_dump(mode="json")}
-        assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps(request).encode() + b"\n")
-        await self.process.stdin.drain()
-        # The agent times its own operations out; this only guards against a hung `docker exec`.
-        return await asyncio.wait_for(future, probe.timeout + 10)
-
-    async def close(self) -> None:
-        if self.process.stdin is not None and not self.process.stdin.is_closing():
-            self.process.stdin.close()
-        try:
-            await asyncio.wait_for(self.process.wait(), 10)
-        except TimeoutError:
-            self.process.kill()
-            await self.process.wait()
-        self._reader.cancel()
-
-
-# Helpers ------------------------------------------------------------------------------------------------
-async def _run(
+# The engine's errors are the person's to act on, as every backend's are.
+async def _docker(
     argv: Sequence[str], env: dict[str, str] | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
     try:
-        return await asyncio.to_thread(
-            subprocess.run,
-            list(argv),
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-        )
-    except FileNotFoundError:
-        raise BackendError(
-            f"`{argv[0]}` is not installed; install Docker (Debian: apt-get install docker.io docker-compose)"
-        ) from None
-    except subprocess.TimeoutExpired:
-        raise BackendError(f"`{' '.join(argv[:4])} ...` did not finish within {timeout:g} s") from None
-
-
-async def _engine_answers() -> bool:
-    try:
-        return (await _run(["docker", "info", "--format", "{{.ServerVersion}}"], timeout=20)).returncode == 0
-    except BackendError:
-        return False
+        return await run(argv, env=env, timeout=timeout)
+    except DockerError as exc:
+        raise BackendError(str(exc)) from None
 
 
 async def _require_engine() -> None:
-    if shutil.which("docker") is None:
-        raise BackendError(
-            "the docker command is not installed. Install Docker Engine with compose "
-            "(Debian: apt-get install docker.io docker-compose), start it, and try again"
-        )
-    info = await _run(["docker", "info", "--format", "{{.ServerVersion}}"], timeout=20)
-    if info.returncode != 0:
-        why = (info.stderr.strip().splitlines() or ["no answer"])[-1]
-        raise BackendError(
-            f"no Docker engine answers ({why}). Start it: `sudo systemctl start docker`, or Docker Desktop; "
-            "on a Debian machine without systemd, `sudo docker/ci-engine.sh` installs and starts one"
-        )
-
-
-def _up_error(output: str, settings: ComposeSettings) -> str:
-    lowered = output.lower()
-    if "port is already allocated" in lowered or "address already in use" in lowered:
-        return (
-            f"a host port the island publishes is taken ({settings.http_port}/tcp or {settings.dns_port}/udp+tcp). "
-            "Choose others with ISLAND_HTTP_PORT and ISLAND_DNS_PORT, or stop what uses them.\n"
-            + images._tail(output)
-        )
-    if "pool overlaps" in lowered or "overlap" in lowered:
-        return (
-            f"the island's networks ({settings.net}.0.0/16 ...) overlap a network that exists already. "
-            "Choose another prefix with ISLAND_DOCKER_NET (for example 198.19).\n" + images._tail(output)
-        )
-    return "`compose up` failed:\n" + images._tail(output)
+    try:
+        await require_engine()
+    except DockerError as exc:
+        raise BackendError(str(exc)) from None

@@ -13,7 +13,8 @@ from ..contract import PLACES, Operation, Outcome
 from ..probes import Place, Prober
 from ..service_specs import ServiceSpec, island_services
 from ..state import StateDir
-from ..topology import Topology
+from ..topology import Addresses
+from ..topology.local import local_addresses
 from . import local_faults
 from .base import Backend, Say
 from .faults import FaultTable, UplinkCutHandler
@@ -27,21 +28,19 @@ class LocalBackend(Backend):
     faults = FaultTable([UplinkCutHandler(), *local_faults.HANDLERS, ServiceFaultHandler()])
 
     @staticmethod
-    def default_topology() -> Topology:
-        return Topology.local()
+    def default_addresses() -> Addresses:
+        return local_addresses()
 
-    def __init__(self, state: StateDir, topology: Topology | None = None) -> None:
-        super().__init__(state, topology or self.default_topology())
+    def __init__(self, state: StateDir, addresses: Addresses | None = None) -> None:
+        super().__init__(state, addresses or self.default_addresses())
         self.processes = ProcessSupervisor(state)
         self.relay = RelayClient(state)
         self._probers: dict[str, Prober] = {}
 
     def specs(self) -> list[ServiceSpec]:
-        t = self.topology
-        # The island reaches the internet through the relay on the uplink address.
-        upstream, resolver, site = island_services(
-            t, internet_address=t.uplink_address, data_dir=self.data_dir
-        )
+        t = self.addresses
+        # The island reaches the internet through the relay (its internet_address).
+        upstream, resolver, site = island_services(t, data_dir=self.data_dir)
         return [upstream, relay_spec(t, self.state), resolver, site]
 
     def service_spec(self, name: str) -> ServiceSpec:
@@ -57,7 +56,7 @@ class LocalBackend(Backend):
         self.state.write(
             {
                 "backend": self.name,
-                "topology": self.topology.to_dict(),
+                "topology": self.addresses.to_dict(),
                 "data_dir": str(self.data_dir),
                 "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "uplink": "up",
@@ -97,14 +96,14 @@ class LocalBackend(Backend):
 
     # Probes ---------------------------------------------------------------------------------
     def _place(self, name: str) -> Place:
-        t = self.topology
+        t = self.addresses
         source = t.places.get(name, t.resident_address)
         return Place(t.resolver_address, t.dns_port, t.http_port, source_address=source, hosts=dict(t.places))
 
     async def probe(self, probe: Operation) -> Outcome:
         prober = self._probers.get(probe.place)
         if prober is None:
-            prober = self._probers[probe.place] = Prober(self._place(probe.place), self.topology.crisis_name)
+            prober = self._probers[probe.place] = Prober(self._place(probe.place), self.addresses.crisis_name)
         return await prober.run(probe)
 
     async def close_probes(self) -> None:

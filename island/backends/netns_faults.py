@@ -12,20 +12,13 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from ..contract import Bandwidth, DNSCut, Latency, LinkDown, PacketLoss, Partition
+from ..topology.model import ROUTER
+from ..topology.netns import LEAF_INTERFACE
 from . import _netns
 from .faults import FaultHandler
 
 if TYPE_CHECKING:
     from .netns import NetnsBackend
-
-# The router-side interface of each link.
-LINKS = {
-    "uplink": "r-up",
-    "island": "r-isl",
-    "trygghetspunkt-a": "r-tpa",
-    "trygghetspunkt-b": "r-tpb",
-    "home": "r-home",
-}
 
 
 def chain(
@@ -39,24 +32,29 @@ def chain(
 ) -> None:
     body = "\n".join(f"add rule {table} {name} {rule}" for rule in rules)
     _netns.nft(
-        backend.ns("rt"),
+        backend.ns(ROUTER),
         f"add chain {table} {name} {{ type {kind} hook {hook} priority {priority}; }}\n"
         f"flush chain {table} {name}\n{body}\n",
     )
 
 
 def unchain(backend: NetnsBackend, name: str, table: str = "inet odrift") -> None:
-    _netns.nft(backend.ns("rt"), f"delete chain {table} {name}\n", check=False)
+    _netns.nft(backend.ns(ROUTER), f"delete chain {table} {name}\n", check=False)
 
 
-def cut_rules(mode: str, match: str) -> list[str]:
+def uplink_interface(backend: NetnsBackend) -> str:
+    return backend.plan.router_interface(backend.plan.topology.uplink)
+
+
+def cut_rules(backend: NetnsBackend, mode: str, match: str) -> list[str]:
     """Drop (blackhole) or refuse (reject) what crosses the uplink and matches ``match``."""
+    up = uplink_interface(backend)
     if mode == "blackhole":
-        return [f'oifname "r-up" {match} drop', f'iifname "r-up" {match} drop']
+        return [f'oifname "{up}" {match} drop', f'iifname "{up}" {match} drop']
     return [
-        f'oifname "r-up" {match} meta l4proto tcp reject with tcp reset',
-        f'oifname "r-up" {match} reject with icmpx type port-unreachable',
-        f'iifname "r-up" {match} drop',
+        f'oifname "{up}" {match} meta l4proto tcp reject with tcp reset',
+        f'oifname "{up}" {match} reject with icmpx type port-unreachable',
+        f'iifname "{up}" {match} drop',
     ]
 
 
@@ -64,8 +62,9 @@ class ChainDNSCut(FaultHandler["NetnsBackend", DNSCut]):
     fault = DNSCut
 
     async def apply(self, backend: NetnsBackend, fault: DNSCut) -> None:
-        rules = [r for proto in ("udp", "tcp") for r in cut_rules(fault.mode, f"{proto} dport 53")]
-        rules += [f'iifname "r-up" {proto} sport 53 drop' for proto in ("udp", "tcp")]
+        rules = [r for proto in ("udp", "tcp") for r in cut_rules(backend, fault.mode, f"{proto} dport 53")]
+        up = uplink_interface(backend)
+        rules += [f'iifname "{up}" {proto} sport 53 drop' for proto in ("udp", "tcp")]
         await asyncio.to_thread(chain, backend, "dns_cut", rules)
 
     async def heal(self, backend: NetnsBackend, fault: DNSCut) -> None:
@@ -76,7 +75,7 @@ class ChainPacketLoss(FaultHandler["NetnsBackend", PacketLoss]):
     fault = PacketLoss
 
     async def apply(self, backend: NetnsBackend, fault: PacketLoss) -> None:
-        rule = f'oifname "r-up" numgen random mod 100 < {fault.percent} drop'
+        rule = f'oifname "{uplink_interface(backend)}" numgen random mod 100 < {fault.percent} drop'
         await asyncio.to_thread(chain, backend, "loss", [rule])
 
     async def heal(self, backend: NetnsBackend, fault: PacketLoss) -> None:
@@ -87,7 +86,7 @@ class ChainPartition(FaultHandler["NetnsBackend", Partition]):
     fault = Partition
 
     async def apply(self, backend: NetnsBackend, fault: Partition) -> None:
-        a, b = (LINKS[p] for p in fault.between)
+        a, b = (backend.plan.router_interface(p) for p in fault.between)
         rules = [f'iifname "{a}" oifname "{b}" drop', f'iifname "{b}" oifname "{a}" drop']
         await asyncio.to_thread(chain, backend, "partition", rules)
 
@@ -106,7 +105,7 @@ class RouterLinkDown(FaultHandler["NetnsBackend", LinkDown]):
 
 
 def _set_link(backend: NetnsBackend, link: str, state: str) -> None:
-    _netns.run("ip", "-n", backend.ns("rt"), "link", "set", LINKS[link], state)
+    _netns.run("ip", "-n", backend.ns(ROUTER), "link", "set", backend.plan.router_interface(link), state)
 
 
 class TokenBucketBandwidth(FaultHandler["NetnsBackend", Bandwidth]):
@@ -121,7 +120,9 @@ class TokenBucketBandwidth(FaultHandler["NetnsBackend", Bandwidth]):
 
 def _tbf(backend: NetnsBackend, kbit: int | None) -> None:
     """Both directions of the uplink: the router towards the internet, the internet towards the router."""
-    for namespace, device in ((backend.ns("rt"), "r-up"), (backend.ns("up"), "eth0")):
+    upstream = backend.plan.topology.link(backend.plan.topology.uplink).host
+    ends = ((backend.ns(ROUTER), uplink_interface(backend)), (backend.ns(upstream), LEAF_INTERFACE))
+    for namespace, device in ends:
         if kbit is None:
             _netns.run("tc", "-n", namespace, "qdisc", "del", "dev", device, "root", check=False)
         else:
@@ -152,9 +153,9 @@ class RelayLatency(FaultHandler["NetnsBackend", Latency]):
 
     async def apply(self, backend: NetnsBackend, fault: Latency) -> None:
         await backend.relay.configure(delay_ms=fault.delay_ms, jitter_ms=fault.jitter_ms)
-        t = backend.topology
+        t = backend.addresses
         rules = [
-            f"ip daddr {t.upstream_address} {proto} dport {{ {ports} }} dnat to {t.uplink_address}"
+            f"ip daddr {t.upstream_address} {proto} dport {{ {ports} }} dnat to {t.relay_address}"
             for proto, ports in (("udp", t.dns_port), ("tcp", f"{t.dns_port}, {t.http_port}"))
         ]
         await asyncio.to_thread(chain, backend, "latency", rules, "prerouting", "ip odrift_nat", "nat", -100)

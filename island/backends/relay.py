@@ -12,7 +12,7 @@ from typing import Any
 
 from ..service_specs import ServiceSpec, dns_ok
 from ..state import StateDir
-from ..topology import Topology
+from ..topology import Addresses
 from .base import BackendError
 from .local_uplink import control
 
@@ -21,15 +21,18 @@ def control_socket(state: StateDir) -> str:
     return str(state.path / "uplink.sock")
 
 
-def relay_spec(topology: Topology, state: StateDir) -> ServiceSpec:
-    """The relay listening on the uplink address and forwarding to the simulated internet."""
-    t = topology
+def relay_spec(addresses: Addresses, state: StateDir) -> ServiceSpec:
+    """The relay listening on its relay address and forwarding to the simulated internet."""
+    t = addresses
+    relay = t.relay_address
+    if relay is None:
+        raise BackendError("these addresses have no uplink relay (a router makes the cut)")
     return ServiceSpec(
         name="uplink",
         title="uplink relay (the island's only way to the internet)",
         module="island.backends.local_uplink",
         config={
-            "listen_host": t.uplink_address,
+            "listen_host": relay,
             "target_host": t.upstream_address,
             "udp_ports": [t.dns_port],
             "tcp_ports": sorted({t.dns_port, t.http_port}),
@@ -38,12 +41,12 @@ def relay_spec(topology: Topology, state: StateDir) -> ServiceSpec:
         },
         args=(),
         ports=(
-            (t.uplink_address, t.dns_port, "udp"),
-            (t.uplink_address, t.dns_port, "tcp"),
-            (t.uplink_address, t.http_port, "tcp"),
+            (relay, t.dns_port, "udp"),
+            (relay, t.dns_port, "tcp"),
+            (relay, t.http_port, "tcp"),
         ),
-        where=f"{t.uplink_address} -> {t.upstream_address}",
-        health=lambda: dns_ok("www.kommun.example", t.uplink_address, t.dns_port),
+        where=f"{relay} -> {t.upstream_address}",
+        health=lambda: dns_ok("www.kommun.example", relay, t.dns_port),
     )
 
 

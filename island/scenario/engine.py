@@ -253,7 +253,7 @@ async def run_scenario(
         title=scenario.title,
         backend=backend.name,
         started_at=_now(),
-        topology=backend.topology.to_dict(),
+        topology=backend.addresses.to_dict(),
         definition=scenario.model_dump(mode="json"),
     )
     await _Run(scenario, backend, journal, on_progress).run()

@@ -1,1 +1,1 @@
-"""Tests of the island command; its helpers (island_test_helpers, browser_test_helpers) are importable from sub-folders too."""
+"""Makes this folder's helpers (island_test_helpers, browser_test_helpers, docker_test_helpers) importable from its subfolders."""

@@ -15,7 +15,7 @@ from island.scenario.analysis import evaluate
 from island.scenario.engine import run_scenario
 from island.scenario.loader import parse_scenario
 from island.state import StateDir
-from island.topology import Topology
+from island.topology.local import local_addresses
 
 
 class RecordLoss(FaultHandler["Recorder", PacketLoss]):
@@ -35,7 +35,7 @@ class Recorder(Backend):
     faults = FaultTable([UplinkCutHandler(), RecordLoss()])
 
     def __init__(self, tmp: Path, fail_on: str | None = None) -> None:
-        super().__init__(StateDir(tmp), Topology.local("127.1"))
+        super().__init__(StateDir(tmp), local_addresses(net="127.1"))
         self.log: list[str] = []
         self.fail_on = fail_on
 

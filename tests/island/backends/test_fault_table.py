@@ -14,7 +14,7 @@ from island.backends.compose import ComposeBackend
 from island.backends.faults import FaultHandler, FaultTable, UplinkCutHandler
 from island.contract import FAULT_TYPES, Bandwidth, Flapping, Outcome, PacketLoss, UplinkCut
 from island.state import StateDir
-from island.topology import Topology
+from island.topology.local import local_addresses
 
 
 class OnlyBlackhole(FaultHandler["Table", UplinkCut]):
@@ -37,7 +37,7 @@ class Table(Backend):
     faults = FaultTable([OnlyBlackhole()])
 
     def __init__(self, tmp: Path) -> None:
-        super().__init__(StateDir(tmp), Topology.local("127.1"))
+        super().__init__(StateDir(tmp), local_addresses(net="127.1"))
         self.done: list[str] = []
 
     async def start(self, say: Any) -> None: ...

@@ -1,6 +1,6 @@
 """Run probes from where a resident is, for a backend that cannot probe from the host.
 
-    python -m island.probe_agent --resolver HOST [--dns-port 53] [--http-port 80] --crisis-name NAME
+    python -m island.compose.probe_agent --resolver HOST [--dns-port 53] [--http-port 80] --crisis-name NAME
 
 Reads one JSON request a line on stdin, ``{"id": 7, "probe": {...}}`` (an
 :class:`island.contract.Operation`), runs it with the same :class:`Prober` as every backend, and writes
@@ -19,8 +19,8 @@ import json
 import sys
 from dataclasses import asdict
 
-from .contract import DNSCheck, Operation
-from .probes import Place, Prober
+from ..contract import DNSCheck, Operation
+from ..probes import Place, Prober
 
 
 async def _answer(prober: Prober, request_id: int, probe: Operation) -> None:
@@ -34,7 +34,7 @@ async def serve(place: Place, crisis_name: str) -> None:
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     prober = Prober(place, crisis_name)
-    tasks: set[asyncio.Task] = set()
+    tasks: set[asyncio.Task[None]] = set()
     try:
         await prober.run(Operation(name="warm-up", dns=DNSCheck(name="{crisis_name}"), timeout=2))
         sys.stdout.write(json.dumps({"ready": True}) + "\n")
@@ -54,7 +54,7 @@ async def serve(place: Place, crisis_name: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m island.probe_agent",
+        prog="python -m island.compose.probe_agent",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

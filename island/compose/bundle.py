@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from . import images
-from .stack.topology import ComposeSettings
+from .settings import ComposeSettings
 
 Say = Callable[[str], None]
 

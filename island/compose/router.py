@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from .topology import Layout
+from ..topology.compose import Layout
 
 TABLE = "odrift_uplink"
 MODES = ("up", "blackhole", "reject")

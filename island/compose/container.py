@@ -1,13 +1,13 @@
 """Inside the island's Docker image: run one part of the stack, check its health, steer the uplink.
 
-    python -m island.container run SERVICE      upstream | resolver | site | router | client
-    python -m island.container health SERVICE   exit 0 when healthy (the compose healthchecks)
-    python -m island.container uplink [MODE]    in the router: print the mode, or set it
+    python -m island.compose.container run SERVICE      upstream | resolver | site | router | client
+    python -m island.compose.container health SERVICE   exit 0 when healthy (the compose healthchecks)
+    python -m island.compose.container uplink [MODE]    in the router: print the mode, or set it
 
 The services are the same :func:`island.service_specs.island_services` as on every backend,
-at the addresses of :mod:`island.stack.topology`; only where they run differs. A healthcheck
+at the addresses of :mod:`island.topology.compose`; only where they run differs. A healthcheck
 runs every few seconds in every container, so the checks use the standard library alone
-(:mod:`island.stack.health`) and the services are imported only to run one.
+(:mod:`island.compose.health`) and the services are imported only to run one.
 """
 
 from __future__ import annotations
@@ -19,22 +19,24 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .stack import health as health_checks
-from .stack.router import TABLE, mode_from_listing, ruleset, uplink_script
-from .stack.topology import Layout, from_env
+from ..topology.compose import Layout
+from . import health as health_checks
+from .router import TABLE, mode_from_listing, ruleset, uplink_script
+from .settings import ComposeSettings
 
 if TYPE_CHECKING:
-    from .service_specs import ServiceSpec
+    from ..service_specs import ServiceSpec
 
 SERVICES = ("upstream", "resolver", "site", "router", "client")
 
 
 def _specs(layout: Layout, crisis_name: str) -> dict[str, ServiceSpec]:
-    from .service_specs import island_services  # httpx and the DNS stack: only where a service runs
+    from ..service_specs import island_services  # httpx and the DNS stack: only where a service runs
 
-    specs = island_services(layout.topology(crisis_name), internet_address=layout.router_island)
+    specs = island_services(layout.inside(crisis_name))
     return {spec.name: spec for spec in specs}
 
 
@@ -76,11 +78,12 @@ def run(service: str, layout: Layout, crisis_name: str) -> int:
 
 
 def health(service: str, layout: Layout, crisis_name: str) -> int:
-    checks = {
-        "upstream": lambda: (
-            health_checks.http_ok(f"http://{layout.upstream}/healthz"),
-            health_checks.dns_ok("www.kommun.example", layout.upstream, 53),
-        ),
+    def upstream() -> None:
+        health_checks.http_ok(f"http://{layout.upstream}/healthz")
+        health_checks.dns_ok("www.kommun.example", layout.upstream, 53)
+
+    checks: dict[str, Callable[[], None]] = {
+        "upstream": upstream,
         "resolver": lambda: health_checks.dns_ok(crisis_name, layout.resolver, 53),
         "site": lambda: health_checks.http_ok(f"http://{layout.site}/healthz"),
     }
@@ -114,7 +117,7 @@ def uplink(mode: str | None, layout: Layout) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m island.container",
+        prog="python -m island.compose.container",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -123,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_parser(name).add_argument("service", choices=SERVICES)
     sub.add_parser("uplink").add_argument("mode", nargs="?")
     args = parser.parse_args(argv)
-    settings, layout = from_env()
+    settings = ComposeSettings.from_env()
+    layout = settings.layout
     if args.command == "run":
         return run(args.service, layout, settings.crisis_name)
     if args.command == "health":
