@@ -94,8 +94,8 @@ async def resolver_upstreams(addresses: Addresses) -> dict[str, str] | None:
     return upstream_states(response.text)
 
 
-async def _sees_upstream(topology: Topology) -> None:
-    states = await resolver_upstreams(topology)
+async def _sees_upstream(addresses: Addresses) -> None:
+    states = await resolver_upstreams(addresses)
     if not states or any(state != "up" for state in states.values()):
         raise RuntimeError(f"the resolver does not reach the internet yet ({states})")
 
