@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 import uvicorn
 
 from services.ports import first_taken_port
+from services.tls.listener import ServerWithTLS, TLSPort
 
 from .config import ConfigError, load_config
 from .server import create_upstream_app
@@ -29,18 +31,22 @@ def main(argv: list[str] | None = None) -> int:
             (config.dns.host, config.dns.port, "udp"),
             (config.dns.host, config.dns.port, "tcp"),
             (config.http.host, config.http.port, "tcp"),
+            *([(config.https.host, config.https.port, "tcp")] if config.https else []),
         ]
     )
     if taken:
         print(f"simulated upstream: {taken} is already in use", file=sys.stderr)
         return 3
-    uvicorn.run(
-        create_upstream_app(config),
-        host=config.http.host,
-        port=config.http.port,
-        log_level="warning",
-        access_log=False,
+    app = create_upstream_app(config)
+    settings = uvicorn.Config(
+        app, host=config.http.host, port=config.http.port, log_level="warning", access_log=False
     )
+    if config.https is None or app.state.tls_keeper is None:
+        uvicorn.Server(settings).run()
+        return 0
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    tls = TLSPort(config.https.host, config.https.port)
+    ServerWithTLS(settings, tls, app.state.tls_keeper).run()
     return 0
 
 
