@@ -9,8 +9,11 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from .backends import BACKENDS, Backend, BackendError, UnsupportedFault, open_backend, running_backend
+from .certificates import describe as describe_tls
+from .certificates import https_url, tls_status
 from .scenario import ScenarioError, evaluate, load_scenario, render_text, run_scenario
 from .scenario.engine import Progress
 from .scenario.journal import Event
@@ -145,12 +148,13 @@ async def cmd_status(args: argparse.Namespace, state: StateDir) -> int:
         return EXIT_FAILED
     t = backend.topology
     mode = await backend.uplink()
-    status = {
+    status: dict[str, Any] = {
         "backend": backend.name,
         "up": True,
         "crisis_name": t.crisis_name,
         "resolver": {"host": t.resolver_address, "port": t.dns_port},
-        "site": {"url": t.site_url, "by_name": backend.resident_url},
+        "site": {"url": t.site_url, "by_name": backend.resident_url, "https_url": https_url(t)},
+        "tls": tls_status(state),
         "uplink": "up" if mode == "up" else "cut",
         "uplink_mode": mode,
         "services": await backend.status(),
@@ -167,6 +171,7 @@ async def cmd_status(args: argparse.Namespace, state: StateDir) -> int:
     for upstream, health in (status["resolver_upstreams"] or {}).items():
         say(f"  resolver's upstream {upstream}: {health}")
     say(f"  Crisis page: {t.site_url}")
+    say(f"  {describe_tls(status['tls'])}")
     return EXIT_OK
 
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.ports import describe, is_taken
+from services.tls import https_port
 
 from ..probes import Outcome, Place, Prober
 from ..scenario.model import PLACES, DNSCut, Fault, Latency, PacketLoss, Probe, ServiceFault
@@ -61,7 +62,7 @@ class LocalBackend(Backend):
                 "listen_host": t.uplink_address,
                 "target_host": t.upstream_address,
                 "udp_ports": [t.dns_port],
-                "tcp_ports": sorted({t.dns_port, t.http_port}),
+                "tcp_ports": sorted({t.dns_port, t.http_port, https_port(t.http_port)}),
                 "control_socket": self._control_socket,
                 "dns_port": t.dns_port,
             },
@@ -70,6 +71,7 @@ class LocalBackend(Backend):
                 (t.uplink_address, t.dns_port, "udp"),
                 (t.uplink_address, t.dns_port, "tcp"),
                 (t.uplink_address, t.http_port, "tcp"),
+                (t.uplink_address, https_port(t.http_port), "tcp"),
             ),
             where=f"{t.uplink_address} -> {t.upstream_address}",
             health=lambda: dns_ok("www.kommun.example", t.uplink_address, t.dns_port),

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from services.crisis_site.app import DEMO_CONTENT, SiteConfig, create_app
 from services.crisis_site.content import ContentError
+from services.crisis_site.tls import SiteTLSConfig
 from services.ports import is_taken
 
 
@@ -39,6 +40,7 @@ def parser() -> argparse.ArgumentParser:
         default=30.0,
         help="days after which safe-and-well records are deleted for real (default 30)",
     )
+    p.add_argument("--https-port", type=int, default=None, help="serve HTTPS here too (needs a tls object)")
     p.add_argument(
         "--config",
         default=None,
@@ -54,12 +56,14 @@ def _apply_config(args: argparse.Namespace, p: argparse.ArgumentParser) -> None:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         p.error(f"cannot read --config {path}: {exc}")
-    known = {"db", "feed", "feed_host", "poll_interval", "content"}
+    known = {"db", "feed", "feed_host", "poll_interval", "content", "tls"}
     unknown = set(data) - known
     if not isinstance(data, dict) or unknown:
         p.error(f"--config {path}: unknown keys {sorted(unknown)}; known: {sorted(known)}")
     for key, value in data.items():
-        if getattr(args, key) == p.get_default(key):  # the command line wins
+        if key == "tls":  # the island's certificate: its folder, name, the public CA, the renewal service
+            args.tls = SiteTLSConfig.from_settings(value, path.parent, args.host, args.https_port or 0)
+        elif getattr(args, key) == p.get_default(key):  # the command line wins
             setattr(args, key, value)
     if args.db != ":memory:" and not Path(args.db).is_absolute():
         args.db = str(path.parent / args.db)
@@ -68,6 +72,7 @@ def _apply_config(args: argparse.Namespace, p: argparse.ArgumentParser) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = parser()
     args = p.parse_args(argv)
+    args.tls = None
     if args.config:
         _apply_config(args, p)
     if args.registry_days <= 0:
@@ -102,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # One worker, uvloop and httptools; the cached page is answered inside the HTTP protocol.
     http = protocol_class(app.fast_path) if app.fast_path is not None else "auto"
-    uvicorn.run(
+    settings = uvicorn.Config(
         app,
         host=args.host,
         port=args.port,
@@ -114,6 +119,14 @@ def main(argv: list[str] | None = None) -> int:
         proxy_headers=False,
         server_header=False,
     )
+    if args.tls is None or not args.https_port:
+        uvicorn.Server(settings).run()
+        return 0
+    # HTTPS beside HTTP, same app and protocol: the same cached bytes and headers on both.
+    from services.crisis_site.tls import SiteTLS
+    from services.tls.listener import ServerWithTLS, TLSPort
+
+    ServerWithTLS(settings, TLSPort(args.host, args.https_port), SiteTLS(args.tls)).run()
     return 0
 
 

@@ -7,6 +7,7 @@ replaces what is already served (the caller decides that, only after a check pas
 from __future__ import annotations
 
 import os
+import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import ExtensionOID, NameOID
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
@@ -125,7 +127,7 @@ def check(
     if facts.not_before > now:
         raise CertificateProblem(f"{cert_path}: not valid before {facts.not_before:%Y-%m-%d %H:%M} UTC")
     key = read_key(key_path)
-    if key.public_key().public_numbers() != leaf.public_key().public_numbers():
+    if _spki(key.public_key()) != _spki(leaf.public_key()):
         raise CertificateProblem(f"{key_path}: is not the key of {cert_path} (they do not match)")
     if roots_path is not None:
         roots = read_chain(roots_path)
@@ -152,6 +154,18 @@ def write_pair(folder: Path, chain_pem: bytes, key_pem: bytes, name: str = "") -
         os.fsync(out.fileno())
     os.replace(tmp, target)
     return target
+
+
+def _spki(public_key: CertificatePublicKeyTypes) -> bytes:
+    return public_key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def system_roots() -> Path | None:
+    """The operating system's trusted roots (a real municipality's certificate chains to one of them)."""
+    cafile = ssl.get_default_verify_paths().cafile
+    return Path(cafile) if cafile and Path(cafile).exists() else None
 
 
 def key_pem(key: PrivateKey) -> bytes:

@@ -14,10 +14,11 @@ import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import josepy as jose
 from acme import challenges, client, messages
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
+from josepy.jwa import ES256
+from josepy.jwk import JWKEC
 
 log = logging.getLogger("upstream.acme")
 
@@ -66,9 +67,13 @@ class CentralIssuer:
 
     def _client(self) -> client.ClientV2:
         if self._acme is None:
-            key = jose.JWKEC(key=ec.generate_private_key(ec.SECP256R1()))
+            key = JWKEC(key=ec.generate_private_key(ec.SECP256R1()))
+            # verify_ssl is handed to requests as `verify`, which takes a CA file (Pebble's HTTPS port).
             net = client.ClientNetwork(
-                key, alg=jose.ES256, user_agent="odrift-municipality", verify_ssl=str(self.ca_bundle)
+                key,
+                alg=ES256,
+                user_agent="odrift-municipality",
+                verify_ssl=str(self.ca_bundle),  # type: ignore[arg-type]
             )
             directory = client.ClientV2.get_directory(self.directory, net)
             acme = client.ClientV2(directory, net)
@@ -102,6 +107,8 @@ class CentralIssuer:
             published: list[tuple[str, str]] = []
             try:
                 for authorization in order.authorizations:
+                    if authorization.body.status == messages.STATUS_VALID:
+                        continue  # validated for an earlier order of this account (ACME reuses it)
                     challenge = next(
                         c for c in authorization.body.challenges if isinstance(c.chall, challenges.DNS01)
                     )

@@ -28,6 +28,8 @@ class ACME(_Model):
     ca_bundle: Path
     # Where the municipality's own sites keep their key and certificate.
     certificate_file: Path = Path("upstream-site.pem")
+    # Run Pebble here, validating against this DNS server (host:port); None: an ACME CA runs elsewhere.
+    pebble_dns: str | None = None
 
 
 class UpstreamConfig(_Model):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from acme import crypto_util
@@ -63,8 +64,11 @@ class MunicipalityTLS:
 
     def __init__(self, issuer: CentralIssuer, pair_file: Path) -> None:
         self.issuer, self.pair_file = issuer, pair_file
+        self.prepare: Callable[[], object] | None = None  # blocking, once: Pebble's root published
 
     async def run(self, tls: TLSPort) -> None:
+        if self.prepare is not None:
+            await asyncio.to_thread(self.prepare)
         key = ec.generate_private_key(ec.SECP256R1())
         csr = crypto_util.make_csr(key_pem(key), list(MUNICIPALITY_SITES))
         while True:

@@ -1,28 +1,24 @@
-"""The simulated internet's public CA: Pebble (Let's Encrypt's ACME test CA), run as one of its services.
+"""The simulated internet's public CA: Pebble (Let's Encrypt's ACME test CA), run by the upstream process.
 
-python -m services.upstream.pebble --config FILE starts Debian's `pebble` with its validation
-DNS pointed at the simulated internet's DNS, fetches the root it generated at launch from its
-management port and writes it to a file: "the public CA" that the simulated phones trust.
+Debian's `pebble` is started with its validation DNS pointed at the simulated internet's DNS;
+the root it generates at launch is fetched from its management port and written to a file:
+"the public CA" that the simulated phones trust.
 Pebble's own HTTPS (its ACME directory) gets a certificate from a small CA made here at start,
 for the address it listens on; the municipality's ACME client trusts that CA file.
 """
 
 from __future__ import annotations
 
-import argparse
 import ipaddress
 import json
 import os
 import shutil
-import signal
 import ssl
 import subprocess
-import sys
 import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -107,18 +103,11 @@ def fetch_root(host: str, listener_ca: Path, deadline: float) -> bytes:
             time.sleep(0.1)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.upstream.pebble", description=__doc__)
-    parser.add_argument("--config", required=True, help="JSON: host, dns (host:port of the outside DNS)")
-    args = parser.parse_args(argv)
-    config_path = Path(args.config)
-    settings: dict[str, Any] = json.loads(config_path.read_text(encoding="utf-8"))
+def start(host: str, dns: str, folder: Path) -> tuple[subprocess.Popen[bytes], Path]:
+    """Pebble on ``host`` (ACME and management ports), validating against ``dns``; (process, listener CA)."""
     binary = installed()
     if binary is None:
-        print(f"public CA: {not_installed_reason()}", file=sys.stderr)
-        return 2
-    host, dns = settings["host"], settings["dns"]
-    folder = config_path.parent
+        raise FileNotFoundError(not_installed_reason())
     ca, cert, key = listener_certificate(host, folder / "pebble")
     pebble_config = folder / "pebble" / "pebble-config.json"
     pebble_config.write_text(
@@ -139,23 +128,20 @@ def main(argv: list[str] | None = None) -> int:
         ),
         encoding="utf-8",
     )
+    shutil.copyfile(ca, folder / LISTENER_CA_FILE)
     # No random validation sleeps and no rejected nonces: a rehearsal waits for nothing.
     env = {**os.environ, "PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0"}
-    pebble = subprocess.Popen([binary, "-config", str(pebble_config), "-dnsserver", dns], env=env)
-    signal.signal(signal.SIGTERM, lambda *_: pebble.terminate())
-    try:
-        root = fetch_root(host, ca, time.monotonic() + 15)
-    except OSError as exc:
-        pebble.terminate()
-        print(f"public CA: pebble did not answer on {host}:{MANAGEMENT_PORT}: {exc}", file=sys.stderr)
-        return 3
-    shutil.copyfile(ca, folder / LISTENER_CA_FILE)
+    log = open(folder / "pebble" / "pebble.log", "ab")  # noqa: SIM115 - the child keeps it
+    process = subprocess.Popen(
+        [binary, "-config", str(pebble_config), "-dnsserver", dns], env=env, stdout=log, stderr=log
+    )
+    return process, folder / LISTENER_CA_FILE
+
+
+def publish_root(host: str, listener_ca: Path, folder: Path, timeout: float = 15.0) -> Path:
+    """Pebble's root, fetched once it answers, written (atomically) to the public CA file."""
+    root = fetch_root(host, listener_ca, time.monotonic() + timeout)
     tmp = folder / (PUBLIC_CA_FILE + ".tmp")
     tmp.write_bytes(root)
     os.replace(tmp, folder / PUBLIC_CA_FILE)
-    print(f"public CA: pebble on {host}:{ACME_PORT}, root in {folder / PUBLIC_CA_FILE}", flush=True)
-    return pebble.wait()
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return folder / PUBLIC_CA_FILE
