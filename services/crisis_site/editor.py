@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from services.crisis_site import accounts
 from services.crisis_site.content import Message, field_path
 from services.crisis_site.forms import Refused, accepted_form, check_csrf
+from services.crisis_site.tls_notice import editor_notice
 
 if TYPE_CHECKING:
     from services.crisis_site.app import Site
@@ -94,6 +95,7 @@ def editor_router(site: Site) -> APIRouter:
             municipality=site.store.content().municipality,
             labels=LABELS,
             choices=CHOICES,
+            tls_notice=editor_notice(),
             **context,
         )
         return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})

@@ -23,6 +23,7 @@ import httpx
 from acme import crypto_util
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from services.crisis_site import tls_notice
 from services.tls.certificate import (
     PAIR_FILE,
     CertificateInfo,
@@ -179,6 +180,7 @@ class SiteTLS:
         }
 
     def _write_status(self, tls: TLSPort) -> None:
+        tls_notice.update(self.config.name, self._info, self._reason, self._renewal_error)
         self.config.folder.mkdir(parents=True, exist_ok=True)
         tmp = self.config.folder / (STATUS_FILE + ".tmp")
         tmp.write_text(json.dumps(self.status(tls), indent=2) + "\n", encoding="utf-8")

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import ssl
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from site_helpers import free_port, run_site, wait_healthy
+from site_helpers import ROOT, free_port, run_site, wait_healthy
 from tls_certs import SmallCA
 
 from services.tls.certificate import write_pair
@@ -39,12 +42,16 @@ class Site:
         return json.loads((self.tls / "status.json").read_text())
 
 
-def start_site(folder: Path, ca: SmallCA, with_certificate: bool) -> Site:
+def start_site(folder: Path, ca: SmallCA, with_certificate: bool, days: float = 90) -> Site:
     roots = ca.write_root(folder / "roots.pem")
-    config = {"tls": {"folder": "tls", "name": NAME, "roots": roots.name, "check_interval": 0.2}}
+    config = {
+        "db": "site.sqlite3",
+        "tls": {"folder": "tls", "name": NAME, "roots": roots.name, "check_interval": 0.2},
+    }
     (folder / "site.json").write_text(json.dumps(config))
     if with_certificate:
-        cert, key = ca.issue(folder / "issued", [NAME])
+        not_after = datetime.now(UTC) + timedelta(days=days)
+        cert, key = ca.issue(folder / "issued", [NAME], not_after=not_after)
         write_pair(folder / "tls", cert.read_bytes(), key.read_bytes())
     http, https = free_port(), free_port()
     proc = run_site(
@@ -181,3 +188,51 @@ def test_without_a_certificate_http_answers_https_is_closed_and_the_site_says_wh
     finally:
         err = stop(site)
     assert "HTTPS off: " in err and "no certificate yet (HTTP keeps answering)" in err
+
+
+def editors_page(site: Site) -> str:
+    """The editors' page as an editor sees it after logging in (the account made with the island command)."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "island",
+            "site",
+            "add-editor",
+            "anna",
+            "--password-stdin",
+            "--db",
+            str(site.folder / "site.sqlite3"),
+        ],
+        input="korrekt häst batteri\n",
+        text=True,
+        check=True,
+        capture_output=True,
+        cwd=ROOT,
+    )
+    with httpx.Client(base_url=f"http://127.0.0.1:{site.http}", headers={"Host": NAME}) as client:
+        form = client.get("/redaktion/logga-in")
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert token is not None
+        client.post(
+            "/redaktion/logga-in",
+            data={"csrf": token.group(1), "username": "anna", "password": "korrekt häst batteri"},
+        )
+        page = client.get("/redaktion")
+        assert page.status_code == 200
+        return page.text
+
+
+def test_the_editors_are_warned_from_three_weeks_before_the_certificate_expires(tmp_path: Path) -> None:
+    site = start_site(tmp_path, SmallCA.make(), with_certificate=True, days=12.5)
+    try:
+        wait_for(lambda: site.status()["https"] == "on")
+        page = editors_page(site)
+        assert f"Öns certifikat för {NAME} går ut om 12 dagar" in page
+        assert 'id="certifikat" role="alert"' in page
+    finally:
+        stop(site)
+
+
+def test_the_editors_see_no_warning_with_months_left(site: Site) -> None:
+    assert "certifikat" not in editors_page(site)
