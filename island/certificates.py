@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from services.tls.certificate import (
 )
 from services.upstream.pebble import PUBLIC_CA_FILE
 
+from .scenario.model import Scenario, UplinkCut
 from .services import TLS_FOLDER
 from .state import StateDir
 from .topology import Topology
@@ -88,6 +89,26 @@ def describe(tls: dict[str, Any]) -> str:
         return f"HTTPS off: {tls['reason'] or 'not served yet'}; {facts}"
     renewal = f"; renewal failing: {tls['renewal_error']}" if tls["renewal_error"] else ""
     return f"HTTPS on, {facts}{renewal}"
+
+
+def cut_seconds(scenario: Scenario) -> float:
+    """How long the scenario keeps the uplink cut (its phases with an uplink cut, added up)."""
+    return sum(p.duration for p in scenario.phases if any(isinstance(f, UplinkCut) for f in p.faults))
+
+
+def expiry_warning(tls: dict[str, Any], cut: float, now: datetime | None = None) -> str | None:
+    """A report's warning when the island's certificate would expire during a cut this long, from now."""
+    if cut <= 0 or tls.get("not_after") is None:
+        return None
+    not_after = datetime.fromisoformat(tls["not_after"])
+    now = now or datetime.now(UTC)
+    if not_after > now + timedelta(seconds=cut):
+        return None
+    return (
+        f"the island's certificate for {', '.join(tls.get('names', []))} expires at "
+        f"{not_after.isoformat(timespec='seconds')}, within a cut of this scenario's length ({cut:g} s): "
+        "phones that know the municipality's HSTS policy would lose the crisis page; renew it while connected"
+    )
 
 
 def install(state: StateDir, crisis_name: str, cert: Path, key: Path, roots: Path | None) -> Path:

@@ -7,13 +7,14 @@ import asyncio
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from .backends import BACKENDS, Backend, BackendError, UnsupportedFault, open_backend, running_backend
+from .certificates import cut_seconds, expiry_warning, https_url, tls_status
 from .certificates import describe as describe_tls
-from .certificates import https_url, tls_status
 from .scenario import ScenarioError, evaluate, load_scenario, render_text, run_scenario
 from .scenario.engine import Progress
 from .scenario.journal import Event
@@ -294,6 +295,9 @@ async def _run_scenarios(
         finally:
             progress.done()
         result = evaluate(journal, scenario)
+        expiring = expiry_warning(tls_status(backend.state), cut_seconds(scenario))
+        if expiring:
+            result = replace(result, warnings=(*result.warnings, expiring))
         report = render_text(result)
         folder = out / path.stem
         journal.write(folder / "journal.json")
