@@ -26,7 +26,8 @@ from services.tls.certificate import (
     system_roots,
     write_pair,
 )
-from services.upstream.pebble import PUBLIC_CA_FILE
+from services.upstream import pebble
+from services.upstream.pebble import public_ca
 
 from .scenario.model import Scenario, UplinkCut
 from .services import TLS_FOLDER
@@ -38,8 +39,8 @@ EXIT_REFUSED = 2
 
 def public_ca_file(state: StateDir) -> Path | None:
     """The simulated public CA's root, when the simulated internet runs one."""
-    path = state.path / PUBLIC_CA_FILE
-    return path if path.exists() else None
+    found = public_ca(state.path)
+    return Path(found) if found else None
 
 
 def trusted_roots(state: StateDir) -> Path | None:
@@ -109,6 +110,23 @@ def expiry_warning(tls: dict[str, Any], cut: float, now: datetime | None = None)
         f"{not_after.isoformat(timespec='seconds')}, within a cut of this scenario's length ({cut:g} s): "
         "phones that know the municipality's HSTS policy would lose the crisis page; renew it while connected"
     )
+
+
+def without_https_probes(scenario: Scenario) -> tuple[Scenario, list[str]]:
+    """The scenario without its https:// probes (and their expectations), and the names left out."""
+    names = [p.name for p in scenario.probes if p.http is not None and p.http.url.startswith("https://")]
+    if not names:
+        return scenario, []
+    phases = [
+        phase.model_copy(update={"expect": {k: v for k, v in phase.expect.items() if k not in names}})
+        for phase in scenario.phases
+    ]
+    probes = [p for p in scenario.probes if p.name not in names]
+    return scenario.model_copy(update={"probes": probes, "phases": phases}), names
+
+
+def https_off_reason() -> str:
+    return pebble.not_installed_reason() if pebble.installed() is None else "this backend runs no public CA"
 
 
 def install(state: StateDir, crisis_name: str, cert: Path, key: Path, roots: Path | None) -> Path:

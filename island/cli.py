@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from .backends import BACKENDS, Backend, BackendError, UnsupportedFault, open_backend, running_backend
-from .certificates import cut_seconds, expiry_warning, https_url, tls_status
+from .certificates import (
+    cut_seconds,
+    expiry_warning,
+    https_off_reason,
+    https_url,
+    public_ca_file,
+    tls_status,
+    without_https_probes,
+)
 from .certificates import describe as describe_tls
 from .scenario import ScenarioError, evaluate, load_scenario, render_text, run_scenario
 from .scenario.engine import Progress
@@ -288,6 +296,10 @@ async def _run_scenarios(
     out.mkdir(parents=True, exist_ok=True)
     (out / "junit.xml").write_text(render_junit(results, skipped), encoding="utf-8")
     for path, scenario in loaded:
+        if public_ca_file(backend.state) is None:  # HTTPS off here: its probes are not run, HTTP is unchanged
+            scenario, left_out = without_https_probes(scenario)
+            if left_out:
+                say(f"Not run: {', '.join(left_out)} (HTTPS is off: {https_off_reason()}).")
         say(f"Running {scenario.title} ({path}), {scenario.duration:g} s ...")
         progress = _ProgressLine()
         try:

@@ -12,6 +12,7 @@ from typing import Any
 
 from services.ports import describe, is_taken
 from services.tls import https_port
+from services.upstream.pebble import public_ca
 
 from ..probes import Outcome, Place, Prober
 from ..scenario.model import PLACES, DNSCut, Fault, Latency, PacketLoss, Probe, ServiceFault
@@ -267,7 +268,15 @@ class LocalBackend(Backend):
     def _place(self, name: str) -> Place:
         t = self.topology
         source = t.places.get(name, t.resident_address)
-        return Place(t.resolver_address, t.dns_port, t.http_port, source_address=source, hosts=dict(t.places))
+        return Place(
+            t.resolver_address,
+            t.dns_port,
+            t.http_port,
+            source_address=source,
+            hosts=dict(t.places),
+            https_port=https_port(t.http_port),
+            ca_file=public_ca(self.state.path),
+        )
 
     async def probe(self, probe: Probe) -> Outcome:
         prober = self._probers.get(probe.place)

@@ -22,6 +22,8 @@ import os
 from datetime import UTC, datetime
 from typing import Any
 
+from services.upstream.pebble import public_ca
+
 from ..probes import Outcome, Place, Prober
 from ..scenario.model import (
     PLACES,
@@ -353,7 +355,13 @@ class NetnsBackend(LocalBackend):
         prober = self._probers.get(probe.place)
         if prober is None:
             t = self.topology
-            place = Place(t.resolver_address, t.dns_port, t.http_port, hosts=dict(t.places))
+            place = Place(
+                t.resolver_address,
+                t.dns_port,
+                t.http_port,
+                hosts=dict(t.places),
+                ca_file=public_ca(self.state.path),
+            )
             prober = self._probers[probe.place] = await loop.run(lambda: _make_prober(place, t.crisis_name))
         return await loop.run(lambda: prober.run(probe))
 

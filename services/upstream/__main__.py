@@ -35,7 +35,10 @@ def main(argv: list[str] | None = None) -> int:
             (config.http.host, config.http.port, "tcp"),
             *([(config.https.host, config.https.port, "tcp")] if config.https else []),
             *(
-                [(config.http.host, pebble.ACME_PORT, "tcp"), (config.http.host, pebble.MANAGEMENT_PORT, "tcp")]
+                [
+                    (config.http.host, pebble.ACME_PORT, "tcp"),
+                    (config.http.host, pebble.MANAGEMENT_PORT, "tcp"),
+                ]
                 if config.acme and config.acme.pebble_dns
                 else []
             ),

@@ -34,9 +34,7 @@ LISTENER_CA_FILE = "pebble-listener-ca.pem"
 
 def installed() -> str | None:
     """Where Debian's pebble is, or None (then the simulated internet has no public CA)."""
-    return shutil.which("pebble") or (
-        "/usr/bin/pebble" if os.access("/usr/bin/pebble", os.X_OK) else None
-    )
+    return shutil.which("pebble") or ("/usr/bin/pebble" if os.access("/usr/bin/pebble", os.X_OK) else None)
 
 
 def not_installed_reason() -> str:
@@ -139,9 +137,22 @@ def start(host: str, dns: str, folder: Path) -> tuple[subprocess.Popen[bytes], P
 
 
 def publish_root(host: str, listener_ca: Path, folder: Path, timeout: float = 15.0) -> Path:
-    """Pebble's root, fetched once it answers, written (atomically) to the public CA file."""
+    """Pebble's root, fetched once it answers, added (atomically) to the public CA file.
+
+    Pebble makes a new root each time it starts; a real public CA keeps its root. So the file
+    keeps every root of this run: certificates issued before an upstream restart stay trusted.
+    """
     root = fetch_root(host, listener_ca, time.monotonic() + timeout)
-    tmp = folder / (PUBLIC_CA_FILE + ".tmp")
-    tmp.write_bytes(root)
-    os.replace(tmp, folder / PUBLIC_CA_FILE)
-    return folder / PUBLIC_CA_FILE
+    target = folder / PUBLIC_CA_FILE
+    known = target.read_bytes() if target.exists() else b""
+    if root.strip() not in known:
+        tmp = folder / (PUBLIC_CA_FILE + ".tmp")
+        tmp.write_bytes(known + root)
+        os.replace(tmp, target)
+    return target
+
+
+def public_ca(folder: Path) -> str | None:
+    """The public CA file of the simulated internet whose configuration is in ``folder``, if it runs one."""
+    path = folder / PUBLIC_CA_FILE
+    return str(path) if path.exists() else None

@@ -3,6 +3,7 @@ from the municipality, served through a cut; curl with an HSTS cache as a phone 
 
 from __future__ import annotations
 
+import json
 import socket
 import ssl
 import subprocess
@@ -192,3 +193,43 @@ def test_install_cert_takes_a_good_certificate_and_the_site_serves_it(
     while served_serial(status) != wanted:
         assert time.monotonic() < deadline, "the installed certificate is not served"
         time.sleep(0.2)
+
+
+def test_full_outage_checks_the_crisis_page_over_https_in_every_phase(
+    island: IslandCLI, tmp_path: Path
+) -> None:
+    run = island.run("scenario", "run", "full-outage", "--out", str(tmp_path), timeout=180)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "Not run" not in run.stdout
+    journal = json.loads((tmp_path / "full-outage" / "journal.json").read_text())
+    https = [op for op in journal["operations"] if op["probe"] == "crisis-page-https"]
+    for phase in ("before", "during", "after"):
+        ops = [op for op in https if op["phase"] == phase]
+        assert len(ops) >= 10 and all(op["status"] == "ok" for op in ops), phase
+
+
+def test_a_certificate_that_does_not_verify_fails_the_https_probe_with_the_reason(
+    island: IslandCLI, tmp_path: Path
+) -> None:
+    # The bank's name is not on the municipality's certificate, which its web server presents.
+    scenario = tmp_path / "bank-https.yaml"
+    scenario.write_text(
+        "title: The bank over HTTPS\n"
+        "probes:\n"
+        "  - name: bank-https\n"
+        '    http: {url: "https://www.bank.example/", status: 200}\n'
+        "phases:\n"
+        "  - name: connected\n"
+        "    duration: 1\n"
+        "    expect:\n"
+        "      bank-https: {min_success: 1.0}\n"
+    )
+    run = island.run("scenario", "run", str(scenario), "--out", str(tmp_path / "out"), timeout=120)
+    assert run.returncode != 0 and "FAILED" in run.stdout
+    journal = json.loads((tmp_path / "out" / "bank-https" / "journal.json").read_text())
+    details = {op["detail"] for op in journal["operations"]}
+    assert all(op["status"] == "fail" for op in journal["operations"])
+    assert any(
+        d.startswith("TLS: the certificate does not verify: Hostname mismatch") and "www.bank.example" in d
+        for d in details
+    ), details
