@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 from acme import crypto_util
 from cryptography.hazmat.primitives.asymmetric import ec
+from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
 
 from services.crisis_site import tls_notice
 from services.tls.certificate import (
@@ -38,6 +39,8 @@ from services.tls.listener import TLSPort
 log = logging.getLogger("crisis_site.tls")
 
 STATUS_FILE = "status.json"
+# Prometheus text format for node_exporter's textfile collector (--collector.textfile.directory=tls/).
+METRICS_FILE = "certificate.prom"
 RENEW_WITH_FRACTION_LEFT = 1 / 3  # as Let's Encrypt's clients: renew with a third of the lifetime left
 
 
@@ -179,9 +182,31 @@ class SiteTLS:
             "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
 
+    def _write_metrics(self, tls: TLSPort) -> None:
+        registry = CollectorRegistry()
+        labels = {"name": self.config.name}
+        Gauge("odrift_https_up", "1 while the island serves HTTPS", ["name"], registry=registry).labels(
+            **labels
+        ).set(1 if tls.is_open else 0)
+        if self._info is not None:
+            Gauge(
+                "odrift_certificate_days_left",
+                "days until the island's certificate expires",
+                ["name", "issuer"],
+                registry=registry,
+            ).labels(issuer=self._info.issuer, **labels).set(self._info.days_left())
+            Gauge(
+                "odrift_certificate_not_after_seconds",
+                "when the island's certificate expires (Unix time)",
+                ["name"],
+                registry=registry,
+            ).labels(**labels).set(self._info.not_after.timestamp())
+        write_to_textfile(str(self.config.folder / METRICS_FILE), registry)
+
     def _write_status(self, tls: TLSPort) -> None:
         tls_notice.update(self.config.name, self._info, self._reason, self._renewal_error)
         self.config.folder.mkdir(parents=True, exist_ok=True)
         tmp = self.config.folder / (STATUS_FILE + ".tmp")
         tmp.write_text(json.dumps(self.status(tls), indent=2) + "\n", encoding="utf-8")
         os.replace(tmp, self.config.folder / STATUS_FILE)
+        self._write_metrics(tls)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from site_helpers import ROOT, free_port, run_site, wait_healthy
 from tls_certs import SmallCA
 
@@ -160,6 +161,15 @@ def test_tls_12_and_13_with_forward_secret_aead_ciphers(site: Site, version: ssl
             assert "GCM" in cipher[0] or "CHACHA20" in cipher[0]
             if version == ssl.TLSVersion.TLSv1_2:
                 assert cipher[0].startswith("ECDHE-")
+
+
+def test_prometheus_gauges_say_https_is_up_and_the_days_left(site: Site) -> None:
+    families = {
+        f.name: f for f in text_string_to_metric_families((site.tls / "certificate.prom").read_text())
+    }
+    assert families["odrift_https_up"].samples[0].value == 1
+    days = families["odrift_certificate_days_left"].samples[0]
+    assert days.labels["name"] == NAME and days.labels["issuer"] == "Test Root CA" and 88 <= days.value <= 90
 
 
 def test_a_renewed_certificate_is_served_without_a_restart_and_a_bad_one_is_not(site: Site) -> None:
