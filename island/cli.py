@@ -86,6 +86,11 @@ def _print_where(backend: Backend) -> None:
             f"  Crisis page:     {t.site_url} inside the island network (open it from a phone's namespace, above)"
         )
     say(f"  By name:         {backend.resident_url}  (a resident on the island, through the island resolver)")
+    ca = public_ca_file(backend.state)
+    if ca is not None:
+        say(f"  HTTPS by name:   {https_url(t)}  (phones trust the simulated public CA: {ca})")
+    else:
+        say(f"  HTTPS:           off ({https_off_reason()}); HTTP as above")
     say(
         f"  Island resolver: {t.resolver_address} port {t.dns_port}   "
         f"try: dig @{t.resolver_address} -p {t.dns_port} {t.crisis_name}"
