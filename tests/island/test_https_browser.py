@@ -104,6 +104,12 @@ def test_a_browser_that_knows_the_municipalitys_hsts_opens_the_crisis_name_over_
             assert response is not None and response.status == 200
             assert page.url == "https://krisinfo.kommun.example/"
             assert requested[0] == "http://krisinfo.kommun.example/"
+            # The upgrade is the HSTS policy's (Chromium's internal redirect says so), not a fallback.
+            typed = response.request.redirected_from
+            assert typed is not None and typed.url == "http://krisinfo.kommun.example/"
+            upgrade = typed.response()
+            assert upgrade is not None and upgrade.status == 307
+            assert upgrade.headers.get("non-authoritative-reason") == "HSTS", upgrade.headers
             security = response.security_details()
             assert security is not None and security["issuer"].startswith("Pebble Intermediate CA")
             assert security["subjectName"] == "krisinfo.kommun.example"
