@@ -69,7 +69,7 @@ phases:
 
 async def _prober_medians(backend: NetnsBackend, count: int) -> dict[str, float]:
     page = _scenario(1, 1).probes
-    dns_probe, http_probe = page[0], page[1]
+    dns_probe, http_probe = page[0].operation(), page[1].operation()
     dns_ms, http_ms = [], []
     for _ in range(count):
         dns_ms.append((await backend.probe(dns_probe)).latency_ms)

@@ -30,7 +30,7 @@ from services.upstream import pebble
 from services.upstream.pebble import public_ca
 
 from .scenario.model import Scenario, UplinkCut
-from .services import TLS_FOLDER
+from .service_specs import TLS_FOLDER
 from .state import StateDir
 from .topology import Topology
 
@@ -55,9 +55,14 @@ def https_url(topology: Topology) -> str:
 
 def tls_status(state: StateDir, now: datetime | None = None) -> dict[str, Any]:
     """`tls` of `island status --json`: the public CA file, the certificate's dates and names, HTTPS on/off."""
-    folder = state.path / TLS_FOLDER
+    folder = state.data_dir / TLS_FOLDER
     ca = public_ca_file(state)
-    status: dict[str, Any] = {"ca_file": str(ca) if ca else None, "not_after": None, "days_left": None}
+    status: dict[str, Any] = {
+        "ca_file": str(ca) if ca else None,
+        "not_after": None,
+        "days_left": None,
+        "certificate_file": str(folder / PAIR_FILE),
+    }
     try:
         served: dict[str, Any] = json.loads((folder / STATUS_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -134,7 +139,7 @@ def install(state: StateDir, crisis_name: str, cert: Path, key: Path, roots: Pat
     if roots is None:
         raise CertificateProblem(f"{cert}: no trusted roots to check it against (name them with --ca-file)")
     check(cert, key, crisis_name, roots)
-    return write_pair(state.path / TLS_FOLDER, cert.read_bytes(), key.read_bytes())
+    return write_pair(state.data_dir / TLS_FOLDER, cert.read_bytes(), key.read_bytes())
 
 
 async def cmd_install_cert(args: argparse.Namespace, state: StateDir) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -24,14 +25,14 @@ from .certificates import (
 )
 from .certificates import describe as describe_tls
 from .scenario import ScenarioError, evaluate, load_scenario, render_text, run_scenario
-from .scenario.engine import Progress
+from .scenario.engine import Progress, check_scenario
 from .scenario.journal import Event
 from .scenario.junit import Skipped, render_junit
 from .scenario.model import Scenario
 from .scenario.report import render_markdown
 from .scenario.schema import schema_text
 from .scenario.timeline import render_svg
-from .services import resolver_upstreams
+from .service_specs import resolver_upstreams
 from .site_admin import register as register_site
 from .state import StateDir
 
@@ -56,6 +57,14 @@ def _running(state: StateDir) -> Backend | None:
     if backend is not None and backend.is_running():
         return backend
     return None
+
+
+def _up_already(state: StateDir) -> Backend:
+    """The island that is up, for a command that acts on one."""
+    backend = _running(state)
+    if backend is None:
+        raise BackendError("no island is up. Start one with `island up --detach` first.")
+    return backend
 
 
 async def _clean_leftovers(state: StateDir) -> None:
@@ -97,15 +106,20 @@ def _print_where(backend: Backend) -> None:
     )
     if backend.browser_url:
         say(f"  Publish:         {backend.browser_url}redaktion   (accounts: island site add-editor NAME)")
+    where = backend.data_location()
+    if where:
+        say(f"  Data:            {where}   (kept by `island down`; `island down --purge` deletes it)")
 
 
-async def _up(state: StateDir, backend_name: str) -> Backend:
+async def _up(state: StateDir, backend_name: str, data_dir: Path | None = None) -> Backend:
     if _running(state) is not None:
         raise BackendError(
             "an island is already up. See it with `island status`; stop it with `island down`."
         )
     await _clean_leftovers(state)
     backend = open_backend(backend_name, state)
+    if data_dir is not None:
+        backend.data_dir = data_dir
     say(f"Starting the island (backend: {backend.name}) ...")
     await backend.start(say)
     return backend
@@ -132,6 +146,9 @@ async def cmd_up(args: argparse.Namespace, state: StateDir) -> int:
 
 
 async def cmd_down(args: argparse.Namespace, state: StateDir) -> int:
+    data = state.data_dir  # read before the state folder goes
+    if args.purge and not _purge_confirmed(args, data):
+        return EXIT_BAD_INPUT
     backend = running_backend(state)
     if backend is None:
         removed = await asyncio.to_thread(_clean_other_leftovers, state)
@@ -143,12 +160,44 @@ async def cmd_down(args: argparse.Namespace, state: StateDir) -> int:
             )
         else:
             say("No island is up; nothing to stop.")
-        return EXIT_OK
-    alive = backend.is_running()
-    say(f"Stopping the island (backend: {backend.name}) ...")
-    await backend.stop(say)
-    await asyncio.to_thread(_clean_other_leftovers, state)
-    say("The island is down." if alive else "The island had already stopped; cleaned up what it left behind.")
+    else:
+        alive = backend.is_running()
+        say(f"Stopping the island (backend: {backend.name}) ...")
+        await backend.stop(say)
+        await asyncio.to_thread(_clean_other_leftovers, state)
+        say(
+            "The island is down."
+            if alive
+            else "The island had already stopped; cleaned up what it left behind."
+        )
+    if args.purge:
+        shutil.rmtree(data, ignore_errors=True)
+        say(f"Deleted the island's data folder {data}.")
+    elif data.exists():
+        say(f"Its data is kept in {data} (delete it with `island down --purge`).")
+    return EXIT_OK
+
+
+def _purge_confirmed(args: argparse.Namespace, data: Path) -> bool:
+    """The data folder holds what cannot be made again: ask first, unless --yes says it was asked."""
+    if args.yes or not data.exists():
+        return True
+    what = f"{data}: the crisis site's messages, its editor accounts and the safe-and-well registry"
+    if not sys.stdin.isatty():
+        _error(f"--purge would delete {what}. Add --yes to do so without being asked.")
+        return False
+    answer = input(f"Delete {what}? This cannot be undone. Type yes to delete: ")
+    if answer.strip().lower() != "yes":
+        say("Nothing was stopped or deleted.")
+        return False
+    return True
+
+
+async def cmd_restart(args: argparse.Namespace, state: StateDir) -> int:
+    backend = _up_already(state)
+    say(f"Restarting the {args.service} ...")
+    await backend.restart_service(args.service, say)
+    say(f"The {args.service} is running again and answers.")
     return EXIT_OK
 
 
@@ -173,6 +222,8 @@ async def cmd_status(args: argparse.Namespace, state: StateDir) -> int:
         "uplink_mode": mode,
         "services": await backend.status(),
         "resolver_upstreams": await resolver_upstreams(t),
+        "data_dir": backend.data_location(),
+        "watchdog": backend.watchdog(),
     }
     if args.json:
         print(json.dumps(status, indent=2))
@@ -180,20 +231,29 @@ async def cmd_status(args: argparse.Namespace, state: StateDir) -> int:
     say(f"The island is up (backend: {backend.name}).")
     for name, service in status["services"].items():
         state_text = "running" if service["running"] else "NOT RUNNING"
-        say(f"  {name:<9} {state_text:<11} {service['where']}")
+        restarts = service.get("restarts", 0)
+        restarted = (
+            f"  restarted {restarts} time{'s' if restarts != 1 else ''}, last at {service['last_restart']}"
+            if restarts
+            else ""
+        )
+        say(f"  {name:<9} {state_text:<11} {service['where']}{restarted}")
+    watchdog = status["watchdog"]
+    if watchdog is not None:
+        kept = "running" if watchdog["running"] else "NOT RUNNING (crashed services stay down)"
+        say(f"  watchdog  {kept:<11} starts a crashed service again; its log: {watchdog['log']}")
     say(f"  uplink    {'up' if mode == 'up' else 'CUT (' + mode + ')'}")
     for upstream, health in (status["resolver_upstreams"] or {}).items():
         say(f"  resolver's upstream {upstream}: {health}")
     say(f"  Crisis page: {t.site_url}")
+    if status["data_dir"]:
+        say(f"  Data:        {status['data_dir']} (kept by `island down`)")
     say(f"  {describe_tls(status['tls'])}")
     return EXIT_OK
 
 
 async def cmd_uplink(args: argparse.Namespace, state: StateDir) -> int:
-    backend = _running(state)
-    if backend is None:
-        _error("no island is up. Start one with `island up --detach` first.")
-        return EXIT_ERROR
+    backend = _up_already(state)
     if args.action == "cut":
         await backend.cut(args.mode)
         detail = "silently dropped" if args.mode == "blackhole" else "refused at once"
@@ -281,7 +341,7 @@ def _check_all(
     problems, runnable, skipped = [], [], []
     for path, scenario in loaded:
         try:
-            backend.check_scenario(scenario)
+            check_scenario(backend, scenario)
             runnable.append((path, scenario))
         except BackendError as exc:
             problems.append(f"{path}: {exc}")
@@ -342,6 +402,13 @@ async def cmd_scenario_run(args: argparse.Namespace, state: StateDir) -> int:
     out = Path(args.out) if args.out else _default_out()
     backend = _running(state)
     started_here = backend is None
+    clean = [str(path) for path, scenario in loaded if scenario.clean_registry]
+    if clean and not started_here:
+        raise BackendError(
+            f"{', '.join(clean)} needs a clean registry, and the island that is up keeps its data. "
+            "Stop it with `island down` and run the scenario again: it then starts an island of its own "
+            "with an empty data folder, deleted afterwards"
+        )
     if backend is not None and args.backend and backend.name != args.backend:
         raise BackendError(
             f"an island is up on the {backend.name} backend, not {args.backend}; "
@@ -353,7 +420,9 @@ async def cmd_scenario_run(args: argparse.Namespace, state: StateDir) -> int:
         getattr(args, "skip_unsupported", False),
     )
     if started_here:
-        backend = await _up(state, args.backend or "local")
+        # A scenario that needs a clean registry gets a data folder of its own, inside the state folder:
+        # `island down` at the end of the run deletes it, and the island's own data is never touched.
+        backend = await _up(state, args.backend or "local", state.path / "clean-data" if clean else None)
     else:
         say(f"Using the island that is already up (backend: {backend.name}).")
     try:
@@ -429,8 +498,20 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--detach", action="store_true", help="return once it is up (stop it with `island down`)")
     up.set_defaults(func=cmd_up)
 
-    down = sub.add_parser("down", help="stop the island and remove everything it made")
+    down = sub.add_parser(
+        "down", help="stop the island and remove everything it made, except its data folder"
+    )
+    down.add_argument(
+        "--purge",
+        action="store_true",
+        help="also delete the data folder (the site's messages, editor accounts, registry); asks first",
+    )
+    down.add_argument("--yes", action="store_true", help="with --purge: do not ask (for scripts)")
     down.set_defaults(func=cmd_down)
+
+    restart = sub.add_parser("restart", help="restart one service of the island and wait until it answers")
+    restart.add_argument("service", metavar="SERVICE", help="upstream, uplink, resolver or site")
+    restart.set_defaults(func=cmd_restart)
 
     status = sub.add_parser("status", help="show what runs where")
     status.add_argument("--json", action="store_true")

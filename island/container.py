@@ -4,7 +4,7 @@
     python -m island.container health SERVICE   exit 0 when healthy (the compose healthchecks)
     python -m island.container uplink [MODE]    in the router: print the mode, or set it
 
-The services are the same :func:`island.services.island_services` as on every backend,
+The services are the same :func:`island.service_specs.island_services` as on every backend,
 at the addresses of :mod:`island.stack.topology`; only where they run differs. A healthcheck
 runs every few seconds in every container, so the checks use the standard library alone
 (:mod:`island.stack.health`) and the services are imported only to run one.
@@ -26,13 +26,13 @@ from .stack.router import TABLE, mode_from_listing, ruleset, uplink_script
 from .stack.topology import Layout, from_env
 
 if TYPE_CHECKING:
-    from .services import ServiceSpec
+    from .service_specs import ServiceSpec
 
 SERVICES = ("upstream", "resolver", "site", "router", "client")
 
 
 def _specs(layout: Layout, crisis_name: str) -> dict[str, ServiceSpec]:
-    from .services import island_services  # httpx and the DNS stack: only where a service runs
+    from .service_specs import island_services  # httpx and the DNS stack: only where a service runs
 
     specs = island_services(layout.topology(crisis_name), internet_address=layout.router_island)
     return {spec.name: spec for spec in specs}

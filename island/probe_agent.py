@@ -2,8 +2,8 @@
 
     python -m island.probe_agent --resolver HOST [--dns-port 53] [--http-port 80] --crisis-name NAME
 
-Reads one JSON request a line on stdin, ``{"id": 7, "probe": {...}}`` (a scenario
-:class:`Probe`), runs it with the same :class:`Prober` as every backend, and writes
+Reads one JSON request a line on stdin, ``{"id": 7, "probe": {...}}`` (an
+:class:`island.contract.Operation`), runs it with the same :class:`Prober` as every backend, and writes
 ``{"id": 7, "status": "ok", "latency_ms": 3.2, "detail": "..."}`` a line on stdout.
 Requests run concurrently, as the scenario engine's probe loops do; answers carry their id.
 The latency is measured here, next to the resident, not across ``docker exec``.
@@ -19,11 +19,11 @@ import json
 import sys
 from dataclasses import asdict
 
+from .contract import DNSCheck, Operation
 from .probes import Place, Prober
-from .scenario.model import Probe
 
 
-async def _answer(prober: Prober, request_id: int, probe: Probe) -> None:
+async def _answer(prober: Prober, request_id: int, probe: Operation) -> None:
     outcome = await prober.run(probe)
     sys.stdout.write(json.dumps({"id": request_id, **asdict(outcome)}) + "\n")
     sys.stdout.flush()
@@ -36,13 +36,13 @@ async def serve(place: Place, crisis_name: str) -> None:
     prober = Prober(place, crisis_name)
     tasks: set[asyncio.Task] = set()
     try:
-        await prober.run(Probe(name="warm-up", dns={"name": "{crisis_name}"}, timeout=2))
+        await prober.run(Operation(name="warm-up", dns=DNSCheck(name="{crisis_name}"), timeout=2))
         sys.stdout.write(json.dumps({"ready": True}) + "\n")
         sys.stdout.flush()
         while line := await reader.readline():
             request = json.loads(line)
             task = asyncio.ensure_future(
-                _answer(prober, request["id"], Probe.model_validate(request["probe"]))
+                _answer(prober, request["id"], Operation.model_validate(request["probe"]))
             )
             tasks.add(task)
             task.add_done_callback(tasks.discard)

@@ -20,8 +20,7 @@ from markupsafe import escape  # as the site escapes what it shows (Jinja2)
 from services.dns import DNSExchangeError, DNSRefused, DNSTimeout, query
 from services.tls.context import client_context
 
-from .scenario.journal import Outcome, Status
-from .scenario.model import DNSCheck, HTTPCheck, Person, Probe, ReachCheck, RegistryCheck
+from .contract import DNSCheck, HTTPCheck, Operation, Outcome, Person, ReachCheck, RegistryOperation, Status
 
 # What the registry's pages carry (services/crisis_site/templates/registry.html): the code shown
 # once a registration is durable, a found resident's section, and the one miss answer.
@@ -80,7 +79,7 @@ class Prober:
     async def aclose(self) -> None:
         """Nothing is kept open between operations."""
 
-    async def run(self, probe: Probe) -> Outcome:
+    async def run(self, probe: Operation) -> Outcome:
         started = time.perf_counter()
         try:
             async with asyncio.timeout(probe.timeout):
@@ -185,11 +184,9 @@ class Prober:
             raise _Failed("fail", f"HTTP {status} without {check.contains!r}")
         return f"HTTP {status}, {len(body)} bytes"
 
-    async def _registry(self, check: RegistryCheck, timeout: float) -> str:
+    async def _registry(self, check: RegistryOperation, timeout: float) -> str:
         """Register a resident, or look one up, with the registry's own forms. Anonymous forms carry no
         CSRF token; the registry checks the Origin, and a browser's is the site's own (see _request)."""
-        if check.person is None:
-            raise _Failed("fail", "the engine gave this registry operation no resident")
         site = self._expand(check.site)
         if check.action == "register":
             return await self._register(site, check.person, timeout)

@@ -17,8 +17,8 @@ from .state import StateDir
 def _database(args: argparse.Namespace, state: StateDir) -> Path:
     if args.db:
         return Path(args.db)
-    # The running island's site keeps its database beside the rest of the island's state.
-    return state.path / "site.sqlite3"
+    # The island's site keeps its database in the island's data folder (kept by `island down`).
+    return state.data_dir / "site.sqlite3"
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -52,7 +52,7 @@ async def cmd_add_editor(args: argparse.Namespace, state: StateDir) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     site = sub.add_parser("site", help="manage the crisis site (editors who may publish on the island)")
     site_sub = site.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = site_sub.add_parser("add-editor", help="create an editor account, or set a new password for one")

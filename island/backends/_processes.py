@@ -30,9 +30,20 @@ def is_ours(pid: int, marker: str) -> bool:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return False
-    if not cmdline:  # a zombie: exited, not yet reaped
-        return False
+    if not cmdline:
+        return _starting(pid)
     return marker in cmdline
+
+
+def _starting(pid: int) -> bool:
+    """An empty command line is a zombie (exited, not yet reaped), a kernel thread, or a process in the
+    middle of exec: only the last one is a process we just started (the watchdog must not start it twice)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+    return state not in ("Z", "X") and int(ppid) != 2 and pid != 2
 
 
 def exit_status(pid: int) -> int | None:

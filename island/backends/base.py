@@ -8,13 +8,13 @@ each backend.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from typing import Any, ClassVar
 
-from ..probes import Outcome
-from ..scenario.model import Fault, Probe, Scenario, UplinkCut
+from ..contract import FaultSpec, Operation, Outcome
 from ..state import StateDir
 from ..topology import Topology
+from .faults import FaultTable, UplinkCutHandler
 
 Say = Callable[[str], None]
 
@@ -29,11 +29,15 @@ class UnsupportedFault(BackendError):
 
 class Backend(abc.ABC):
     name: ClassVar[str]
-    faults: ClassVar[frozenset[str]] = frozenset({"uplink-cut"})
+    # What it can do: one handler per fault type (see faults.py), and where its residents' phones stand.
+    faults: ClassVar[FaultTable] = FaultTable([UplinkCutHandler()])
+    places: ClassVar[tuple[str, ...]] = ("trygghetspunkt-a",)
 
     def __init__(self, state: StateDir, topology: Topology) -> None:
         self.state = state
         self.topology = topology
+        # Where the site's database lives: kept by `island down` (see state.py).
+        self.data_dir = state.data_dir
 
     # Where a person reaches the island from: the crisis page from this machine's browser (None
     # when only hosts inside the island network can), and the page by name as a resident opens it.
@@ -82,7 +86,7 @@ class Backend(abc.ABC):
 
     # Probes -----------------------------------------------------------------------
     @abc.abstractmethod
-    async def probe(self, probe: Probe) -> Outcome:
+    async def probe(self, probe: Operation) -> Outcome:
         """Run one probe operation from the resident's place on the island."""
 
     async def close_probes(self) -> None:  # noqa: B027 - optional: most backends hold nothing
@@ -90,27 +94,17 @@ class Backend(abc.ABC):
 
     # Faults ---------------------------------------------------------------------------------
     def features(self) -> frozenset[str]:
-        """What this backend can do, in the terms of ``Fault.feature`` and ``place:NAME``.
+        """What this backend can do, in the terms of ``FaultSpec.feature`` and ``place:NAME``: from its table."""
+        return self.faults.features() | {f"place:{place}" for place in self.places}
 
-        By default derived from ``faults`` (fault types), so a backend that only cuts the uplink
-        needs to say nothing more.
-        """
-        features = {"place:trygghetspunkt-a"}
-        for fault in self.faults:
-            if fault == "uplink-cut":
-                features |= {"uplink-cut:blackhole", "uplink-cut:reject"}
-            else:
-                features.add(fault)
-        return frozenset(features)
-
-    def missing(self, faults: list[Fault], requires: set[str] = frozenset()) -> list[str]:
+    def missing(self, faults: list[FaultSpec], requires: Set[str] = frozenset()) -> list[str]:
         """One line per fault or feature this backend cannot do; empty when it can do them all."""
         have = self.features()
-        lines = [f"{fault.describe()} ({fault.type})" for fault in faults if fault.feature not in have]
+        lines = [f"{fault.describe()} ({fault.type_name()})" for fault in faults if fault.feature not in have]
         lines += [f"feature {feature}" for feature in sorted(requires) if feature not in have]
         return list(dict.fromkeys(lines))
 
-    def check_faults(self, faults: list[Fault], requires: set[str] = frozenset()) -> None:
+    def check_faults(self, faults: list[FaultSpec], requires: Set[str] = frozenset()) -> None:
         """Refuse, before anything starts, what this backend cannot do: name each fault and the backend."""
         missing = self.missing(faults, requires)
         if missing:
@@ -119,16 +113,27 @@ class Backend(abc.ABC):
                 f"It can do: {', '.join(sorted(self.features()))}"
             )
 
-    def check_scenario(self, scenario: Scenario) -> None:
-        self.check_faults(scenario.faults(), scenario.features() - {f.feature for f in scenario.faults()})
-
-    async def apply(self, fault: Fault) -> None:
-        if isinstance(fault, UplinkCut):
-            await self.cut(fault.mode)
-        else:  # pragma: no cover - check_faults refuses these before a run
+    async def apply(self, fault: FaultSpec) -> None:
+        handler = self.faults.handler(fault)
+        if handler is None or fault.feature not in handler.features():
             raise UnsupportedFault(f"the {self.name} backend cannot apply the fault {fault.describe()!r}")
+        await handler.apply(self, fault)
 
-    async def heal(self, fault: Fault) -> None:
+    async def heal(self, fault: FaultSpec) -> None:
         """Undo ``fault``; healing what is not applied does nothing (rollbacks rely on it)."""
-        if isinstance(fault, UplinkCut):
-            await self.restore()
+        handler = self.faults.handler(fault)
+        if handler is not None:
+            await handler.heal(self, fault)
+
+    # Services and their data ------------------------------------------------------------------
+    def data_location(self) -> str | None:
+        """Where the site's database is kept across restarts and `island down`; None if not on this host."""
+        return str(self.data_dir)
+
+    def watchdog(self) -> dict[str, Any] | None:
+        """Whether something starts a crashed service again, and where it logs; None if the backend has none."""
+        return None
+
+    async def restart_service(self, name: str, say: Say) -> None:
+        """Stop one service as an operator would and start it again (``island restart SERVICE``)."""
+        raise BackendError(f"the {self.name} backend cannot restart a single service")

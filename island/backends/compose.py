@@ -21,8 +21,7 @@ from typing import Any
 from services.ports import describe, is_taken
 
 from .. import images
-from ..probes import Outcome
-from ..scenario.model import Probe
+from ..contract import Operation, Outcome
 from ..stack.router import TABLE, mode_from_listing, uplink_script
 from ..stack.topology import ComposeSettings, Layout
 from ..state import StateDir
@@ -283,6 +282,18 @@ class ComposeBackend(Backend):
             for service in SERVICES
         }
 
+    def data_location(self) -> str | None:
+        return None  # in the site container; Docker restarts a crashed container (restart: unless-stopped)
+
+    async def restart_service(self, name: str, say: Say) -> None:
+        if name not in SERVICES:
+            raise BackendError(f"the compose island has no service {name!r}; it has {', '.join(SERVICES)}")
+        done = await self._compose("restart", name, timeout=180)
+        if done.returncode != 0:
+            raise BackendError(
+                f"`compose restart {name}` failed: {(done.stderr or done.stdout).strip()[-300:]}"
+            )
+
     # The uplink ----------------------------------------------------------------------------------------
     async def _nft(self, *args: str, script: str | None = None) -> str:
         """nft in the router container, straight (no Python start-up there: a cut lands in a fraction of a second)."""
@@ -317,7 +328,7 @@ class ComposeBackend(Backend):
             return "unknown"
 
     # Probes ------------------------------------------------------------------------------------------
-    async def probe(self, probe: Probe) -> Outcome:
+    async def probe(self, probe: Operation) -> Outcome:
         if self._agent is None:
             client = await self._container("client")
             self._agent = await _ProbeAgent.start(
@@ -393,7 +404,7 @@ class _ProbeAgent:
                 )
         self._waiting.clear()
 
-    async def run(self, probe: Probe) -> Outcome:
+    async def run(self, probe: Operation) -> Outcome:
         if self._reader.done():
             raise BackendError("the probe agent in the client container is not running")
         self._next += 1

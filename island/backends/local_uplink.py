@@ -124,6 +124,25 @@ class UplinkRelay:
         self._udp: dict[int, _UDPFront] = {}
         self._tcp: dict[int, asyncio.base_events.Server] = {}
         self._connections: set[asyncio.StreamWriter] = set()
+        # Its settings outlive the process: started again after a crash (by the island's watchdog),
+        # a cut uplink stays cut. A new island starts with a new state folder, so with none of them.
+        self._saved = Path(config.control_socket + ".settings")
+        try:
+            self._set(json.loads(self._saved.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            pass  # none saved (a new island), or unreadable: start up
+
+    def _set(self, request: dict) -> None:
+        for key in ("mode", "dns_mode"):
+            if key in request and request[key] not in MODES:
+                raise ValueError(f"unknown uplink mode {request[key]!r}; use one of {', '.join(MODES)}")
+        if "loss" in request and not 0 <= int(request["loss"]) <= 100:
+            raise ValueError("loss is a percentage, 0 to 100")
+        self.mode = request.get("mode", self.mode)
+        self.dns_mode = request.get("dns_mode", self.dns_mode)
+        self.loss = int(request.get("loss", self.loss))
+        self.delay_ms = float(request.get("delay_ms", self.delay_ms))
+        self.jitter_ms = float(request.get("jitter_ms", self.jitter_ms))
 
     def mode_for(self, port: int) -> Mode:
         if self.mode != "up":
@@ -175,16 +194,8 @@ class UplinkRelay:
                 self._connections.discard(writer)
 
     async def configure(self, request: dict) -> None:
-        for key in ("mode", "dns_mode"):
-            if key in request and request[key] not in MODES:
-                raise ValueError(f"unknown uplink mode {request[key]!r}; use one of {', '.join(MODES)}")
-        if "loss" in request and not 0 <= int(request["loss"]) <= 100:
-            raise ValueError("loss is a percentage, 0 to 100")
-        self.mode = request.get("mode", self.mode)
-        self.dns_mode = request.get("dns_mode", self.dns_mode)
-        self.loss = int(request.get("loss", self.loss))
-        self.delay_ms = float(request.get("delay_ms", self.delay_ms))
-        self.jitter_ms = float(request.get("jitter_ms", self.jitter_ms))
+        self._set(request)
+        self._saved.write_text(json.dumps(self.settings()), encoding="utf-8")
         ports = set(self.config.udp_ports) | set(self.config.tcp_ports)
         self.close({p for p in ports if self.mode_for(p) == "reject"})
         await self.open()

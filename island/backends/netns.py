@@ -24,38 +24,21 @@ from typing import Any
 
 from services.upstream.pebble import public_ca
 
-from ..probes import Outcome, Place, Prober
-from ..scenario.model import (
-    PLACES,
-    Bandwidth,
-    DNSCut,
-    Fault,
-    Latency,
-    LinkDown,
-    PacketLoss,
-    Partition,
-    Probe,
-    UplinkCut,
-)
-from ..services import ServiceSpec, island_services
+from ..contract import PLACES, Operation, Outcome
+from ..probes import Place, Prober
+from ..service_specs import ServiceSpec, island_services
 from ..state import StateDir
 from ..topology import Topology
-from . import _netns
-from .base import BackendError, Say, UnsupportedFault
-from .local import LocalBackend
+from . import _netns, netns_faults
+from .base import Backend, BackendError, Say
+from .faults import FaultTable, UplinkCutHandler
+from .processes import ProcessSupervisor, ServiceFaultHandler, named
+from .relay import RelayClient, relay_spec
 
 PREFIX = "odr"
 # Which namespace each process runs in, and each place's namespace.
 _SERVICE_NS = {"upstream": "up", "uplink": "rt", "resolver": "isl", "site": "isl"}
 _PLACE_NS = {"trygghetspunkt-a": "tpa", "trygghetspunkt-b": "tpb", "home": "home"}
-# Router-side interface of each link.
-_LINKS = {
-    "uplink": "r-up",
-    "island": "r-isl",
-    "trygghetspunkt-a": "r-tpa",
-    "trygghetspunkt-b": "r-tpb",
-    "home": "r-home",
-}
 _SUBNETS = {"up": 1, "isl": 3, "tpa": 4, "tpb": 5, "home": 6}
 _LEAF_ADDRESSES = {
     "up": ["10.1.0.2"],
@@ -85,13 +68,22 @@ def netns_topology() -> Topology:
     )
 
 
-class NetnsBackend(LocalBackend):
+class NetnsBackend(Backend):
     name = "netns"
+    places = PLACES
+    faults = FaultTable([UplinkCutHandler(), *netns_faults.HANDLERS, ServiceFaultHandler()])
+
+    @staticmethod
+    def default_topology() -> Topology:
+        return netns_topology()
 
     def __init__(self, state: StateDir, topology: Topology | None = None) -> None:
-        super().__init__(state, topology or netns_topology())
+        super().__init__(state, topology or self.default_topology())
         self.prefix = f"{PREFIX}{tag_for(state)}-"
         self._loops: dict[str, _netns.NamespaceLoop] = {}
+        self._probers: dict[str, Prober] = {}
+        self.processes = ProcessSupervisor(state, launch=self._launch, health=self._health)
+        self.relay = RelayClient(state)
 
     @property
     def browser_url(self) -> str | None:
@@ -99,24 +91,6 @@ class NetnsBackend(LocalBackend):
 
     def ns(self, short: str) -> str:
         return self.prefix + short
-
-    def features(self) -> frozenset[str]:
-        return frozenset(
-            {
-                "uplink-cut:blackhole",
-                "uplink-cut:reject",
-                "dns-cut",
-                "packet-loss",
-                "latency",
-                "bandwidth",
-                "link-down",
-                "partition",
-                "service:kill",
-                "service:restart",
-                "service:pause",
-                *(f"place:{p}" for p in PLACES),
-            }
-        )
 
     @classmethod
     def clean_leftovers(cls, state: StateDir) -> list[str]:
@@ -129,18 +103,22 @@ class NetnsBackend(LocalBackend):
     def specs(self) -> list[ServiceSpec]:
         # The island reaches the internet by its real address, through the router: no relay in the way.
         # The relay still runs in the router, idle until latency DNATs the uplink's traffic to it.
-        upstream, uplink, resolver, site = super().specs()
+        t = self.topology
         upstream, resolver, site = island_services(
-            self.topology, internet_address=self.topology.upstream_address
+            t, internet_address=t.upstream_address, data_dir=self.data_dir
         )
-        return [upstream, uplink, resolver, site]
+        return [upstream, relay_spec(t, self.state), resolver, site]
+
+    def service_spec(self, name: str) -> ServiceSpec:
+        return named(self.specs(), name)
 
     # Life cycle ---------------------------------------------------------------------------
-    def _check_ports(self, specs: list[ServiceSpec]) -> None:
-        pass  # fresh namespaces: nothing else can hold their ports
-
-    def _argv(self, spec: ServiceSpec, config_path: str | None) -> list[str]:
+    # Fresh namespaces: nothing else can hold their ports, so no port check before starting.
+    def _launch(self, spec: ServiceSpec, config_path: str | None) -> list[str]:
         return ["ip", "netns", "exec", self.ns(_SERVICE_NS[spec.name]), *spec.argv(config_path)]
+
+    def is_running(self) -> bool:
+        return self.processes.is_running()
 
     def _loop(self, short: str) -> _netns.NamespaceLoop:
         if short not in self._loops:
@@ -160,6 +138,7 @@ class NetnsBackend(LocalBackend):
             {
                 "backend": self.name,
                 "topology": self.topology.to_dict(),
+                "data_dir": str(self.data_dir),
                 "namespaces": [],
                 "processes": {},
                 "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -169,7 +148,7 @@ class NetnsBackend(LocalBackend):
         try:
             await asyncio.to_thread(self._build)
             say(f"  made namespaces {self.prefix}{{up,rt,isl,tpa,tpb,home}} with routes via the router")
-            await super().start(say)
+            await self.processes.start(self.specs(), say)
         except BaseException:
             await self.stop(lambda _: None)
             raise
@@ -216,7 +195,9 @@ class NetnsBackend(LocalBackend):
             _netns.write_resolv_conf(self.ns(short), self.topology.resolver_address)
 
     async def stop(self, say: Say) -> None:
-        await super().stop(say)  # processes first (and the state folder)
+        await self.close_probes()
+        await self.processes.stop(say)  # processes first, then the state folder and the namespaces
+        self.state.clear()
         for loop in self._loops.values():
             loop.close()
         self._loops.clear()
@@ -225,132 +206,32 @@ class NetnsBackend(LocalBackend):
             say(f"  removed namespaces {', '.join(removed)}")
 
     async def status(self) -> dict[str, Any]:
-        services = await super().status()
+        services = self.processes.status()
         for name, service in services.items():
             service["where"] += f" in {self.ns(_SERVICE_NS[name])}"
         return services
 
-    # The uplink and other faults ----------------------------------------------------------------
-    def _chain(
-        self,
-        name: str,
-        rules: list[str],
-        hook: str = "forward",
-        table: str = "inet odrift",
-        kind: str = "filter",
-        priority: int = 0,
-    ) -> None:
-        body = "\n".join(f"add rule {table} {name} {rule}" for rule in rules)
-        _netns.nft(
-            self.ns("rt"),
-            f"add chain {table} {name} {{ type {kind} hook {hook} priority {priority}; }}\n"
-            f"flush chain {table} {name}\n{body}\n",
-        )
+    async def restart_service(self, name: str, say: Say) -> None:
+        await self.processes.restart(self.service_spec(name))
 
-    def _unchain(self, name: str, table: str = "inet odrift") -> None:
-        _netns.nft(self.ns("rt"), f"delete chain {table} {name}\n", check=False)
+    def watchdog(self) -> dict[str, Any] | None:
+        return self.processes.watchdog()
 
-    @staticmethod
-    def _cut_rules(mode: str, match: str) -> list[str]:
-        if mode == "blackhole":
-            return [f'oifname "r-up" {match} drop', f'iifname "r-up" {match} drop']
-        return [
-            f'oifname "r-up" {match} meta l4proto tcp reject with tcp reset',
-            f'oifname "r-up" {match} reject with icmpx type port-unreachable',
-            f'iifname "r-up" {match} drop',
-        ]
-
+    # The uplink: an nftables chain in the router (other faults: netns_faults.py) ----------------
     async def cut(self, mode: str) -> None:
-        await asyncio.to_thread(self._chain, "uplink_cut", self._cut_rules(mode, ""))
+        await asyncio.to_thread(netns_faults.chain, self, "uplink_cut", netns_faults.cut_rules(mode, ""))
         self.state.update(uplink=mode)
 
     async def restore(self) -> None:
-        await asyncio.to_thread(self._unchain, "uplink_cut")
+        await asyncio.to_thread(netns_faults.unchain, self, "uplink_cut")
         self.state.update(uplink="up")
 
     async def uplink(self) -> str:
-        return (self.state.read() or {}).get("uplink", "unknown")
-
-    async def apply(self, fault: Fault) -> None:
-        if isinstance(fault, UplinkCut):
-            await self.cut(fault.mode)
-        elif isinstance(fault, DNSCut):
-            rules = [r for proto in ("udp", "tcp") for r in self._cut_rules(fault.mode, f"{proto} dport 53")]
-            rules += [f'iifname "r-up" {proto} sport 53 drop' for proto in ("udp", "tcp")]
-            await asyncio.to_thread(self._chain, "dns_cut", rules)
-        elif isinstance(fault, PacketLoss):
-            await asyncio.to_thread(
-                self._chain, "loss", [f'oifname "r-up" numgen random mod 100 < {fault.percent} drop']
-            )
-        elif isinstance(fault, Partition):
-            a, b = (_LINKS[p] for p in fault.between)
-            await asyncio.to_thread(
-                self._chain,
-                "partition",
-                [f'iifname "{a}" oifname "{b}" drop', f'iifname "{b}" oifname "{a}" drop'],
-            )
-        elif isinstance(fault, LinkDown):
-            await asyncio.to_thread(
-                _netns.run, "ip", "-n", self.ns("rt"), "link", "set", _LINKS[fault.link], "down"
-            )
-        elif isinstance(fault, Bandwidth):
-            await asyncio.to_thread(self._tbf, fault.kbit)
-        elif isinstance(fault, Latency):
-            await self._relay({"delay_ms": fault.delay_ms, "jitter_ms": fault.jitter_ms})
-            t = self.topology
-            rules = [
-                f"ip daddr {t.upstream_address} {proto} dport {{ {ports} }} dnat to {t.uplink_address}"
-                for proto, ports in (("udp", t.dns_port), ("tcp", f"{t.dns_port}, {t.http_port}"))
-            ]
-            await asyncio.to_thread(self._chain, "latency", rules, "prerouting", "ip odrift_nat", "nat", -100)
-        else:
-            await super().apply(fault)  # service faults
-
-    async def heal(self, fault: Fault) -> None:
-        if isinstance(fault, UplinkCut):
-            await self.restore()
-        elif isinstance(fault, (DNSCut, PacketLoss, Partition)):
-            chain = {DNSCut: "dns_cut", PacketLoss: "loss", Partition: "partition"}[type(fault)]
-            await asyncio.to_thread(self._unchain, chain)
-        elif isinstance(fault, LinkDown):
-            await asyncio.to_thread(
-                _netns.run, "ip", "-n", self.ns("rt"), "link", "set", _LINKS[fault.link], "up"
-            )
-        elif isinstance(fault, Bandwidth):
-            await asyncio.to_thread(self._tbf, None)
-        elif isinstance(fault, Latency):
-            await asyncio.to_thread(self._unchain, "latency", "ip odrift_nat")
-            await self._relay({"delay_ms": 0.0, "jitter_ms": 0.0})
-        else:
-            await super().heal(fault)
-
-    def _tbf(self, kbit: int | None) -> None:
-        """Both directions of the uplink: the router towards the internet, the internet towards the router."""
-        for namespace, device in ((self.ns("rt"), "r-up"), (self.ns("up"), "eth0")):
-            if kbit is None:
-                _netns.run("tc", "-n", namespace, "qdisc", "del", "dev", device, "root", check=False)
-            else:
-                burst = max(3000, kbit * 1000 // 8 // 10)  # 100 ms worth, at least two full packets
-                _netns.run(
-                    "tc",
-                    "-n",
-                    namespace,
-                    "qdisc",
-                    "replace",
-                    "dev",
-                    device,
-                    "root",
-                    "tbf",
-                    "rate",
-                    f"{kbit}kbit",
-                    "burst",
-                    str(burst),
-                    "latency",
-                    "1s",
-                )
+        mode: str = (self.state.read() or {}).get("uplink", "unknown")
+        return mode
 
     # Probes: from a phone in the place's own namespace -----------------------------------------
-    async def probe(self, probe: Probe) -> Outcome:
+    async def probe(self, probe: Operation) -> Outcome:
         loop = self._loop(_PLACE_NS[probe.place])
         prober = self._probers.get(probe.place)
         if prober is None:
@@ -377,4 +258,4 @@ async def _make_prober(place: Place, crisis_name: str) -> Prober:
     return Prober(place, crisis_name)
 
 
-__all__ = ["NetnsBackend", "UnsupportedFault"]
+__all__ = ["NetnsBackend"]

@@ -10,11 +10,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .journal import Event, Journal, Operation, Outcome
-from .model import Fault, Flapping, Phase, Probe, Scenario
+from .. import contract
+from ..contract import Fault, Flapping, Outcome
+from .journal import Event, Journal, Operation
+from .model import Phase, Probe, Scenario
 from .residents import Residents
 
-if TYPE_CHECKING:  # the backends import the scenario model; only type hints go the other way
+if TYPE_CHECKING:  # the backends speak the contract and never import the scenario; types only
     from ..backends.base import Backend
 
 
@@ -70,7 +72,7 @@ class _Run:
         if self.on_progress:
             self.on_progress("event", event)
 
-    async def run_operation(self, name: str, operation: Probe) -> None:
+    async def run_operation(self, name: str, operation: contract.Operation) -> None:
         """One operation of probe ``name``, recorded in the journal whatever happens to it."""
         phase = self.phase.name
         started = self.elapsed()
@@ -233,13 +235,19 @@ class _Run:
             ticker.cancel()
 
 
+def check_scenario(backend: Backend, scenario: Scenario) -> None:
+    """Refuse, before anything runs, a scenario whose faults, places or features ``backend`` lacks."""
+    faults = scenario.faults()
+    backend.check_faults(faults, scenario.features() - {f.feature for f in faults})
+
+
 async def run_scenario(
     scenario: Scenario,
     path: Path,
     backend: Backend,
     on_progress: ProgressCallback | None = None,
 ) -> Journal:
-    backend.check_scenario(scenario)  # refuse what this backend cannot do before anything runs
+    check_scenario(backend, scenario)  # refuse what this backend cannot do before anything runs
     journal = Journal(
         scenario=str(path),
         title=scenario.title,

@@ -5,20 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-# Jepsen's three outcomes: ok, fail (it certainly did not work), unknown (no answer in time:
-# it may or may not have happened).
-Status = Literal["ok", "fail", "unknown"]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What one probe operation gave: its status, how long it took, and what happened."""
-
-    status: Status
-    latency_ms: float
-    detail: str = ""
+from ..contract import Status
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 Registry probes carry state from one operation to the next: a lookup must target a resident that
 a register operation had acknowledged earlier in the run, perhaps at another trygghetspunkt. The
-engine keeps that state here and hands each backend a complete operation (a probe with its
-``person`` filled in), so backends stay stateless and a probe agent in another namespace or
+engine keeps that state here and hands each backend a complete operation (the contract's
+:class:`~island.contract.Operation`, its resident filled in), so backends stay stateless and a probe agent in another namespace or
 container needs nothing but the operation itself.
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 import secrets
 import string
 
-from .journal import Outcome
-from .model import Person, Probe
+from ..contract import Operation, Outcome, Person
+from .model import Probe
 
 _FIRST_NAMES = (
     "Astrid",
@@ -57,6 +57,7 @@ class Residents:
         self._made = 0
         self.registered: dict[str, list[Person]] = {}  # register probe -> acknowledged residents
         self._next: dict[str, int] = {}  # lookup probe -> index of the next resident it looks up
+        self._plain: dict[str, Operation] = {}  # probe -> its operation, for probes without a resident
 
     def _new_person(self) -> Person:
         n = self._made
@@ -69,11 +70,13 @@ class Residents:
             message=f"Provmeddelande {self.run_tag}-{n}: vi är OK.",
         )
 
-    def operation(self, probe: Probe) -> Probe | None:
+    def operation(self, probe: Probe) -> Operation | None:
         """The operation to run now for `probe`; None when a lookup has nobody registered yet to look up."""
         check = probe.registry
         if check is None:
-            return probe
+            if probe.name not in self._plain:  # the same every time: converted once
+                self._plain[probe.name] = probe.operation()
+            return self._plain[probe.name]
         if check.action == "register":
             person = self._new_person()
         else:
@@ -85,10 +88,10 @@ class Residents:
                 index = 0
             self._next[probe.name] = index + 1
             person = people[index]
-        return probe.model_copy(update={"registry": check.model_copy(update={"person": person})})
+        return probe.operation(person)
 
-    def settle(self, operation: Probe, outcome: Outcome) -> None:
+    def settle(self, operation: Operation, outcome: Outcome) -> None:
         """An acknowledged registration can be looked up from now on; a failed or unknown one cannot."""
         check = operation.registry
-        if check is not None and check.action == "register" and outcome.status == "ok" and check.person:
+        if check is not None and check.action == "register" and outcome.status == "ok":
             self.registered.setdefault(operation.name, []).append(check.person)

@@ -3,7 +3,7 @@
 Docker runs a healthcheck every few seconds in every container. Importing httpx and the
 DNS stack for each one costs about a third of a CPU second, which on a small machine steals
 the time a scenario measures; these checks start in a few tens of milliseconds. They ask
-what :func:`island.services.island_services` asks (the same names and URLs), only cheaper.
+what :func:`island.service_specs.island_services` asks (the same names and URLs), only cheaper.
 """
 
 from __future__ import annotations

@@ -20,7 +20,13 @@ def island_net(offset: int = 0) -> str:
     return f"127.{NET_BASE + offset}"
 
 
-MARKERS = ("services.upstream", "services.resolver", "services.crisis_site", "island.backends.local_uplink")
+MARKERS = (
+    "services.upstream",
+    "services.resolver",
+    "services.crisis_site",
+    "island.backends.local_uplink",
+    "island.backends.watchdog",
+)
 
 
 @dataclass

@@ -20,7 +20,7 @@ from island.backends import BACKENDS, UnsupportedFault, open_backend
 from island.backends.base import BackendError
 from island.backends.compose import ComposeBackend, _require_engine, host_topology
 from island.bundle import offline_compose
-from island.scenario.model import Latency, UplinkCut
+from island.contract import Latency, UplinkCut
 from island.stack.health import dns_ok
 from island.stack.router import mode_from_listing, ruleset, uplink_script
 from island.stack.topology import ComposeSettings, Layout

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from island_test_helpers import IslandCLI, island_cli, island_net, island_processes
 
-from island.services import FEED_POLL_SECONDS
+from island.service_specs import FEED_POLL_SECONDS
 
 pytestmark = pytest.mark.e2e
 

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from island.backends.base import Backend, BackendError, UnsupportedFault
-from island.probes import Outcome
+from island.backends.faults import FaultHandler, FaultTable, UplinkCutHandler
+from island.contract import Outcome, PacketLoss
 from island.scenario.analysis import evaluate
 from island.scenario.engine import run_scenario
 from island.scenario.loader import parse_scenario
@@ -17,9 +18,21 @@ from island.state import StateDir
 from island.topology import Topology
 
 
+class RecordLoss(FaultHandler["Recorder", PacketLoss]):
+    fault = PacketLoss
+
+    async def apply(self, backend: Recorder, fault: PacketLoss) -> None:
+        backend.log.append(f"loss {fault.percent}")
+
+    async def heal(self, backend: Recorder, fault: PacketLoss) -> None:
+        backend.log.append("loss 0")
+
+
 class Recorder(Backend):
+    """Registers its fault handlers in a table, as every backend does; cuts by recording them."""
+
     name = "recorder"
-    faults = frozenset({"uplink-cut", "packet-loss"})
+    faults = FaultTable([UplinkCutHandler(), RecordLoss()])
 
     def __init__(self, tmp: Path, fail_on: str | None = None) -> None:
         super().__init__(StateDir(tmp), Topology.local("127.1"))
@@ -49,16 +62,7 @@ class Recorder(Backend):
     async def apply(self, fault) -> None:
         if fault.describe() == self.fail_on:
             raise BackendError("the fault broke")
-        if fault.type == "packet-loss":
-            self.log.append(f"loss {fault.percent}")
-        else:
-            await super().apply(fault)
-
-    async def heal(self, fault) -> None:
-        if fault.type == "packet-loss":
-            self.log.append("loss 0")
-        else:
-            await super().heal(fault)
+        await super().apply(fault)
 
 
 def scenario(faults: str, rollbacks: str = "[]"):
@@ -170,8 +174,7 @@ class RegistryDesk(Recorder):
         self.asked = 0
         self.looked_up: list[tuple[str, str, bool]] = []  # (place, name, already acknowledged then)
 
-    def features(self) -> frozenset[str]:
-        return super().features() | {"place:trygghetspunkt-b"}
+    places = ("trygghetspunkt-a", "trygghetspunkt-b")
 
     async def probe(self, probe) -> Outcome:
         check = probe.registry
@@ -236,7 +239,7 @@ def test_residents_are_new_for_each_registration_and_each_run() -> None:
     assert len({p.name for p in people}) == 30 and len({p.identifier for p in people}) == 30
     assert all(p.identifier != p.wrong_identifier for p in people)
     assert all(first.run_tag.capitalize() in p.name for p in people)
-    assert register.registry.person is None, "the scenario's probe is never changed"
+    assert not hasattr(register.registry, "person"), "the resident is the operation's, never the scenario's"
     for op, status in zip(made[:3], ("ok", "unknown", "ok")):
         first.settle(op, Outcome(status, 1.0))
     looked = [first.operation(lookup).registry.person for _ in range(3)]

@@ -82,7 +82,7 @@ def test_a_browser_that_knows_the_municipalitys_hsts_opens_the_crisis_name_over_
             tmp_path,
             NET,
             [
-                f"--ignore-certificate-errors-spki-list={spki_hashes(status['tls']['ca_file'], island.state_dir / 'tls' / 'island.pem')}"
+                f"--ignore-certificate-errors-spki-list={spki_hashes(status['tls']['ca_file'], Path(status['tls']['certificate_file']))}"
             ],
         )
         try:

@@ -8,7 +8,7 @@ import pytest
 
 from island.certificates import https_off_reason, without_https_probes
 from island.scenario.loader import load_scenario
-from island.services import island_services
+from island.service_specs import island_services
 from island.topology import Topology
 from services.upstream import pebble
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import uvicorn
 
+from island.contract import Operation, Person
 from island.probes import Place, Prober
-from island.scenario.model import Person, Probe
 from services.crisis_site import SiteConfig, create_app
 
 
@@ -46,11 +46,9 @@ async def site(tmp_path: Path) -> AsyncIterator[str]:
         await task
 
 
-def operation(site: str, action: str, person: Person, identifier: str = "right") -> Probe:
-    check = {"action": action, "site": site, "person": person}
-    if action == "lookup":
-        check |= {"of": "register", "identifier": identifier}
-    return Probe(name=action, registry=check, timeout=10)
+def operation(site: str, action: str, person: Person, identifier: str = "right") -> Operation:
+    check = {"action": action, "site": site, "person": person, "identifier": identifier}
+    return Operation(name=action, registry=check, timeout=10)
 
 
 def prober() -> Prober:

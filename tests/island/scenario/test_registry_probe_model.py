@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from island.contract import Operation, Person
 from island.scenario import ScenarioError
 from island.scenario.loader import parse_scenario
-from island.scenario.model import Person, Probe
 
 GOOD = """\
 title: t
@@ -39,9 +39,7 @@ def refused(text: str) -> list[str]:
 def test_a_good_registry_scenario_loads_and_needs_both_places() -> None:
     scenario = parse_scenario(GOOD, Path("s.yaml"))
     register, lookup = (p.registry for p in scenario.probes)
-    assert (
-        register.action == "register" and register.site == "http://{crisis_name}" and register.person is None
-    )
+    assert register.action == "register" and register.site == "http://{crisis_name}"
     assert (lookup.action, lookup.of, lookup.identifier) == ("lookup", "register-at-a", "wrong")
     assert {"place:trygghetspunkt-a", "place:trygghetspunkt-b"} <= scenario.features()
 
@@ -83,7 +81,7 @@ def test_a_good_registry_scenario_loads_and_needs_both_places() -> None:
                 "{action: register, person: {name: A B, identifier: '070', wrong_identifier: '071', "
                 "message: m}}",
             ),
-            "s.yaml:5: probes[0].registry.person: Value error, the engine makes up a new resident for every operation",
+            "s.yaml:5: probes[0].registry.person: unknown field",
         ),
     ],
 )
@@ -111,6 +109,7 @@ def test_an_operation_with_its_resident_travels_as_json_to_a_probe_agent() -> No
     person = Person(
         name="Astrid Abc A", identifier="070-1234567", wrong_identifier="070-6234567", message="m"
     )
-    operation = probe.model_copy(update={"registry": probe.registry.model_copy(update={"person": person})})
-    again = Probe.model_validate(operation.model_dump(mode="json"))
+    operation = probe.operation(person)
+    again = Operation.model_validate(operation.model_dump(mode="json"))
     assert again == operation and again.registry.person == person
+    assert "of" not in operation.registry.model_dump(), "what only the engine needs stays in the scenario"

@@ -12,6 +12,7 @@ import ipaddress
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,7 +33,7 @@ RESOLVER_METRICS_PORT = 9153
 # lasts seconds, so the island notices a restored uplink within two.
 RESOLVER_RECHECK_SECONDS = 2.0
 FEED_POLL_SECONDS = 3.0  # how stale the island's copy of the municipality's feed may get
-TLS_FOLDER = "tls"  # the island's key and certificate, beside its database
+TLS_FOLDER = "tls"  # the island's key and certificate, in its data folder beside its database
 TLS_CHECK_SECONDS = 2.0  # how often the site rechecks its certificate (renewal, expiry, a new file)
 
 
@@ -100,16 +101,19 @@ def web_url(host: str, port: int, path: str) -> str:
     return f"http://{host}:{port}{path}"
 
 
-def island_services(topology: Topology, internet_address: str) -> list[ServiceSpec]:
+def island_services(
+    topology: Topology, internet_address: str, data_dir: Path | None = None
+) -> list[ServiceSpec]:
     """The simulated internet and the island's two services.
 
     ``internet_address`` is where the island reaches the internet's DNS and web
     servers: the uplink relay on the local backend, the upstream host behind a
-    router elsewhere.
+    router elsewhere. ``data_dir`` is where the site keeps its database (kept when the island
+    stops); without one, beside its config.
     """
     t = topology
     dns, http = t.dns_port, t.http_port
-    https = _https(t, internet_address)
+    https = _https(t, internet_address, data_dir)
     return [
         ServiceSpec(
             name="upstream",
@@ -164,7 +168,7 @@ def island_services(topology: Topology, internet_address: str) -> list[ServiceSp
             module="services.crisis_site",
             # Content on disk beside the other state; the municipality's feed polled through the uplink.
             config={
-                "db": "site.sqlite3",
+                "db": str(data_dir / "site.sqlite3") if data_dir else "site.sqlite3",
                 "feed": web_url(internet_address, http, "/api/cap.xml"),
                 "feed_host": "www.kommun.example",
                 "poll_interval": FEED_POLL_SECONDS,
@@ -190,10 +194,11 @@ class _HTTPS:
     upstream_health: Callable[[], list[Awaitable[None]]]
 
 
-def _https(t: Topology, internet_address: str) -> _HTTPS:
+def _https(t: Topology, internet_address: str, data_dir: Path | None) -> _HTTPS:
     port = https_port(t.http_port)
     site_tls: dict[str, Any] = {
-        "folder": TLS_FOLDER,
+        # Kept with the island's data (not run state): a certificate outlives `island down` and a cut.
+        "folder": str(data_dir / TLS_FOLDER) if data_dir else TLS_FOLDER,
         "name": t.crisis_name,
         "check_interval": TLS_CHECK_SECONDS,
     }

@@ -9,6 +9,7 @@ import pytest
 from island.backends import LocalBackend, NetnsBackend, UnsupportedFault
 from island.cli import SCENARIO_DIR
 from island.scenario import load_scenario
+from island.scenario.engine import check_scenario
 from island.state import StateDir
 
 
@@ -16,15 +17,15 @@ def test_a_backend_refuses_what_it_cannot_do_naming_fault_and_backend(tmp_path: 
     backend = LocalBackend(StateDir(tmp_path))
     scenario = load_scenario(SCENARIO_DIR / "thin-uplink.yaml")
     with pytest.raises(UnsupportedFault) as refused:
-        backend.check_scenario(scenario)
+        check_scenario(backend, scenario)
     assert "the local backend cannot apply: bandwidth 256 kbit/s (bandwidth)" in str(refused.value)
-    backend.check_scenario(load_scenario(SCENARIO_DIR / "flapping-uplink.yaml"))  # flapping = cuts
+    check_scenario(backend, load_scenario(SCENARIO_DIR / "flapping-uplink.yaml"))  # flapping = cuts
 
 
 def test_the_netns_backend_can_do_every_shipped_scenario(tmp_path: Path) -> None:
     backend = NetnsBackend(StateDir(tmp_path))
     for path in sorted(SCENARIO_DIR.glob("*.yaml")):
-        backend.check_scenario(load_scenario(path))
+        check_scenario(backend, load_scenario(path))
 
 
 def test_two_state_folders_get_different_namespace_names(tmp_path: Path) -> None:

@@ -1,0 +1,74 @@
+"""The uplink relay as the backends use it: its service description and a client for its control socket.
+
+The relay itself (``local_uplink.py``) is a process; on the local backend every packet to the
+internet passes through it, on the netns backend it idles in the router until latency sends the
+internet's traffic through it. Both backends start it with :func:`relay_spec` and steer it with
+one :class:`RelayClient`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.tls import https_port
+
+from ..service_specs import ServiceSpec, dns_ok
+from ..state import StateDir
+from ..topology import Topology
+from .base import BackendError
+from .local_uplink import control
+
+
+def control_socket(state: StateDir) -> str:
+    return str(state.path / "uplink.sock")
+
+
+def relay_spec(topology: Topology, state: StateDir) -> ServiceSpec:
+    """The relay listening on the uplink address and forwarding to the simulated internet."""
+    t = topology
+    return ServiceSpec(
+        name="uplink",
+        title="uplink relay (the island's only way to the internet)",
+        module="island.backends.local_uplink",
+        config={
+            "listen_host": t.uplink_address,
+            "target_host": t.upstream_address,
+            "udp_ports": [t.dns_port],
+            "tcp_ports": sorted({t.dns_port, t.http_port, https_port(t.http_port)}),
+            "control_socket": control_socket(state),
+            "dns_port": t.dns_port,
+        },
+        args=(),
+        ports=(
+            (t.uplink_address, t.dns_port, "udp"),
+            (t.uplink_address, t.dns_port, "tcp"),
+            (t.uplink_address, t.http_port, "tcp"),
+            (t.uplink_address, https_port(t.http_port), "tcp"),
+        ),
+        where=f"{t.uplink_address} -> {t.upstream_address}",
+        health=lambda: dns_ok("www.kommun.example", t.uplink_address, t.dns_port),
+    )
+
+
+class RelayClient:
+    def __init__(self, state: StateDir) -> None:
+        self.state = state
+
+    async def configure(self, **settings: Any) -> dict[str, Any]:
+        """Change the relay's settings (``mode``, ``dns_mode``, ``loss``, ``delay_ms``, ``jitter_ms``)."""
+        try:
+            reply = await control(control_socket(self.state), settings)
+        except OSError as exc:
+            raise BackendError(
+                f"the uplink relay does not answer ({exc}); is the island up? Try `island status`."
+            ) from exc
+        if not reply.get("ok"):
+            raise BackendError(f"the uplink relay refused: {reply.get('error')}")
+        return reply
+
+    async def mode(self) -> str:
+        try:
+            mode: str = (await control(control_socket(self.state), {}))["mode"]
+            return mode
+        except (OSError, ValueError, KeyError):
+            return "unknown"
