@@ -42,6 +42,18 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--https-port", type=int, default=None, help="serve HTTPS here too (needs a tls object)")
     p.add_argument(
+        "--head-timeout",
+        type=float,
+        default=10.0,
+        help="seconds a request's head may take to arrive before 408 (default 10)",
+    )
+    p.add_argument(
+        "--connections-per-address",
+        type=int,
+        default=32,
+        help="open connections one client address may hold; past it 503 (default 32)",
+    )
+    p.add_argument(
         "--config",
         default=None,
         help="JSON file with defaults for the options above (db, feed, feed_host, poll_interval, "
@@ -103,10 +115,12 @@ def main(argv: list[str] | None = None) -> int:
 
     import uvicorn  # imported late: argument and content errors should not pay for it
 
-    from services.crisis_site.serve import protocol_class
+    from services.crisis_site.serve import HttpLimits, protocol_class
 
-    # One worker, uvloop and httptools; the cached page is answered inside the HTTP protocol.
-    http = protocol_class(app.fast_path) if app.fast_path is not None else "auto"
+    # One worker, uvloop and httptools; request heads are bounded and the cached page answered
+    # inside the HTTP protocol. Without httptools, uvicorn's h11 protocol bounds the head instead.
+    limits = HttpLimits(head_timeout=args.head_timeout, connections_per_address=args.connections_per_address)
+    http = protocol_class(app.fast_path, limits)
     settings = uvicorn.Config(
         app,
         host=args.host,
@@ -118,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         lifespan="on",
         proxy_headers=False,
         server_header=False,
+        h11_max_incomplete_event_size=limits.max_head,
+        timeout_keep_alive=5,
     )
     if args.tls is None or not args.https_port:
         uvicorn.Server(settings).run()
