@@ -132,7 +132,9 @@ def measure(
     )
 
 
-def start_site(folder: Path, host: str, http_port: int, https_port: int, config: Path) -> subprocess.Popen:
+def start_site(
+    folder: Path, host: str, http_port: int, https_port: int, config: Path, extra: tuple[str, ...] = ()
+) -> subprocess.Popen:
     return subprocess.Popen(
         [
             "taskset",
@@ -149,6 +151,7 @@ def start_site(folder: Path, host: str, http_port: int, https_port: int, config:
             str(https_port),
             "--config",
             str(config),
+            *extra,
         ],
         cwd=Path(__file__).resolve().parents[2],
         stdout=subprocess.DEVNULL,
