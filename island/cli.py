@@ -8,11 +8,22 @@ import json
 import shutil
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from .backends import BACKENDS, Backend, BackendError, UnsupportedFault, open_backend, running_backend
+from .certificates import (
+    cut_seconds,
+    expiry_warning,
+    https_off_reason,
+    https_url,
+    public_ca_file,
+    tls_status,
+    without_https_probes,
+)
+from .certificates import describe as describe_tls
 from .deploy.cli import register as register_deploy
 from .scenario import ScenarioError, evaluate, load_scenario, render_text, run_scenario
 from .scenario.engine import Progress, check_scenario
@@ -85,6 +96,11 @@ def _print_where(backend: Backend) -> None:
             f"  Crisis page:     {t.site_url} inside the island network (open it from a phone's namespace, above)"
         )
     say(f"  By name:         {backend.resident_url}  (a resident on the island, through the island resolver)")
+    ca = public_ca_file(backend.state)
+    if ca is not None:
+        say(f"  HTTPS by name:   {https_url(t)}  (phones trust the simulated public CA: {ca})")
+    else:
+        say(f"  HTTPS:           off ({https_off_reason()}); HTTP as above")
     say(
         f"  Island resolver: {t.resolver_address} port {t.dns_port}   "
         f"try: dig @{t.resolver_address} -p {t.dns_port} {t.crisis_name}"
@@ -201,7 +217,8 @@ async def cmd_status(args: argparse.Namespace, state: StateDir) -> int:
         "up": True,
         "crisis_name": t.crisis_name,
         "resolver": {"host": t.resolver_address, "port": t.dns_port},
-        "site": {"url": t.site_url, "by_name": backend.resident_url},
+        "site": {"url": t.site_url, "by_name": backend.resident_url, "https_url": https_url(t)},
+        "tls": tls_status(state),
         "uplink": "up" if mode == "up" else "cut",
         "uplink_mode": mode,
         "services": await backend.status(),
@@ -232,6 +249,7 @@ async def cmd_status(args: argparse.Namespace, state: StateDir) -> int:
     say(f"  Crisis page: {t.site_url}")
     if status["data_dir"]:
         say(f"  Data:        {status['data_dir']} (kept by `island down`)")
+    say(f"  {describe_tls(status['tls'])}")
     return EXIT_OK
 
 
@@ -344,6 +362,10 @@ async def _run_scenarios(
     out.mkdir(parents=True, exist_ok=True)
     (out / "junit.xml").write_text(render_junit(results, skipped), encoding="utf-8")
     for path, scenario in loaded:
+        if public_ca_file(backend.state) is None:  # HTTPS off here: its probes are not run, HTTP is unchanged
+            scenario, left_out = without_https_probes(scenario)
+            if left_out:
+                say(f"Not run: {', '.join(left_out)} (HTTPS is off: {https_off_reason()}).")
         say(f"Running {scenario.title} ({path}), {scenario.duration:g} s ...")
         progress = _ProgressLine()
         try:
@@ -351,6 +373,9 @@ async def _run_scenarios(
         finally:
             progress.done()
         result = evaluate(journal, scenario)
+        expiring = expiry_warning(tls_status(backend.state), cut_seconds(scenario))
+        if expiring:
+            result = replace(result, warnings=(*result.warnings, expiring))
         report = render_text(result)
         folder = out / path.stem
         journal.write(folder / "journal.json")

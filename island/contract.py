@@ -71,7 +71,8 @@ class DNSCheck(_Model):
 
 
 class HTTPCheck(_Model):
-    """GET a URL by name, resolved through the island resolver; a URL without a port uses the web port."""
+    """GET a URL by name, resolved through the island resolver; a URL without a port uses the web port
+    (HTTPS: the HTTPS port, the certificate verified against the simulated public CA)."""
 
     url: str
     status: int = Field(200, ge=100, le=599)
@@ -80,8 +81,8 @@ class HTTPCheck(_Model):
     @field_validator("url")
     @classmethod
     def _http_only(cls, value: str) -> str:
-        if not value.startswith("http://"):
-            raise ValueError("only http:// URLs can be probed")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("only http:// and https:// URLs can be probed")
         return value
 
 

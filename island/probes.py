@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from dnslib import QTYPE, RCODE
 from markupsafe import escape  # as the site escapes what it shows (Jinja2)
 
 from services.dns import DNSExchangeError, DNSRefused, DNSTimeout, query
+from services.tls.context import client_context
 
 from .contract import (
     DNSCheck,
@@ -50,6 +53,9 @@ class Place:
     source_address: str | None = None
     # Where the other places' hosts are, for reach probes.
     hosts: dict[str, str] = field(default_factory=dict)
+    # HTTPS: its port, and the roots a phone there trusts (the simulated public CA); None: none known.
+    https_port: int = 443
+    ca_file: str | None = None
 
 
 class _Failed(Exception):
@@ -71,6 +77,15 @@ class Prober:
     def __init__(self, place: Place, crisis_name: str) -> None:
         self.place = place
         self.crisis_name = crisis_name
+        self._tls: ssl.SSLContext | None = None
+
+    def _tls_context(self) -> ssl.SSLContext:
+        """The phone's trust: only the simulated public CA's roots, names checked."""
+        if self.place.ca_file is None:
+            raise _Failed("fail", "TLS: no public CA is known here to verify the certificate against")
+        if self._tls is None:
+            self._tls = client_context(Path(self.place.ca_file))
+        return self._tls
 
     async def aclose(self) -> None:
         """Nothing is kept open between operations."""
@@ -157,10 +172,11 @@ class Prober:
         """The status, the headers (lower-case names) and the body."""
         parts = urlsplit(url)
         host = parts.hostname or ""
-        port = parts.port or self.place.http_port
+        secure = parts.scheme == "https"
+        port = parts.port or (self.place.https_port if secure else self.place.http_port)
         address = await self._address(host, timeout)
         target = urlunsplit(("", "", parts.path or "/", parts.query, ""))
-        host_header = host if port == 80 else f"{host}:{port}"
+        host_header = host if port == (443 if secure else 80) else f"{host}:{port}"
         try:
             status, headers, body = await _request(
                 address,
@@ -169,7 +185,12 @@ class Prober:
                 target,
                 self.place.source_address,
                 None if form is None else urlencode(form, doseq=True).encode("utf-8"),
+                (self._tls_context(), host) if secure else None,
             )
+        except ssl.SSLCertVerificationError as exc:
+            raise _Failed("fail", f"TLS: the certificate does not verify: {exc.verify_message}") from exc
+        except ssl.SSLError as exc:
+            raise _Failed("fail", f"TLS: {exc.reason or exc}") from exc
         except (OSError, ValueError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise _Failed("fail", f"HTTP: {type(exc).__name__}: {reason}") from exc
@@ -296,11 +317,26 @@ def _registry_refusal(status: int, page: str) -> str:
 
 
 async def _request(
-    address: str, port: int, host: str, target: str, source: str | None, form: bytes | None = None
+    address: str,
+    port: int,
+    host: str,
+    target: str,
+    source: str | None,
+    form: bytes | None = None,
+    tls: tuple[ssl.SSLContext, str] | None = None,
 ) -> tuple[int, dict[str, str], bytes]:
-    """One HTTP/1.1 GET (or POST of a urlencoded form) on a new connection; the status and the (de-chunked) body."""
+    """One HTTP/1.1 GET (or POST of a urlencoded form) on a new connection; the status, the headers and the (de-chunked) body.
+
+    With ``tls`` (a context and the name to verify), over TLS: a new handshake each time, as a phone opening the page.
+    """
     local = (source, 0) if source else None
-    reader, writer = await asyncio.open_connection(address, port, local_addr=local)
+    if tls is None:
+        reader, writer = await asyncio.open_connection(address, port, local_addr=local)
+    else:
+        context, name = tls
+        reader, writer = await asyncio.open_connection(
+            address, port, local_addr=local, ssl=context, server_hostname=name
+        )
     try:
         if form is None:
             request = f"GET {target} HTTP/1.1\r\n"

@@ -20,6 +20,8 @@ import httpx
 from services.dns import query
 from services.ports import Port
 from services.resolver.metrics import upstream_states
+from services.tls import https_port
+from services.upstream import pebble
 
 from .topology import Addresses
 
@@ -33,6 +35,8 @@ ISLAND_MODE_HEARTBEAT_SECONDS = 1.0
 # lasts seconds, so the island notices a restored uplink within two.
 RESOLVER_RECHECK_SECONDS = 2.0
 FEED_POLL_SECONDS = 3.0  # how stale the island's copy of the municipality's feed may get
+TLS_FOLDER = "tls"  # the island's key and certificate, in its data folder beside its database
+TLS_CHECK_SECONDS = 2.0  # how often the site rechecks its certificate (renewal, expiry, a new file)
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,10 @@ async def _http_ok(url: str) -> None:
     async with httpx.AsyncClient(timeout=1.0, trust_env=False) as client:
         response = await client.get(url)
         response.raise_for_status()
+
+
+async def _all(*checks: Awaitable[None]) -> None:
+    await asyncio.gather(*checks)
 
 
 async def dns_ok(name: str, host: str, port: int) -> None:
@@ -114,6 +122,7 @@ def island_services(addresses: Addresses, data_dir: Path | None = None) -> list[
     t = addresses
     internet_address = t.internet_address
     dns, http = t.dns_port, t.http_port
+    https = _https(t, internet_address, data_dir)
     return [
         ServiceSpec(
             name="upstream",
@@ -123,17 +132,20 @@ def island_services(addresses: Addresses, data_dir: Path | None = None) -> list[
                 "dns": {"host": t.upstream_address, "port": dns},
                 "http": {"host": t.upstream_address, "port": http},
                 "web_address": internet_address,
+                **https.upstream_config,
             },
             args=(),
             ports=(
                 (t.upstream_address, dns, "udp"),
                 (t.upstream_address, dns, "tcp"),
                 (t.upstream_address, http, "tcp"),
+                *https.upstream_ports,
             ),
-            where=f"DNS {t.upstream_address}:{dns}, web {t.upstream_address}:{http}",
-            health=lambda: asyncio.gather(
+            where=f"DNS {t.upstream_address}:{dns}, web {t.upstream_address}:{http}{https.upstream_where}",
+            health=lambda: _all(
                 _http_ok(web_url(t.upstream_address, http, "/healthz")),
                 dns_ok("www.kommun.example", t.upstream_address, dns),
+                *https.upstream_health(),
             ),
         ),
         ServiceSpec(
@@ -174,10 +186,67 @@ def island_services(addresses: Addresses, data_dir: Path | None = None) -> list[
                 "poll_interval": FEED_POLL_SECONDS,
                 "crisis_name": t.crisis_name,
                 "resolver_metrics": web_url(t.resolver_address, RESOLVER_METRICS_PORT, "/metrics"),
+                "tls": https.site_tls,
             },
-            args=("--host", t.site_address, "--port", str(http)),
-            ports=((t.site_address, http, "tcp"),),
+            args=("--host", t.site_address, "--port", str(http), "--https-port", str(https.port)),
+            ports=((t.site_address, http, "tcp"), (t.site_address, https.port, "tcp")),
             where=t.site_url,
             health=lambda: _http_ok(web_url(t.site_address, http, "/healthz")),
         ),
     ]
+
+
+@dataclass(frozen=True)
+class _HTTPS:
+    """HTTPS settings of the simulated internet and the island (see docs/https.md)."""
+
+    port: int
+    upstream_config: dict[str, Any]
+    upstream_ports: tuple[Port, ...]
+    upstream_where: str
+    site_tls: dict[str, Any]
+    upstream_health: Callable[[], list[Awaitable[None]]]
+
+
+def _https(t: Topology, internet_address: str, data_dir: Path | None) -> _HTTPS:
+    port = https_port(t.http_port)
+    site_tls: dict[str, Any] = {
+        # Kept with the island's data (not run state): a certificate outlives `island down` and a cut.
+        "folder": str(data_dir / TLS_FOLDER) if data_dir else TLS_FOLDER,
+        "name": t.crisis_name,
+        "check_interval": TLS_CHECK_SECONDS,
+    }
+    if pebble.installed() is None:
+        # No public CA: the island serves HTTP only (and HTTPS with a certificate installed by hand).
+        return _HTTPS(port, {}, (), "", {**site_tls, "no_issuer": pebble.not_installed_reason()}, list)
+    upstream = t.upstream_address
+    return _HTTPS(
+        port=port,
+        upstream_config={
+            "https": {"host": upstream, "port": port},
+            "acme": {
+                "directory": f"https://{upstream}:{pebble.ACME_PORT}/dir",
+                "ca_bundle": pebble.LISTENER_CA_FILE,
+                "pebble_dns": f"{upstream}:{t.dns_port}",
+            },
+        },
+        upstream_ports=(
+            (upstream, port, "tcp"),
+            (upstream, pebble.ACME_PORT, "tcp"),
+            (upstream, pebble.MANAGEMENT_PORT, "tcp"),
+        ),
+        upstream_where=f", HTTPS {upstream}:{port}, public CA (Pebble) {upstream}:{pebble.ACME_PORT}",
+        site_tls={
+            **site_tls,
+            "roots": pebble.PUBLIC_CA_FILE,
+            "issuer_url": web_url(internet_address, t.http_port, "/api/island-certificate"),
+            "issuer_host": "www.kommun.example",
+        },
+        upstream_health=lambda: [_tls_open(upstream, port)],
+    )
+
+
+async def _tls_open(host: str, port: int) -> None:
+    """The municipality's HTTPS port is open: it has its certificate from the public CA."""
+    _, writer = await asyncio.open_connection(host, port)
+    writer.close()

@@ -10,6 +10,7 @@ from pathlib import Path
 from services.crisis_site.accounts import AccountError, add_editor
 from services.crisis_site.store import Store
 
+from .certificates import register as register_certificates
 from .state import StateDir
 
 
@@ -61,3 +62,4 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--password-stdin", action="store_true", help="read the password from the first line of stdin"
     )
     add.set_defaults(func=cmd_add_editor)
+    register_certificates(site_sub)

@@ -11,7 +11,7 @@ import socket
 
 import pytest
 
-TIERS = ("e2e", "netns", "docker", "browser", "hostile")
+TIERS = ("e2e", "netns", "docker", "browser", "hostile", "https")
 
 
 def required(tier: str) -> bool:
@@ -36,3 +36,10 @@ def loopback_network_reason(net: str) -> str | None:
     except OSError as exc:
         return f"cannot bind {net}.0.1 ({exc.strerror}); the local backend needs the whole 127.0.0.0/8 on loopback"
     return None
+
+
+def pebble_reason() -> str | None:
+    """The HTTPS tier needs Pebble, the simulated internet's public CA (Debian package `pebble`)."""
+    from services.upstream.pebble import installed, not_installed_reason
+
+    return None if installed() else not_installed_reason()

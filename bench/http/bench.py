@@ -5,8 +5,11 @@ core 1. Both are measured as a phone asks: GET / with Accept-Encoding: gzip, so 
 the same compressed bytes (nginx from a .gz file with gzip_static) with the same headers.
 These machines are shared and noisy: the ratio is what counts, never a bare number.
 
-Prints per server and connection count the requests per second and p99 latency, and ends with
+Prints per server and connection count the requests per second and p99 latency, then
     http crisis-page rps: island=N nginx=M ratio=R
+and the same over HTTPS (bench/http/tls_bench.py), with new TLS handshakes per second:
+    https new TLS handshakes per second: island=N nginx=M ratio=R
+    https crisis-page rps: island=N nginx=M ratio=R
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import os
 import re
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -23,6 +27,8 @@ import time
 import urllib.request
 from pathlib import Path
 from statistics import median
+
+import tls_bench  # beside this file (the script's folder is on sys.path)
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
@@ -52,14 +58,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_up(url: str, proc: subprocess.Popen, timeout: float = 30.0) -> None:
+def _unverified() -> ssl.SSLContext:
+    """The bench's own certificate is not checked here (the tests check the real ones)."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def wait_up(url: str, proc: subprocess.Popen, timeout: float = 30.0, insecure: bool = False) -> None:
     deadline = time.monotonic() + timeout
     last: OSError | None = None
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise SystemExit(f"bench-http: the server exited ({proc.returncode}) before it answered {url}")
         try:
-            urllib.request.urlopen(url, timeout=1).read()
+            urllib.request.urlopen(url, timeout=1, context=_unverified() if insecure else None).read()
             return
         except OSError as exc:
             last = exc
@@ -67,13 +81,15 @@ def wait_up(url: str, proc: subprocess.Popen, timeout: float = 30.0) -> None:
     raise SystemExit(f"bench-http: {url} did not answer within {timeout:g} s ({last})")
 
 
-def fetch(url: str) -> tuple[bytes, dict[str, str]]:
+def fetch(url: str, insecure: bool = False) -> tuple[bytes, dict[str, str]]:
     request = urllib.request.Request(url, headers={"Accept-Encoding": "gzip"})
-    with urllib.request.urlopen(request, timeout=5) as response:
+    with urllib.request.urlopen(request, timeout=5, context=_unverified() if insecure else None) as response:
         return response.read(), {k.lower(): v for k, v in response.getheaders()}
 
 
-def nginx_config(folder: Path, port: int, headers: dict[str, str]) -> Path:
+def nginx_config(
+    folder: Path, port: int, headers: dict[str, str], https: tuple[int, str] | None = None
+) -> Path:
     # The same response headers as the site sends, so both move the same bytes.
     same = "".join(
         f'    add_header {name} "{headers[name]}" always;\n'
@@ -88,6 +104,12 @@ def nginx_config(folder: Path, port: int, headers: dict[str, str]) -> Path:
         )
         if name in headers
     )
+    https_server = ""
+    if https is not None:  # the same page over TLS (bench/http/tls_bench.py)
+        https_server = (
+            f"  server {{\n    listen {HOST}:{https[0]} ssl reuseport;\n{https[1]}    root {folder}/www;\n"
+            f"    location = / {{\n      gzip_static on;\n      try_files /index.html =404;\n{same}    }}\n  }}"
+        )
     conf = folder / "nginx.conf"
     conf.write_text(
         f"""
@@ -115,6 +137,7 @@ http {{
       try_files /index.html =404;
 {same}    }}
   }}
+{https_server}
 }}
 """,
         encoding="utf-8",
@@ -147,7 +170,9 @@ def cpu_seconds(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def wrk(url: str, connections: int, seconds: int, server_pid: int | None = None) -> tuple[float, float]:
+def wrk(
+    url: str, connections: int, seconds: int, server_pid: int | None = None, headers: tuple[str, ...] = ()
+) -> tuple[float, float]:
     """(requests per second, p99 latency in ms) from wrk pinned to core 1."""
     cpu_before = cpu_seconds(server_pid) if server_pid else 0.0
     out = subprocess.run(
@@ -164,6 +189,7 @@ def wrk(url: str, connections: int, seconds: int, server_pid: int | None = None)
             "--latency",
             "-H",
             ACCEPT,
+            *(arg for header in headers for arg in ("-H", header)),
             url,
         ],
         capture_output=True,
@@ -185,7 +211,12 @@ def wrk(url: str, connections: int, seconds: int, server_pid: int | None = None)
     return rps, p99
 
 
-CPU_COST: dict[str, list[float]] = {}  # url -> requests per CPU-second of the server, per run
+CPU_COST: dict[str, list[float]] = {}
+# wrk is one client address with hundreds of connections; the site's per-address cap is for phones.
+BENCH_CLIENT_LIMIT = (
+    "--connections-per-address",
+    "1024",
+)  # url -> requests per CPU-second of the server, per run
 
 
 def main() -> int:
@@ -210,6 +241,8 @@ def main() -> int:
     procs: list[subprocess.Popen] = []
     try:
         site_port, nginx_port = free_port(), free_port()
+        tls_site_http, tls_site_port, nginx_tls_port = free_port(), free_port(), free_port()
+        roots, pair = tls_bench.certificate(folder)
         site = subprocess.Popen(
             [
                 "taskset",
@@ -222,6 +255,7 @@ def main() -> int:
                 HOST,
                 "--port",
                 str(site_port),
+                *BENCH_CLIENT_LIMIT,
             ],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
@@ -238,7 +272,7 @@ def main() -> int:
         (folder / "tmp").mkdir()
         (folder / "www" / "index.html").write_bytes(_gzip.decompress(gz))
         (folder / "www" / "index.html.gz").write_bytes(gz)
-        conf = nginx_config(folder, nginx_port, headers)
+        conf = nginx_config(folder, nginx_port, headers, (nginx_tls_port, tls_bench.nginx_ssl(pair)))
         nginx = subprocess.Popen(
             ["taskset", "-c", "0", nginx_bin, "-c", str(conf), "-p", str(folder)],
             stdout=subprocess.DEVNULL,
@@ -290,6 +324,32 @@ def main() -> int:
             f"nginx={median(p for _, p in runs[('nginx', 256)]):.2f}ms"
         )
         print(f"http crisis-page rps: island={island:.0f} nginx={ng:.0f} ratio={median(ratios):.2f}")
+
+        # HTTPS: the island's TLS port (its own process, the same site) against nginx's, same certificate.
+        tls_site = tls_bench.start_site(
+            folder,
+            HOST,
+            tls_site_http,
+            tls_site_port,
+            tls_bench.site_config(folder, roots),
+            BENCH_CLIENT_LIMIT,
+        )
+        procs.append(tls_site)
+        wait_up(f"http://{HOST}:{tls_site_http}/healthz", tls_site)
+        urls = {"island": f"https://{HOST}:{tls_site_port}/", "nginx": f"https://{HOST}:{nginx_tls_port}/"}
+        for name, url in urls.items():
+            wait_up(url, tls_site if name == "island" else nginx, insecure=True)
+            body, _ = fetch(url, insecure=True)
+            assert body == gz, f"{name} must send the same bytes over HTTPS"
+        tls_bench.measure(
+            wrk,
+            urls,
+            {"island": tls_site.pid, "nginx": nginx.pid},
+            args.connections,
+            args.seconds,
+            args.rounds,
+            CPU_COST,
+        )
     finally:
         for proc in procs:
             proc.terminate()

@@ -9,6 +9,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from services.tls import https_port
+from services.upstream.pebble import public_ca
+
 from ..contract import PLACES, Operation, Outcome
 from ..probes import Place, Prober
 from ..service_specs import ServiceSpec, island_services
@@ -98,7 +101,15 @@ class LocalBackend(Backend):
     def _place(self, name: str) -> Place:
         t = self.addresses
         source = t.places.get(name, t.resident_address)
-        return Place(t.resolver_address, t.dns_port, t.http_port, source_address=source, hosts=dict(t.places))
+        return Place(
+            t.resolver_address,
+            t.dns_port,
+            t.http_port,
+            source_address=source,
+            hosts=dict(t.places),
+            https_port=https_port(t.http_port),
+            ca_file=public_ca(self.state.path),
+        )
 
     async def probe(self, probe: Operation) -> Outcome:
         prober = self._probers.get(probe.place)

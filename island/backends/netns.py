@@ -21,6 +21,8 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
+from services.upstream.pebble import public_ca
+
 from ..contract import PLACES, Operation, Outcome
 from ..probes import Place, Prober
 from ..service_specs import ServiceSpec, island_services
@@ -182,7 +184,13 @@ class NetnsBackend(Backend):
         prober = self._probers.get(probe.place)
         if prober is None:
             t = self.addresses
-            place = Place(t.resolver_address, t.dns_port, t.http_port, hosts=dict(t.places))
+            place = Place(
+                t.resolver_address,
+                t.dns_port,
+                t.http_port,
+                hosts=dict(t.places),
+                ca_file=public_ca(self.state.path),
+            )
             prober = self._probers[probe.place] = await loop.run(lambda: _make_prober(place, t.crisis_name))
         return await loop.run(lambda: prober.run(probe))
 

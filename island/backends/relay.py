@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.tls import https_port
+
 from ..service_specs import ServiceSpec, dns_ok
 from ..state import StateDir
 from ..topology import Addresses
@@ -35,7 +37,7 @@ def relay_spec(addresses: Addresses, state: StateDir) -> ServiceSpec:
             "listen_host": relay,
             "target_host": t.upstream_address,
             "udp_ports": [t.dns_port],
-            "tcp_ports": sorted({t.dns_port, t.http_port}),
+            "tcp_ports": sorted({t.dns_port, t.http_port, https_port(t.http_port)}),
             "control_socket": control_socket(state),
             "dns_port": t.dns_port,
         },
@@ -44,6 +46,7 @@ def relay_spec(addresses: Addresses, state: StateDir) -> ServiceSpec:
             (relay, t.dns_port, "udp"),
             (relay, t.dns_port, "tcp"),
             (relay, t.http_port, "tcp"),
+            (relay, https_port(t.http_port), "tcp"),
         ),
         where=f"{relay} -> {t.upstream_address}",
         health=lambda: dns_ok("www.kommun.example", relay, t.dns_port),

@@ -72,6 +72,8 @@ class Result:
     backend: str
     phases: tuple[PhaseResult, ...]
     problems: tuple[str, ...] = field(default=())
+    # Said in the report, not failing it (e.g. the island's certificate would expire during such a cut).
+    warnings: tuple[str, ...] = field(default=())
 
     @property
     def passed(self) -> bool:

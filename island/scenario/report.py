@@ -88,6 +88,8 @@ def render_text(result: Result) -> str:
         out.append("")
     for problem in result.problems:
         out.append(f"! {problem}")
+    for warning in result.warnings:
+        out.append(f"Warning: {warning}")
     verdict = (
         "PASSED: every required check held." if result.passed else "FAILED: a required check did not hold."
     )
@@ -122,5 +124,7 @@ def render_markdown(result: Result, timeline: str | None = None) -> str:
         out += ["", *notes, ""] if notes else [""]
     for problem in result.problems:
         out.append(f"- error: {problem}")
+    for warning in result.warnings:
+        out.append(f"- **warning**: {warning}")
     out.append(f"**Verdict: {verdict}**")
     return "\n".join(out) + "\n"

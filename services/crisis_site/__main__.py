@@ -10,6 +10,7 @@ from pathlib import Path
 
 from services.crisis_site.app import DEMO_CONTENT, SiteConfig, create_app
 from services.crisis_site.content import ContentError
+from services.crisis_site.tls import SiteTLSConfig
 from services.ports import is_taken
 
 
@@ -49,6 +50,7 @@ def parser() -> argparse.ArgumentParser:
         default=30.0,
         help="days after which safe-and-well records are deleted for real (default 30)",
     )
+    p.add_argument("--https-port", type=int, default=None, help="serve HTTPS here too (needs a tls object)")
     p.add_argument(
         "--head-timeout",
         type=float,
@@ -76,12 +78,14 @@ def _apply_config(args: argparse.Namespace, p: argparse.ArgumentParser) -> None:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         p.error(f"cannot read --config {path}: {exc}")
-    known = {"db", "feed", "feed_host", "poll_interval", "content", "crisis_name", "resolver_metrics"}
+    known = {"db", "feed", "feed_host", "poll_interval", "content", "crisis_name", "resolver_metrics", "tls"}
     unknown = set(data) - known
     if not isinstance(data, dict) or unknown:
         p.error(f"--config {path}: unknown keys {sorted(unknown)}; known: {sorted(known)}")
     for key, value in data.items():
-        if getattr(args, key) == p.get_default(key):  # the command line wins
+        if key == "tls":  # the island's certificate: its folder, name, the public CA, the renewal service
+            args.tls = SiteTLSConfig.from_settings(value, path.parent, args.host, args.https_port or 0)
+        elif getattr(args, key) == p.get_default(key):  # the command line wins
             setattr(args, key, value)
     if args.db != ":memory:" and not Path(args.db).is_absolute():
         args.db = str(path.parent / args.db)
@@ -90,6 +94,7 @@ def _apply_config(args: argparse.Namespace, p: argparse.ArgumentParser) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = parser()
     args = p.parse_args(argv)
+    args.tls = None
     if args.config:
         _apply_config(args, p)
     if args.registry_days <= 0:
@@ -128,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     # inside the HTTP protocol. Without httptools, uvicorn's h11 protocol bounds the head instead.
     limits = HttpLimits(head_timeout=args.head_timeout, connections_per_address=args.connections_per_address)
     http = protocol_class(app.fast_path, limits)
-    uvicorn.run(
+    settings = uvicorn.Config(
         app,
         host=args.host,
         port=args.port,
@@ -142,6 +147,14 @@ def main(argv: list[str] | None = None) -> int:
         h11_max_incomplete_event_size=limits.max_head,
         timeout_keep_alive=5,
     )
+    if args.tls is None or not args.https_port:
+        uvicorn.Server(settings).run()
+        return 0
+    # HTTPS beside HTTP, same app and protocol: the same cached bytes and headers on both.
+    from services.crisis_site.tls import SiteTLS
+    from services.tls.listener import ServerWithTLS, TLSPort
+
+    ServerWithTLS(settings, TLSPort(args.host, args.https_port), SiteTLS(args.tls)).run()
     return 0
 
 

@@ -22,9 +22,22 @@ class Listen(_Model):
     port: int = Field(ge=1, le=65535)
 
 
+class ACME(_Model):
+    # Pebble's ACME directory and the CA file its HTTPS port is checked against.
+    directory: str
+    ca_bundle: Path
+    # Where the municipality's own sites keep their key and certificate.
+    certificate_file: Path = Path("upstream-site.pem")
+    # Run Pebble here, validating against this DNS server (host:port); None: an ACME CA runs elsewhere.
+    pebble_dns: str | None = None
+
+
 class UpstreamConfig(_Model):
     dns: Listen
     http: Listen
+    # HTTPS for the municipality's sites, with certificates from the public CA by ACME; off when left out.
+    https: Listen | None = None
+    acme: ACME | None = None
     # Where outside names point: the internet's web servers as the island reaches them.
     web_address: str
     # Zone origin -> zone data; the bundled simulated internet when left out.
@@ -50,7 +63,12 @@ def load_config(path: str | Path) -> UpstreamConfig:
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return UpstreamConfig.model_validate(raw)
+        config = UpstreamConfig.model_validate(raw)
+        if config.acme is not None and not config.acme.ca_bundle.is_absolute():
+            config.acme.ca_bundle = path.parent / config.acme.ca_bundle
+        if config.acme is not None and not config.acme.certificate_file.is_absolute():
+            config.acme.certificate_file = path.parent / config.acme.certificate_file
+        return config
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: cannot read upstream configuration: {exc}") from exc
     except ValidationError as exc:

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-from dnslib import RCODE, DNSRecord
+from dnslib import QTYPE, RCODE, RR, TXT, DNSRecord
 
 from services.dns import Zones, reply_to
 
+from .acme_issuer import ChallengeRecords
+
 
 class AuthoritativeDNS:
-    def __init__(self, zones: Zones) -> None:
+    def __init__(self, zones: Zones, challenges: ChallengeRecords | None = None) -> None:
         self.zones = zones
+        self.challenges = challenges or ChallengeRecords()
 
     async def handle(self, query: DNSRecord, client: tuple[str, int], transport: str) -> DNSRecord:
+        if query.q.qtype == QTYPE.TXT:  # ACME DNS-01 records of an order being validated
+            values = self.challenges.get(str(query.q.qname))
+            if values:
+                reply = reply_to(query, authoritative=True)
+                for value in values:
+                    reply.add_answer(RR(query.q.qname, QTYPE.TXT, ttl=0, rdata=TXT(value)))
+                return reply
         zone = self.zones.find(query.q.qname)
         if zone is None:
             # Not a name the simulated internet has: as the root would say.

@@ -9,18 +9,26 @@ from fastapi import FastAPI
 
 from services.dns import DNSServer
 
+from .acme_issuer import CentralIssuer, ChallengeRecords
 from .config import UpstreamConfig
 from .dns import AuthoritativeDNS
-from .web import create_app
+from .https import MUNICIPALITY_ZONE, MunicipalityTLS, add_https
+from .web import MUNICIPALITY_HOSTS, create_app
 
 
 def create_upstream_app(config: UpstreamConfig) -> FastAPI:
     app = create_app()
     zones = config.build_zones()
+    records = ChallengeRecords()
+    app.state.tls_keeper = None
+    if config.https is not None and config.acme is not None:
+        issuer = CentralIssuer(config.acme.directory, config.acme.ca_bundle, MUNICIPALITY_ZONE, records)
+        add_https(app, issuer, MUNICIPALITY_HOSTS)
+        app.state.tls_keeper = MunicipalityTLS(issuer, config.acme.certificate_file)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        dns = DNSServer(AuthoritativeDNS(zones).handle, config.dns.host, config.dns.port)
+        dns = DNSServer(AuthoritativeDNS(zones, records).handle, config.dns.host, config.dns.port)
         await dns.start()
         try:
             yield

@@ -128,12 +128,12 @@ def chromium_launch(status: dict, folder: Path, net: str) -> tuple[str, list[str
     )
 
 
-def launch_chromium(playwright: Any, status: dict, folder: Path, net: str) -> Any:
+def launch_chromium(playwright: Any, status: dict, folder: Path, net: str, more: list[str] = ()) -> Any:
     executable, extra, how = chromium_launch(status, folder, net)
     print(f"name resolution: {how}")
     return playwright.chromium.launch(
         executable_path=executable,
-        args=[*FLAGS, *extra],
+        args=[*FLAGS, *extra, *more],
         headless=True,
         env={**os.environ, "HOME": str(folder)},
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -175,7 +176,7 @@ def test_full_outage_scenario_passes_with_the_crisis_page_at_100_percent(
     assert bank_page and not any(op["status"] == "ok" for op in bank_page), (
         "the cut is real: the bank's page fails"
     )
-    assert "outside-page  recorded" in run.stdout
+    assert re.search(r"outside-page +recorded", run.stdout)  # recorded, not required (whatever the widths)
     kinds = [e["kind"] for e in journal["events"]]
     assert kinds.count("fault-on") == 1 and kinds.count("fault-off") == 1
     assert (tmp_path / "full-outage" / "report.txt").read_text().startswith("Scenario: Full outage")

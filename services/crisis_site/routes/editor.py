@@ -30,6 +30,7 @@ from services.crisis_site.sessions import (
     token_hash,
 )
 from services.crisis_site.site import Site
+from services.crisis_site.tls_notice import editor_notice
 from services.crisis_site.workers import Busy
 
 LOGIN_CSRF_COOKIE = "krisinfo_login_csrf"
@@ -44,6 +45,7 @@ def render(site: Site, name: str, status: int = 200, **context: Any) -> HTMLResp
         municipality=site.store.content().municipality,
         labels=LABELS,
         choices=CHOICES,
+        tls_notice=editor_notice(),
         **context,
     )
     return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
