@@ -208,7 +208,7 @@ class _HTTPS:
     upstream_health: Callable[[], list[Awaitable[None]]]
 
 
-def _https(t: Topology, internet_address: str, data_dir: Path | None) -> _HTTPS:
+def _https(t: Addresses, internet_address: str, data_dir: Path | None) -> _HTTPS:
     port = https_port(t.http_port)
     site_tls: dict[str, Any] = {
         # Kept with the island's data (not run state): a certificate outlives `island down` and a cut.

@@ -21,7 +21,7 @@ def no_pebble(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_the_simulated_internet_has_no_public_ca_and_the_site_says_why(no_pebble: None) -> None:
-    upstream, _, site = island_services(local_addresses("127.157", privileged=False))
+    upstream, _, site = island_services(local_addresses(net="127.157", privileged=False))
     assert upstream.config is not None and "https" not in upstream.config and "acme" not in upstream.config
     assert site.config is not None
     assert site.config["tls"]["no_issuer"] == (
