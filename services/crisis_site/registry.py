@@ -64,6 +64,14 @@ CREATE UNIQUE INDEX IF NOT EXISTS registry_updates_once ON registry_updates (rec
 -- Append-only: an update once written is never changed.
 CREATE TRIGGER IF NOT EXISTS registry_updates_append_only BEFORE UPDATE ON registry_updates
 BEGIN SELECT RAISE(ABORT, 'registry updates are append-only'); END;
+-- Records deleted here or elsewhere in the region, by their code's hash, until they would have
+-- expired: a message for a deleted record arriving late from another island must not bring it back.
+CREATE TABLE IF NOT EXISTS registry_deletions (code_hash TEXT PRIMARY KEY, expires REAL NOT NULL);
+CREATE TRIGGER IF NOT EXISTS registry_records_deleted AFTER DELETE ON registry_records
+BEGIN INSERT OR IGNORE INTO registry_deletions (code_hash, expires) VALUES (OLD.code_hash, OLD.expires); END;
+-- Holds a row only inside apply_note/apply_deletion's transaction (never committed): the region's
+-- outbox triggers (services/region/outbox.py) skip what arrived from elsewhere.
+CREATE TABLE IF NOT EXISTS registry_applying (one INTEGER PRIMARY KEY CHECK (one = 1));
 """
 
 # Files made before PFIF import lack the pfif_id columns.
@@ -386,6 +394,7 @@ class Registry:
 
     def _purge(self, db: sqlite3.Connection) -> None:
         db.execute("DELETE FROM registry_records WHERE expires <= ?", (self._clock(),))
+        db.execute("DELETE FROM registry_deletions WHERE expires <= ?", (self._clock(),))
 
     def register(self, name: str, identifier: str, presets: list[str], text: str = "") -> str:
         """Store a new record; returns its private code once the commit is durable."""
@@ -517,6 +526,74 @@ class Registry:
             return added
 
         return self._transaction(work)
+
+    # Events from the other islands of the region (services/region) ---------------------------
+    def _applying(self, work):
+        """Run `work` in one transaction marked as applying a remote event (see registry_applying)."""
+
+        def marked(db: sqlite3.Connection):
+            db.execute("INSERT INTO registry_applying (one) VALUES (1)")
+            try:
+                return work(db)
+            finally:
+                db.execute("DELETE FROM registry_applying")
+
+        return self._transaction(marked)
+
+    def apply_note(self, record: PortableRecord, update: PortableUpdate) -> bool:
+        """One message for one record, from another island (checked by the caller); True if it was new.
+
+        Creates the record when this is the first word of it here. Idempotent (the record is known by
+        its code's hash, the message by its time and words), and a record deleted anywhere stays
+        deleted: a late message for it changes nothing.
+        """
+
+        def work(db: sqlite3.Connection) -> bool:
+            now = self._clock()
+            self._purge(db)
+            if (
+                record.expires <= now
+                or db.execute(
+                    "SELECT 1 FROM registry_deletions WHERE code_hash = ?", (record.code_hash,)
+                ).fetchone()
+            ):
+                return False
+            db.execute(
+                "INSERT OR IGNORE INTO registry_records (lookup_key, name, code_hash, created, expires) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (record.key, record.name, record.code_hash, record.created, record.expires),
+            )
+            record_id = db.execute(
+                "SELECT id FROM registry_records WHERE code_hash = ?", (record.code_hash,)
+            ).fetchone()[0]
+            return (
+                db.execute(
+                    "INSERT OR IGNORE INTO registry_updates (record_id, at, presets, text) VALUES (?, ?, ?, ?)",
+                    (record_id, update.at, json.dumps(update.presets), update.text),
+                ).rowcount
+                == 1
+            )
+
+        return self._applying(work)
+
+    def apply_deletion(self, code_hash: str, expires: float) -> bool:
+        """A record deleted on another island: deleted here too, and kept deleted until it would have
+        expired, whatever arrives after. True if this changed anything."""
+
+        def work(db: sqlite3.Connection) -> bool:
+            now = self._clock()
+            self._purge(db)
+            removed = db.execute("DELETE FROM registry_records WHERE code_hash = ?", (code_hash,)).rowcount
+            if expires > now:
+                known = db.execute(
+                    "INSERT OR IGNORE INTO registry_deletions (code_hash, expires) VALUES (?, ?)",
+                    (code_hash, expires),
+                ).rowcount
+            else:
+                known = 0
+            return bool(removed or known)
+
+        return self._applying(work)
 
     def export_lines(self) -> Iterator[str]:
         """Every live record as one JSON line (see export_records)."""
