@@ -1,0 +1,151 @@
+"""A region on loopback with real nats-server processes: 1 hub + 2 islands, replicators in-process."""
+
+from __future__ import annotations
+
+import nats
+import pytest
+from region_helpers import RunningReplicator, eventually, plan, start_region
+
+from services.crisis_site.registry import Registry
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def region(tmp_path):
+    running = start_region(plan(["a", "b"]), tmp_path)
+    yield running
+    running.stop()
+
+
+def found(registry: Registry, name: str, phone: str) -> list[list[str]]:
+    """What a relative sees for name + phone: each record's messages' presets."""
+    return [[p for u in f.updates for p in u.presets] for f in registry.lookup(name, phone)]
+
+
+async def test_a_registration_at_one_island_is_found_at_the_other_and_a_deletion_follows(region):
+    async with (
+        RunningReplicator(region.hub_place()),
+        RunningReplicator(region.island_place("a")) as a,
+        RunningReplicator(region.island_place("b")) as b,
+    ):
+        code = a.registry.register("Åsa Öberg", "070-123 45 67", ["safe"])
+        assert await eventually(lambda: found(b.registry, "asa oberg", "+46701234567") == [["safe"]])
+        # An update made at B with the code from A reaches A.
+        assert b.registry.add_update(code, ["at_point"])
+        assert await eventually(
+            lambda: found(a.registry, "Åsa Öberg", "0701234567") == [["safe", "at_point"]]
+        )
+        assert a.registry.delete(code)
+        assert await eventually(lambda: found(b.registry, "Åsa Öberg", "0701234567") == [])
+        state = (await b.refresh_state()).to_json()
+        assert state["connected"] is True and state["refused"] == 0
+
+
+async def test_islands_keep_writing_with_the_hub_down_and_converge_when_it_returns(region):
+    hub_place = region.hub_place()
+    async with (
+        RunningReplicator(region.island_place("a")) as a,
+        RunningReplicator(region.island_place("b")) as b,
+    ):
+        async with RunningReplicator(hub_place):
+            a.registry.register("Första Person", "0701111111", ["safe"])
+            await eventually(lambda: b.registry.count() == 1)
+        region.hub["n1"].stop()
+        await eventually(lambda: not a.state.connected and not b.state.connected)
+        for n in range(20):  # registrations go on at both islands, answered from their own records
+            a.registry.register(f"Anna {n}", f"07022200{n:02d}", ["safe"])
+            b.registry.register(f"Bertil {n}", f"07033300{n:02d}", ["at_point"])
+        assert found(a.registry, "Anna 7", "0702220007") == [["safe"]]
+        assert a.registry.count() == 21 and b.registry.count() == 21
+        await eventually(lambda: a.state.outbox == 0 and b.state.outbox == 0)  # in the islands' own streams
+
+        region.hub["n1"].start()
+        async with RunningReplicator(hub_place) as hub:
+            await eventually(lambda: a.registry.count() == 41 and b.registry.count() == 41, timeout=40)
+            await eventually(lambda: hub.registry.count() == 41, timeout=40)
+        assert found(a.registry, "Bertil 13", "0703330013") == [["at_point"]]
+        assert found(b.registry, "Anna 13", "0702220013") == [["safe"]]
+        # No duplicates: every record once, with exactly its one message.
+        for registry in (a.registry, b.registry):
+            assert registry.counts()["records"] == 41 and registry.counts()["messages"] == 41
+        assert a.state.refused == b.state.refused == 0
+
+
+async def test_an_island_may_not_publish_on_another_islands_subject(region):
+    island_a, island_b = region.region.island("a"), region.region.island("b")
+    async with RunningReplicator(region.hub_place()), RunningReplicator(region.island_place("b")):
+        a = await nats.connect(f"nats://{island_a.host}:{island_a.client_port}")
+        b = await nats.connect(f"nats://{island_b.host}:{island_b.client_port}")
+        hub_node = region.region.hub[0]
+        hub = await nats.connect(
+            f"nats://{hub_node.host}:{hub_node.client_port}", user="hub", password=region.creds.hub_password()
+        )
+        try:
+            received: list[str] = []
+
+            async def seen(msg) -> None:
+                received.append(msg.subject)
+
+            for client in (b, hub):
+                await client.subscribe("region.>", cb=seen)
+                await client.flush()
+            await eventually(lambda: _interest_reached(region), timeout=10)
+            await a.publish("region.b.registry", b"forged by a")
+            await a.publish("region.hub.messages", b"forged by a")
+            await a.publish("region.a.registry", b"a's own")
+            await a.flush()
+            await eventually(lambda: received.count("region.a.registry") == 2)  # at B and at the hub
+            await b.flush()
+            assert "region.b.registry" not in received and "region.hub.messages" not in received
+            b_stream = await b.jetstream().stream_info("ISLAND_b")
+            assert b_stream.state.messages == 0
+        finally:
+            for client in (a, b, hub):
+                await client.close()
+
+
+def _interest_reached(region) -> bool:
+    import json
+    import urllib.request
+
+    node = region.region.hub[0]
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(f"http://{node.host}:{node.monitor_port}/leafz?subs=1") as answer:
+        leafs = json.loads(answer.read())["leafs"]
+    return len(leafs) == 2
+
+
+async def test_a_bad_event_is_kept_aside_at_the_hub_and_goes_no_further(region):
+    island_a = region.region.island("a")
+    async with (
+        RunningReplicator(region.hub_place()) as hub,
+        RunningReplicator(region.island_place("a")) as a,
+        RunningReplicator(region.island_place("b")) as b,
+    ):
+        a.registry.register("Cecilia Ek", "0704444444", ["safe"])
+        await eventually(lambda: b.registry.count() == 1)
+        before = b.registry.counts()
+        client = await nats.connect(f"nats://{island_a.host}:{island_a.client_port}")
+        try:
+            js = client.jetstream()
+            await js.publish("region.a.registry", b"{not json")
+            await js.publish("region.a.registry", b'{"v": 99, "id": "x", "origin": "a", "kind": "note"}')
+            # Island A speaking for island B on its own subject.
+            await js.publish(
+                "region.a.registry",
+                b'{"v": 1, "id": "d-x", "origin": "b", "kind": "delete", "code_hash": "'
+                + b"0" * 64
+                + b'", "expires": 1e12}',
+            )
+        finally:
+            await client.close()
+        await eventually(lambda: hub.quarantine.count() == 3)
+        reasons = sorted(r.reason for r in hub.quarantine.entries())
+        assert reasons == ["not JSON", "origin b published on a's subject", "unknown version 99"]
+        assert 'region_events_refused_total{place="hub"} 3' in (await hub.refresh_state()).to_prometheus()
+        # A write after the bad events still flows; nothing else changed at B, nothing refused there.
+        a.registry.register("David Ek", "0705555555", ["safe"])
+        await eventually(lambda: b.registry.count() == 2)
+        assert b.registry.counts()["records"] == before["records"] + 1
+        assert b.quarantine.count() == 0
