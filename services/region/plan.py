@@ -5,7 +5,11 @@ Everything else (server configurations, credentials, streams) is rendered from t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
 
 from services.region.subjects import check_island_name
 
@@ -57,3 +61,32 @@ class Region:
 
     def display_names(self) -> dict[str, str]:
         return {i.name: i.display for i in self.islands}
+
+
+def from_dict(data: dict[str, Any]) -> Region:
+    """A Region from its file form (YAML or JSON), e.g.:
+
+    name: odrift
+    retention_days: 30
+    hub: [{name: n1, host: 10.20.0.1, client_port: 4222, leaf_port: 7422, cluster_port: 6222, monitor_port: 8222}]
+    islands: [{name: skolan, display: Skolan, host: 10.20.1.1, client_port: 4222, monitor_port: 8222}]
+    """
+    return Region(
+        name=str(data["name"]),
+        hub=tuple(HubNode(**node) for node in data["hub"]),
+        islands=tuple(IslandNode(**island) for island in data["islands"]),
+        retention=float(data.get("retention_days", DEFAULT_RETENTION / 86400)) * 86400,
+    )
+
+
+def to_dict(region: Region) -> dict[str, Any]:
+    return {
+        "name": region.name,
+        "retention_days": region.retention / 86400,
+        "hub": [asdict(n) for n in region.hub],
+        "islands": [asdict(i) for i in region.islands],
+    }
+
+
+def load(path: Path) -> Region:
+    return from_dict(yaml.safe_load(path.read_text()))

@@ -24,7 +24,7 @@ NET_BASE = int(os.environ.get("ISLAND_TEST_NET_BASE", "43"))
 _subnets = itertools.count(200 + os.getpid() % 40)
 
 
-def _free_port(host: str) -> int:
+def free_port(host: str) -> int:
     with socket.socket() as s:
         s.bind((host, 0))
         return s.getsockname()[1]
@@ -35,11 +35,11 @@ def plan(islands: list[str], hub_nodes: int = 1, retention: float = 3600.0) -> R
     hub = []
     for n in range(hub_nodes):
         host = f"127.{NET_BASE}.{subnet}.{1 + n}"
-        hub.append(HubNode(f"n{n + 1}", host, *(_free_port(host) for _ in range(4))))
+        hub.append(HubNode(f"n{n + 1}", host, *(free_port(host) for _ in range(4))))
     nodes = []
     for i, name in enumerate(islands):
         host = f"127.{NET_BASE}.{subnet}.{10 + i}"
-        nodes.append(IslandNode(name, f"Ö {name.upper()}", host, _free_port(host), _free_port(host)))
+        nodes.append(IslandNode(name, f"Ö {name.upper()}", host, free_port(host), free_port(host)))
     return Region("test", tuple(hub), tuple(nodes), retention)
 
 

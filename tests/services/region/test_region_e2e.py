@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import nats
 import pytest
 from region_helpers import RunningReplicator, eventually, plan, start_region
 
+from services.crisis_site.content import Info, Message
 from services.crisis_site.registry import Registry
+from services.crisis_site.store import Store
 
 pytestmark = pytest.mark.e2e
 
@@ -89,17 +93,19 @@ async def test_an_island_may_not_publish_on_another_islands_subject(region):
 
             for client in (b, hub):
                 await client.subscribe("region.>", cb=seen)
+                await client.subscribe("relay.>", cb=seen)
                 await client.flush()
             await eventually(lambda: _interest_reached(region), timeout=10)
-            await a.publish("region.b.registry", b"forged by a")
-            await a.publish("region.hub.messages", b"forged by a")
+            forged = ["region.b.registry", "relay.b.registry", "relay.hub.messages"]
+            for subject in forged:
+                await a.publish(subject, b"forged by a")
             await a.publish("region.a.registry", b"a's own")
             await a.flush()
             await eventually(lambda: received.count("region.a.registry") == 2)  # at B and at the hub
             await b.flush()
-            assert "region.b.registry" not in received and "region.hub.messages" not in received
-            b_stream = await b.jetstream().stream_info("ISLAND_b")
-            assert b_stream.state.messages == 0
+            assert not set(forged) & set(received)
+            assert (await b.jetstream().stream_info("ISLAND_b")).state.messages == 0
+            assert (await hub.jetstream().stream_info("REGION")).state.messages == 0
         finally:
             for client in (a, b, hub):
                 await client.close()
@@ -149,3 +155,48 @@ async def test_a_bad_event_is_kept_aside_at_the_hub_and_goes_no_further(region):
         await eventually(lambda: b.registry.count() == 2)
         assert b.registry.counts()["records"] == before["records"] + 1
         assert b.quarantine.count() == 0
+
+
+def crisis_message(identifier: str, headline: str) -> Message:
+    return Message(
+        identifier=identifier,
+        sender="Krisledningen",
+        sent=datetime.now(UTC),
+        area="Ödrift kommun",
+        severity="Severe",
+        info=[Info(headline=headline, description="Mer information kommer.")],
+    )
+
+
+def headlines(store: Store) -> dict[str, str]:
+    """What the page shows: each active message's headline and sender."""
+    return {m.info[0].headline: m.sender for m in store.content().messages}
+
+
+async def test_crisis_messages_from_the_hub_reach_every_island_and_an_islands_go_up_with_its_name(
+    region, tmp_path
+):
+    stores = {place: Store(tmp_path / f"{place}-site.sqlite") for place in ("hub", "a", "b")}
+    hub_place = region.hub_place(store_path=str(tmp_path / "hub-site.sqlite"))
+    try:
+        async with (
+            RunningReplicator(hub_place),
+            RunningReplicator(region.island_place("a", store_path=str(tmp_path / "a-site.sqlite"))),
+            RunningReplicator(region.island_place("b", store_path=str(tmp_path / "b-site.sqlite"))),
+        ):
+            # An editor at the hub publishes; an editor at island A publishes under the same identifier.
+            stores["hub"].save_island_message(crisis_message("vma-1", "Koka vattnet"), "kim", "publish", "")
+            stores["a"].save_island_message(crisis_message("vma-1", "Skolan är öppen"), "eva", "publish", "")
+            for island in ("a", "b"):
+                await eventually(lambda island=island: "Koka vattnet" in headlines(stores[island]))
+            await eventually(lambda: "Skolan är öppen" in headlines(stores["hub"]))
+            assert headlines(stores["hub"])["Skolan är öppen"] == "Krisledningen – Ö A"
+            # A's own message is still A's; B does not get A's message (it goes up to the hub only).
+            assert headlines(stores["a"]) == {
+                "Koka vattnet": "Krisledningen",
+                "Skolan är öppen": "Krisledningen",
+            }
+            assert headlines(stores["b"]) == {"Koka vattnet": "Krisledningen"}
+    finally:
+        for store in stores.values():
+            store.close()
