@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -63,12 +64,12 @@ class Place:
         return [f"nats://{island.host}:{island.client_port}"]
 
     @property
-    def monitor(self) -> str:
+    def monitors(self) -> list[str]:
+        """Where this place's servers report their leaf-node links (every hub node)."""
         if self.is_hub:
-            node = self.region.hub[0]
-            return f"{node.host}:{node.monitor_port}"
+            return [f"{n.host}:{n.monitor_port}" for n in self.region.hub]
         island = self.region.island(self.here)
-        return f"{island.host}:{island.monitor_port}"
+        return [f"{island.host}:{island.monitor_port}"]
 
 
 def save_message(store: Store):
@@ -227,6 +228,8 @@ class Replicator:
         except NatsError:  # that place cut off (no responders): the others go on
             await asyncio.sleep(FETCH_WAIT)
             return 0
+        if not batch:  # only status messages came back (a leader election at the hub)
+            return 0
         received = [(m.subject, m.data, m.metadata.sequence.stream) for m in batch]
         outcomes = await asyncio.to_thread(self._apply_all, received)
         if self.place.is_hub:  # relay what the hub accepted, so every island gets it
@@ -274,11 +277,14 @@ class Replicator:
         return s
 
     def _leaf_links(self) -> int:
-        try:
-            with _LOCAL.open(f"http://{self.place.monitor}/leafz", timeout=1) as answer:
-                return int(json.loads(answer.read()).get("leafnodes", 0))
-        except (OSError, ValueError):
-            return 0
+        links = 0
+        for monitor in self.place.monitors:
+            try:
+                with _LOCAL.open(f"http://{monitor}/leafz", timeout=1) as answer:
+                    links += int(json.loads(answer.read()).get("leafnodes", 0))
+            except (OSError, ValueError):
+                continue  # that node is down: the others count
+        return links
 
     async def run(self, stop: asyncio.Event, state_every: float = 1.0) -> None:
         next_state = 0.0
@@ -292,6 +298,9 @@ class Replicator:
             except (NatsError, TimeoutError, OSError):
                 # This place's own server restarting: the client reconnects; nothing is lost (the
                 # outbox row stays until stored, the consumer redelivers what was not acknowledged).
+                busy = 0
+            except Exception as exc:  # noqa: BLE001 - the replicator outlives any one bad round
+                print(f"region replicator {self.place.here}: {exc!r}", file=sys.stderr, flush=True)
                 busy = 0
             if not busy:
                 try:

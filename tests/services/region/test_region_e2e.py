@@ -200,3 +200,22 @@ async def test_crisis_messages_from_the_hub_reach_every_island_and_an_islands_go
     finally:
         for store in stores.values():
             store.close()
+
+
+async def test_a_three_node_hub_keeps_the_region_going_with_one_node_down(tmp_path):
+    running = start_region(plan(["a", "b"], hub_nodes=3), tmp_path)
+    try:
+        async with (
+            RunningReplicator(running.hub_place()) as hub,
+            RunningReplicator(running.island_place("a")) as a,
+            RunningReplicator(running.island_place("b")) as b,
+        ):
+            a.registry.register("Före Stopp", "0706666666", ["safe"])
+            await eventually(lambda: b.registry.count() == 1, timeout=40)
+            running.hub["n1"].stop()
+            a.registry.register("Under Stopp", "0707777777", ["safe"])
+            b.registry.register("Också Under", "0708888888", ["at_point"])
+            await eventually(lambda: a.registry.count() == 3 and b.registry.count() == 3, timeout=40)
+            assert (await hub.refresh_state()).connected and hub.registry.count() == 3
+    finally:
+        running.stop()

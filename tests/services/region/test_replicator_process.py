@@ -21,6 +21,11 @@ pytestmark = pytest.mark.e2e
 _LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
+def metrics_at(address: str) -> str:
+    with _LOCAL.open(f"http://{address}/metrics", timeout=5) as answer:
+        return answer.read().decode()
+
+
 def wait_for(check, timeout=30.0):
     deadline = time.monotonic() + timeout
     while not (value := check()):
@@ -67,6 +72,10 @@ def test_replicator_processes_carry_a_registration_and_report_their_state(tmp_pa
                     ]
                 )
             )
+
+        def metrics() -> str:
+            return metrics_at(metrics_b)
+
         a, b = Registry(tmp_path / "a.sqlite"), Registry(tmp_path / "b.sqlite")
         a.register("Åsa Öberg", "0701234567", ["safe"])
         wait_for(lambda: b.lookup("Åsa Öberg", "070-123 45 67"))
@@ -77,10 +86,10 @@ def test_replicator_processes_carry_a_registration_and_report_their_state(tmp_pa
         )
         assert state["place"] == "a"
         wait_for(lambda: json.loads((tmp_path / "a.state.json").read_text())["connected"])
-        with _LOCAL.open(f"http://{metrics_b}/metrics", timeout=5) as answer:
-            text = answer.read().decode()
+        text = wait_for(
+            lambda: 'region_events_applied_total{place="b",kind="note"} 1' in metrics() and metrics()
+        )
         assert 'region_connected{place="b"} 1' in text
-        assert 'region_events_applied_total{place="b",kind="note"} 1' in text
     finally:
         for process in processes:
             process.terminate()
