@@ -70,6 +70,9 @@ def hub_config(region: Region, node: HubNode, creds: Credentials, store_dir: Pat
             "host": node.host,
             "port": node.leaf_port,
             "tls": {"cert_file": str(cert), "key_file": str(key), "timeout": 5},
+            # Islands reach the hub by the addresses in their own configuration (every hub node is
+            # listed there), never by ones the hub tells them: those may not be on the stadsnät.
+            "no_advertise": True,
         },
     }
     if region.replicas > 1:

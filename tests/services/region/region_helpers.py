@@ -10,115 +10,24 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-import socket
 from contextlib import suppress
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from services.region import config, credentials
-from services.region.plan import HubNode, IslandNode, Region
+from services.region import local
+from services.region.local import free_port  # noqa: F401 - the tests' one way to a free port
+from services.region.plan import Region
 from services.region.replicator import Place, Replicator
-from services.region.server import NatsServer
 
 NET_BASE = int(os.environ.get("ISLAND_TEST_NET_BASE", "43"))
 _subnets = itertools.count(200 + os.getpid() % 40)
 
 
-def free_port(host: str) -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
 def plan(islands: list[str], hub_nodes: int = 1, retention: float = 3600.0) -> Region:
-    subnet = next(_subnets)
-    hub = []
-    for n in range(hub_nodes):
-        host = f"127.{NET_BASE}.{subnet}.{1 + n}"
-        hub.append(HubNode(f"n{n + 1}", host, *(free_port(host) for _ in range(4))))
-    nodes = []
-    for i, name in enumerate(islands):
-        host = f"127.{NET_BASE}.{subnet}.{10 + i}"
-        nodes.append(IslandNode(name, f"Ö {name.upper()}", host, free_port(host), free_port(host)))
-    return Region("test", tuple(hub), tuple(nodes), retention)
+    return local.plan_local(islands, f"127.{NET_BASE}.{next(_subnets)}", hub_nodes, retention)
 
 
-@dataclass
-class RunningRegion:
-    region: Region
-    folder: Path
-    creds: credentials.Credentials
-    hub: dict[str, NatsServer] = field(default_factory=dict)
-    islands: dict[str, NatsServer] = field(default_factory=dict)
-
-    def hub_place(self, **kwargs) -> Place:
-        return Place(
-            "hub",
-            self.region,
-            str(self.folder / "hub" / "registry.sqlite"),
-            user=config.HUB_CLIENT_USER,
-            password=self.creds.hub_password(),
-            **kwargs,
-        )
-
-    def island_place(self, name: str, **kwargs) -> Place:
-        return Place(name, self.region, str(self.folder / name / "registry.sqlite"), **kwargs)
-
-    def stop(self) -> None:
-        for server in [*self.islands.values(), *self.hub.values()]:
-            server.stop()
-
-
-def start_region(region: Region, folder: Path) -> RunningRegion:
-    creds = credentials.ensure(region, folder / "credentials")
-    running = RunningRegion(region, folder, creds)
-    try:
-        for node in region.hub:
-            conf = config.write(
-                config.hub_config(region, node, creds, folder / "hub" / node.name / "js"),
-                folder / "hub" / node.name / "nats.conf",
-            )
-            running.hub[node.name] = NatsServer(
-                conf, folder / "hub" / node.name / "nats.log", f"{node.host}:{node.monitor_port}"
-            )
-        _start_all(list(running.hub.values()))
-        for island in region.islands:
-            conf = config.write(
-                config.island_config(region, island, creds, folder / island.name / "js"),
-                folder / island.name / "nats.conf",
-            )
-            server = NatsServer(
-                conf, folder / island.name / "nats.log", f"{island.host}:{island.monitor_port}"
-            )
-            running.islands[island.name] = server.start()
-    except BaseException:
-        running.stop()
-        raise
-    return running
-
-
-def _start_all(servers: list[NatsServer]) -> None:
-    """Start together: a cluster's nodes are healthy only once they see each other."""
-    if len(servers) == 1:
-        servers[0].start()
-        return
-    import threading
-
-    errors: list[BaseException] = []
-
-    def start(server: NatsServer) -> None:
-        try:
-            server.start(timeout=30)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=start, args=(s,)) for s in servers]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
+def start_region(region: Region, folder: Path, relayed: bool = False) -> local.LocalRegion:
+    return local.start(region, folder, relayed)
 
 
 class RunningReplicator:

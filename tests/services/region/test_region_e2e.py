@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import nats
@@ -218,4 +219,40 @@ async def test_a_three_node_hub_keeps_the_region_going_with_one_node_down(tmp_pa
             await eventually(lambda: a.registry.count() == 3 and b.registry.count() == 3, timeout=40)
             assert (await hub.refresh_state()).connected and hub.registry.count() == 3
     finally:
+        running.stop()
+
+
+async def test_one_island_cut_off_keeps_working_and_both_directions_catch_up_when_its_link_heals(tmp_path):
+    running = start_region(plan(["a", "b", "c"]), tmp_path, relayed=True)
+    hub_site = Store(tmp_path / "hub-site.sqlite")
+    c_site = Store(tmp_path / "c-site.sqlite")
+    try:
+        async with (
+            RunningReplicator(running.hub_place(store_path=str(tmp_path / "hub-site.sqlite"))),
+            RunningReplicator(running.island_place("a")) as a,
+            RunningReplicator(running.island_place("b")) as b,
+            RunningReplicator(running.island_place("c", store_path=str(tmp_path / "c-site.sqlite"))) as c,
+        ):
+            await eventually(lambda: a.state.connected and b.state.connected and c.state.connected)
+            running.links["c"].cut()
+            await eventually(lambda: not c.state.connected)
+            a.registry.register("Anna Al", "0701000001", ["safe"])
+            c.registry.register("Cesar Ek", "0701000003", ["at_point"])
+            hub_site.save_island_message(crisis_message("vma-2", "Skyddsrum öppna"), "kim", "publish", "")
+            await eventually(lambda: b.registry.lookup("Anna Al", "0701000001"))
+            await asyncio.sleep(2)  # the cut holds: C hears nothing, nobody hears C
+            assert b.registry.lookup("Cesar Ek", "0701000003") == [] and "Skyddsrum öppna" not in headlines(
+                c_site
+            )
+            assert c.registry.lookup("Cesar Ek", "0701000003")  # C answers from its own records
+
+            running.links["c"].restore()
+            await eventually(lambda: b.registry.lookup("Cesar Ek", "0701000003"), timeout=30)
+            await eventually(lambda: c.registry.lookup("Anna Al", "0701000001"), timeout=30)
+            await eventually(lambda: "Skyddsrum öppna" in headlines(c_site), timeout=30)
+            for island in (a, b, c):
+                assert island.registry.counts()["records"] == 2 and island.registry.counts()["messages"] == 2
+    finally:
+        hub_site.close()
+        c_site.close()
         running.stop()
