@@ -97,5 +97,9 @@ class Outbox:
     def done(self, rows: list[int]) -> None:
         self._db.executemany("DELETE FROM region_outbox WHERE id = ?", [(r,) for r in rows])
 
+    def data_version(self) -> int:
+        """Changes whenever another connection (the site) commits to the file: time to look."""
+        return self._db.execute("PRAGMA data_version").fetchone()[0]
+
     def size(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM region_outbox").fetchone()[0]

@@ -14,10 +14,12 @@ its stream. A crash anywhere re-applies at most a batch, and applying twice chan
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import sys
 import time
 import urllib.request
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import nats
@@ -37,7 +39,8 @@ from services.region.quarantine import Quarantine
 from services.region.state import ReplicationState
 
 BATCH = 256
-FETCH_WAIT = 0.5  # seconds a fetch waits for new events (a long poll: an event arriving ends it)
+FETCH_WAIT = 1.0  # seconds a fetch waits for new events (a long poll: an event arriving ends it)
+PUBLISH_EVERY = 0.01  # seconds between looks at the outbox (a cheap check of SQLite's data_version)
 _LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
@@ -212,11 +215,6 @@ class Replicator:
         self._inbound[source] = sub
         return sub
 
-    async def apply_available(self) -> int:
-        """Read and apply what has arrived from every source; returns how many events were handled."""
-        counts = await asyncio.gather(*(self._apply_from(source) for source in self._sources()))
-        return sum(counts)
-
     async def _apply_from(self, source: str) -> int:
         sub = await self._subscription(source)
         if sub is None:
@@ -287,23 +285,49 @@ class Replicator:
         return links
 
     async def run(self, stop: asyncio.Event, state_every: float = 1.0) -> None:
-        next_state = 0.0
-        while not stop.is_set():
+        """Until `stop`: publish local writes, read every source, refresh the state, each in its own
+        loop so that a long poll on one never delays another."""
+
+        async def publishing() -> None:
+            seen: tuple[int, int] | None = None
+            while True:
+                version = (self.outbox.data_version(), self.store.version if self.store else 0)
+                if version != seen:  # a write since the last look
+                    seen = version
+                    while await self.publish_pending():
+                        pass
+                await asyncio.sleep(PUBLISH_EVERY)
+
+        async def reading(source: str) -> None:
+            while True:
+                if not await self._apply_from(source):
+                    await asyncio.sleep(0.01)
+
+        async def reporting() -> None:
+            while True:
+                await self.refresh_state()
+                await asyncio.sleep(state_every)
+
+        loops = [publishing, reporting, *(functools.partial(reading, source) for source in self._sources())]
+        tasks = [asyncio.create_task(self._forever(loop)) for loop in loops]
+        try:
+            await stop.wait()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _forever(self, loop: Callable[[], Awaitable[None]]) -> None:
+        """Run one loop; a failed round (our own server restarting, a bad answer) is retried, never
+        the end: the outbox row stays until stored, the consumer redelivers what was not acknowledged."""
+        while True:
             try:
-                busy = await self.publish_pending()
-                busy += await self.apply_available()
-                if time.monotonic() >= next_state:
-                    await self.refresh_state()
-                    next_state = time.monotonic() + state_every
+                await loop()
+                return
+            except asyncio.CancelledError:
+                raise
             except (NatsError, TimeoutError, OSError):
-                # This place's own server restarting: the client reconnects; nothing is lost (the
-                # outbox row stays until stored, the consumer redelivers what was not acknowledged).
-                busy = 0
+                pass
             except Exception as exc:  # noqa: BLE001 - the replicator outlives any one bad round
                 print(f"region replicator {self.place.here}: {exc!r}", file=sys.stderr, flush=True)
-                busy = 0
-            if not busy:
-                try:
-                    await asyncio.wait_for(stop.wait(), 0.05)
-                except TimeoutError:
-                    pass
+            await asyncio.sleep(0.5)
