@@ -196,7 +196,11 @@ def main() -> int:
             for process in processes:
                 process.terminate()
             for process in processes:
-                process.wait(timeout=15)
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
             running.stop()
     return 0
 

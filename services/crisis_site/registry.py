@@ -20,7 +20,7 @@ import sqlite3
 import threading
 import time
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -303,6 +303,22 @@ class PortableRecord:
     pfif_id: str | None = None
 
 
+@dataclass(frozen=True)
+class RemoteNote:
+    """One message of one record, arriving from another island of the region."""
+
+    record: PortableRecord
+    update: PortableUpdate
+
+
+@dataclass(frozen=True)
+class RemoteDeletion:
+    """A record deleted on another island of the region."""
+
+    code_hash: str
+    expires: float
+
+
 def _messages(db: sqlite3.Connection, record_id: int) -> list[PortableUpdate]:
     """A record's messages, oldest first."""
     rows = db.execute(
@@ -540,60 +556,60 @@ class Registry:
 
         return self._transaction(marked)
 
-    def apply_note(self, record: PortableRecord, update: PortableUpdate) -> bool:
-        """One message for one record, from another island (checked by the caller); True if it was new.
+    def apply_events(self, changes: Sequence[RemoteNote | RemoteDeletion]) -> list[bool]:
+        """Changes from other islands (checked by the caller), in one durable transaction; for each,
+        True if it changed anything here.
 
-        Creates the record when this is the first word of it here. Idempotent (the record is known by
-        its code's hash, the message by its time and words), and a record deleted anywhere stays
-        deleted: a late message for it changes nothing.
+        A note creates its record when it is the first word of it here. Idempotent (a record is known
+        by its code's hash, a message by its time and words): applying the same changes again changes
+        nothing. A deletion wins: the record is deleted and stays deleted until it would have expired,
+        so a message for it that arrives later (from another island, by another path) changes nothing.
         """
 
-        def work(db: sqlite3.Connection) -> bool:
-            now = self._clock()
+        def work(db: sqlite3.Connection) -> list[bool]:
             self._purge(db)
-            if (
-                record.expires <= now
-                or db.execute(
-                    "SELECT 1 FROM registry_deletions WHERE code_hash = ?", (record.code_hash,)
-                ).fetchone()
-            ):
-                return False
-            db.execute(
-                "INSERT OR IGNORE INTO registry_records (lookup_key, name, code_hash, created, expires) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (record.key, record.name, record.code_hash, record.created, record.expires),
-            )
-            record_id = db.execute(
-                "SELECT id FROM registry_records WHERE code_hash = ?", (record.code_hash,)
-            ).fetchone()[0]
-            return (
-                db.execute(
-                    "INSERT OR IGNORE INTO registry_updates (record_id, at, presets, text) VALUES (?, ?, ?, ?)",
-                    (record_id, update.at, json.dumps(update.presets), update.text),
-                ).rowcount
-                == 1
-            )
+            now = self._clock()
+            return [
+                self._apply_deletion(db, c, now)
+                if isinstance(c, RemoteDeletion)
+                else self._apply_note(db, c, now)
+                for c in changes
+            ]
 
         return self._applying(work)
 
-    def apply_deletion(self, code_hash: str, expires: float) -> bool:
-        """A record deleted on another island: deleted here too, and kept deleted until it would have
-        expired, whatever arrives after. True if this changed anything."""
+    @staticmethod
+    def _apply_note(db: sqlite3.Connection, note: RemoteNote, now: float) -> bool:
+        record, update = note.record, note.update
+        deleted = db.execute("SELECT 1 FROM registry_deletions WHERE code_hash = ?", (record.code_hash,))
+        if record.expires <= now or deleted.fetchone():
+            return False
+        db.execute(
+            "INSERT OR IGNORE INTO registry_records (lookup_key, name, code_hash, created, expires) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (record.key, record.name, record.code_hash, record.created, record.expires),
+        )
+        record_id = db.execute(
+            "SELECT id FROM registry_records WHERE code_hash = ?", (record.code_hash,)
+        ).fetchone()[0]
+        added = db.execute(
+            "INSERT OR IGNORE INTO registry_updates (record_id, at, presets, text) VALUES (?, ?, ?, ?)",
+            (record_id, update.at, json.dumps(update.presets), update.text),
+        )
+        return added.rowcount == 1
 
-        def work(db: sqlite3.Connection) -> bool:
-            now = self._clock()
-            self._purge(db)
-            removed = db.execute("DELETE FROM registry_records WHERE code_hash = ?", (code_hash,)).rowcount
-            if expires > now:
-                known = db.execute(
-                    "INSERT OR IGNORE INTO registry_deletions (code_hash, expires) VALUES (?, ?)",
-                    (code_hash, expires),
-                ).rowcount
-            else:
-                known = 0
-            return bool(removed or known)
-
-        return self._applying(work)
+    @staticmethod
+    def _apply_deletion(db: sqlite3.Connection, deletion: RemoteDeletion, now: float) -> bool:
+        removed = db.execute(
+            "DELETE FROM registry_records WHERE code_hash = ?", (deletion.code_hash,)
+        ).rowcount
+        if deletion.expires <= now:
+            return bool(removed)
+        kept = db.execute(
+            "INSERT OR IGNORE INTO registry_deletions (code_hash, expires) VALUES (?, ?)",
+            (deletion.code_hash, deletion.expires),
+        ).rowcount
+        return bool(removed or kept)
 
     def export_lines(self) -> Iterator[str]:
         """Every live record as one JSON line (see export_records)."""

@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from services.crisis_site.content import Message
-from services.crisis_site.registry import Registry
+from services.crisis_site.registry import Registry, RemoteDeletion, RemoteNote
 from services.region import events, subjects
 from services.region.quarantine import Quarantine, Refused
 
@@ -55,32 +55,59 @@ class Applier:
 
     def apply(self, subject: str, data: bytes, stream_seq: int | None = None) -> str:
         """Apply one received event; returns what happened: applied, unchanged, skipped or refused."""
+        return self.apply_batch([(subject, data, stream_seq)])[0]
+
+    def apply_batch(self, received: list[tuple[str, bytes, int | None]]) -> list[str]:
+        """Apply received events in order, the registry's in one transaction (one durable commit)."""
+        outcomes: list[str] = []
+        changes: list[RemoteNote | RemoteDeletion] = []
+        waiting: list[int] = []  # outcomes still to fill from the registry's answer, by position
+        for subject, data, stream_seq in received:
+            event = self._accepted(subject, data, stream_seq)
+            if event is None:
+                outcomes.append("refused")
+            elif event.origin == self.here:
+                self.totals.skipped += 1
+                outcomes.append("skipped")
+            elif isinstance(event, events.NoteEvent | events.DeletionEvent):
+                if isinstance(event, events.NoteEvent):
+                    changes.append(RemoteNote(event.record, event.update))
+                else:
+                    changes.append(RemoteDeletion(event.code_hash, event.expires))
+                waiting.append(len(outcomes))
+                outcomes.append("")
+            else:
+                outcomes.append(self._message(event))
+        if changes:
+            for position, change, changed in zip(
+                waiting, changes, self.registry.apply_events(changes), strict=True
+            ):
+                kind = "note" if isinstance(change, RemoteNote) else "delete"
+                outcomes[position] = self._count(kind, changed)
+        return outcomes
+
+    def _accepted(self, subject: str, data: bytes, stream_seq: int | None) -> events.Event | None:
+        """The event, or None after refusing it into the quarantine."""
         try:
             event = events.parse(data, subject)
             if event.origin != subjects.HUB and event.origin not in self.islands:
                 raise events.BadEvent(f"{event.origin} is not an island of this region")
+            return event
         except events.BadEvent as exc:
             self.quarantine.keep(Refused(self.registry.now(), subject, stream_seq, str(exc), data))
             self.totals.refused += 1
-            return "refused"
-        if event.origin == self.here:
+            return None
+
+    def _message(self, event: events.MessageEvent) -> str:
+        # The hub's messages go to every island; an island's go up to the hub only.
+        for_here = (event.origin == subjects.HUB) != (self.here == subjects.HUB)
+        if not for_here or self.save_message is None:
             self.totals.skipped += 1
             return "skipped"
-        if isinstance(event, events.NoteEvent):
-            changed = self.registry.apply_note(event.record, event.update)
-            kind = "note"
-        elif isinstance(event, events.DeletionEvent):
-            changed = self.registry.apply_deletion(event.code_hash, event.expires)
-            kind = "delete"
-        else:
-            # The hub's messages go to every island; an island's go up to the hub only.
-            for_here = (event.origin == subjects.HUB) != (self.here == subjects.HUB)
-            if not for_here or self.save_message is None:
-                self.totals.skipped += 1
-                return "skipped"
-            name = self.islands.get(event.origin, event.origin)
-            changed = self.save_message(stored_message(event.origin, event.message, name))
-            kind = "message"
+        name = self.islands.get(event.origin, event.origin)
+        return self._count("message", self.save_message(stored_message(event.origin, event.message, name)))
+
+    def _count(self, kind: str, changed: bool) -> str:
         if changed:
             self.totals.applied[kind] += 1
             return "applied"

@@ -107,6 +107,7 @@ class Replicator:
         self.js: JetStreamContext | None = None  # this place's own JetStream
         # What this place reads: at an island the hub's stream, at the hub every island's stream.
         self._inbound: dict[str, JetStreamContext.PullSubscription] = {}
+        self._stopping = False
 
     async def connect(self) -> None:
         self.nc = await nats.connect(
@@ -240,8 +241,8 @@ class Replicator:
         self.state.last_exchange = time.time()
         return len(batch)
 
-    def _apply_all(self, received: list[tuple[str, bytes, int]]) -> list[str]:
-        return [self.applier.apply(subject, data, seq) for subject, data, seq in received]
+    def _apply_all(self, received: list[tuple[str, bytes, int | None]]) -> list[str]:
+        return self.applier.apply_batch(received)
 
     # State --------------------------------------------------------------------------------------
     async def refresh_state(self) -> ReplicationState:
@@ -290,7 +291,7 @@ class Replicator:
 
         async def publishing() -> None:
             seen: tuple[int, int] | None = None
-            while True:
+            while not self._stopping:
                 version = (self.outbox.data_version(), self.store.version if self.store else 0)
                 if version != seen:  # a write since the last look
                     seen = version
@@ -299,12 +300,12 @@ class Replicator:
                 await asyncio.sleep(PUBLISH_EVERY)
 
         async def reading(source: str) -> None:
-            while True:
+            while not self._stopping:
                 if not await self._apply_from(source):
                     await asyncio.sleep(0.01)
 
         async def reporting() -> None:
-            while True:
+            while not self._stopping:
                 await self.refresh_state()
                 await asyncio.sleep(state_every)
 
@@ -313,6 +314,7 @@ class Replicator:
         try:
             await stop.wait()
         finally:
+            self._stopping = True  # nats-py may turn a cancelled wait into its own TimeoutError
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -320,7 +322,7 @@ class Replicator:
     async def _forever(self, loop: Callable[[], Awaitable[None]]) -> None:
         """Run one loop; a failed round (our own server restarting, a bad answer) is retried, never
         the end: the outbox row stays until stored, the consumer redelivers what was not acknowledged."""
-        while True:
+        while not self._stopping:
             try:
                 await loop()
                 return

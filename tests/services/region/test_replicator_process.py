@@ -93,7 +93,13 @@ def test_replicator_processes_carry_a_registration_and_report_their_state(tmp_pa
     finally:
         for process in processes:
             process.terminate()
+        codes = []
         for process in processes:
-            assert process.wait(timeout=15) == 0  # a clean stop on SIGTERM
+            try:
+                codes.append(process.wait(timeout=15))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                codes.append(process.wait())
         for server in servers:
             server.stop()
+    assert codes == [0, 0, 0]  # a clean stop on SIGTERM
