@@ -256,3 +256,29 @@ async def test_one_island_cut_off_keeps_working_and_both_directions_catch_up_whe
         hub_site.close()
         c_site.close()
         running.stop()
+
+
+async def test_replaying_the_whole_hub_stream_at_an_island_changes_nothing(region):
+    hub_node = region.region.hub[0]
+    async with RunningReplicator(region.hub_place()), RunningReplicator(region.island_place("a")) as a:
+        async with RunningReplicator(region.island_place("b")) as b:
+            code = a.registry.register("Rut Ek", "0709000001", ["safe"])
+            a.registry.add_update(code, ["with_family"])
+            gone = a.registry.register("Sten Ek", "0709000002", ["safe"])
+            a.registry.delete(gone)
+            a.registry.register("Tea Ek", "0709000003", ["at_point"])
+            await eventually(
+                lambda: b.registry.counts()["records"] == 2 and b.state.lag == 0 and a.state.lag == 0
+            )
+            before = b.registry.counts()
+        # B's place in the hub's stream is forgotten: its next replicator reads everything again.
+        hub = await nats.connect(
+            f"nats://{hub_node.host}:{hub_node.client_port}", user="hub", password=region.creds.hub_password()
+        )
+        await hub.jetstream().delete_consumer("REGION", "island_b")
+        await hub.close()
+        async with RunningReplicator(region.island_place("b")) as b_again:
+            await eventually(lambda: b_again.applier.totals.unchanged >= 4)  # every note and the deletion
+            assert b_again.registry.counts() == before
+            assert b_again.registry.lookup("Sten Ek", "0709000002") == []
+            assert sum(b_again.applier.totals.applied.values()) == 0
