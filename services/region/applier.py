@@ -8,6 +8,7 @@ A refused event goes to the quarantine and is counted; nothing stored changes.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from services.crisis_site.content import Message
@@ -42,7 +43,7 @@ class Applier:
         registry: Registry,
         quarantine: Quarantine,
         islands: dict[str, str],
-        save_message=None,
+        save_message: Callable[[Message], bool] | None = None,
     ) -> None:
         """`here`: this island's name or "hub"; `islands`: every island's name -> its display name;
         `save_message(message)`: stores a crisis message on this place's page (None: not shown here)."""
@@ -57,7 +58,7 @@ class Applier:
         """Apply one received event; returns what happened: applied, unchanged, skipped or refused."""
         return self.apply_batch([(subject, data, stream_seq)])[0]
 
-    def apply_batch(self, received: list[tuple[str, bytes, int | None]]) -> list[str]:
+    def apply_batch(self, received: Sequence[tuple[str, bytes, int | None]]) -> list[str]:
         """Apply received events in order, the registry's in one transaction (one durable commit)."""
         outcomes: list[str] = []
         changes: list[RemoteNote | RemoteDeletion] = []

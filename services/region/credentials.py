@@ -67,9 +67,9 @@ def ensure(region: Region, folder: Path) -> Credentials:
     if not password.exists():
         _write_secret(password, secrets.token_urlsafe(24).encode())
     for island in region.islands:
-        seed = folder / "islands" / f"{island.name}.seed"
-        if not seed.exists():
-            key = nkeys.new_user()
-            _write_secret(seed, key.seed.encode())
-            _write_secret(folder / "islands" / f"{island.name}.pub", key.public.encode())
+        seed_file = folder / "islands" / f"{island.name}.seed"
+        if not seed_file.exists():
+            user = nkeys.new_user()
+            _write_secret(seed_file, user.seed.encode())
+            _write_secret(folder / "islands" / f"{island.name}.pub", user.public.encode())
     return creds

@@ -25,7 +25,8 @@ from services.region.subjects import HUB
 def free_port(host: str) -> int:
     with socket.socket() as s:
         s.bind((host, 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def plan_local(islands: list[str], net: str, hub_nodes: int = 1, retention: float = 3600.0) -> Region:

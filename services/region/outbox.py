@@ -99,7 +99,9 @@ class Outbox:
 
     def data_version(self) -> int:
         """Changes whenever another connection (the site) commits to the file: time to look."""
-        return self._db.execute("PRAGMA data_version").fetchone()[0]
+        version: int = self._db.execute("PRAGMA data_version").fetchone()[0]
+        return version
 
     def size(self) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM region_outbox").fetchone()[0]
+        count: int = self._db.execute("SELECT COUNT(*) FROM region_outbox").fetchone()[0]
+        return count

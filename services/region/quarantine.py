@@ -63,7 +63,8 @@ class Quarantine:
         self._db.execute("DELETE FROM region_quarantine WHERE at <= ?", (cutoff,))
 
     def count(self) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM region_quarantine").fetchone()[0]
+        count: int = self._db.execute("SELECT COUNT(*) FROM region_quarantine").fetchone()[0]
+        return count
 
     def entries(self, limit: int = 100) -> list[Refused]:
         rows = self._db.execute(

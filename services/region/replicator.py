@@ -19,7 +19,7 @@ import json
 import sys
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import nats
@@ -75,7 +75,7 @@ class Place:
         return [f"{island.host}:{island.monitor_port}"]
 
 
-def save_message(store: Store):
+def save_message(store: Store) -> Callable[[Message], bool]:
     """Keep a crisis message from elsewhere on this place's page; True if it changed anything."""
 
     def save(message: Message) -> bool:
@@ -241,7 +241,7 @@ class Replicator:
         self.state.last_exchange = time.time()
         return len(batch)
 
-    def _apply_all(self, received: list[tuple[str, bytes, int | None]]) -> list[str]:
+    def _apply_all(self, received: Sequence[tuple[str, bytes, int | None]]) -> list[str]:
         return self.applier.apply_batch(received)
 
     # State --------------------------------------------------------------------------------------
@@ -309,7 +309,8 @@ class Replicator:
                 await self.refresh_state()
                 await asyncio.sleep(state_every)
 
-        loops = [publishing, reporting, *(functools.partial(reading, source) for source in self._sources())]
+        loops: list[Callable[[], Awaitable[None]]] = [publishing, reporting]
+        loops += [functools.partial(reading, source) for source in self._sources()]
         tasks = [asyncio.create_task(self._forever(loop)) for loop in loops]
         try:
             await stop.wait()

@@ -56,7 +56,7 @@ class NatsServer:
     def healthy(self) -> bool:
         try:
             with _LOCAL.open(f"http://{self.monitor}/healthz", timeout=1) as answer:
-                return answer.status == 200
+                return bool(answer.status == 200)
         except OSError:
             return False
 
