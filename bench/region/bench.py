@@ -95,8 +95,8 @@ def throughput(a: Registry, b: Registry, n: int, tag: str) -> float:
 async def raw_jetstream(running: local.LocalRegion, n: int) -> float:
     """The same number of events, published at island 1 into a stream of its own and consumed at
     the hub through island 1's domain (one hop over the leaf-node link)."""
-    island, node = running.region.island("i1"), running.region.hub[0]
-    at_island = await nats.connect(f"nats://{island.host}:{island.client_port}")
+    node = running.region.hub[0]
+    at_island = await nats.connect(**running.island_client("i1"))
     at_hub = await nats.connect(
         f"nats://{node.host}:{node.client_port}", user="hub", password=running.creds.hub_password()
     )

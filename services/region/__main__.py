@@ -44,17 +44,12 @@ def _write_state(path: Path, state: dict[str, object]) -> None:
 
 
 async def run_replicator(args: argparse.Namespace, region: plan.Region) -> None:
-    password = None
+    creds = credentials.Credentials(args.dir / "credentials")
     if args.place == subjects.HUB:
-        password = credentials.Credentials(args.dir / "credentials").hub_password()
-    place = Place(
-        args.place,
-        region,
-        args.registry,
-        args.site,
-        user=config.HUB_CLIENT_USER if password else None,
-        password=password,
-    )
+        user, password = config.HUB_CLIENT_USER, creds.hub_password()
+    else:
+        user, password = config.ISLAND_CLIENT_USER, creds.island_password(args.place)
+    place = Place(args.place, region, args.registry, args.site, user=user, password=password)
     replicator = Replicator(place)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

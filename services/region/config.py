@@ -8,8 +8,8 @@ no template to get wrong.
   `region.<island>.` plus what its own consumer of the hub's stream needs; and the hub's own
   local clients.
 - An island: JetStream domain = its name, a leaf-node connection to every hub node (TLS, trusting
-  only the region CA, signed with its nkey). Its own clients (site, replicator) connect to it
-  on its own address with no password: they run on the island itself.
+  only the region CA, signed with its nkey). Its own clients (site, replicator) log in with the
+  island's client password: residents' phones share the island's network and must not publish.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from services.region.credentials import Credentials
 from services.region.plan import HubNode, IslandNode, Region
 
 HUB_CLIENT_USER = "hub"
+ISLAND_CLIENT_USER = "island"
 MAX_PAYLOAD = 64 * 1024  # an event is small; see events.MAX_BYTES
 
 
@@ -93,6 +94,9 @@ def island_config(region: Region, island: IslandNode, creds: Credentials, store_
         "http": f"{island.host}:{island.monitor_port}",
         "max_payload": MAX_PAYLOAD,
         "jetstream": {"domain": island.name, "store_dir": str(store_dir)},
+        "authorization": {
+            "users": [{"user": ISLAND_CLIENT_USER, "password": creds.island_password(island.name)}]
+        },
         "leafnodes": {
             "reconnect": "1s",  # a healed link is used within a second
             "remotes": [
@@ -107,7 +111,7 @@ def island_config(region: Region, island: IslandNode, creds: Credentials, store_
 
 
 def write(config: dict[str, Any], path: Path) -> Path:
-    """The configuration holds secrets (the island's seed, the hub's client password): 0600."""
+    """The configuration holds secrets (the island's seed, the client passwords): 0600."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:

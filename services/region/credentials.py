@@ -7,6 +7,7 @@ Layout under the folder (mode 0700; secrets 0600):
     hub/client.password              the hub's local clients (replicator, editors' site)
     islands/<name>.seed              an island's nkey seed (copied to that island only)
     islands/<name>.pub               its public key (in the hub's configuration)
+    islands/<name>.client.password   the island's own clients (replicator, site) on its own server
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ class Credentials:
     def island_seed(self, island: str) -> str:
         return (self.folder / "islands" / f"{island}.seed").read_text().strip()
 
+    def island_password(self, island: str) -> str:
+        return (self.folder / "islands" / f"{island}.client.password").read_text().strip()
+
     def island_public(self, island: str) -> str:
         return (self.folder / "islands" / f"{island}.pub").read_text().strip()
 
@@ -72,4 +76,7 @@ def ensure(region: Region, folder: Path) -> Credentials:
             user = nkeys.new_user()
             _write_secret(seed_file, user.seed.encode())
             _write_secret(folder / "islands" / f"{island.name}.pub", user.public.encode())
+        island_password = folder / "islands" / f"{island.name}.client.password"
+        if not island_password.exists():
+            _write_secret(island_password, secrets.token_urlsafe(24).encode())
     return creds

@@ -63,7 +63,23 @@ class LocalRegion:
         )
 
     def island_place(self, name: str, **kwargs: str) -> Place:
-        return Place(name, self.region, str(self.folder / name / "registry.sqlite"), **kwargs)
+        return Place(
+            name,
+            self.region,
+            str(self.folder / name / "registry.sqlite"),
+            user=config.ISLAND_CLIENT_USER,
+            password=self.creds.island_password(name),
+            **kwargs,
+        )
+
+    def island_client(self, name: str) -> dict[str, str]:
+        """nats.connect() arguments for one of the island's own clients."""
+        island = self.region.island(name)
+        return {
+            "servers": f"nats://{island.host}:{island.client_port}",
+            "user": config.ISLAND_CLIENT_USER,
+            "password": self.creds.island_password(name),
+        }
 
     def stop(self) -> None:
         for server in [*self.islands.values(), *self.hub.values()]:

@@ -52,7 +52,7 @@ class Place:
     region: Region
     registry_path: str
     store_path: str | None = None  # the crisis site's content, for crisis messages (None: registry only)
-    user: str | None = None  # the hub's local clients authenticate; an island's do not
+    user: str | None = None  # this place's own clients log in to its server
     password: str | None = None
 
     @property

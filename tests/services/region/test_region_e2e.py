@@ -78,10 +78,9 @@ async def test_islands_keep_writing_with_the_hub_down_and_converge_when_it_retur
 
 
 async def test_an_island_may_not_publish_on_another_islands_subject(region):
-    island_a, island_b = region.region.island("a"), region.region.island("b")
     async with RunningReplicator(region.hub_place()), RunningReplicator(region.island_place("b")):
-        a = await nats.connect(f"nats://{island_a.host}:{island_a.client_port}")
-        b = await nats.connect(f"nats://{island_b.host}:{island_b.client_port}")
+        a = await nats.connect(**region.island_client("a"))
+        b = await nats.connect(**region.island_client("b"))
         hub_node = region.region.hub[0]
         hub = await nats.connect(
             f"nats://{hub_node.host}:{hub_node.client_port}", user="hub", password=region.creds.hub_password()
@@ -124,7 +123,6 @@ def _interest_reached(region) -> bool:
 
 
 async def test_a_bad_event_is_kept_aside_at_the_hub_and_goes_no_further(region):
-    island_a = region.region.island("a")
     async with (
         RunningReplicator(region.hub_place()) as hub,
         RunningReplicator(region.island_place("a")) as a,
@@ -133,7 +131,7 @@ async def test_a_bad_event_is_kept_aside_at_the_hub_and_goes_no_further(region):
         a.registry.register("Cecilia Ek", "0704444444", ["safe"])
         await eventually(lambda: b.registry.count() == 1)
         before = b.registry.counts()
-        client = await nats.connect(f"nats://{island_a.host}:{island_a.client_port}")
+        client = await nats.connect(**region.island_client("a"))
         try:
             js = client.jetstream()
             await js.publish("region.a.registry", b"{not json")
@@ -282,3 +280,18 @@ async def test_replaying_the_whole_hub_stream_at_an_island_changes_nothing(regio
             assert b_again.registry.counts() == before
             assert b_again.registry.lookup("Sten Ek", "0709000002") == []
             assert sum(b_again.applier.totals.applied.values()) == 0
+
+
+async def test_a_phone_on_the_islands_network_cannot_use_its_nats_server(region):
+    island = region.region.island("a")
+    with pytest.raises(nats.errors.Error, match="Authorization Violation"):
+        await nats.connect(
+            f"nats://{island.host}:{island.client_port}",
+            allow_reconnect=False,
+            connect_timeout=2,
+            error_cb=_quiet,
+        )
+
+
+async def _quiet(exc: Exception) -> None:
+    pass
