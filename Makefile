@@ -51,3 +51,8 @@ bench-registry: $(STAMP)
 .PHONY: bench-hostile
 bench-hostile: $(STAMP)
 	$(BIN)/python -m bench.hostile.run $(BENCH_ARGS)
+## A region of 1 hub + 5 islands (nats-server, one replicator process per place): registrations/s end to end
+## against raw JetStream on the same servers, replication lag, and convergence after a 60 s cut of one island.
+.PHONY: bench-region
+bench-region: $(STAMP)
+	$(BIN)/python bench/region/bench.py $(BENCH_ARGS)

@@ -20,7 +20,7 @@ import sqlite3
 import threading
 import time
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +64,14 @@ CREATE UNIQUE INDEX IF NOT EXISTS registry_updates_once ON registry_updates (rec
 -- Append-only: an update once written is never changed.
 CREATE TRIGGER IF NOT EXISTS registry_updates_append_only BEFORE UPDATE ON registry_updates
 BEGIN SELECT RAISE(ABORT, 'registry updates are append-only'); END;
+-- Records deleted here or elsewhere in the region, by their code's hash, until they would have
+-- expired: a message for a deleted record arriving late from another island must not bring it back.
+CREATE TABLE IF NOT EXISTS registry_deletions (code_hash TEXT PRIMARY KEY, expires REAL NOT NULL);
+CREATE TRIGGER IF NOT EXISTS registry_records_deleted AFTER DELETE ON registry_records
+BEGIN INSERT OR IGNORE INTO registry_deletions (code_hash, expires) VALUES (OLD.code_hash, OLD.expires); END;
+-- Holds a row only inside apply_note/apply_deletion's transaction (never committed): the region's
+-- outbox triggers (services/region/outbox.py) skip what arrived from elsewhere.
+CREATE TABLE IF NOT EXISTS registry_applying (one INTEGER PRIMARY KEY CHECK (one = 1));
 """
 
 # Files made before PFIF import lack the pfif_id columns.
@@ -300,6 +308,22 @@ class PortableRecord:
     pfif_id: str | None = None
 
 
+@dataclass(frozen=True)
+class RemoteNote:
+    """One message of one record, arriving from another island of the region."""
+
+    record: PortableRecord
+    update: PortableUpdate
+
+
+@dataclass(frozen=True)
+class RemoteDeletion:
+    """A record deleted on another island of the region."""
+
+    code_hash: str
+    expires: float
+
+
 def _messages(db: sqlite3.Connection, record_id: int) -> list[PortableUpdate]:
     """A record's messages, oldest first."""
     rows = db.execute(
@@ -391,6 +415,7 @@ class Registry:
 
     def _purge(self, db: sqlite3.Connection) -> None:
         db.execute("DELETE FROM registry_records WHERE expires <= ?", (self._clock(),))
+        db.execute("DELETE FROM registry_deletions WHERE expires <= ?", (self._clock(),))
 
     def register(self, name: str, identifier: str, presets: list[str], text: str = "") -> str:
         """Store a new record; returns its private code once the commit is durable."""
@@ -522,6 +547,74 @@ class Registry:
             return added
 
         return self._transaction(work)
+
+    # Events from the other islands of the region (services/region) ---------------------------
+    def _applying(self, work):
+        """Run `work` in one transaction marked as applying a remote event (see registry_applying)."""
+
+        def marked(db: sqlite3.Connection):
+            db.execute("INSERT INTO registry_applying (one) VALUES (1)")
+            try:
+                return work(db)
+            finally:
+                db.execute("DELETE FROM registry_applying")
+
+        return self._transaction(marked)
+
+    def apply_events(self, changes: Sequence[RemoteNote | RemoteDeletion]) -> list[bool]:
+        """Changes from other islands (checked by the caller), in one durable transaction; for each,
+        True if it changed anything here.
+
+        A note creates its record when it is the first word of it here. Idempotent (a record is known
+        by its code's hash, a message by its time and words): applying the same changes again changes
+        nothing. A deletion wins: the record is deleted and stays deleted until it would have expired,
+        so a message for it that arrives later (from another island, by another path) changes nothing.
+        """
+
+        def work(db: sqlite3.Connection) -> list[bool]:
+            self._purge(db)
+            now = self._clock()
+            return [
+                self._apply_deletion(db, c, now)
+                if isinstance(c, RemoteDeletion)
+                else self._apply_note(db, c, now)
+                for c in changes
+            ]
+
+        return self._applying(work)
+
+    @staticmethod
+    def _apply_note(db: sqlite3.Connection, note: RemoteNote, now: float) -> bool:
+        record, update = note.record, note.update
+        deleted = db.execute("SELECT 1 FROM registry_deletions WHERE code_hash = ?", (record.code_hash,))
+        if record.expires <= now or deleted.fetchone():
+            return False
+        db.execute(
+            "INSERT OR IGNORE INTO registry_records (lookup_key, name, code_hash, created, expires) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (record.key, record.name, record.code_hash, record.created, record.expires),
+        )
+        record_id = db.execute(
+            "SELECT id FROM registry_records WHERE code_hash = ?", (record.code_hash,)
+        ).fetchone()[0]
+        added = db.execute(
+            "INSERT OR IGNORE INTO registry_updates (record_id, at, presets, text) VALUES (?, ?, ?, ?)",
+            (record_id, update.at, json.dumps(update.presets), update.text),
+        )
+        return added.rowcount == 1
+
+    @staticmethod
+    def _apply_deletion(db: sqlite3.Connection, deletion: RemoteDeletion, now: float) -> bool:
+        removed = db.execute(
+            "DELETE FROM registry_records WHERE code_hash = ?", (deletion.code_hash,)
+        ).rowcount
+        if deletion.expires <= now:
+            return bool(removed)
+        kept = db.execute(
+            "INSERT OR IGNORE INTO registry_deletions (code_hash, expires) VALUES (?, ?)",
+            (deletion.code_hash, deletion.expires),
+        ).rowcount
+        return bool(removed or kept)
 
     def export_lines(self) -> Iterator[str]:
         """Every live record as one JSON line (see export_records)."""

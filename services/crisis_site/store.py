@@ -75,7 +75,8 @@ class Store:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
-        self.version = 0
+        self._version = 0
+        self._data_version = self._db.execute("PRAGMA data_version").fetchone()[0]
 
     def close(self) -> None:
         with self._lock:
@@ -96,7 +97,18 @@ class Store:
                 self._changed()
 
     def _changed(self) -> None:
-        self.version += 1
+        self._version += 1
+
+    @property
+    def version(self) -> int:
+        """Bumped by every change, also one committed by another process (the region's replicator
+        saving a crisis message from the hub): SQLite's data_version moves then."""
+        with self._lock:
+            seen = self._db.execute("PRAGMA data_version").fetchone()[0]
+            if seen != self._data_version:
+                self._data_version = seen
+                self._version += 1
+            return self._version
 
     def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -223,7 +235,16 @@ class Store:
     # The whole page ----------------------------------------------------------------------------
     def content(self, feed: str | None = None, now: datetime | None = None) -> Content:
         now = now or utcnow()
-        active = [m for m in self.messages() if m.is_active(now)]
+        messages = self.messages()
+        # A message the hub relayed through the region ("region:hub:<id>") is not shown twice when the
+        # island also heard it from the municipality's feed itself.
+        heard = {m.identifier for m in messages if m.origin == "central"}
+        active = [
+            m
+            for m in messages
+            if m.is_active(now)
+            and not (m.identifier.startswith("region:hub:") and m.identifier[11:] in heard)
+        ]
         active.sort(key=lambda m: (SEVERITY_RANK[m.severity], m.sent), reverse=True)
         sync = self._meta("sync", {}) or {}
         return Content(
