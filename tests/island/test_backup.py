@@ -108,7 +108,8 @@ def test_a_damaged_backup_changes_nothing(tmp_path: Path) -> None:
         for member in src.getmembers():
             blob = src.extractfile(member).read()  # type: ignore[union-attr]
             if member.name == "data/site.sqlite3":
-                blob = blob[:-100] + b"\0" * 100
+                damaged_byte = len(blob) // 2
+                blob = blob[:damaged_byte] + bytes([blob[damaged_byte] ^ 0xFF]) + blob[damaged_byte + 1 :]
             import io
 
             out.addfile(member, io.BytesIO(blob))
