@@ -20,8 +20,11 @@ log = logging.getLogger("tls.listener")
 class TLSPort:
     """The HTTPS port of a uvicorn server; ``serve(context)`` opens it or swaps its certificate."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, only_names: set[str] | None = None) -> None:
         self.host, self.port = host, port
+        # With names, a handshake for any other name (SNI) is refused at once: in island mode a phone's
+        # HTTPS check or app reaching the island fails fast instead of meeting the wrong certificate.
+        self.only_names = {name.lower().rstrip(".") for name in only_names} if only_names else None
         self._current: ssl.SSLContext | None = None
         self._listener: asyncio.base_events.Server | None = None
         self._server: uvicorn.Server | None = None
@@ -33,9 +36,12 @@ class TLSPort:
     def is_open(self) -> bool:
         return self._listener is not None
 
-    def _pick(self, ssl_object: ssl.SSLObject, _name: str | None, _context: ssl.SSLContext) -> None:
+    def _pick(self, ssl_object: ssl.SSLObject, name: str | None, _context: ssl.SSLContext) -> int | None:
+        if self.only_names is not None and name is not None and name.lower().rstrip(".") not in self.only_names:
+            return ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME
         if self._current is not None:
             ssl_object.context = self._current
+        return None
 
     async def serve(self, context: ssl.SSLContext) -> None:
         """Serve with ``context`` from the next handshake on; open the port the first time."""

@@ -47,6 +47,7 @@ def start_site(folder: Path, ca: SmallCA, with_certificate: bool, days: float = 
     roots = ca.write_root(folder / "roots.pem")
     config = {
         "db": "site.sqlite3",
+        "crisis_name": NAME,
         "tls": {"folder": "tls", "name": NAME, "roots": roots.name, "check_interval": 0.2},
     }
     (folder / "site.json").write_text(json.dumps(config))
@@ -146,6 +147,17 @@ def test_https_serves_the_same_cached_compressed_bytes_and_headers_as_http(site:
     assert {k: v for k, v in secure[1].items() if k != "date"} == {
         k: v for k, v in plain[1].items() if k != "date"
     }
+
+
+def test_a_handshake_for_another_name_is_refused_at_once(site: Site) -> None:
+    """In island mode phones' HTTPS checks and apps reach the island: they must fail fast, not hang."""
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", site.https), timeout=5) as raw:
+        # OpenSSL's alert, or the connection closed mid-handshake (asyncio may not flush the alert).
+        with pytest.raises((ssl.SSLError, ConnectionError)):
+            client_context(site).wrap_socket(raw, server_hostname="www.google.com")
+    assert time.monotonic() - started < 1.0
+    assert fetch(site.https, client_context(site))[0].endswith(b"200 OK")  # the crisis name still works
 
 
 @pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
