@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.crisis_site import feeds, i18n
-from services.crisis_site.cache import RESOURCES, FastPath, PageCache, language_for, respond
+from services.crisis_site.cache import RESOURCES, FastPath, PageCache, language_for, part_for, respond
 from services.crisis_site.content import Content, load_seed
 from services.crisis_site.render import PageRenderer
 from services.crisis_site.store import Store
@@ -94,17 +94,20 @@ class Site:
     def content(self) -> Content:
         return self.store.content(feed=self.config.feed_url)
 
-    def _build(self, kind: str, language: str) -> tuple[bytes, str]:
+    def _build(self, kind: str, language: str) -> tuple[list[bytes], str]:
         content = self.content()
-        if kind in ("page", "print"):
-            html = self.renderer.render(content, language, print_view=kind == "print")
-            return html.encode("utf-8"), "text/html; charset=utf-8"
+        if kind == "page":  # in parts within the first round trip (paging.py)
+            return self.renderer.render_pages(content, language), "text/html; charset=utf-8"
+        if kind == "print":  # the notice board gets every message on one sheet
+            return [
+                self.renderer.render(content, language, print_view=True).encode()
+            ], "text/html; charset=utf-8"
         if kind == "json":
-            return feeds.content_json(content), "application/json"
+            return [feeds.content_json(content)], "application/json"
         if kind == "atom":
-            return feeds.atom(content), "application/atom+xml; charset=utf-8"
+            return [feeds.atom(content)], "application/atom+xml; charset=utf-8"
         if kind == "cap":
-            return feeds.cap_feed(content), "application/xml; charset=utf-8"
+            return [feeds.cap_feed(content)], "application/xml; charset=utf-8"
         raise KeyError(kind)
 
     def cached_response(self, request: Request, path: str) -> Response:
@@ -114,7 +117,8 @@ class Site:
             if localized
             else i18n.DEFAULT
         )
-        status, headers, body = respond(self.cache.get(kind, language), request.scope["headers"], [])
+        part = part_for(request.scope["query_string"]) if kind == "page" else 1
+        status, headers, body = respond(self.cache.get(kind, language, part), request.scope["headers"], [])
         response = Response(b"" if request.method == "HEAD" else body, status_code=status)
         response.raw_headers = headers
         return response
