@@ -47,3 +47,9 @@ bench-http: $(STAMP)
 .PHONY: bench-registry
 bench-registry: $(STAMP)
 	$(BIN)/python bench/registry/bench.py $(BENCH_ARGS)
+
+## Cost as the work grows (issue 18): the page at 1-200 messages, the resolver's cache, the registry at 10k-1M
+## records. About 15 minutes; BENCH_ARGS=--quick stops the registry at 100k.
+.PHONY: bench-scale
+bench-scale: $(STAMP)
+	$(BIN)/python -m bench.scale.run $(BENCH_ARGS)
