@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from services.crisis_site import feeds, i18n
 from services.crisis_site.cache import RESOURCES, FastPath, PageCache, language_for, part_for, respond
 from services.crisis_site.content import Content, load_seed
+from services.crisis_site.paging import PAGE_BUDGET
 from services.crisis_site.render import PageRenderer
 from services.crisis_site.store import Store
 
@@ -67,6 +68,20 @@ class CrisisApp(FastAPI):
         await super().__call__(scope, receive, send)
 
 
+@dataclass(frozen=True)
+class PageUse:
+    """The first page in one language: its gzip bytes against the budget, and the pages there are."""
+
+    language: str
+    gzip_bytes: int
+    budget: int
+    pages: int
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.gzip_bytes / self.budget)
+
+
 @dataclass
 class SiteConfig:
     seed: Path = DEMO_CONTENT
@@ -109,6 +124,14 @@ class Site:
         if kind == "cap":
             return [feeds.cap_feed(content)], "application/xml; charset=utf-8"
         raise KeyError(kind)
+
+    def page_budget(self) -> list[PageUse]:
+        """How close the crisis page is to its budget, per language, from the pages served now."""
+        uses = []
+        for language in i18n.LANGUAGES.values():
+            first = self.cache.get("page", language.tag)
+            uses.append(PageUse(language.name, len(first.gzipped), PAGE_BUDGET, first.parts))
+        return uses
 
     def cached_response(self, request: Request, path: str) -> Response:
         kind, localized = RESOURCES[path]
