@@ -4,8 +4,8 @@ One file on disk, grown step by step with the streaming import (its rate is a fi
 At each size:
 - lookups per second (hits, then misses) on one thread;
 - the staff counts: ms per call;
-- the export (JSON lines, by the real command) in a child process: seconds, and its peak
-  memory as the child's own ru_maxrss (os.wait4), so nothing of this process counts;
+- the export (JSON lines, then PFIF, by the real command) in a child process: seconds, and its
+  peak memory as the child's own ru_maxrss (os.wait4), so nothing of this process counts;
 - an expiry sweep of a day's worth of records (1/30 of the step's records expire at once)
   in the background sweeper's batches while a resident registers again and again: the slowest
   registration from half a second before the sweep to half a second after it.
@@ -77,12 +77,12 @@ def rate(step, seconds: float) -> float:
             return i / (time.perf_counter() - started)
 
 
-def export_in_child(db: Path) -> tuple[float, float]:
+def export_in_child(db: Path, *options: str) -> tuple[float, float]:
     """(seconds, peak MB) of `registry_cli export` to /dev/null, measured on the child alone."""
     started = time.perf_counter()
     with open(os.devnull, "wb") as devnull:
         child = subprocess.Popen(
-            [sys.executable, "-m", "services.crisis_site.registry_cli", "export", "--db", str(db)],
+            [sys.executable, "-m", "services.crisis_site.registry_cli", "export", "--db", str(db), *options],
             cwd=ROOT,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
             stdout=devnull,
@@ -185,6 +185,9 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str]]:
             seconds, peak = export_in_child(db)
             figure(f"scale registry export s at {label}", f"{seconds:.1f}")
             figure(f"scale registry export peak MB at {label}", f"{peak:.0f}")
+            seconds, peak = export_in_child(db, "--format", "pfif", "--domain", "odsbyn.odrift.se")
+            figure(f"scale registry pfif export s at {label}", f"{seconds:.1f}")
+            figure(f"scale registry pfif export peak MB at {label}", f"{peak:.0f}")
             at_rest, around, swept, sweep_seconds = sweep_under_registrations(registry, clock, registered)
             registered += 10**6
             figure(f"scale registry records swept at {label}", f"{swept} in {sweep_seconds:.2f} s")
