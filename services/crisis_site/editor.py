@@ -190,6 +190,7 @@ def editor_router(site: Site) -> APIRouter:
             },
             errors=errors or {},
             editing=editing,
+            budget=site.page_budget(),  # how close the crisis page is to one round trip
         )
 
     @router.get("")

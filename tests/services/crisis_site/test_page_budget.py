@@ -15,9 +15,10 @@ from html import unescape
 import httpx
 import pytest
 import yaml
-from site_helpers import client_for, demo
+from site_helpers import app_with, client_for, demo
 
 from services.crisis_site import create_app
+from services.crisis_site.accounts import add_editor
 from services.crisis_site.paging import PAGE_BUDGET
 
 WORDS = (
@@ -123,3 +124,33 @@ async def test_newest_first_within_a_severity_and_an_old_page_link_still_lands(t
     assert numbers[0] == 100  # the Severe one, then the rest newest first within their severity
     assert junk == first
     assert headlines(beyond) and 'rel="next"' not in beyond  # the last page
+
+
+async def test_the_editors_see_how_close_the_page_is_to_its_budget(tmp_path) -> None:
+    app = app_with(tmp_path, seed=seed_with(tmp_path, 200))
+    add_editor(app.state.site.store, "anna", "korrekt häst batteri")
+    async with client_for(app) as client:
+        form = await client.get("/redaktion/logga-in")
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+        await client.post(
+            "/redaktion/logga-in",
+            data={"csrf": token, "username": "anna", "password": "korrekt häst batteri"},
+        )
+        dashboard = (await client.get("/redaktion")).text
+        first, _ = await gzip_get(client, "/?lang=en")
+    rows = re.findall(
+        r"<tr><td>([^<]+)</td><td>([\d ]+) av ([\d ]+) byte</td><td[^>]*>(\d+) %</td><td>(\d+)</td></tr>",
+        dashboard,
+    )
+    assert [row[0] for row in rows] == [
+        "Svenska",
+        "Lättläst svenska",
+        "English",
+        "Suomi",
+        "العربية",
+        "Soomaali",
+    ]
+    english = rows[2]
+    assert int(english[1].replace(" ", "")) == first  # the bytes a phone gets, as served
+    assert int(english[2].replace(" ", "")) == PAGE_BUDGET and int(english[4]) >= 2
+    assert 90 <= int(english[3]) <= 100
