@@ -20,12 +20,12 @@ from services.dns import DNSExchangeError, DNSRefused, DNSTimeout, query
 from .scenario.journal import Outcome, Status
 from .scenario.model import DNSCheck, HTTPCheck, Person, Probe, ReachCheck, RegistryCheck
 
-# What the registry's pages carry (services/crisis_site/templates/registry.html): the code shown
-# once a registration is durable, a found resident's section, and the one miss answer.
-REGISTERED_MARK = 'id="kod"'
-FOUND_MARK = '<section class="found">'
-MISS_MARK = 'id="ingen"'
-LIMITED_MARK = 'id="begransning"'
+# What the registry's answer pages say they are, for programs (services/crisis_site/routes/registry.py):
+# a registration made durable, a resident found, the one miss answer, the rate limit.
+REGISTERED_MARK = 'data-registry="registered"'
+FOUND_MARK = 'data-registry="found"'
+MISS_MARK = 'data-registry="not-found"'
+LIMITED_MARK = 'data-registry="limited"'
 # What the registration form sends with every resident (the form's preset message keys).
 REGISTER_PRESETS = ("safe", "at_point")
 

@@ -40,6 +40,18 @@ def parser() -> argparse.ArgumentParser:
         help="days after which safe-and-well records are deleted for real (default 30)",
     )
     p.add_argument(
+        "--head-timeout",
+        type=float,
+        default=10.0,
+        help="seconds a request's head may take to arrive before 408 (default 10)",
+    )
+    p.add_argument(
+        "--connections-per-address",
+        type=int,
+        default=32,
+        help="open connections one client address may hold; past it 503 (default 32)",
+    )
+    p.add_argument(
         "--config",
         default=None,
         help="JSON file with defaults for the options above (db, feed, feed_host, poll_interval, "
@@ -98,10 +110,12 @@ def main(argv: list[str] | None = None) -> int:
 
     import uvicorn  # imported late: argument and content errors should not pay for it
 
-    from services.crisis_site.serve import protocol_class
+    from services.crisis_site.serve import HttpLimits, protocol_class
 
-    # One worker, uvloop and httptools; the cached page is answered inside the HTTP protocol.
-    http = protocol_class(app.fast_path) if app.fast_path is not None else "auto"
+    # One worker, uvloop and httptools; request heads are bounded and the cached page answered
+    # inside the HTTP protocol. Without httptools, uvicorn's h11 protocol bounds the head instead.
+    limits = HttpLimits(head_timeout=args.head_timeout, connections_per_address=args.connections_per_address)
+    http = protocol_class(app.fast_path, limits)
     uvicorn.run(
         app,
         host=args.host,
@@ -113,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         lifespan="on",
         proxy_headers=False,
         server_header=False,
+        h11_max_incomplete_event_size=limits.max_head,
+        timeout_keep_alive=5,
     )
     return 0
 

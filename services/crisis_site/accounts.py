@@ -6,11 +6,17 @@ import re
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from zxcvbn import zxcvbn
 
 from services.crisis_site.store import Store
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
 MIN_PASSWORD = 12
+# zxcvbn's score: 3 is "safely unguessable" (about 10^8 guesses or more) against its lists of
+# common passwords, words, names and patterns (repeats, sequences, dates, keyboard walks).
+MIN_STRENGTH = 3
+# Words a guesser at this site tries first.
+SITE_WORDS = ("krisinfo", "krisinformation", "redaktion", "odrift", "ödrift", "kommun", "island")
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 # Verified when the user does not exist, so a wrong name costs as long as a wrong password.
@@ -28,6 +34,10 @@ def check_new_account(username: str, password: str) -> None:
         )
     if len(password) < MIN_PASSWORD:
         raise AccountError(f"the password must be at least {MIN_PASSWORD} characters long")
+    strength = zxcvbn(password[:100], user_inputs=[username, *SITE_WORDS])
+    if strength["score"] < MIN_STRENGTH:
+        hint = strength["feedback"]["warning"] or "it is made of common words or patterns"
+        raise AccountError(f"the password is too easy to guess ({hint}); use a few unrelated words")
 
 
 def add_editor(store: Store, username: str, password: str) -> None:

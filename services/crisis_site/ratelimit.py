@@ -25,19 +25,38 @@ class RateLimiter:
 
     def allow(self, key: str) -> float:
         """0 if the event may happen now (and counts it), else the seconds until it may."""
+        return self._check(key, count=True)
+
+    def wait(self, key: str) -> float:
+        """0 if one more event may happen now, else the seconds until it may; counts nothing."""
+        return self._check(key, count=False)
+
+    def record(self, key: str) -> None:
+        """Count an event that has happened (a failed login, a miss), whatever the limit says."""
         now = self._clock()
         with self._lock:
-            events = self._events.get(key)
-            if events is None:
-                if len(self._events) >= MAX_KEYS:
-                    self._forget_idle(now)
-                events = self._events[key] = deque()
-            while events and events[0] <= now - self.window:
-                events.popleft()
+            self._window(key, now).append(now)
+
+    def _check(self, key: str, count: bool) -> float:
+        now = self._clock()
+        with self._lock:
+            events = self._window(key, now)
             if len(events) >= self.limit:
                 return events[0] + self.window - now
-            events.append(now)
+            if count:
+                events.append(now)
             return 0.0
+
+    def _window(self, key: str, now: float) -> deque[float]:
+        """The key's events within the window (called with the lock held)."""
+        events = self._events.get(key)
+        if events is None:
+            if len(self._events) >= MAX_KEYS:
+                self._forget_idle(now)
+            events = self._events[key] = deque()
+        while events and events[0] <= now - self.window:
+            events.popleft()
+        return events
 
     def _forget_idle(self, now: float) -> None:
         idle = [k for k, ev in self._events.items() if not ev or ev[-1] <= now - self.window]

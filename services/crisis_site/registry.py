@@ -135,6 +135,11 @@ def normalise_name(name: str) -> str:
     return folded
 
 
+def searched_name(name: str) -> str:
+    """A searched-for name exactly as lookup() keys it (the registry's limits key on this too)."""
+    return normalise_name(clean_text(name)[:MAX_NAME])
+
+
 def normalise_phone(value: str) -> str | None:
     """'+46 70-123 45 67', '0046701234567', '070-123 45 67' -> '0701234567'; None if not a phone number."""
     if not _PHONE_CHARS.match(value):
@@ -588,7 +593,7 @@ class Registry:
     def lookup(self, name: str, identifier: str) -> list[Found]:
         """Exact match on the normalised full name and identifier; anything else finds nothing."""
         ident = normalise_identifier(clean_text(identifier)[:MAX_IDENTIFIER])
-        norm_name = normalise_name(clean_text(name)[:MAX_NAME])
+        norm_name = searched_name(name)
         if ident is None or not norm_name:
             return []
         key = lookup_key(norm_name, ident)

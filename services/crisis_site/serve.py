@@ -1,4 +1,10 @@
-"""Serving the site with uvicorn, the cached page answered inside uvicorn's HTTP protocol.
+"""Serving the site with uvicorn: request heads bounded, and the cached page answered inside the protocol.
+
+Before any request reaches the app (or the cached page), the protocol below bounds its head: the
+request line's length (414), the head's size and its number of headers (431), the time the head
+may take to arrive (408), each answered and the connection closed; and one client address may
+hold only so many connections (503). These run in the protocol, so they hold for the cached page
+and for every request handed to the app alike.
 
 uvicorn spends most of a small response's time on its per-request ASGI cycle (an event, a
 task, the message dicts). For the cached resources none of that is needed: the protocol
@@ -11,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
+from dataclasses import dataclass
 from typing import Any
 
 from services.crisis_site.cache import FastPath
@@ -34,8 +42,36 @@ class _Answered:
 _ANSWERED = _Answered()
 
 
-def protocol_class(fast_path: FastPath) -> type[asyncio.Protocol] | str:
-    """uvicorn's httptools protocol with the cached page answered inside it, or "auto"."""
+@dataclass(frozen=True)
+class HttpLimits:
+    """What one request head and one client address may cost the site (docs/security.md)."""
+
+    max_request_line: int = 8 * 1024  # 414 past it
+    max_head: int = 32 * 1024  # request line and headers together; 431 past it
+    max_headers: int = 100  # 431 past it
+    head_timeout: float = 10.0  # seconds for a whole request head to arrive; 408 after it
+    connections_per_address: int = 32  # open connections from one client address; 503 past it
+
+
+_REASONS = {
+    408: (b"Request Timeout", "Begäran kom för långsamt. / The request was too slow."),
+    414: (b"URI Too Long", "Adressen är för lång. / The address is too long."),
+    431: (b"Request Header Fields Too Large", "Begäran är för stor. / The request is too large."),
+    503: (b"Service Unavailable", "För många anslutningar. / Too many connections."),
+}
+
+
+class _Refuse(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+def protocol_class(
+    fast_path: FastPath | None, limits: HttpLimits = HttpLimits()
+) -> type[asyncio.Protocol] | str:
+    """uvicorn's httptools protocol with the limits above and the cached page answered inside it,
+    or "auto" when that protocol is not there (uvicorn's own limits then apply, see __main__)."""
     try:
         import httptools
         from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
@@ -44,20 +80,117 @@ def protocol_class(fast_path: FastPath) -> type[asyncio.Protocol] | str:
     # The parts used below; tests/services/crisis_site/test_serve.py checks the behaviour on a real socket.
     needed = (
         "on_message_begin",
+        "on_url",
+        "on_header",
         "on_headers_complete",
         "on_response_complete",
         "on_body",
         "on_message_complete",
+        "send_400_response",
+        "_unset_keepalive_if_required",
     )
     if not all(callable(getattr(HttpToolsProtocol, n, None)) for n in needed):
-        log.warning("uvicorn's httptools protocol changed; serving through the ASGI fast path only")
+        log.warning("uvicorn's httptools protocol changed; serving with uvicorn's own protocol")
         return "auto"
+    # Open connections per client address, for the one event loop this server runs on.
+    open_from: dict[str, int] = {}
 
-    class CachedPageProtocol(HttpToolsProtocol):
+    class SiteProtocol(HttpToolsProtocol):
+        """Every request head is bounded in size, count of headers and time before the app sees it:
+        a 100 MB header costs one chunk's parse, not the parser's quadratic copying of it."""
+
+        _address: str | None = None
+        _head_timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            self._closed = False
+            address = self.client[0] if self.client else None
+            if address is not None and open_from.get(address, 0) >= limits.connections_per_address:
+                self._refuse(503)
+                return
+            if address is not None:
+                self._address = address
+                open_from[address] = open_from.get(address, 0) + 1
+            self._await_head()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._closed = True
+            self._stop_head_timer()
+            if self._address is not None:
+                left = open_from[self._address] - 1
+                if left:
+                    open_from[self._address] = left
+                else:
+                    del open_from[self._address]
+                self._address = None
+            super().connection_lost(exc)
+
+        def _await_head(self) -> None:
+            self._head_bytes = 0
+            self._reading_head = True
+            self._header_count = 0
+            self._stop_head_timer()
+            self._head_timer = self.loop.call_later(limits.head_timeout, self._refuse, 408)
+
+        def _stop_head_timer(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def _refuse(self, status: int) -> None:
+            if self._closed:
+                return
+            self._closed = True
+            self._stop_head_timer()
+            reason, text = _REASONS[status]
+            body = text.encode("utf-8")
+            self.transport.write(
+                b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\n"
+                b"connection: close\r\n\r\n%s" % (status, reason, len(body), body)
+            )
+            self.transport.close()
+
+        def data_received(self, data: bytes) -> None:
+            if self._closed:
+                return
+            if self._reading_head:
+                self._head_bytes += len(data)
+            try:
+                super().data_received(data)
+            except _Refuse as refusal:  # raised by the checks below when uvicorn let it through
+                self._refuse(refusal.status)
+                return
+            if self._reading_head and not self._closed and self._head_bytes > limits.max_head:
+                self._refuse(431 if self.url or self.headers else 414)
+
+        def send_400_response(self, msg: str) -> None:
+            # A parser error raised by a check below arrives here as the parser's callback error.
+            cause = sys.exc_info()[1]
+            refusal = getattr(cause, "__context__", None)
+            if isinstance(refusal, _Refuse):
+                self._refuse(refusal.status)
+                return
+            self._closed = True
+            super().send_400_response(msg)
+
+        def on_url(self, url: bytes) -> None:
+            super().on_url(url)
+            if len(self.url) > limits.max_request_line:
+                raise _Refuse(414)
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            self._header_count += 1
+            if self._header_count > limits.max_headers:
+                raise _Refuse(431)
+            super().on_header(name, value)
+
         def on_headers_complete(self) -> None:
+            self._reading_head = False
+            self._stop_head_timer()
             parser = self.parser
             idle = (self.cycle is None or self.cycle.response_complete) and not self.pipeline
-            if idle and not parser.should_upgrade():
+            if fast_path is not None and idle and not parser.should_upgrade():
                 method = parser.get_method()
                 if method in (b"GET", b"HEAD"):
                     url = httptools.parse_url(self.url)
@@ -68,6 +201,11 @@ def protocol_class(fast_path: FastPath) -> type[asyncio.Protocol] | str:
                         self._write(found, parser.get_http_version() != "1.0" and parser.should_keep_alive())
                         return
             super().on_headers_complete()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self._closed and not self.transport.is_closing():
+                self._await_head()  # the next request's head, if any, is timed from now
 
         def _write(self, found: tuple[int, list[tuple[bytes, bytes]], bytes], keep_alive: bool) -> None:
             status, headers, body = found
@@ -84,4 +222,4 @@ def protocol_class(fast_path: FastPath) -> type[asyncio.Protocol] | str:
             else:
                 self.transport.close()
 
-    return CachedPageProtocol
+    return SiteProtocol

@@ -92,7 +92,7 @@ async def test_a_refused_registration_fails_and_says_why(site: str) -> None:
 async def test_a_site_that_shows_someone_to_a_wrong_identifier_fails_the_privacy_probe() -> None:
     async def leaky(request_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await request_reader.readuntil(b"\r\n\r\n")
-        page = f'<section class="found"><h2>Meddelanden från {ASTRID.name}</h2></section>'.encode()
+        page = f'<main data-registry="found"><h2>Meddelanden från {ASTRID.name}</h2></main>'.encode()
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(page) + page)
         await writer.drain()
         writer.close()

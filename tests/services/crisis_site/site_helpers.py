@@ -32,10 +32,14 @@ def demo() -> dict:
     return yaml.safe_load(DEMO_CONTENT.read_text(encoding="utf-8"))
 
 
-def client_for(app) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://krisinfo.kommun.example"
-    )
+@asynccontextmanager
+async def client_for(app) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of `app` in-process, inside the app's lifespan: the site's parts are closed afterwards,
+    as when uvicorn stops it."""
+    transport = httpx.ASGITransport(app=app)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=transport, base_url="http://krisinfo.kommun.example") as c:
+            yield c
 
 
 def app_with(tmp_path: Path | None = None, **overrides):
@@ -43,16 +47,6 @@ def app_with(tmp_path: Path | None = None, **overrides):
     if tmp_path is not None and "database" not in overrides:
         config.database = str(tmp_path / "site.sqlite3")
     return create_app(config=config)
-
-
-@asynccontextmanager
-async def registry_client(app) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of `app` (made with app_with); the registry's database is closed afterwards."""
-    try:
-        async with client_for(app) as c:
-            yield c
-    finally:
-        app.state.site.registry.close()
 
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -88,3 +82,15 @@ def wait_healthy(base: str, proc: subprocess.Popen[str], timeout: float = 20.0) 
             pass
         time.sleep(0.1)
     raise AssertionError("site did not become healthy in time")
+
+
+def stop_site(proc: subprocess.Popen[str]) -> str:
+    """Stop a site started with run_site; what it wrote to stderr, which must hold no traceback."""
+    proc.terminate()
+    try:
+        _, err = proc.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+    assert "Traceback" not in err, err
+    return err

@@ -119,7 +119,7 @@ async def test_head_on_page(client: httpx.AsyncClient) -> None:
 async def test_security_headers_on_every_response(client: httpx.AsyncClient, path: str) -> None:
     r = await client.get(path)
     assert r.headers["x-content-type-options"] == "nosniff"
-    assert r.headers["referrer-policy"] == "no-referrer"
+    assert r.headers["referrer-policy"] == "same-origin"
     csp = r.headers["content-security-policy"]
     for directive in (
         "default-src 'none'",

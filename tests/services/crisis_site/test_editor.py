@@ -203,3 +203,64 @@ def test_accounts_refuse_weak_input(tmp_path) -> None:
         add_editor(store, "Anna Admin", PASSWORD)
     add_editor(store, "anna", PASSWORD)
     assert store.password_hash("anna").startswith("$argon2id$")
+
+
+def test_known_weak_passwords_are_refused_whatever_their_length(tmp_path) -> None:
+    from services.crisis_site.store import Store
+
+    store = Store(tmp_path / "s.sqlite3")
+    for weak in ("passwordpassword", "anna1234anna1234", "abcdefghijklmnop", "qwertyuiopasdf"):
+        with pytest.raises(AccountError, match="too easy to guess"):
+            add_editor(store, "anna", weak)
+    assert store.password_hash("anna") is None
+
+
+async def test_a_null_origin_is_refused_even_with_the_token(site: httpx.AsyncClient) -> None:
+    await login(site)
+    token = csrf((await site.get("/redaktion")).text)
+    r = await site.post("/redaktion/meddelanden", data=new_message(token), headers={"Origin": "null"})
+    assert r.status_code == 403 and "annan webbplats" in r.text
+    assert "Vattnet är avstängt" not in (await site.get("/")).text
+
+
+async def test_password_guessing_meets_a_429_with_retry_after_and_then_the_right_password_waits(
+    tmp_path,
+) -> None:
+    from services.crisis_site.limits import LoginLimits
+    from services.crisis_site.ratelimit import RateLimiter
+
+    app = app_with(tmp_path)
+    add_editor(app.state.site.store, "anna", PASSWORD)
+    app.state.site.login_limits = LoginLimits(
+        per_client=RateLimiter(100, 600.0), failures_per_account=RateLimiter(5, 900.0)
+    )
+    async with client_for(app) as c:
+        answers = [(await login(c, f"fel lösenord {i}")).status_code for i in range(5)]
+        assert answers == [401] * 5
+        limited = await login(c, "fel lösenord 6")
+        assert limited.status_code == 429 and int(limited.headers["retry-after"]) > 800
+        assert "För många inloggningsförsök på kort tid. Vänta 15 minuter" in limited.text
+        right = await login(c)
+        assert right.status_code == 429, "the right password does not get through a guesser's limit"
+        assert (await c.get("/redaktion")).status_code == 303
+
+
+async def test_logins_from_one_address_are_limited_before_any_password_is_checked(tmp_path) -> None:
+    from services.crisis_site.limits import LoginLimits
+    from services.crisis_site.ratelimit import RateLimiter
+
+    app = app_with(tmp_path)
+    add_editor(app.state.site.store, "anna", PASSWORD)
+    app.state.site.login_limits = LoginLimits(
+        per_client=RateLimiter(3, 600.0), failures_per_account=RateLimiter(100, 900.0)
+    )
+    async with client_for(app) as c:
+        names = [(await c.post("/redaktion/logga-in", data={"u": "x"})).status_code for _ in range(2)]
+        assert names == [403, 403]  # no login CSRF token: refused before the limits
+        for user in ("a", "b", "c"):
+            form = await c.get("/redaktion/logga-in")
+            data = {"csrf": csrf(form.text), "username": user, "password": "x"}
+            assert (await c.post("/redaktion/logga-in", data=data)).status_code == 401
+        form = await c.get("/redaktion/logga-in")
+        data = {"csrf": csrf(form.text), "username": "d", "password": "x"}
+        assert (await c.post("/redaktion/logga-in", data=data)).status_code == 429

@@ -43,3 +43,14 @@ def test_nonsense_limits_are_refused() -> None:
         RateLimiter(0, 10.0)
     with pytest.raises(ValueError):
         RateLimiter(1, 0)
+
+
+def test_wait_counts_nothing_and_record_counts_what_happened() -> None:
+    clock = Clock()
+    limiter = RateLimiter(2, 10.0, clock)
+    assert limiter.wait("k") == 0 and limiter.wait("k") == 0 and limiter.wait("k") == 0
+    limiter.record("k")
+    limiter.record("k")
+    assert limiter.wait("k") == 10.0 and limiter.allow("k") == 10.0
+    clock.now += 10
+    assert limiter.wait("k") == 0

@@ -10,7 +10,7 @@ import string
 
 import httpx
 import pytest
-from site_helpers import app_with, registry_client
+from site_helpers import app_with, client_for
 
 from services.crisis_site import i18n
 from services.crisis_site.registry import PRESETS
@@ -22,7 +22,7 @@ FOREIGN = ("en", "fi", "ar", "so")
 
 @pytest.fixture
 async def site(tmp_path):
-    async with registry_client(app_with(tmp_path)) as c:
+    async with client_for(app_with(tmp_path)) as c:
         yield c
 
 
@@ -86,7 +86,7 @@ async def test_easy_swedish_is_its_own_text_not_the_swedish_one(site: httpx.Asyn
 
 
 async def test_a_person_registering_in_arabic_is_read_in_each_readers_language(tmp_path) -> None:
-    async with registry_client(app_with(tmp_path)) as c:
+    async with client_for(app_with(tmp_path)) as c:
         r = await c.post(
             "/anhoriga/registrera",
             data={
@@ -136,12 +136,12 @@ async def test_arabic_times_and_codes_read_left_to_right(site: httpx.AsyncClient
 
 @pytest.mark.parametrize("tag", list(i18n.LANGUAGES))
 async def test_refusals_and_the_limit_page_speak_the_residents_language(tmp_path, tag: str) -> None:
+    from services.crisis_site.limits import RegistryLimits
     from services.crisis_site.ratelimit import RateLimiter
-    from services.crisis_site.registry_web import Limits
 
     app = app_with(tmp_path)
-    app.state.site.registry_limits = Limits(lookup_name=RateLimiter(1, 60.0))
-    async with registry_client(app) as c:
+    app.state.site.registry_limits = RegistryLimits(lookup_name=RateLimiter(1, 60.0))
+    async with client_for(app) as c:
         cross = await c.post(
             f"/anhoriga/sok?lang={tag}", data={"name": "x"}, headers={"origin": "http://evil.example"}
         )

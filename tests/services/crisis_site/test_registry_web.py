@@ -6,7 +6,7 @@ import re
 
 import httpx
 import pytest
-from site_helpers import app_with, client_for, registry_client
+from site_helpers import app_with, client_for
 
 PERSON = {
     "name": "Åsa Öberg",
@@ -18,7 +18,7 @@ PERSON = {
 
 @pytest.fixture
 async def site(tmp_path):
-    async with registry_client(app_with(tmp_path)) as c:
+    async with client_for(app_with(tmp_path)) as c:
         yield c
 
 
@@ -164,12 +164,12 @@ class Clock:
 
 
 async def test_lookups_are_limited_per_name_and_per_client_with_a_clear_message(tmp_path) -> None:
+    from services.crisis_site.limits import RegistryLimits
     from services.crisis_site.ratelimit import RateLimiter
-    from services.crisis_site.registry_web import Limits
 
     app = app_with(tmp_path)
     clock = Clock()
-    app.state.site.registry_limits = Limits(
+    app.state.site.registry_limits = RegistryLimits(
         lookup_client=RateLimiter(5, 60.0, clock),
         lookup_name=RateLimiter(3, 60.0, clock),
         write_client=RateLimiter(2, 60.0, clock),
@@ -192,7 +192,6 @@ async def test_lookups_are_limited_per_name_and_per_client_with_a_clear_message(
         hit = await c.post("/anhoriga/registrera", data={**PERSON, "lang": "en"})
         assert hit.status_code == 429 and "Too many attempts" in hit.text
         assert (await c.post("/anhoriga/ta-bort", data={"code": "X"})).status_code == 429
-    app.state.site.registry.close()
 
 
 async def test_the_crisis_page_links_to_the_registry(site: httpx.AsyncClient) -> None:
@@ -225,7 +224,6 @@ async def test_staff_see_counts_never_names(tmp_path) -> None:
         assert '<td id="c-records">2</td>' in page.text and '<td id="c-messages">3</td>' in page.text
         assert '<td id="c-lookups">2</td>' in page.text and '<td id="c-found">1</td>' in page.text
         assert "Öberg" not in page.text and "Karl" not in page.text and "070" not in page.text
-    app.state.site.registry.close()
 
 
 async def test_staff_register_on_someones_behalf_with_csrf_and_a_nameless_audit(tmp_path) -> None:
@@ -252,10 +250,9 @@ async def test_staff_register_on_someones_behalf_with_csrf_and_a_nameless_audit(
         ok = await c.post("/redaktion/anhoriga/registrera", data={**PERSON, "csrf": csrf})
         assert ok.status_code == 200 and "Du är registrerad." in ok.text and code_of(ok.text)
         assert "Meddelanden från Åsa Öberg" in (await lookup(c, PERSON["name"], PERSON["identifier"])).text
-    entries = [e for e in store.audit_log() if e["action"] == "registry-register"]
-    assert len(entries) == 1 and entries[0]["username"] == "anna"
-    assert "Öberg" not in str(store.audit_log())
-    app.state.site.registry.close()
+        entries = [e for e in store.audit_log() if e["action"] == "registry-register"]
+        assert len(entries) == 1 and entries[0]["username"] == "anna"
+        assert "Öberg" not in str(store.audit_log())
 
 
 async def test_language_links_after_a_post_lead_to_pages_that_exist(site: httpx.AsyncClient) -> None:
@@ -285,6 +282,47 @@ async def test_a_message_imported_from_person_finder_shows_its_words_only(tmp_pa
     assert import_pfif(app.state.site.registry, doc)[0] == 1
     async with client_for(app) as site:
         found = await lookup(site, "marta lind", "0707654321")
-    app.state.site.registry.close()
     assert "Meddelanden från Märta Lind" in found.text and "Hon mår bra &lt;3" in found.text
     assert "<ul></ul>" not in found.text and "765" not in found.text
+
+
+async def test_invisible_characters_do_not_make_a_new_name_for_the_limits(tmp_path) -> None:
+    from services.crisis_site.limits import RegistryLimits
+    from services.crisis_site.ratelimit import RateLimiter
+
+    app = app_with(tmp_path)
+    app.state.site.registry_limits = RegistryLimits(lookup_name_client=RateLimiter(3, 600.0))
+    async with client_for(app) as c:
+        await register(c)
+        for guess in range(3):
+            assert (await lookup(c, "Åsa Öberg", f"070-000 00 0{guess}")).status_code == 200
+        for disguise in ("\u200bÅsa Öberg", "Åsa\u200d Öberg", "\ufeffASA OBERG", "Åsa-Öberg"):
+            r = await lookup(c, disguise, PERSON["identifier"])
+            assert r.status_code == 429 and 'data-registry="limited"' in r.text, disguise
+
+
+async def test_a_strangers_misses_do_not_lock_a_relative_out(tmp_path) -> None:
+    from services.crisis_site.limits import RegistryLimits
+    from services.crisis_site.ratelimit import RateLimiter
+
+    app = app_with(tmp_path)
+    app.state.site.registry_limits = RegistryLimits(
+        lookup_name_client=RateLimiter(3, 600.0), lookup_name=RateLimiter(10, 3600.0)
+    )
+    stranger = httpx.ASGITransport(app=app, client=("10.0.0.66", 1234))
+    async with client_for(app) as relative:
+        await register(relative)
+        async with httpx.AsyncClient(transport=stranger, base_url="http://krisinfo.kommun.example") as s:
+            answers = [(await lookup(s, "Åsa Öberg", f"070-000 00 {i:02}")).status_code for i in range(5)]
+        assert answers == [200, 200, 200, 429, 429], "the stranger's guesses stop at their own budget"
+        found = await lookup(relative, "Åsa Öberg", PERSON["identifier"])
+        assert found.status_code == 200 and 'data-registry="found"' in found.text
+        # Finding someone spends nothing: a relative can look again and again.
+        for _ in range(5):
+            assert 'data-registry="found"' in (await lookup(relative, "Åsa Öberg", PERSON["identifier"])).text
+
+
+async def test_a_null_origin_is_refused_on_the_registry_forms(site: httpx.AsyncClient) -> None:
+    r = await site.post("/anhoriga/registrera", data=PERSON, headers={"Origin": "null"})
+    assert r.status_code == 403 and 'data-registry="refused"' in r.text
+    assert 'data-registry="not-found"' in (await lookup(site, PERSON["name"], PERSON["identifier"])).text

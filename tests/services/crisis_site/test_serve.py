@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import socket
-import subprocess
 from collections.abc import Iterator
 
 import httpx
 import pytest
-from site_helpers import free_port, run_site, wait_healthy
+from site_helpers import free_port, run_site, stop_site, wait_healthy
 
 pytestmark = pytest.mark.e2e
 
@@ -21,13 +20,7 @@ def site() -> Iterator[tuple[str, int]]:
         wait_healthy(f"http://127.0.0.1:{port}", proc)
         yield "127.0.0.1", port
     finally:
-        proc.terminate()
-        try:
-            _, err = proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            _, err = proc.communicate()
-        assert "Traceback" not in err, err
+        stop_site(proc)
 
 
 def read_response(sock: socket.socket, buffer: bytearray) -> tuple[bytes, dict[bytes, bytes], bytes]:

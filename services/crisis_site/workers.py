@@ -1,0 +1,39 @@
+"""A small worker pool for the site's CPU-heavy steps (argon2 password hashes), off the event loop.
+
+One argon2 verification costs about 150 ms of CPU; run on the loop, seven a second would stall
+the crisis page. Here they run in a fixed number of threads (argon2's C code releases the GIL),
+and the queue in front of them is bounded: past it a login is answered "busy" at once instead of
+waiting behind a guesser's queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+class Busy(Exception):
+    """The pool's queue is full."""
+
+
+class BoundedPool:
+    def __init__(self, workers: int = 1, queue: int = 8) -> None:
+        self.capacity = workers + queue
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="crisis-site-cpu")
+        self._pending = 0  # touched only on the event loop's thread
+
+    async def run(self, work: Callable[..., T], *args: object) -> T:
+        if self._pending >= self.capacity:
+            raise Busy
+        self._pending += 1
+        try:
+            return await asyncio.wrap_future(self._executor.submit(work, *args))
+        finally:
+            self._pending -= 1
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
