@@ -5,7 +5,7 @@ At each size:
 - lookups per second (hits, then misses) on one thread;
 - the staff counts: ms per call;
 - the export (JSON lines, then PFIF, by the real command) in a child process: seconds, and its
-  peak memory as the child's own ru_maxrss (os.wait4), so nothing of this process counts;
+  peak memory as the child's own high-water mark (VmHWM), so nothing of this process counts;
 - an expiry sweep of a day's worth of records (1/30 of the step's records expire at once)
   in the background sweeper's batches while a resident registers again and again: the slowest
   registration from half a second before the sweep to half a second after it.
@@ -77,22 +77,34 @@ def rate(step, seconds: float) -> float:
             return i / (time.perf_counter() - started)
 
 
+# The child reports its own high-water mark (VmHWM) as it ends. Its ru_maxrss would not do: Linux
+# carries the forking parent's peak across exec into it (this process's, over 100 MB).
+_CHILD = (
+    "import sys\n"
+    "from services.crisis_site.registry_cli import main\n"
+    "code = main(sys.argv[1:])\n"
+    "status = open('/proc/self/status').read()\n"
+    "print('peak-kB', status.split('VmHWM:')[1].split()[0], file=sys.stderr)\n"
+    "sys.exit(code)\n"
+)
+
+
 def export_in_child(db: Path, *options: str) -> tuple[float, float]:
-    """(seconds, peak MB) of `registry_cli export` to /dev/null, measured on the child alone."""
+    """(seconds, peak MB) of `registry_cli export` to /dev/null, measured in the child alone."""
     started = time.perf_counter()
     with open(os.devnull, "wb") as devnull:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "services.crisis_site.registry_cli", "export", "--db", str(db), *options],
+        child = subprocess.run(
+            [sys.executable, "-c", _CHILD, "export", "--db", str(db), *options],
             cwd=ROOT,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
             stdout=devnull,
-            stderr=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
         )
-        _, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode != 0:
-        raise SystemExit(f"bench-scale registry: export failed ({child.returncode})")
-    return time.perf_counter() - started, usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
+        raise SystemExit(f"bench-scale registry: export failed ({child.returncode}): {child.stderr[-500:]}")
+    peak_kb = int(child.stderr.split("peak-kB ")[1].split()[0])
+    return time.perf_counter() - started, peak_kb / 1024
 
 
 def registrations(registry: Registry, start: int, during=None) -> tuple[float, float]:
