@@ -56,3 +56,9 @@ bench-hostile: $(STAMP)
 .PHONY: bench-region
 bench-region: $(STAMP)
 	$(BIN)/python bench/region/bench.py $(BENCH_ARGS)
+
+## Cost as the work grows (issue 18): the page at 1-200 messages, the resolver's cache, the registry at 10k-1M
+## records. About 15 minutes; BENCH_ARGS=--quick stops the registry at 100k.
+.PHONY: bench-scale
+bench-scale: $(STAMP)
+	$(BIN)/python -m bench.scale.run $(BENCH_ARGS)

@@ -154,7 +154,11 @@ def main(argv: list[str] | None = None) -> int:
     from services.crisis_site.tls import SiteTLS
     from services.tls.listener import ServerWithTLS, TLSPort
 
-    ServerWithTLS(settings, TLSPort(args.host, args.https_port, {args.crisis_name} if args.crisis_name else None), SiteTLS(args.tls)).run()
+    ServerWithTLS(
+        settings,
+        TLSPort(args.host, args.https_port, {args.crisis_name} if args.crisis_name else None),
+        SiteTLS(args.tls),
+    ).run()
     return 0
 
 

@@ -1,5 +1,7 @@
 """Rendered pages kept as bytes (plain and gzip) and served without touching the framework.
 
+The crisis page comes in parts (`/?sida=2`, paging.py): each within the first round trip.
+
 A rendering is valid while the store's version is unchanged and no message has started
 or expired since; a publish or a sync bumps the version, so the next request re-renders.
 The fast path answers GET/HEAD for the cached resources straight from ASGI: conditional
@@ -8,7 +10,6 @@ GET (ETag, 304), gzip when asked for, and the security headers.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from urllib.parse import parse_qs
 from starlette.types import Scope, Send
 
 from services.crisis_site import i18n
+from services.crisis_site.paging import gzipped
 from services.crisis_site.portal import Portal
 from services.crisis_site.store import Store, utcnow
 
@@ -29,6 +31,7 @@ class Rendered:
     etag: str  # of the plain body, quoted; the gzip form adds -gz
     media_type: str
     language: str | None
+    parts: int  # how many pages this resource has in this language (the crisis page: 1 or more)
     # Response header lists, built once per (gzip, 304) and extra headers: the hot path only looks up.
     headers: dict[tuple[bool, bool, int], list[tuple[bytes, bytes]]] = field(
         default_factory=dict, compare=False
@@ -46,7 +49,8 @@ RESOURCES: dict[str, tuple[str, bool]] = {
 
 RESOURCES_BY_KIND = {kind: localized for kind, localized in RESOURCES.values()}
 
-Builder = Callable[[str, str], tuple[bytes, str]]  # (kind, language) -> (body, media type)
+# (kind, language) -> (the body of each part, media type); only the crisis page has more than one part
+Builder = Callable[[str, str], tuple[list[bytes], str]]
 
 
 class PageCache:
@@ -57,7 +61,8 @@ class PageCache:
         self._version = -1
         self._valid_until: datetime | None = None
 
-    def get(self, kind: str, language: str) -> Rendered:
+    def get(self, kind: str, language: str, part: int = 1) -> Rendered:
+        """Part `part` of a resource (clamped to the parts there are: an old link still lands)."""
         now = utcnow()
         if self._version != self._store.version or (
             self._valid_until is not None and now >= self._valid_until
@@ -65,20 +70,20 @@ class PageCache:
             self._entries.clear()
             self._version = self._store.version
             self._valid_until = self._store.next_change(now)
-        key = (kind, language)
-        entry = self._entries.get(key)
-        if entry is None:
-            body, media_type = self._build(kind, language)
-            digest = hashlib.sha256(body).hexdigest()[:20]
-            entry = Rendered(
-                body=body,
-                gzipped=gzip.compress(body, compresslevel=6, mtime=0),
-                etag=f'"{digest}"',
-                media_type=media_type,
-                language=language if RESOURCES_BY_KIND[kind] else None,
-            )
-            self._entries[key] = entry
-        return entry
+        first = self._entries.get((kind, language, 1))
+        if first is None:
+            bodies, media_type = self._build(kind, language)
+            for number, body in enumerate(bodies, 1):
+                self._entries[(kind, language, number)] = Rendered(
+                    body=body,
+                    gzipped=gzipped(body),
+                    etag=f'"{hashlib.sha256(body).hexdigest()[:20]}"',
+                    media_type=media_type,
+                    language=language if RESOURCES_BY_KIND[kind] else None,
+                    parts=len(bodies),
+                )
+            first = self._entries[(kind, language, 1)]
+        return self._entries[(kind, language, min(max(part, 1), first.parts))]
 
 
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
@@ -147,6 +152,14 @@ def respond(entry: Rendered, request_headers: list[tuple[bytes, bytes]], fixed: 
     return 200, _response_headers(entry, use_gzip, False, fixed), body
 
 
+def part_for(query_string: bytes) -> int:
+    """The page number in ?sida=N; 1 when absent or not a number."""
+    if not query_string:
+        return 1
+    value = parse_qs(query_string.decode("latin-1")).get("sida", ["1"])[0]
+    return int(value) if value.isdigit() and len(value) < 6 else 1
+
+
 def language_for(query_string: bytes, accept_language: str | None) -> str:
     lang = parse_qs(query_string.decode("latin-1")).get("lang", [None])[0] if query_string else None
     return i18n.choose(lang, accept_language)
@@ -184,7 +197,8 @@ class FastPath:
             return None
         kind, localized = resource
         language = self._language(query_string, _header(headers, b"accept-language")) if localized else "sv"
-        status, out, body = respond(self._cache().get(kind, language), headers, self._fixed)
+        part = part_for(query_string) if kind == "page" else 1
+        status, out, body = respond(self._cache().get(kind, language, part), headers, self._fixed)
         return status, out, b"" if method == "HEAD" else body
 
     async def serve(self, scope: Scope, send: Send) -> bool:

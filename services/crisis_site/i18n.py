@@ -68,6 +68,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "footer": "Den här sidan visas från kommunens lokala nät och fungerar även när internet ligger nere.",
         "registry": "Jag är OK – anhöriga",
         "registry_link": "Meddela att du är OK, eller sök efter en anhörig",
+        "pages": "Fler meddelanden",
+        "page_shows": "Meddelande {first}–{last} av {total}.",
+        "page_next": "Nästa sida: {count} meddelanden till",
+        "page_previous": "Föregående sida",
+        "page_first": "Till första sidan",
     },
     "sv-x-ll": {
         "skip": "Gå till texten",
@@ -95,6 +100,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "footer": "Sidan fungerar även när internet inte fungerar.",
         "registry": "Jag är OK – familj och vänner",
         "registry_link": "Berätta att du är OK, eller sök efter någon du känner",
+        "pages": "Fler meddelanden",
+        "page_shows": "Här är meddelande {first} till {last}. Det finns {total} meddelanden.",
+        "page_next": "Läs {count} meddelanden till",
+        "page_previous": "Gå tillbaka en sida",
+        "page_first": "Gå till första sidan",
     },
     "en": {
         "skip": "Skip to content",
@@ -132,6 +142,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "footer": "This page is served from the municipality's local network and works even when the internet is down.",
         "registry": "I am OK – loved ones",
         "registry_link": "Let others know you are OK, or search for a loved one",
+        "pages": "More messages",
+        "page_shows": "Messages {first}–{last} of {total}.",
+        "page_next": "Next page: {count} more messages",
+        "page_previous": "Previous page",
+        "page_first": "Back to the first page",
     },
     "fi": {
         "skip": "Siirry sisältöön",
@@ -169,6 +184,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "footer": "Tämä sivu näytetään kunnan paikallisesta verkosta ja toimii myös, kun internet ei toimi.",
         "registry": "Olen kunnossa – läheiset",
         "registry_link": "Kerro, että olet kunnossa, tai etsi läheistäsi",
+        "pages": "Lisää tiedotteita",
+        "page_shows": "Tiedotteet {first}–{last}/{total}.",
+        "page_next": "Seuraava sivu: vielä {count} tiedotetta",
+        "page_previous": "Edellinen sivu",
+        "page_first": "Ensimmäiselle sivulle",
     },
     # Numbers with spaces (113 13) are wrapped in LRI/PDI isolates, or right-to-left text shows them as "13 113".
     "ar": {
@@ -207,6 +227,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "footer": "تُعرض هذه الصفحة من الشبكة المحلية للبلدية وتعمل حتى عندما يكون الإنترنت معطلاً.",
         "registry": "أنا بخير – الأقارب",
         "registry_link": "أخبر الآخرين أنك بخير، أو ابحث عن أحد أقاربك",
+        "pages": "المزيد من الرسائل",
+        "page_shows": "الرسائل {first}–{last} من {total}.",
+        "page_next": "الصفحة التالية: {count} رسائل أخرى",
+        "page_previous": "الصفحة السابقة",
+        "page_first": "العودة إلى الصفحة الأولى",
     },
     "so": {
         "skip": "U gudub nuxurka",
@@ -244,6 +269,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "footer": "Boggan waxaa laga soo bandhigayaa shabakadda maxalliga ah ee degmada wuxuuna shaqeeyaa xitaa marka internetku go'an yahay.",
         "registry": "Waan fiicanahay – qaraabada",
         "registry_link": "U sheeg dadka inaad fiican tahay, ama raadi qof qaraabadaada ah",
+        "pages": "Fariimo kale",
+        "page_shows": "Fariimaha {first}–{last} oo ka mid ah {total}.",
+        "page_next": "Bogga xiga: {count} fariimo kale",
+        "page_previous": "Boggii hore",
+        "page_first": "Ku noqo bogga koowaad",
     },
 }
 

@@ -16,17 +16,26 @@ PFIF the lookup key is made from the full name and a clear identifier found in t
 A malformed or hostile document is refused whole; records it describes correctly but that
 the registry cannot hold (no identifier, no note saying the person is alive) are skipped
 and reported by record id. Parsed with defusedxml: no DTDs, no entities, bounded size.
+
+Both ways stream. The export writes one person at a time. The import parses one person at a
+time (an expat target that drops each person once read) and reads the file twice: first to
+check the whole document (so a bad one stores nothing) and gather the notes written outside
+their person, then to store the records in batches. A document with such loose notes is
+checked once more with them. Memory follows the largest person, not the document.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from xml.etree.ElementTree import Element, SubElement, TreeBuilder, register_namespace, tostring
+from typing import BinaryIO
+from xml.etree.ElementTree import Element, TreeBuilder
+from xml.sax.saxutils import escape
 
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
@@ -148,95 +157,178 @@ def _preset_texts() -> dict[str, str]:
     return {p: f"{sv[p]} / {en[p]}" for p in PRESETS}
 
 
-def _add(parent: Element, name: str, value: str | None, ns: str = _P) -> None:
-    if value is not None:
-        SubElement(parent, ns + name).text = value
+def _field(name: str, value: str | None, prefix: str = "pfif") -> str:
+    return "" if value is None else f"<{prefix}:{name}>{escape(value)}</{prefix}:{name}>"
 
 
 def export_pfif(
     records: Iterable[PortableRecord], domain: str, source_name: str, for_person_finder: bool = False
-) -> bytes:
-    """A PFIF 1.4 document of the records. `domain` (this island's domain name) begins the id of
-    every record made here; a record that came from elsewhere keeps the id it came with."""
+) -> Iterator[bytes]:
+    """A PFIF 1.4 document of the records, one person at a time. `domain` (this island's domain
+    name) begins the id of every record made here; a record that came from elsewhere keeps the
+    id it came with. ValueError, before the first byte, for a bad domain."""
     if not _DOMAIN.match(domain):
         raise ValueError(f"not a domain name: {domain!r} (for example odsbyn.odrift.se)")
-    register_namespace("pfif", PFIF_NS)
-    register_namespace("odrift", ODRIFT_NS)
+    return _pfif_chunks(records, domain, source_name, for_person_finder)
+
+
+def _pfif_chunks(
+    records: Iterable[PortableRecord], domain: str, source_name: str, for_person_finder: bool
+) -> Iterator[bytes]:
     words = _preset_texts()
-    root = Element(_P + "pfif")
+    ours = "" if for_person_finder else f' xmlns:odrift="{ODRIFT_NS}"'  # Person Finder gets plain PFIF
+    yield f'<?xml version="1.0" encoding="utf-8"?>\n<pfif:pfif{ours} xmlns:pfif="{PFIF_NS}">'.encode()
     for r in records:
         if for_person_finder and came_from_person_finder(r):
             continue  # it came from Person Finder; sending it back would only duplicate it there
-        person_id = r.pfif_id or _derived_id(domain, "person", r.code_hash)
-        person = SubElement(root, _P + "person")
-        _add(person, "person_record_id", person_id)
-        _add(person, "entry_date", pfif_time(r.created))
-        _add(person, "expiry_date", pfif_time(r.expires))
-        _add(person, "author_name", r.name)
-        _add(person, "source_name", source_name)
-        _add(person, "source_date", pfif_time(r.created))
-        _add(person, "full_name", r.name)
-        if not for_person_finder:
-            _add(person, "lookup_key", r.key, _O)
-            _add(person, "code_hash", r.code_hash, _O)
-        for u in r.updates:
-            note = SubElement(person, _P + "note")
-            note_id = u.pfif_id or _derived_id(
-                person_id.split("/", 1)[0], "note", person_id, repr(u.at), " ".join(u.presets), u.text
-            )
-            _add(note, "note_record_id", note_id)
-            _add(note, "person_record_id", person_id)
-            _add(note, "entry_date", pfif_time(u.at))
-            _add(note, "author_name", r.name)
-            _add(note, "source_date", pfif_time(u.at))
+        yield _person_xml(r, domain, source_name, for_person_finder, words).encode("utf-8")
+    yield b"</pfif:pfif>"
+
+
+def _person_xml(
+    r: PortableRecord, domain: str, source_name: str, for_person_finder: bool, words: dict[str, str]
+) -> str:
+    person_id = r.pfif_id or _derived_id(domain, "person", r.code_hash)
+    parts = [
+        "<pfif:person>",
+        _field("person_record_id", person_id),
+        _field("entry_date", pfif_time(r.created)),
+        _field("expiry_date", pfif_time(r.expires)),
+        _field("author_name", r.name),
+        _field("source_name", source_name),
+        _field("source_date", pfif_time(r.created)),
+        _field("full_name", r.name),
+    ]
+    if not for_person_finder:
+        parts += [_field("lookup_key", r.key, "odrift"), _field("code_hash", r.code_hash, "odrift")]
+    for u in r.updates:
+        note_id = u.pfif_id or _derived_id(
+            person_id.split("/", 1)[0], "note", person_id, repr(u.at), " ".join(u.presets), u.text
+        )
+        parts += [
+            "<pfif:note>",
+            _field("note_record_id", note_id),
+            _field("person_record_id", person_id),
+            _field("entry_date", pfif_time(u.at)),
+            _field("author_name", r.name),
+            _field("source_date", pfif_time(u.at)),
             # A message with presets was written by the person (or staff with them); one without
             # came from Person Finder, where someone reported the person alive.
-            _add(note, "author_made_contact", "true")
-            _add(note, "status", "is_note_author" if u.presets else "believed_alive")
-            _add(note, "text", "\n".join([words[p] for p in u.presets] + ([u.text] if u.text else [])))
-            if not for_person_finder:
-                _add(note, "presets", " ".join(u.presets), _O)
-                _add(note, "text", u.text, _O)
-                _add(note, "at", repr(u.at), _O)  # to the fraction of a second, so a round trip is exact
-    return b'<?xml version="1.0" encoding="utf-8"?>\n' + tostring(
-        root, encoding="utf-8", xml_declaration=False
-    )
+            _field("author_made_contact", "true"),
+            _field("status", "is_note_author" if u.presets else "believed_alive"),
+            _field("text", "\n".join([words[p] for p in u.presets] + ([u.text] if u.text else []))),
+        ]
+        if not for_person_finder:
+            parts += [
+                _field("presets", " ".join(u.presets), "odrift"),
+                _field("text", u.text, "odrift"),
+                _field("at", repr(u.at), "odrift"),  # to the fraction of a second, so a round trip is exact
+            ]
+        parts.append("</pfif:note>")
+    parts.append("</pfif:person>")
+    return "".join(parts)
 
 
 # Reading -------------------------------------------------------------------------------------
 
 
-class _LineNumbers(TreeBuilder):
-    """A tree builder that remembers the line each element starts on, for error messages."""
+class _OnePersonAtATime(TreeBuilder):
+    """Builds the document's top-level elements (persons, loose notes) one at a time: each is
+    handed to `on_element` when it ends, then dropped. Enforces the element count and field
+    size limits, and remembers the line each element starts on, for error messages."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_element: Callable[[Element], None]) -> None:
         super().__init__()
-        self.lines: dict[int, int] = {}
+        self.on_element = on_element
+        self.lines: dict[int, int] = {}  # id(element) -> line, for the elements being read
         self.expat = None
+        self.depth = 0
+        self.count = 0
+        self.root: Element | None = None
 
     def start(self, tag, attrs):  # type: ignore[override]
         element = super().start(tag, attrs)
+        self.count += 1
+        if self.count > MAX_ELEMENTS:
+            raise PfifError(f"more than {MAX_ELEMENTS} elements; split the document and import the parts")
         self.lines[id(element)] = self.expat.CurrentLineNumber if self.expat is not None else 0
+        if self.depth == 0:
+            self.root = element
+            if tag != _P + "pfif":
+                raise PfifError(
+                    f"the root element is <{tag}>, not <pfif:pfif> in the PFIF 1.4 namespace {PFIF_NS}; "
+                    "export the records as PFIF 1.4"
+                )
+        self.depth += 1
         return element
+
+    def end(self, tag):  # type: ignore[override]
+        element = super().end(tag)
+        self.depth -= 1
+        if len(element.text or "") > MAX_FIELD:
+            name = element.tag.replace(_P, "pfif:").replace(_O, "odrift:")
+            line = self.lines.get(id(element), "?")
+            raise PfifError(f"<{name}> on line {line}: more than {MAX_FIELD} characters")
+        if self.depth == 1 and self.root is not None:
+            self.on_element(element)
+            self.root.remove(element)
+            root_line = self.lines.get(id(self.root), 1)
+            self.lines.clear()
+            self.lines[id(self.root)] = root_line
+        return element
+
+
+def _parse(source: BinaryIO, on_element: Callable[[Element], None], reader: _Reader) -> Iterator[None]:
+    """Stream `source` (from where it is) through a defused expat parser, yielding after each
+    chunk; PfifError for anything hostile or malformed, or over MAX_DOCUMENT bytes."""
+    builder = _OnePersonAtATime(on_element)
+    parser = SafeET.XMLParser(target=builder, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    builder.expat = parser.parser
+    reader.lines = builder.lines  # error messages name the line of the element being read
+    read = 0
+    try:
+        while chunk := source.read(1 << 16):
+            read += len(chunk)
+            if read > MAX_DOCUMENT:
+                raise PfifError(
+                    f"the document is over {MAX_DOCUMENT} bytes; at most {MAX_DOCUMENT} are read. "
+                    "Split it and import the parts."
+                )
+            parser.feed(chunk)
+            yield
+        parser.close()
+    except DefusedXmlException as exc:
+        raise PfifError(
+            f"refused hostile XML ({type(exc).__name__}: DTDs and entities are not allowed)"
+        ) from None
+    except SafeET.ParseError as exc:
+        raise PfifError(f"not well-formed XML: {exc}") from None
+    yield
+
+
+def _parse_all(source: BinaryIO, on_element: Callable[[Element], None], reader: _Reader) -> None:
+    for _ in _parse(source, on_element, reader):
+        pass
 
 
 @dataclass
 class PfifImport:
-    records: list[PortableRecord] = field(default_factory=list)
+    records: int = 0  # records read that the registry can hold
     skipped: list[str] = field(default_factory=list)  # "record id: why", never a name
     shortened: int = 0  # notes whose text was cut to the registry's limit
 
 
 class _Reader:
-    def __init__(self, lines: dict[int, int], now: float, ttl: float) -> None:
-        self.lines = lines
+    def __init__(self, now: float, ttl: float) -> None:
+        self.lines: dict[int, int] = {}  # id(element) -> line, of the elements being read
+        self.loose_lines: dict[int, int] = {}  # the same for the loose notes, kept between passes
         self.now = now
         self.ttl = ttl
         self.result = PfifImport()
 
     def where(self, el: Element) -> str:
         name = el.tag.replace(_P, "pfif:").replace(_O, "odrift:")
-        return f"<{name}> on line {self.lines.get(id(el), '?')}"
+        return f"<{name}> on line {self.lines.get(id(el)) or self.loose_lines.get(id(el), '?')}"
 
     def text(self, el: Element, name: str, ns: str = _P, required: bool = False) -> str | None:
         found = el.findall(ns + name)
@@ -288,7 +380,7 @@ class _Reader:
         assert at is not None
         return note_id, at, el
 
-    def person(self, el: Element, loose_notes: list[Element]) -> None:
+    def person(self, el: Element, loose_notes: list[Element]) -> PortableRecord | None:
         person_id = self.record_id(el, "person_record_id")
         full_name = self.text(el, "full_name", required=True)
         source_date = self.time(el, "source_date", required=True)
@@ -300,9 +392,8 @@ class _Reader:
         # Never kept longer than this island keeps its own records.
         expires = min(expiry_date if expiry_date is not None else math.inf, self.now + self.ttl)
         if el.find(_O + "lookup_key") is not None:
-            self.ours(el, person_id, full_name, created, expires, notes)
-        else:
-            self.plain(el, person_id, full_name, created, expires, notes)
+            return self.ours(el, person_id, full_name, created, expires, notes)
+        return self.plain(el, person_id, full_name, created, expires, notes)
 
     def ours(
         self,
@@ -312,7 +403,7 @@ class _Reader:
         created: float,
         expires: float,
         notes: list[tuple[str, float, Element]],
-    ) -> None:
+    ) -> PortableRecord:
         """A record from another Ödrift island: hashed key and code, presets by key; checked as strictly as JSON lines."""
         key = self.text(el, "lookup_key", _O, required=True)
         code_hash = self.text(el, "code_hash", _O, required=True)
@@ -341,9 +432,7 @@ class _Reader:
         if not updates:
             raise PfifError(f"{self.where(el)}: an Ödrift record has at least one note")
         assert key is not None and code_hash is not None
-        self.result.records.append(
-            PortableRecord(key, full_name, code_hash, created, expires, updates, person_id)
-        )
+        return PortableRecord(key, full_name, code_hash, created, expires, updates, person_id)
 
     def plain(
         self,
@@ -353,7 +442,7 @@ class _Reader:
         created: float,
         expires: float,
         notes: list[tuple[str, float, Element]],
-    ) -> None:
+    ) -> PortableRecord | None:
         """A record from Person Finder: make the key from a clear identifier, then forget it."""
         updates = []
         for note_id, at, n in notes:
@@ -366,7 +455,7 @@ class _Reader:
             updates.append(PortableUpdate(at, [], text, note_id))
         if not updates:
             self.result.skipped.append(f"{person_id}: no note says the person is alive")
-            return
+            return None
         # The newest note's phone first: it is the likeliest to be the one relatives know.
         phones = [self.text(n, "phone_of_found_person") for _, _, n in sorted(notes, key=lambda t: -t[1])]
         street, city = self.text(el, "home_street"), self.text(el, "home_city")
@@ -380,64 +469,97 @@ class _Reader:
                     self.result.skipped.append(
                         f"{person_id}: the full name cannot be used ({exc.errors['name']})"
                     )
-                    return
+                    return None
         else:
             self.result.skipped.append(
                 f"{person_id}: no phone number or home address to look the person up by"
             )
-            return
-        self.result.records.append(
-            PortableRecord(key, name, foreign_code_hash(person_id), created, expires, updates, person_id)
-        )
+            return None
+        return PortableRecord(key, name, foreign_code_hash(person_id), created, expires, updates, person_id)
 
 
-def parse_pfif(body: bytes, now: float, ttl: float) -> PfifImport:
-    """The records in a PFIF 1.4 document, checked as hostile input; PfifError refuses it whole."""
-    if len(body) > MAX_DOCUMENT:
-        raise PfifError(
-            f"the document is {len(body)} bytes; at most {MAX_DOCUMENT} are read. Split it and import the parts."
-        )
-    builder = _LineNumbers()
-    parser = SafeET.XMLParser(target=builder, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    builder.expat = parser.parser
-    try:
-        parser.feed(body)
-        root = parser.close()
-    except DefusedXmlException as exc:
-        raise PfifError(
-            f"refused hostile XML ({type(exc).__name__}: DTDs and entities are not allowed)"
-        ) from None
-    except SafeET.ParseError as exc:
-        raise PfifError(f"not well-formed XML: {exc}") from None
-    if root.tag != _P + "pfif":
-        raise PfifError(
-            f"the root element is <{root.tag}>, not <pfif:pfif> in the PFIF 1.4 namespace {PFIF_NS}; "
-            "export the records as PFIF 1.4"
-        )
-    reader = _Reader(builder.lines, now, ttl)
-    for count, el in enumerate(root.iter(), 1):
-        if count > MAX_ELEMENTS:
-            raise PfifError(f"more than {MAX_ELEMENTS} elements; split the document and import the parts")
-        if len(el.text or "") > MAX_FIELD:
-            raise PfifError(f"{reader.where(el)}: more than {MAX_FIELD} characters")
+def _check(source: BinaryIO, reader: _Reader) -> dict[str, list[Element]]:
+    """Check the whole document from where `source` is (PfifError refuses it) and return the
+    notes written outside their person, by person id: the only thing kept between passes."""
+    start = source.tell()
     loose: dict[str, list[Element]] = {}
-    for note in root.findall(_P + "note"):
-        loose.setdefault(reader.record_id(note, "person_record_id"), []).append(note)
-    seen: set[str] = set()
-    for person in root.findall(_P + "person"):
-        person_id = reader.record_id(person, "person_record_id")
-        if person_id in seen:
-            raise PfifError(
-                f"{reader.where(person)}: person {person_id[:60]!r} appears twice in the document"
-            )
-        seen.add(person_id)
-        reader.person(person, loose.pop(person_id, []))
+    seen: set[str] = set()  # bounded by MAX_DOCUMENT like the document itself
+    first_problem: list[PfifError] = []
+
+    def gather(el: Element) -> None:
+        if el.tag == _P + "note":
+            loose.setdefault(reader.record_id(el, "person_record_id"), []).append(el)
+            reader.loose_lines.update((id(e), reader.lines.get(id(e), 0)) for e in el.iter())
+        elif el.tag == _P + "person":
+            person_id = reader.record_id(el, "person_record_id")
+            if person_id in seen:
+                raise PfifError(
+                    f"{reader.where(el)}: person {person_id[:60]!r} appears twice in the document"
+                )
+            seen.add(person_id)
+            if not first_problem:
+                try:
+                    reader.person(el, [])
+                except PfifError as exc:  # perhaps only for want of its loose notes, seen below
+                    first_problem.append(exc)
+
+    def check_with_loose_notes(el: Element) -> None:
+        if el.tag == _P + "person":
+            reader.person(el, loose.get(reader.record_id(el, "person_record_id"), []))
+
+    _parse_all(source, gather, reader)
+    if loose:
+        source.seek(start)
+        _parse_all(source, check_with_loose_notes, reader)
+    elif first_problem:
+        raise first_problem[0]
+    return loose
+
+
+def read_pfif(source: BinaryIO, now: float, ttl: float, report: PfifImport) -> Iterator[PortableRecord]:
+    """The records of a PFIF 1.4 document, checked as hostile input: PfifError, before the first
+    record, refuses it whole. `source` is read more than once from where it is; `report` fills
+    in as the records are read."""
+    start = source.tell()
+    loose = _check(source, _Reader(now, ttl))
+    source.seek(start)
+    reader = _Reader(now, ttl)
+    reader.result = report
+    ready: list[PortableRecord] = []
+
+    def take(el: Element) -> None:
+        if el.tag == _P + "person":
+            record = reader.person(el, loose.pop(reader.record_id(el, "person_record_id"), []))
+            if record is not None:
+                ready.append(record)
+
+    for _ in _parse(source, take, reader):
+        report.records += len(ready)
+        yield from ready
+        ready.clear()
     for person_id in loose:
-        reader.result.skipped.append(f"{person_id}: notes for a person not in this document")
-    return reader.result
+        report.skipped.append(f"{person_id}: notes for a person not in this document")
 
 
-def import_pfif(registry: Registry, body: bytes) -> tuple[int, PfifImport]:
-    """Add the records in a PFIF 1.4 document; (new messages, what was read). Twice changes nothing."""
-    parsed = parse_pfif(body, registry.now(), registry.ttl)
-    return registry.import_records(parsed.records), parsed
+def import_pfif(registry: Registry, source: bytes | BinaryIO) -> tuple[int, PfifImport]:
+    """Add the records in a PFIF 1.4 document (bytes, or a binary file that can seek); (new
+    messages, what was read). Checked whole before anything is stored, then stored in batches.
+    Twice changes nothing."""
+    if isinstance(source, bytes):
+        if len(source) > MAX_DOCUMENT:
+            raise PfifError(
+                f"the document is {len(source)} bytes; at most {MAX_DOCUMENT} are read. "
+                "Split it and import the parts."
+            )
+        source = io.BytesIO(source)
+    report = PfifImport()
+    records = read_pfif(source, registry.now(), registry.ttl, report)
+    first = next(records, None)  # the checking passes run here: a bad document stores nothing
+    if first is None:
+        return 0, report
+    return registry.import_records(_then(first, records)), report
+
+
+def _then(first: PortableRecord, rest: Iterator[PortableRecord]) -> Iterator[PortableRecord]:
+    yield first
+    yield from rest

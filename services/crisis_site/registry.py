@@ -8,6 +8,11 @@ appended, never changed; records expire and are deleted for real. The private co
 lets the person update or delete is random and only its hash is kept.
 
 SQLite in WAL mode with synchronous=FULL: register() returns only after a durable commit.
+
+Flat as it grows (docs/registry.md): lookups use the key's index; export and import stream in
+batches (constant memory whatever the number of records); expired records are deleted by a
+background sweeper in small batches (registry_expiry.py), never inside a resident's request;
+the staff counts read counters kept by triggers, not a scan of a million rows.
 """
 
 from __future__ import annotations
@@ -23,10 +28,16 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from urllib.parse import quote
 
+from services.crisis_site.registry_expiry import Sweeper
+
 DEFAULT_TTL = 30 * 24 * 3600.0
+EXPIRE_EVERY = 60.0  # seconds between background sweeps
+EXPORT_BATCH = 500  # records read per query while exporting
+IMPORT_BATCH = 500  # records per import transaction
 MAX_NAME = 100
 MAX_IDENTIFIER = 200
 MAX_TEXT = 200
@@ -79,6 +90,32 @@ _MIGRATIONS = (
     ("registry_records", "pfif_id", "ALTER TABLE registry_records ADD COLUMN pfif_id TEXT"),
     ("registry_updates", "pfif_id", "ALTER TABLE registry_updates ADD COLUMN pfif_id TEXT"),
 )
+
+# The staff counts, kept by triggers so reading them is a few rows at any size. Registrations
+# per hour (by their `created` hour) make "the last day" a sum of 25 rows.
+_COUNTERS = """
+CREATE TABLE registry_counts (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE registry_hours (hour INTEGER PRIMARY KEY, registered INTEGER NOT NULL);
+INSERT INTO registry_counts (name, value) VALUES
+    ('records', (SELECT COUNT(*) FROM registry_records)),
+    ('messages', (SELECT COUNT(*) FROM registry_updates));
+INSERT INTO registry_hours (hour, registered)
+    SELECT CAST(created / 3600 AS INTEGER) AS h, COUNT(*) FROM registry_records GROUP BY h;
+CREATE TRIGGER registry_counts_record_in AFTER INSERT ON registry_records BEGIN
+    UPDATE registry_counts SET value = value + 1 WHERE name = 'records';
+    INSERT INTO registry_hours (hour, registered) VALUES (CAST(NEW.created / 3600 AS INTEGER), 1)
+        ON CONFLICT (hour) DO UPDATE SET registered = registered + 1;
+END;
+CREATE TRIGGER registry_counts_record_out AFTER DELETE ON registry_records BEGIN
+    UPDATE registry_counts SET value = value - 1 WHERE name = 'records';
+END;
+CREATE TRIGGER registry_counts_message_in AFTER INSERT ON registry_updates BEGIN
+    UPDATE registry_counts SET value = value + 1 WHERE name = 'messages';
+END;
+CREATE TRIGGER registry_counts_message_out AFTER DELETE ON registry_updates BEGIN
+    UPDATE registry_counts SET value = value - 1 WHERE name = 'messages';
+END;
+"""
 
 
 class RegistryError(ValueError):
@@ -333,8 +370,65 @@ def _messages(db: sqlite3.Connection, record_id: int) -> list[PortableUpdate]:
     return [PortableUpdate(at, json.loads(p), t, n) for at, p, t, n in rows]
 
 
+def _statements(script: str) -> Iterator[str]:
+    """A script's statements one by one (triggers included), to run inside a transaction of
+    our own: executescript() would commit first."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            yield pending
+            pending = ""
+
+
+def _messages_between(db: sqlite3.Connection, first: int, last: int) -> dict[int, list[PortableUpdate]]:
+    """The messages of records first..last (ids), each record's oldest first: one query per batch."""
+    found: dict[int, list[PortableUpdate]] = {}
+    for record_id, at, p, t, n in db.execute(
+        "SELECT record_id, at, presets, text, pfif_id FROM registry_updates "
+        "WHERE record_id BETWEEN ? AND ? ORDER BY record_id, at, id",
+        (first, last),
+    ):
+        found.setdefault(record_id, []).append(PortableUpdate(at, json.loads(p), t, n))
+    return found
+
+
+def _import_batch(db: sqlite3.Connection, records: list[PortableRecord]) -> int:
+    """One import transaction's work; returns how many messages were new."""
+    added = 0
+    for r in records:
+        db.execute(
+            "INSERT OR IGNORE INTO registry_records (lookup_key, name, code_hash, created, expires, pfif_id) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (r.key, r.name, r.code_hash, r.created, r.expires, r.pfif_id),
+        )
+        record_id = db.execute(
+            "SELECT id FROM registry_records WHERE code_hash = ?", (r.code_hash,)
+        ).fetchone()[0]
+        if r.pfif_id is not None:  # came first as JSON lines: keep the PFIF id from now on
+            db.execute(
+                "UPDATE registry_records SET pfif_id = ? WHERE id = ? AND pfif_id IS NULL",
+                (r.pfif_id, record_id),
+            )
+        for u in r.updates:
+            added += db.execute(
+                "INSERT OR IGNORE INTO registry_updates (record_id, at, presets, text, pfif_id) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (record_id, u.at, json.dumps(u.presets), u.text, u.pfif_id),
+            ).rowcount
+    return added
+
+
 class Registry:
-    def __init__(self, path: str | Path, ttl: float = DEFAULT_TTL, clock=time.time) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        ttl: float = DEFAULT_TTL,
+        clock=time.time,
+        expire_every: float | None = EXPIRE_EVERY,
+    ) -> None:
+        """`expire_every`: seconds between background expiry sweeps; None for none (a command
+        that opens the file briefly, or a test that sweeps by hand with purge_expired())."""
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -355,6 +449,10 @@ class Registry:
         self._readers = threading.local()
         self._reader_connections: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()  # not the writers' lock: a reader never waits on it
+        self._checkpointer: sqlite3.Connection | None = None  # the sweeper's, apart from the writers'
+        self._sweeper = Sweeper(self._expire_batch, self._checkpoint, expire_every or 0.0)
+        if expire_every is not None:
+            self._sweeper.start()
 
     def _migrate(self) -> None:
         with self._lock:
@@ -366,11 +464,25 @@ class Registry:
                     except sqlite3.OperationalError as exc:  # another process added it first
                         if "duplicate column" not in str(exc):
                             raise
+            self._db.execute("BEGIN IMMEDIATE")  # counted once, with no writer in between
+            try:
+                if not self._db.execute(
+                    "SELECT 1 FROM sqlite_master WHERE name = 'registry_counts'"
+                ).fetchone():
+                    for statement in _statements(_COUNTERS):
+                        self._db.execute(statement)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def now(self) -> float:
         return self._clock()
 
     def close(self) -> None:
+        self._sweeper.stop()
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         with self._lock, self._readers_lock:
             for reader in self._reader_connections:
                 reader.close()
@@ -413,9 +525,40 @@ class Registry:
             self._db.execute("COMMIT")
             return result
 
-    def _purge(self, db: sqlite3.Connection) -> None:
-        db.execute("DELETE FROM registry_records WHERE expires <= ?", (self._clock(),))
-        db.execute("DELETE FROM registry_deletions WHERE expires <= ?", (self._clock(),))
+    def _checkpoint(self) -> None:
+        """A passive checkpoint on a connection of its own: writers go on while it copies."""
+        if self.path == ":memory:":
+            return
+        if self._checkpointer is None:
+            self._checkpointer = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+    def _expire_batch(self, limit: int) -> int:
+        """Delete up to `limit` expired records (their messages go with them) in one short
+        transaction; returns how many."""
+
+        def work(db: sqlite3.Connection) -> int:
+            removed = db.execute(
+                "DELETE FROM registry_records WHERE id IN "
+                "(SELECT id FROM registry_records WHERE expires <= ? ORDER BY expires LIMIT ?)",
+                (self._clock(), limit),
+            ).rowcount
+            # What other islands deleted stays deleted until it would have expired (the region), no longer.
+            db.execute(
+                "DELETE FROM registry_deletions WHERE code_hash IN "
+                "(SELECT code_hash FROM registry_deletions WHERE expires <= ? LIMIT ?)",
+                (self._clock(), limit),
+            )
+            return removed
+
+        # Without its own fsync: the next registration's durable commit syncs these pages too, and
+        # a delete lost to a power cut is redone by the next sweep (lookups skip expired records).
+        with self._lock:
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            try:
+                return self._transaction(work)
+            finally:
+                self._db.execute("PRAGMA synchronous=FULL")
 
     def register(self, name: str, identifier: str, presets: list[str], text: str = "") -> str:
         """Store a new record; returns its private code once the commit is durable."""
@@ -424,7 +567,6 @@ class Registry:
         now = self._clock()
 
         def work(db: sqlite3.Connection) -> None:
-            self._purge(db)
             cur = db.execute(
                 "INSERT INTO registry_records (lookup_key, name, code_hash, created, expires) VALUES (?, ?, ?, ?, ?)",
                 (lookup_key(norm_name, ident), display, _hash_code(code), now, now + self.ttl),
@@ -452,7 +594,6 @@ class Registry:
             raise RegistryError(errors)
 
         def work(db: sqlite3.Connection) -> bool:
-            self._purge(db)
             record = self._record_for(db, code)
             if record is None:
                 return False
@@ -468,7 +609,6 @@ class Registry:
         """Remove the record and all its messages for real; False if no record has that code."""
 
         def work(db: sqlite3.Connection) -> bool:
-            self._purge(db)
             record = self._record_for(db, code)
             if record is None:
                 return False
@@ -477,8 +617,9 @@ class Registry:
 
         return self._transaction(work)
 
-    def purge_expired(self) -> None:
-        self._transaction(self._purge)
+    def purge_expired(self) -> int:
+        """Delete every expired record now, batch by batch (what the background sweeper does)."""
+        return self._sweeper.sweep()
 
     def lookup(self, name: str, identifier: str) -> list[Found]:
         """Exact match on the normalised full name and identifier; anything else finds nothing."""
@@ -500,53 +641,41 @@ class Registry:
     # Moving records between islands ----------------------------------------------------------
     def export_records(self) -> Iterator[PortableRecord]:
         """Every live record with all its messages, oldest first. Only the hashed key and code
-        travel: the phone number or address was never stored."""
+        travel: the phone number or address was never stored.
+
+        Streamed: EXPORT_BATCH records and their messages are read at a time, from one snapshot,
+        so memory stays the same whatever the number of records."""
         now = self._clock()
         with self._reading() as db:  # a snapshot: registrations go on while a slow reader exports
-            records = db.execute(
-                "SELECT id, lookup_key, name, code_hash, created, expires, pfif_id FROM registry_records "
-                "WHERE expires > ? ORDER BY id",
-                (now,),
-            ).fetchall()
-            for record_id, key, name, code_hash, created, expires, pfif_id in records:
-                yield PortableRecord(
-                    key, name, code_hash, created, expires, _messages(db, record_id), pfif_id
-                )
+            after = 0
+            while True:
+                records = db.execute(
+                    "SELECT id, lookup_key, name, code_hash, created, expires, pfif_id FROM registry_records "
+                    "WHERE id > ? AND expires > ? ORDER BY id LIMIT ?",
+                    (after, now, EXPORT_BATCH),
+                ).fetchall()
+                if not records:
+                    return
+                messages = _messages_between(db, records[0][0], records[-1][0])
+                for record_id, key, name, code_hash, created, expires, pfif_id in records:
+                    yield PortableRecord(
+                        key, name, code_hash, created, expires, messages.get(record_id, []), pfif_id
+                    )
+                after = records[-1][0]
 
     def import_records(self, records: Iterable[PortableRecord]) -> int:
-        """Add records (checked by the caller) in one transaction; returns how many messages were new.
+        """Add records (checked by the caller); returns how many messages were new.
 
-        Idempotent: a record is known by its code's hash and a message by its time and words,
-        so importing the same records twice changes nothing.
-        """
-        records = list(records)
-
-        def work(db: sqlite3.Connection) -> int:
-            added = 0
-            for r in records:
-                db.execute(
-                    "INSERT OR IGNORE INTO registry_records (lookup_key, name, code_hash, created, expires, pfif_id) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (r.key, r.name, r.code_hash, r.created, r.expires, r.pfif_id),
-                )
-                record_id = db.execute(
-                    "SELECT id FROM registry_records WHERE code_hash = ?", (r.code_hash,)
-                ).fetchone()[0]
-                if r.pfif_id is not None:  # came first as JSON lines: keep the PFIF id from now on
-                    db.execute(
-                        "UPDATE registry_records SET pfif_id = ? WHERE id = ? AND pfif_id IS NULL",
-                        (r.pfif_id, record_id),
-                    )
-                for u in r.updates:
-                    added += db.execute(
-                        "INSERT OR IGNORE INTO registry_updates (record_id, at, presets, text, pfif_id) "
-                        "VALUES (?, ?, ?, ?, ?)",
-                        (record_id, u.at, json.dumps(u.presets), u.text, u.pfif_id),
-                    ).rowcount
-            self._purge(db)
-            return added
-
-        return self._transaction(work)
+        Streamed: IMPORT_BATCH records per transaction, so memory stays flat and registrations
+        wait at most one short batch. Records already expired are left out. Idempotent: a record
+        is known by its code's hash and a message by its time and words, so importing the same
+        records twice (or again after an import stopped half way) changes nothing."""
+        now = self._clock()
+        live = (r for r in records if r.expires > now)
+        added = 0
+        while batch := list(islice(live, IMPORT_BATCH)):
+            added += self._transaction(lambda db, batch=batch: _import_batch(db, batch))
+        return added
 
     # Events from the other islands of the region (services/region) ---------------------------
     def _applying(self, work):
@@ -572,7 +701,7 @@ class Registry:
         """
 
         def work(db: sqlite3.Connection) -> list[bool]:
-            self._purge(db)
+            # Expired records and deletions are swept in the background (registry_expiry), never here.
             now = self._clock()
             return [
                 self._apply_deletion(db, c, now)
@@ -634,8 +763,14 @@ class Registry:
 
     def import_lines(self, lines: Iterable[str]) -> int:
         """Add the records in `lines` (from export_lines); returns how many messages were new.
-        Importing the same lines twice changes nothing. A bad line fails the whole import."""
-        entries = [_parse_line(number, line) for number, line in enumerate(lines, 1) if line.strip()]
+
+        `lines` is read twice (a list, or a file that starts over each time it is iterated): first
+        every line is checked, so a bad line refuses the whole import and nothing is stored; then
+        the records are stored in batches. Importing the same lines twice changes nothing."""
+        for number, line in enumerate(lines, 1):
+            if line.strip():
+                _parse_line(number, line)
+        entries = (_parse_line(number, line) for number, line in enumerate(lines, 1) if line.strip())
         return self.import_records(
             PortableRecord(
                 e["key"],
@@ -649,18 +784,26 @@ class Registry:
         )
 
     def counts(self) -> dict[str, int]:
-        """Numbers for the staff's view; never a name."""
+        """Numbers for the staff's view; never a name. Read from the trigger-kept counters, less
+        the few expired records the background sweeper has not deleted yet: cheap at any size.
+        "The last day" is counted in whole hours (the last 24 and the one under way)."""
         now = self._clock()
         with self._reading() as db:
-            records, last_day = db.execute(
-                "SELECT COUNT(*), COUNT(*) FILTER (WHERE created > ?) FROM registry_records WHERE expires > ?",
-                (now - 86400, now),
-            ).fetchone()
-            updates = db.execute(
-                "SELECT COUNT(*) FROM registry_updates JOIN registry_records r ON r.id = record_id WHERE r.expires > ?",
+            totals = dict(db.execute("SELECT name, value FROM registry_counts").fetchall())
+            expired, expired_messages = db.execute(
+                "SELECT COUNT(DISTINCT r.id), COUNT(u.id) FROM registry_records r "
+                "LEFT JOIN registry_updates u ON u.record_id = r.id WHERE r.expires <= ?",
                 (now,),
+            ).fetchone()
+            last_day = db.execute(
+                "SELECT COALESCE(SUM(registered), 0) FROM registry_hours WHERE hour >= ?",
+                (int((now - 86400) // 3600) + 1,),
             ).fetchone()[0]
-        return {"records": records, "registered_last_day": last_day, "messages": updates}
+        return {
+            "records": totals["records"] - expired,
+            "registered_last_day": last_day,
+            "messages": totals["messages"] - expired_messages,
+        }
 
     def count(self) -> int:
         """How many records exist, expired ones not yet purged included; for tests and counts, never names."""

@@ -9,15 +9,24 @@
 
 Import finds the format by itself (XML starts with '<'); --format says it outright. A bad
 record refuses the whole import and nothing is stored. Importing twice changes nothing.
+
+Both stream, in constant memory whatever the number of records: export writes each record as
+it is read; import copies its input to a temporary file (on disk past 8 MiB), checks it all,
+then stores it in batches of short transactions, so the site's registrations go on meanwhile.
 """
 
 from __future__ import annotations
 
 import argparse
+import codecs
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterable, Iterator
+from typing import BinaryIO
 
 from services.crisis_site.pfif import came_from_person_finder, export_pfif, import_pfif
-from services.crisis_site.registry import Registry
+from services.crisis_site.registry import PortableRecord, Registry
 
 
 def _looks_like_xml(data: bytes) -> bool:
@@ -33,17 +42,25 @@ def _export(registry: Registry, args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
-        records = list(registry.export_records())
+        sent = 0
+
+        def counted(records: Iterable[PortableRecord]) -> Iterator[PortableRecord]:
+            nonlocal sent
+            for r in records:
+                sent += not (args.for_person_finder and came_from_person_finder(r))
+                yield r
+
         try:
-            sys.stdout.buffer.write(
-                export_pfif(records, args.domain, args.source_name, args.for_person_finder)
+            chunks = export_pfif(
+                counted(registry.export_records()), args.domain, args.source_name, args.for_person_finder
             )
         except ValueError as exc:
             print(f"export refused: {exc}", file=sys.stderr)
             return 2
-        sent = [r for r in records if not (args.for_person_finder and came_from_person_finder(r))]
+        for chunk in chunks:
+            sys.stdout.buffer.write(chunk)
         print(
-            f"exported {len(sent)} records as PFIF 1.4"
+            f"exported {sent} records as PFIF 1.4"
             + (" for Person Finder (no lookup keys)" if args.for_person_finder else ""),
             file=sys.stderr,
         )
@@ -56,20 +73,37 @@ def _export(registry: Registry, args: argparse.Namespace) -> int:
     return 0
 
 
+class _Lines:
+    """A binary file's lines as text, from its start each time they are iterated (read twice:
+    checked, then stored)."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
+
+    def __iter__(self) -> Iterator[str]:
+        self._file.seek(0)
+        decode = codecs.getincrementaldecoder("utf-8")()
+        for raw in self._file:
+            yield decode.decode(raw).rstrip("\r\n")
+
+
 def _import(registry: Registry, args: argparse.Namespace) -> int:
-    data = sys.stdin.buffer.read()
-    fmt = args.format or ("pfif" if _looks_like_xml(data) else "jsonl")
-    try:
-        if fmt == "pfif":
-            added, report = import_pfif(registry, data)
-        else:
-            added = registry.import_lines(data.decode("utf-8").splitlines())
-    except UnicodeDecodeError as exc:
-        print(f"import refused, nothing stored: not UTF-8 text (byte {exc.start})", file=sys.stderr)
-        return 2
-    except ValueError as exc:  # PfifError too
-        print(f"import refused, nothing stored: {exc}", file=sys.stderr)
-        return 2
+    with tempfile.SpooledTemporaryFile(max_size=8 << 20) as spool:
+        shutil.copyfileobj(sys.stdin.buffer, spool)
+        spool.seek(0)
+        fmt = args.format or ("pfif" if _looks_like_xml(spool.read(4096)) else "jsonl")
+        spool.seek(0)
+        try:
+            if fmt == "pfif":
+                added, report = import_pfif(registry, spool)  # type: ignore[arg-type]
+            else:
+                added = registry.import_lines(_Lines(spool))  # type: ignore[arg-type]
+        except UnicodeDecodeError as exc:
+            print(f"import refused, nothing stored: not UTF-8 text (byte {exc.start})", file=sys.stderr)
+            return 2
+        except ValueError as exc:  # PfifError too
+            print(f"import refused, nothing stored: {exc}", file=sys.stderr)
+            return 2
     print(f"imported {added} new messages", file=sys.stderr)
     if fmt == "pfif":
         if report.shortened:
@@ -108,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         "Person Finder",
     )
     args = p.parse_args(argv)
-    registry = Registry(args.db)
+    registry = Registry(args.db, expire_every=None)  # the site's own sweeper deletes expired records
     try:
         return _export(registry, args) if args.action == "export" else _import(registry, args)
     finally:

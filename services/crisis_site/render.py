@@ -8,9 +8,11 @@ from datetime import datetime
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from services.crisis_site import i18n
 from services.crisis_site.content import Content
+from services.crisis_site.paging import PAGE_BUDGET, Shown, paginate
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -68,20 +70,56 @@ class PageRenderer:
         )
         self._env.filters["swedish_datetime"] = swedish_datetime
         self._template = self._env.get_template("page.html")
+        self._message = self._env.get_template("_message.html").module.message  # type: ignore[attr-defined]
         self.css = (templates / "style.css").read_text(encoding="utf-8").strip()
         # CSP hash of the exact <style> contents, so no 'unsafe-inline' is needed.
         self.style_hash = css_hash(self.css)
 
     def render(self, content: Content, language: str = i18n.DEFAULT, print_view: bool = False) -> str:
+        """Every active message on one page: the print view for the notice board."""
+        articles = self.articles(content, language)
+        return self._page(content, language, articles, 1, Shown(0, len(articles), len(articles)), print_view)
+
+    def render_pages(self, content: Content, language: str, budget: int = PAGE_BUDGET) -> list[bytes]:
+        """The crisis page and the pages after it, each within `budget` gzip bytes (paging.py)."""
+        articles = self.articles(content, language)
+
+        def layout(part: int, shown: Shown) -> bytes:
+            chosen = articles[shown.start : shown.stop]
+            return self._page(content, language, chosen, part, shown, False).encode("utf-8")
+
+        return paginate(len(articles), layout, budget)
+
+    def articles(self, content: Content, language: str) -> list[Markup]:
+        """Each message's <article>, rendered once; the pages are laid out from these."""
         lang = i18n.LANGUAGES[language]
+        t = i18n.texts(language)
+
+        def when(value: datetime) -> str:
+            return local_datetime(value, language)
+
+        return [Markup(self._message(m, content, t, lang, when)) for m in content.messages]
+
+    def _page(
+        self,
+        content: Content,
+        language: str,
+        articles: list[Markup],
+        part: int,
+        shown: Shown,
+        print_view: bool,
+    ) -> str:
         return self._template.render(
             c=content,
             t=i18n.texts(language),
-            lang=lang,
+            lang=i18n.LANGUAGES[language],
             languages=i18n.LANGUAGES.values(),
             when=lambda value: local_datetime(value, language),
             css=self.css,
             print_view=print_view,
+            articles=articles,
+            part=part,
+            shown=shown,
         )
 
     def template(self, name: str):  # the editor's pages share the environment and its filters

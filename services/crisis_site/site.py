@@ -9,10 +9,11 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from services.crisis_site import feeds, i18n
-from services.crisis_site.cache import RESOURCES, PageCache, language_for, respond
+from services.crisis_site.cache import RESOURCES, PageCache, language_for, part_for, respond
 from services.crisis_site.content import Content, load_seed
 from services.crisis_site.island_mode import IslandModeWatch
 from services.crisis_site.limits import LoginLimits, RegistryLimits
+from services.crisis_site.paging import PAGE_BUDGET
 from services.crisis_site.portal import Portal
 from services.crisis_site.registry import Registry
 from services.crisis_site.render import PageRenderer
@@ -20,6 +21,20 @@ from services.crisis_site.store import Store
 from services.crisis_site.workers import BoundedPool
 
 DEMO_CONTENT = Path(__file__).parent / "data" / "demo.yaml"
+
+
+@dataclass(frozen=True)
+class PageUse:
+    """The first page in one language: its gzip bytes against the budget, and the pages there are."""
+
+    language: str
+    gzip_bytes: int
+    budget: int
+    pages: int
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.gzip_bytes / self.budget)
 
 
 @dataclass
@@ -90,18 +105,29 @@ class Site:
     def content(self) -> Content:
         return self.store.content(feed=self.config.feed_url)
 
-    def _build(self, kind: str, language: str) -> tuple[bytes, str]:
+    def _build(self, kind: str, language: str) -> tuple[list[bytes], str]:
         content = self.content()
-        if kind in ("page", "print"):
-            html = self.renderer.render(content, language, print_view=kind == "print")
-            return html.encode("utf-8"), "text/html; charset=utf-8"
+        if kind == "page":  # in parts within the first round trip (paging.py)
+            return self.renderer.render_pages(content, language), "text/html; charset=utf-8"
+        if kind == "print":  # the notice board gets every message on one sheet
+            return [
+                self.renderer.render(content, language, print_view=True).encode()
+            ], "text/html; charset=utf-8"
         if kind == "json":
-            return feeds.content_json(content), "application/json"
+            return [feeds.content_json(content)], "application/json"
         if kind == "atom":
-            return feeds.atom(content), "application/atom+xml; charset=utf-8"
+            return [feeds.atom(content)], "application/atom+xml; charset=utf-8"
         if kind == "cap":
-            return feeds.cap_feed(content), "application/xml; charset=utf-8"
+            return [feeds.cap_feed(content)], "application/xml; charset=utf-8"
         raise KeyError(kind)
+
+    def page_budget(self) -> list[PageUse]:
+        """How close the crisis page is to its budget, per language, from the pages served now."""
+        uses = []
+        for language in i18n.LANGUAGES.values():
+            first = self.cache.get("page", language.tag)
+            uses.append(PageUse(language.name, len(first.gzipped), PAGE_BUDGET, first.parts))
+        return uses
 
     def cached_response(self, request: Request, path: str) -> Response:
         kind, localized = RESOURCES[path]
@@ -110,7 +136,8 @@ class Site:
             if localized
             else i18n.DEFAULT
         )
-        status, headers, body = respond(self.cache.get(kind, language), request.scope["headers"], [])
+        part = part_for(request.scope["query_string"]) if kind == "page" else 1
+        status, headers, body = respond(self.cache.get(kind, language, part), request.scope["headers"], [])
         response = Response(b"" if request.method == "HEAD" else body, status_code=status)
         response.raw_headers = headers
         return response

@@ -37,7 +37,11 @@ class TLSPort:
         return self._listener is not None
 
     def _pick(self, ssl_object: ssl.SSLObject, name: str | None, _context: ssl.SSLContext) -> int | None:
-        if self.only_names is not None and name is not None and name.lower().rstrip(".") not in self.only_names:
+        if (
+            self.only_names is not None
+            and name is not None
+            and name.lower().rstrip(".") not in self.only_names
+        ):
             return ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME
         if self._current is not None:
             ssl_object.context = self._current

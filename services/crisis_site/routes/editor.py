@@ -100,6 +100,7 @@ def dashboard(
         },
         errors=errors or {},
         editing=editing,
+        budget=site.page_budget(),  # how close the crisis page is to one round trip
     )
 
 
