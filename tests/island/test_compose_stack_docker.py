@@ -33,6 +33,7 @@ from docker_test_helpers import (
 )
 from island_test_helpers import NET_BASE, IslandCLI, island_net
 from test_bundle_e2e import install_offline, offline_env
+from tiers import require_tier
 
 pytestmark = pytest.mark.e2e
 
@@ -58,10 +59,30 @@ def addresses(answer: dns.message.Message) -> list[str]:
     return [rr.address for rrset in answer.answer for rr in rrset if rrset.rdtype == 1]
 
 
+COMPOSE_V1, COMPOSE_V2 = ["docker-compose"], ["docker", "compose"]
+
+
+def _answers(command: list[str]) -> str | None:
+    try:
+        done = subprocess.run([*command, "version"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def test_both_compose_versions_are_here_where_the_tier_is_required() -> None:
+    """Users have `docker compose` (v2); Debian 12 has docker-compose 1.29: CI proves both."""
+    found = {"v1": _answers(COMPOSE_V1), "v2": _answers(COMPOSE_V2)}
+    missing = [name for name, version in found.items() if version is None]
+    require_tier("docker", f"compose {', '.join(missing)} is not installed here" if missing else None)
+    assert "version 1.29" in (found["v1"] or "") or "version 1." in (found["v1"] or ""), found["v1"]
+    assert "v2." in (found["v2"] or ""), found["v2"]
+
+
 def test_compose_file_is_valid_for_the_compose_found_here(base: str, tmp_path: Path) -> None:
     cli = compose_cli(tmp_path, base)
-    for command in (["docker-compose"], ["docker", "compose"]):
-        if subprocess.run([*command, "version"], capture_output=True).returncode != 0:
+    for command in (COMPOSE_V1, COMPOSE_V2):
+        if _answers(command) is None:
             continue
         checked = subprocess.run(
             [*command, "--file", str(ROOT / "docker-compose.yml"), "config"],
@@ -117,6 +138,23 @@ def test_scenario_run_starts_the_stack_passes_and_removes_it(base: str, tmp_path
     assert project_objects() == {"containers": [], "networks": [], "volumes": []}, (
         "the run stops the stack it started"
     )
+
+
+def test_docker_compose_1_29_brings_the_stack_up_and_down_too(base: str, tmp_path: Path) -> None:
+    """The rest of the tier uses `docker compose` (v2) when it answers; this test, Debian's 1.29."""
+    if _answers(COMPOSE_V1) is None:
+        require_tier("docker", "docker-compose (1.29) is not installed here")
+    cli = compose_cli(tmp_path / "state", base, ISLAND_COMPOSE="docker-compose")
+    progress("island up --backend compose with docker-compose 1.29")
+    up = cli.run("up", "--backend", "compose", "--detach", timeout=900)
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        page = httpx.get(f"http://{HOST}:8080/", timeout=10)
+        assert page.status_code == 200 and "Krisinformation" in page.text
+    finally:
+        down = cli.run("down", timeout=300)
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert project_objects() == {"containers": [], "networks": [], "volumes": []}
 
 
 @pytest.fixture(scope="module")
