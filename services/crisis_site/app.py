@@ -56,15 +56,6 @@ class CrisisApp(FastAPI):
         await super().__call__(scope, receive, send)
 
 
-async def _send(found: tuple[int, list[tuple[bytes, bytes]], bytes] | None, send: Send) -> bool:
-    if found is None:
-        return False
-    status, headers, body = found
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-    return True
-
-
 def create_app(content_path: str | Path | None = None, config: SiteConfig | None = None) -> FastAPI:
     """Build the app; the seed is loaded now so a bad file fails at start (ContentError)."""
     config = config or SiteConfig()

@@ -203,10 +203,16 @@ class FastPath:
 
     async def serve(self, scope: Scope, send: Send) -> bool:
         """Send the response and return True, or return False when the request is not ours."""
-        found = self.answer(scope["path"], scope["method"], scope["query_string"], scope["headers"])
-        if found is None:
-            return False
-        status, headers, body = found
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
-        return True
+        return await send_answer(
+            self.answer(scope["path"], scope["method"], scope["query_string"], scope["headers"]), send
+        )
+
+
+async def send_answer(found: tuple[int, list[tuple[bytes, bytes]], bytes] | None, send: Send) -> bool:
+    """Send a ready (status, headers, body) over ASGI and return True; False when there is none."""
+    if found is None:
+        return False
+    status, headers, body = found
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+    return True
