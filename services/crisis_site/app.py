@@ -9,7 +9,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.crisis_site.cache import FastPath
+from services.crisis_site.cache import FastPath, send_answer
 from services.crisis_site.portal import Portal
 from services.crisis_site.routes import include_routes
 from services.crisis_site.site import DEMO_CONTENT, Site, SiteConfig
@@ -47,7 +47,7 @@ class CrisisApp(FastAPI):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            if self.portal is not None and await _send(
+            if self.portal is not None and await send_answer(
                 self.portal.answer(scope["method"], scope["headers"]), send
             ):
                 return
