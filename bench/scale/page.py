@@ -81,7 +81,8 @@ def layout(path: Path) -> tuple[int, int, float]:
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def cpu_seconds(pid: int) -> float:

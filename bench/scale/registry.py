@@ -23,7 +23,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,7 +68,17 @@ def records(first: int, last: int, now: float) -> Iterator[PortableRecord]:
         )
 
 
-def rate(step, seconds: float) -> float:
+def _hit(registry: Registry, live: list[int], i: int) -> object:
+    """A lookup of a live record (step `i` of the hits)."""
+    return registry.lookup(*person(live[i % len(live)]))
+
+
+def _miss(registry: Registry, size: int, i: int) -> object:
+    """A lookup of a person never registered (step `i` of the misses)."""
+    return registry.lookup(*person(size + i))
+
+
+def rate(step: Callable[[int], object], seconds: float) -> float:
     started = time.perf_counter()
     i = 0
     while True:
@@ -107,7 +118,9 @@ def export_in_child(db: Path, *options: str) -> tuple[float, float]:
     return time.perf_counter() - started, peak_kb / 1024
 
 
-def registrations(registry: Registry, start: int, during=None) -> tuple[float, float]:
+def registrations(
+    registry: Registry, start: int, during: Callable[[], None] | None = None
+) -> tuple[float, float]:
     """(slowest, p99) ms of a resident's back-to-back registrations over half a second, then
     `during()` (if any), then half a second more."""
     took: list[float] = []
@@ -183,11 +196,11 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str]]:
             live = [i for i in range(0, size, 997) if i % EXPIRING]
             figure(
                 f"scale registry lookup hits/s at {label}",
-                f"{rate(lambda i, live=live: registry.lookup(*person(live[i % len(live)])), args.seconds):.0f}",
+                f"{rate(partial(_hit, registry, live), args.seconds):.0f}",
             )
             figure(
                 f"scale registry lookup misses/s at {label}",
-                f"{rate(lambda i, size=size: registry.lookup(*person(size + i)), args.seconds):.0f}",
+                f"{rate(partial(_miss, registry, size), args.seconds):.0f}",
             )
             began = time.perf_counter()
             registry.counts()

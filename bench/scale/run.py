@@ -40,7 +40,8 @@ HEADLINES = (
 def _part(name: str) -> Callable[[list[str]], Figures] | None:
     if not (ROOT / "bench" / "scale" / f"{name}.py").exists():
         return None
-    return importlib.import_module(f"bench.scale.{name}").main
+    main: Callable[[list[str]], Figures] = importlib.import_module(f"bench.scale.{name}").main
+    return main
 
 
 def _number(value: str) -> float | None:
@@ -69,13 +70,13 @@ def main(argv: list[str] | None = None) -> int:
     found = dict(figures)
     met = True
     for name, goal in HEADLINES:
-        value = found.get(name)
-        number = _number(value) if value is not None else None
+        measured = found.get(name)
+        number = _number(measured) if measured is not None else None
         verdict = ""
         if number is not None:
             verdict = f" (goal <= {goal:g}: {'met' if number <= goal else 'NOT met'})"
         met = met and (number is None or number <= goal)
-        print(f"{name}: {value if value is not None else 'not measured'}{verdict}")
+        print(f"{name}: {measured if measured is not None else 'not measured'}{verdict}")
     return 0 if met else 1
 
 

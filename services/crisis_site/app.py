@@ -56,7 +56,7 @@ class CrisisApp(FastAPI):
         await super().__call__(scope, receive, send)
 
 
-def create_app(content_path: str | Path | None = None, config: SiteConfig | None = None) -> FastAPI:
+def create_app(content_path: str | Path | None = None, config: SiteConfig | None = None) -> CrisisApp:
     """Build the app; the seed is loaded now so a bad file fails at start (ContentError)."""
     config = config or SiteConfig()
     if content_path is not None:

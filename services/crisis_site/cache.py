@@ -57,7 +57,7 @@ class PageCache:
     def __init__(self, store: Store, build: Builder) -> None:
         self._store = store
         self._build = build
-        self._entries: dict[tuple[str, str], Rendered] = {}
+        self._entries: dict[tuple[str, str, int], Rendered] = {}
         self._version = -1
         self._valid_until: datetime | None = None
 
@@ -84,6 +84,10 @@ class PageCache:
                 )
             first = self._entries[(kind, language, 1)]
         return self._entries[(kind, language, min(max(part, 1), first.parts))]
+
+
+# (status, headers, body): a response ready to send.
+Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
 
 
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
@@ -143,7 +147,9 @@ def _response_headers(
     return headers
 
 
-def respond(entry: Rendered, request_headers: list[tuple[bytes, bytes]], fixed: list[tuple[bytes, bytes]]):
+def respond(
+    entry: Rendered, request_headers: list[tuple[bytes, bytes]], fixed: list[tuple[bytes, bytes]]
+) -> Answer:
     """(status, headers, body) for a cached resource, honouring If-None-Match and Accept-Encoding."""
     use_gzip = _accepts_gzip(_header(request_headers, b"accept-encoding"))
     if _etag_matches(_header(request_headers, b"if-none-match"), entry.etag):
@@ -186,7 +192,9 @@ class FastPath:
             self._languages[key] = language
         return language
 
-    def answer(self, path: str, method: str, query_string: bytes, headers: list[tuple[bytes, bytes]]):
+    def answer(
+        self, path: str, method: str, query_string: bytes, headers: list[tuple[bytes, bytes]]
+    ) -> Answer | None:
         """(status, headers, body) for a cached resource, or None when the request is not ours."""
         if self._portal is not None:
             sent_away = self._portal.answer(method, headers)

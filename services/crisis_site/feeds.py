@@ -77,9 +77,9 @@ def cap_alert(message: Message) -> Element:
 
 
 def _xml(root: Element) -> bytes:
-    return b'<?xml version="1.0" encoding="utf-8"?>\n' + tostring(
-        root, encoding="utf-8", xml_declaration=False
-    )
+    # bytes for any encoding but "unicode" (typeshed says Any for an encoding given as a str)
+    body: bytes = tostring(root, encoding="utf-8", xml_declaration=False)
+    return b'<?xml version="1.0" encoding="utf-8"?>\n' + body
 
 
 def atom_feed(

@@ -33,6 +33,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pyexpat import XMLParserType
 from typing import BinaryIO
 from xml.etree.ElementTree import Element, TreeBuilder
 from xml.sax.saxutils import escape
@@ -241,12 +242,12 @@ class _OnePersonAtATime(TreeBuilder):
         super().__init__()
         self.on_element = on_element
         self.lines: dict[int, int] = {}  # id(element) -> line, for the elements being read
-        self.expat = None
+        self.expat: XMLParserType | None = None
         self.depth = 0
         self.count = 0
         self.root: Element | None = None
 
-    def start(self, tag, attrs):  # type: ignore[override]
+    def start(self, tag: str, attrs: dict[str, str]) -> Element:
         element = super().start(tag, attrs)
         self.count += 1
         if self.count > MAX_ELEMENTS:
@@ -262,7 +263,7 @@ class _OnePersonAtATime(TreeBuilder):
         self.depth += 1
         return element
 
-    def end(self, tag):  # type: ignore[override]
+    def end(self, tag: str) -> Element:
         element = super().end(tag)
         self.depth -= 1
         if len(element.text or "") > MAX_FIELD:

@@ -25,14 +25,18 @@ import sqlite3
 import threading
 import time
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from itertools import islice
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from services.crisis_site.registry_expiry import Sweeper
+
+_T = TypeVar("_T")
 
 DEFAULT_TTL = 30 * 24 * 3600.0
 EXPIRE_EVERY = 60.0  # seconds between background sweeps
@@ -256,7 +260,7 @@ def check_message(presets: list[str], text: str, errors: dict[str, str]) -> tupl
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
-def _parse_line(number: int, line: str) -> dict:
+def _parse_line(number: int, line: str) -> dict[str, Any]:
     """One exported record, checked as hostile input; ValueError names the line and the problem."""
     try:
         e = json.loads(line)
@@ -424,7 +428,7 @@ class Registry:
         self,
         path: str | Path,
         ttl: float = DEFAULT_TTL,
-        clock=time.time,
+        clock: Callable[[], float] = time.time,
         expire_every: float | None = EXPIRE_EVERY,
     ) -> None:
         """`expire_every`: seconds between background expiry sweeps; None for none (a command
@@ -514,7 +518,7 @@ class Registry:
         finally:
             db.execute("COMMIT")
 
-    def _transaction(self, work):
+    def _transaction(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -674,14 +678,14 @@ class Registry:
         live = (r for r in records if r.expires > now)
         added = 0
         while batch := list(islice(live, IMPORT_BATCH)):
-            added += self._transaction(lambda db, batch=batch: _import_batch(db, batch))
+            added += self._transaction(partial(_import_batch, records=batch))
         return added
 
     # Events from the other islands of the region (services/region) ---------------------------
-    def _applying(self, work):
+    def _applying(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
         """Run `work` in one transaction marked as applying a remote event (see registry_applying)."""
 
-        def marked(db: sqlite3.Connection):
+        def marked(db: sqlite3.Connection) -> _T:
             db.execute("INSERT INTO registry_applying (one) VALUES (1)")
             try:
                 return work(db)
@@ -808,4 +812,5 @@ class Registry:
     def count(self) -> int:
         """How many records exist, expired ones not yet purged included; for tests and counts, never names."""
         with self._reading() as db:
-            return db.execute("SELECT COUNT(*) FROM registry_records").fetchone()[0]
+            count: int = db.execute("SELECT COUNT(*) FROM registry_records").fetchone()[0]
+            return count

@@ -7,7 +7,7 @@ import hashlib
 from datetime import datetime
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
 from markupsafe import Markup
 
 from services.crisis_site import i18n
@@ -122,5 +122,5 @@ class PageRenderer:
             shown=shown,
         )
 
-    def template(self, name: str):  # the editor's pages share the environment and its filters
+    def template(self, name: str) -> Template:  # the editor's pages share the environment and its filters
         return self._env.get_template(name)

@@ -19,9 +19,12 @@ import asyncio
 import logging
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from services.crisis_site.cache import FastPath
+
+if TYPE_CHECKING:
+    from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
 log = logging.getLogger("crisis_site.serve")
 
@@ -216,7 +219,9 @@ def protocol_class(
                 parts.append(b"connection: close\r\n")
             parts += (b"\r\n", body)
             self.transport.write(b"".join(parts))
-            self.cycle = _ANSWERED  # the request's body, if any, is read and dropped by uvicorn
+            # The request's body, if any, is read and dropped by uvicorn. _Answered has the parts of a
+            # cycle uvicorn reads once a response is complete, not the class: hence the cast.
+            self.cycle = cast("RequestResponseCycle", _ANSWERED)
             if keep_alive:
                 self.on_response_complete()
             else:

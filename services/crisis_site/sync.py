@@ -66,7 +66,7 @@ class FeedPoller:
     def _backoff(self, retry_after: float | None = None) -> float:
         """Capped exponential backoff (with jitter) when the municipality answers badly."""
         self._failures += 1
-        delay = min(self.interval * (2 ** (self._failures - 1)), MAX_BACKOFF)
+        delay: float = min(self.interval * (2 ** (self._failures - 1)), MAX_BACKOFF)
         if retry_after is not None:
             delay = max(delay, min(retry_after, MAX_BACKOFF))
         return delay * random.uniform(0.9, 1.0)

@@ -129,17 +129,12 @@ def client(request: Request) -> str:
 
 async def register_from(site: Site, form: Form) -> tuple[dict[str, Any], str | None, dict[str, str]]:
     """(what was typed, the new code or None, the problems per field): the form's registration."""
-    values = {
-        "name": _one(form, "name"),
-        "identifier": _one(form, "identifier"),
-        "text": _one(form, "text"),
-        "presets": form.get("presets", []),
-    }
+    name, identifier, text = _one(form, "name"), _one(form, "identifier"), _one(form, "text")
+    presets = form.get("presets", [])
+    values: dict[str, Any] = {"name": name, "identifier": identifier, "text": text, "presets": presets}
     try:
         # In a thread: the durable commit waits for fsync; the page answers only after it.
-        code = await run_in_threadpool(
-            site.registry.register, values["name"], values["identifier"], values["presets"], values["text"]
-        )
+        code = await run_in_threadpool(site.registry.register, name, identifier, presets, text)
     except RegistryError as exc:
         return values, None, exc.errors
     return values, code, {}
@@ -190,11 +185,10 @@ async def lookup(request: Request, site: SiteDep, posted: Posted) -> Response:
 @router.post(PREFIX + "/andra")
 async def add_update(request: Request, site: SiteDep, posted: Posted) -> Response:
     within(site, posted, [(site.registry_limits.write_client, client(request))])
-    values = {"text": posted.one("text"), "presets": posted.form.get("presets", [])}
+    text, presets = posted.one("text"), posted.form.get("presets", [])
+    values: dict[str, Any] = {"text": text, "presets": presets}
     try:
-        ok = await run_in_threadpool(
-            site.registry.add_update, posted.one("code"), values["presets"], values["text"]
-        )
+        ok = await run_in_threadpool(site.registry.add_update, posted.one("code"), presets, text)
     except RegistryError as exc:
         return render(site, request, "change", posted.lang, status=400, values=values, errors=exc.errors)
     if not ok:
