@@ -216,7 +216,7 @@ class FastPath:
         )
 
 
-async def send_answer(found: tuple[int, list[tuple[bytes, bytes]], bytes] | None, send: Send) -> bool:
+async def send_answer(found: Answer | None, send: Send) -> bool:
     """Send a ready (status, headers, body) over ASGI and return True; False when there is none."""
     if found is None:
         return False
