@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from island.backends.netns import NetnsBackend  # noqa: E402
 from island.scenario.engine import run_scenario  # noqa: E402
 from island.scenario.loader import parse_scenario  # noqa: E402
+from island.scenario.model import Scenario  # noqa: E402
 from island.state import StateDir  # noqa: E402
 
 RATE = 50
@@ -50,7 +51,7 @@ print(json.dumps({"dns": statistics.median(dns_ms), "http": statistics.median(ht
 """
 
 
-def _scenario(seconds: float, rate: float):
+def _scenario(seconds: float, rate: float) -> Scenario:
     text = f"""title: prober rate
 load: {{rate: {rate}}}
 probes:
@@ -96,7 +97,8 @@ def _outside_medians(backend: NetnsBackend, count: int) -> dict[str, float]:
         text=True,
         check=True,
     )
-    return json.loads(done.stdout)
+    medians: dict[str, float] = json.loads(done.stdout)
+    return medians
 
 
 async def main() -> int:

@@ -32,7 +32,8 @@ from services.upstream.pebble import public_ca
 from .scenario.model import Scenario, UplinkCut
 from .service_specs import TLS_FOLDER
 from .state import StateDir
-from .topology import Topology
+from .topology import Addresses
+from .topology.local import local_addresses
 
 EXIT_REFUSED = 2
 
@@ -48,7 +49,7 @@ def trusted_roots(state: StateDir) -> Path | None:
     return public_ca_file(state) or system_roots()
 
 
-def https_url(topology: Topology) -> str:
+def https_url(topology: Addresses) -> str:
     port = https_port(topology.http_port)
     return f"https://{topology.crisis_name}/" if port == 443 else f"https://{topology.crisis_name}:{port}/"
 
@@ -144,7 +145,7 @@ def install(state: StateDir, crisis_name: str, cert: Path, key: Path, roots: Pat
 
 async def cmd_install_cert(args: argparse.Namespace, state: StateDir) -> int:
     recorded = state.read() or {}
-    topology = Topology.from_dict(recorded["topology"]) if "topology" in recorded else Topology.local()
+    topology = Addresses.from_dict(recorded["topology"]) if "topology" in recorded else local_addresses()
     roots = Path(args.ca_file) if args.ca_file else trusted_roots(state)
     try:
         target = install(state, topology.crisis_name, Path(args.cert), Path(args.key), roots)

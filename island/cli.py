@@ -26,6 +26,7 @@ from .certificates import (
 from .certificates import describe as describe_tls
 from .deploy.cli import register as register_deploy
 from .scenario import ScenarioError, evaluate, load_scenario, render_text, run_scenario
+from .scenario.analysis import Result
 from .scenario.engine import Progress, check_scenario
 from .scenario.journal import Event
 from .scenario.junit import Skipped, render_junit
@@ -355,10 +356,10 @@ def _check_all(
 
 
 async def _run_scenarios(
-    loaded: list[tuple[Path, Scenario]], backend: Backend, out: Path, skipped: list[Skipped] = ()
+    loaded: list[tuple[Path, Scenario]], backend: Backend, out: Path, skipped: Sequence[Skipped] = ()
 ) -> bool:
     all_passed = True
-    results = []
+    results: list[Result] = []
     out.mkdir(parents=True, exist_ok=True)
     (out / "junit.xml").write_text(render_junit(results, skipped), encoding="utf-8")
     for path, scenario in loaded:
@@ -420,7 +421,7 @@ async def cmd_scenario_run(args: argparse.Namespace, state: StateDir) -> int:
         backend or open_backend(args.backend or "local", state),
         getattr(args, "skip_unsupported", False),
     )
-    if started_here:
+    if backend is None:  # started_here
         # A scenario that needs a clean registry gets a data folder of its own, inside the state folder:
         # `island down` at the end of the run deletes it, and the island's own data is never touched.
         backend = await _up(state, args.backend or "local", state.path / "clean-data" if clean else None)
@@ -576,7 +577,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     state = StateDir()
     try:
-        return asyncio.run(args.func(args, state))
+        code: int = asyncio.run(args.func(args, state))
+        return code
     except (ScenarioError, _ScenarioErrors, UnsupportedFault) as exc:
         _error(f"scenario refused, nothing was started:\n{exc}")
         return EXIT_BAD_INPUT

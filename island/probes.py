@@ -10,12 +10,12 @@ import asyncio
 import ipaddress
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from dnslib import QTYPE, RCODE
+from dnslib import QTYPE, RCODE, DNSRecord
 from markupsafe import escape  # as the site escapes what it shows (Jinja2)
 
 from services.dns import DNSExchangeError, DNSRefused, DNSTimeout, query
@@ -103,6 +103,7 @@ class Prober:
                 elif probe.phone is not None:
                     detail = await self._phone(probe.phone, probe.timeout)
                 else:
+                    assert probe.http is not None  # an operation is exactly one kind of check
                     detail = await self._http_get(probe.http, probe.timeout)
             status: Status = "ok"
         except _Failed as failed:
@@ -114,7 +115,7 @@ class Prober:
     def _expand(self, text: str) -> str:
         return text.replace("{crisis_name}", self.crisis_name)
 
-    async def _resolve(self, name: str, qtype: str, timeout: float):
+    async def _resolve(self, name: str, qtype: str, timeout: float) -> DNSRecord:
         try:
             return await query(
                 name,
@@ -160,14 +161,14 @@ class Prober:
             return addresses[0]
 
     async def _fetch(
-        self, url: str, timeout: float, form: dict[str, str | list[str]] | None = None
+        self, url: str, timeout: float, form: Mapping[str, str | Sequence[str]] | None = None
     ) -> tuple[int, bytes]:
         """GET the URL, or POST the form to it as a browser submits a same-site form; the status and the page."""
         status, _, body = await self._fetch_full(url, timeout, form)
         return status, body
 
     async def _fetch_full(
-        self, url: str, timeout: float, form: dict[str, str | list[str]] | None = None
+        self, url: str, timeout: float, form: Mapping[str, str | Sequence[str]] | None = None
     ) -> tuple[int, dict[str, str], bytes]:
         """The status, the headers (lower-case names) and the body."""
         parts = urlsplit(url)

@@ -25,6 +25,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ZONE = "krisinfo.kommun.example"
 # The island's own names: data, NODATA and NXDOMAIN answers, as residents' phones ask them.
@@ -167,7 +168,7 @@ def unbound_config(host: str, port: int, workdir: Path, upstream: tuple[str, int
     return "\n".join(lines) + "\n"
 
 
-def island_config(host: str, port: int, upstream: tuple[str, int]) -> dict:
+def island_config(host: str, port: int, upstream: tuple[str, int]) -> dict[str, Any]:
     data = "".join(f"{name} 30 IN {rtype} {value}\n" for name, rtype, value in LOCAL_DATA)
     soa = f"@ 3600 IN SOA ns.{ZONE}. hostmaster.{ZONE}. 1 3600 600 86400 30\n"
     return {

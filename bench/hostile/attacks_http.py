@@ -26,10 +26,13 @@ LOGINS_PER_GUESSER = 200  # the per-address limit stops the hashing after 10; th
 
 
 class SiteTarget(Protocol):
-    """What the attacks need of resident.Target."""
+    """What the attacks need of resident.Target (a frozen dataclass: read-only)."""
 
-    site_host: str
-    site_port: int
+    @property
+    def site_host(self) -> str: ...
+
+    @property
+    def site_port(self) -> int: ...
 
     def attacker_address(self, index: int) -> str: ...
 

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from .attacks_dns import DNS_ATTACKS, control_flood
 from .attacks_http import HTTP_ATTACKS
@@ -45,7 +46,7 @@ def _island(state: Path, net: str, *args: str) -> subprocess.CompletedProcess[st
     )
 
 
-def _target(status: dict, net: str) -> Target:
+def _target(status: dict[str, Any], net: str) -> Target:
     site = status["site"]["url"].rstrip("/").removeprefix("http://")
     host, _, port = site.partition(":")
     return Target(

@@ -55,7 +55,8 @@ def ensure_packages() -> None:
 def free_port() -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def _unverified() -> ssl.SSLContext:
@@ -66,7 +67,7 @@ def _unverified() -> ssl.SSLContext:
     return context
 
 
-def wait_up(url: str, proc: subprocess.Popen, timeout: float = 30.0, insecure: bool = False) -> None:
+def wait_up(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0, insecure: bool = False) -> None:
     deadline = time.monotonic() + timeout
     last: OSError | None = None
     while time.monotonic() < deadline:
@@ -170,6 +171,14 @@ def cpu_seconds(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def _wrk_match(pattern: str, out: str) -> re.Match[str]:
+    """The first match of ``pattern`` in wrk's output, which always prints these figures."""
+    found = re.search(pattern, out)
+    if found is None:
+        raise SystemExit(f"bench-http: no {pattern!r} in wrk's output:\n{out}")
+    return found
+
+
 def wrk(
     url: str, connections: int, seconds: int, server_pid: int | None = None, headers: tuple[str, ...] = ()
 ) -> tuple[float, float]:
@@ -196,17 +205,17 @@ def wrk(
         text=True,
         check=True,
     ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    rps = float(_wrk_match(r"Requests/sec:\s+([\d.]+)", out).group(1))
     if re.search(r"Non-2xx or 3xx responses", out) or re.search(r"Socket errors: connect [1-9]", out):
         print(out, file=sys.stderr)
         raise SystemExit("bench-http: errors during the run (see wrk's output above)")
     errors = re.search(r"Socket errors: (.*)", out)
     if errors:  # read errors or timeouts on a loaded machine: counted and shown, not hidden
         print(f"    wrk: socket errors {errors.group(1)}", flush=True)
-    value, unit = re.search(r"99%\s+([\d.]+)(us|ms|s)", out).groups()
+    value, unit = _wrk_match(r"99%\s+([\d.]+)(us|ms|s)", out).groups()
     p99 = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
     if server_pid:
-        requests = int(re.search(r"(\d+) requests in", out).group(1))
+        requests = int(_wrk_match(r"(\d+) requests in", out).group(1))
         CPU_COST.setdefault(url, []).append(requests / max(cpu_seconds(server_pid) - cpu_before, 1e-9))
     return rps, p99
 
@@ -238,7 +247,7 @@ def main() -> int:
 
     folder = Path(tempfile.mkdtemp(prefix="bench-http-"))
     folder.chmod(0o755)  # nginx workers run as www-data when started by root
-    procs: list[subprocess.Popen] = []
+    procs: list[subprocess.Popen[bytes]] = []
     try:
         site_port, nginx_port = free_port(), free_port()
         tls_site_http, tls_site_port, nginx_tls_port = free_port(), free_port(), free_port()

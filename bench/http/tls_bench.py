@@ -134,7 +134,7 @@ def measure(
 
 def start_site(
     folder: Path, host: str, http_port: int, https_port: int, config: Path, extra: tuple[str, ...] = ()
-) -> subprocess.Popen:
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [
             "taskset",

@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -44,7 +46,7 @@ from services.region.plan import to_dict  # noqa: E402
 ISLANDS = ["i1", "i2", "i3", "i4", "i5"]
 
 
-def wait_until(check, timeout: float, every: float = 0.002) -> float:
+def wait_until(check: Callable[[], object], timeout: float, every: float = 0.002) -> float:
     """Seconds until check() holds; raises if it does not within timeout."""
     start = time.perf_counter()
     while not check():
@@ -54,7 +56,9 @@ def wait_until(check, timeout: float, every: float = 0.002) -> float:
     return time.perf_counter() - start
 
 
-def start_replicators(region_file: Path, folder: Path, running: local.LocalRegion) -> list[subprocess.Popen]:
+def start_replicators(
+    region_file: Path, folder: Path, running: local.LocalRegion
+) -> list[subprocess.Popen[bytes]]:
     processes = []
     for place in ["hub", *ISLANDS]:
         registry = (
@@ -139,7 +143,7 @@ def lag_ms(a: Registry, b: Registry, samples: int) -> list[float]:
     for i in range(samples):
         name, phone = f"Lag Prov {i}", f"0708{i:06d}"
         a.register(name, phone, ["safe"])
-        lags.append(wait_until(lambda name=name, phone=phone: b.lookup(name, phone), timeout=30) * 1000)
+        lags.append(wait_until(functools.partial(b.lookup, name, phone), timeout=30) * 1000)
         time.sleep(0.02)
     return lags
 

@@ -9,7 +9,12 @@ from .compose import ComposeBackend
 from .local import LocalBackend
 from .netns import NetnsBackend
 
-BACKENDS: dict[str, type[Backend]] = {"local": LocalBackend, "netns": NetnsBackend, "compose": ComposeBackend}
+# Each implementation also accepts no addresses (then it finds its own), which the base class does not.
+BACKENDS: dict[str, type[LocalBackend] | type[NetnsBackend] | type[ComposeBackend]] = {
+    "local": LocalBackend,
+    "netns": NetnsBackend,
+    "compose": ComposeBackend,
+}
 
 
 def open_backend(name: str, state: StateDir, addresses: Addresses | None = None) -> Backend:

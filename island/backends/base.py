@@ -8,7 +8,7 @@ each backend.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Set
+from collections.abc import Callable, Sequence, Set
 from typing import Any, ClassVar
 
 from ..contract import FaultSpec, Operation, Outcome
@@ -97,14 +97,14 @@ class Backend(abc.ABC):
         """What this backend can do, in the terms of ``FaultSpec.feature`` and ``place:NAME``: from its table."""
         return self.faults.features() | {f"place:{place}" for place in self.places}
 
-    def missing(self, faults: list[FaultSpec], requires: Set[str] = frozenset()) -> list[str]:
+    def missing(self, faults: Sequence[FaultSpec], requires: Set[str] = frozenset()) -> list[str]:
         """One line per fault or feature this backend cannot do; empty when it can do them all."""
         have = self.features()
         lines = [f"{fault.describe()} ({fault.type_name()})" for fault in faults if fault.feature not in have]
         lines += [f"feature {feature}" for feature in sorted(requires) if feature not in have]
         return list(dict.fromkeys(lines))
 
-    def check_faults(self, faults: list[FaultSpec], requires: Set[str] = frozenset()) -> None:
+    def check_faults(self, faults: Sequence[FaultSpec], requires: Set[str] = frozenset()) -> None:
         """Refuse, before anything starts, what this backend cannot do: name each fault and the backend."""
         missing = self.missing(faults, requires)
         if missing:

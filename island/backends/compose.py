@@ -47,8 +47,8 @@ class ComposeBackend(Backend):
         recorded = state.read() or {}
         if recorded.get("backend") == "compose" and "settings" in recorded:
             self.settings = ComposeSettings.from_env(recorded["settings"])
-            self._file = Path(recorded["compose_file"])
-            self._cli = list(recorded["compose_cli"])
+            self._file: Path | None = Path(recorded["compose_file"])
+            self._cli: list[str] | None = list(recorded["compose_cli"])
         else:
             self.settings = ComposeSettings.from_env()
             self._file = None
@@ -85,6 +85,7 @@ class ComposeBackend(Backend):
             )
         self._check_ports()
         argv = self.compose_argv("ps")  # resolves the compose file and CLI, or says what is missing
+        assert self._cli is not None  # resolved just now by compose_argv
         self.state.write(
             {
                 "backend": self.name,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -29,7 +30,7 @@ import random
 import signal
 import sys
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict
 
@@ -38,6 +39,7 @@ log = logging.getLogger("uplink")
 Mode = Literal["up", "blackhole", "reject"]
 MODES: tuple[str, ...] = ("up", "blackhole", "reject")
 _UDP_FLOW_IDLE = 30.0
+Addr = tuple[Any, ...]  # a socket address, as asyncio's datagram protocols get it
 
 
 class RelayConfig(BaseModel):
@@ -53,15 +55,15 @@ class RelayConfig(BaseModel):
 class _UDPFlow(asyncio.DatagramProtocol):
     """The relay's socket towards the internet for one client address."""
 
-    def __init__(self, relay: UplinkRelay, front: asyncio.DatagramTransport, client, port: int) -> None:
+    def __init__(self, relay: UplinkRelay, front: asyncio.DatagramTransport, client: Addr, port: int) -> None:
         self.relay, self.front, self.client, self.front_port = relay, front, client, port
         self.transport: asyncio.DatagramTransport | None = None
         self.last_used = asyncio.get_running_loop().time()
 
-    def connection_made(self, transport) -> None:
-        self.transport = transport
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)  # a datagram endpoint's transport
 
-    def datagram_received(self, data: bytes, addr) -> None:
+    def datagram_received(self, data: bytes, addr: Addr) -> None:
         delay = self.relay.answer_delay()
         if delay:
             asyncio.get_running_loop().call_later(delay, self._deliver, data)
@@ -77,37 +79,42 @@ class _UDPFront(asyncio.DatagramProtocol):
     def __init__(self, relay: UplinkRelay, port: int) -> None:
         self.relay, self.port = relay, port
         self.transport: asyncio.DatagramTransport | None = None
-        self.flows: dict[tuple, _UDPFlow] = {}
+        self.flows: dict[Addr, _UDPFlow] = {}
 
-    def connection_made(self, transport) -> None:
-        self.transport = transport
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)  # a datagram endpoint's transport
 
-    def datagram_received(self, data: bytes, addr) -> None:
+    def datagram_received(self, data: bytes, addr: Addr) -> None:
         if self.relay.mode_for(self.port) != "up" or self.relay.lost():
             return  # black hole (or a lost packet): not a word back
         asyncio.ensure_future(self._forward(data, addr))
 
-    async def _forward(self, data: bytes, client) -> None:
+    async def _forward(self, data: bytes, client: Addr) -> None:
         loop = asyncio.get_running_loop()
+        front = self.transport
+        assert front is not None  # set in connection_made, before any datagram arrives
         flow = self.flows.get(client)
-        if flow is None or flow.transport is None or flow.transport.is_closing():
-            _, flow = await loop.create_datagram_endpoint(
-                lambda: _UDPFlow(self.relay, self.transport, client, self.port),
+        transport = flow.transport if flow is not None else None
+        if flow is None or transport is None or transport.is_closing():
+            transport, flow = await loop.create_datagram_endpoint(
+                lambda: _UDPFlow(self.relay, front, client, self.port),
                 remote_addr=(self.relay.config.target_host, self.port),
             )
             self.flows[client] = flow
         flow.last_used = loop.time()
-        flow.transport.sendto(data)
+        transport.sendto(data)
 
     def expire(self, now: float) -> None:
         for client, flow in list(self.flows.items()):
             if now - flow.last_used > _UDP_FLOW_IDLE:
-                flow.transport.close()
+                if flow.transport is not None:
+                    flow.transport.close()
                 del self.flows[client]
 
     def close(self) -> None:
         for flow in self.flows.values():
-            flow.transport.close()
+            if flow.transport is not None:
+                flow.transport.close()
         self.flows.clear()
         if self.transport is not None:
             self.transport.close()
@@ -132,7 +139,7 @@ class UplinkRelay:
         except (OSError, ValueError):
             pass  # none saved (a new island), or unreadable: start up
 
-    def _set(self, request: dict) -> None:
+    def _set(self, request: dict[str, Any]) -> None:
         for key in ("mode", "dns_mode"):
             if key in request and request[key] not in MODES:
                 raise ValueError(f"unknown uplink mode {request[key]!r}; use one of {', '.join(MODES)}")
@@ -155,7 +162,7 @@ class UplinkRelay:
     def answer_delay(self) -> float:
         return (self.delay_ms + random.uniform(0, self.jitter_ms)) / 1000
 
-    def settings(self) -> dict:
+    def settings(self) -> dict[str, Any]:
         return {
             "mode": self.mode,
             "dns_mode": self.dns_mode,
@@ -171,13 +178,13 @@ class UplinkRelay:
         for port in self.config.udp_ports:
             if port not in self._udp and self.mode_for(port) != "reject":
                 _, front = await loop.create_datagram_endpoint(
-                    lambda p=port: _UDPFront(self, p), local_addr=(host, port)
+                    functools.partial(_UDPFront, self, port), local_addr=(host, port)
                 )
                 self._udp[port] = front
         for port in self.config.tcp_ports:
             if port not in self._tcp and self.mode_for(port) != "reject":
                 self._tcp[port] = await asyncio.start_server(
-                    lambda r, w, p=port: self._relay_tcp(r, w, p), host, port, reuse_address=True
+                    functools.partial(self._relay_tcp, port=port), host, port, reuse_address=True
                 )
 
     def close(self, ports: set[int] | None = None) -> None:
@@ -193,7 +200,7 @@ class UplinkRelay:
                 writer.transport.abort()
                 self._connections.discard(writer)
 
-    async def configure(self, request: dict) -> None:
+    async def configure(self, request: dict[str, Any]) -> None:
         self._set(request)
         self._saved.write_text(json.dumps(self.settings()), encoding="utf-8")
         ports = set(self.config.udp_ports) | set(self.config.tcp_ports)
@@ -283,14 +290,15 @@ class UplinkRelay:
         return await asyncio.start_unix_server(handle, path)
 
 
-async def control(path: str | Path, request: dict, timeout: float = 5.0) -> dict:
+async def control(path: str | Path, request: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
     """Send one request to a running relay and return its reply."""
     reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(str(path)), timeout)
     try:
         writer.write(json.dumps(request).encode() + b"\n")
         await writer.drain()
         line = await asyncio.wait_for(reader.readline(), timeout)
-        return json.loads(line)
+        reply: dict[str, Any] = json.loads(line)
+        return reply
     finally:
         writer.close()
 

@@ -36,7 +36,7 @@ class _Active:
 
     def __init__(self, fault: Fault) -> None:
         self.fault = fault
-        self.task: asyncio.Task | None = None
+        self.task: asyncio.Task[None] | None = None
         self.healed = False
 
 
