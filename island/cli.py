@@ -7,6 +7,7 @@ import asyncio
 import json
 import shutil
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -37,6 +38,7 @@ from .scenario.timeline import render_svg
 from .service_specs import resolver_upstreams
 from .site_admin import register as register_site
 from .state import StateDir
+from .topology import Addresses
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -264,8 +266,26 @@ async def cmd_uplink(args: argparse.Namespace, state: StateDir) -> int:
         )
     else:
         await backend.restore()
-        say("The uplink is restored.")
+        waited = await _until_resolver_reaches_the_internet(backend.addresses)
+        if waited is None:
+            say("The uplink is restored.")
+        else:
+            say(f"The uplink is restored; the island resolver reaches the internet again ({waited:.1f} s).")
     return EXIT_OK
+
+
+async def _until_resolver_reaches_the_internet(addresses: Addresses, within: float = 10.0) -> float | None:
+    """Seconds until the resolver sees its upstreams up again (its heartbeat notices within about one);
+    None when its state cannot be read from here (namespaces, containers) or it does not come back."""
+    started = time.monotonic()
+    while time.monotonic() - started < within:
+        states = await resolver_upstreams(addresses)
+        if states is None:
+            return None
+        if all(state == "up" for state in states.values()):
+            return time.monotonic() - started
+        await asyncio.sleep(0.1)
+    return None
 
 
 # Scenarios -----------------------------------------------------------------------------------
