@@ -75,6 +75,7 @@ class CentralIssuer:
                 user_agent="odrift-municipality",
                 verify_ssl=str(self.ca_bundle),  # type: ignore[arg-type]
             )
+            net.session.trust_env = False  # straight to the CA: an environment's proxy is not for it
             directory = client.ClientV2.get_directory(self.directory, net)
             acme = client.ClientV2(directory, net)
             acme.new_account(messages.NewRegistration.from_data(terms_of_service_agreed=True))

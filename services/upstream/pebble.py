@@ -91,9 +91,13 @@ def fetch_root(host: str, listener_ca: Path, deadline: float) -> bytes:
     """Pebble's root, from its management port, once it answers."""
     context = ssl.create_default_context(cafile=str(listener_ca))
     url = f"https://{host}:{MANAGEMENT_PORT}/roots/0"
+    # Straight to Pebble: a proxy from the environment is for the real internet, not the simulated one.
+    opener = urllib.request.build_opener(
+        urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context)
+    )
     while True:
         try:
-            with urllib.request.urlopen(url, context=context, timeout=2) as response:
+            with opener.open(url, timeout=2) as response:
                 return bytes(response.read())
         except OSError:
             if time.monotonic() > deadline:
