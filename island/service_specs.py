@@ -192,6 +192,10 @@ def island_services(addresses: Addresses, data_dir: Path | None = None) -> list[
             ports=((t.site_address, http, "tcp"), (t.site_address, https.port, "tcp")),
             where=t.site_url,
             health=lambda: _http_ok(web_url(t.site_address, http, "/healthz")),
+            # With a public CA to ask, the island has its certificate (and its HTTPS port) once up.
+            connected=(lambda: _tls_open(t.site_address, https.port))
+            if "issuer_url" in https.site_tls
+            else None,
         ),
     ]
 
