@@ -236,8 +236,10 @@ def test_a_cut_in_the_router_fails_outside_names_and_keeps_the_island(stack: Isl
         if mode == "reject":
             assert outside_seconds < 0.5, f"a rejected uplink fails fast, not after {outside_seconds:.2f} s"
         else:
-            assert 1.0 < outside_seconds < 2.0, (
-                f"a black hole answers SERVFAIL at the forward budget, took {outside_seconds:.2f} s"
+            # Within the forward budget, never slower; at once when the resolver's heartbeat has
+            # already found the black hole (island mode).
+            assert outside_seconds < 2.0, (
+                f"a black hole answers SERVFAIL within the forward budget, took {outside_seconds:.2f} s"
             )
         assert httpx.get(f"http://{HOST}:8080/", timeout=10).status_code == 200
     finally:
