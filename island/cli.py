@@ -274,10 +274,18 @@ async def cmd_uplink(args: argparse.Namespace, state: StateDir) -> int:
     return EXIT_OK
 
 
+RESTORE_SETTLE_SECONDS = 2.0
+
+
 async def _until_resolver_reaches_the_internet(addresses: Addresses, within: float = 10.0) -> float | None:
     """Seconds until the resolver sees its upstreams up again (its heartbeat notices within about one);
     None when its state cannot be read from here (namespaces, containers) or it does not come back."""
     started = time.monotonic()
+    if await resolver_upstreams(addresses) is None:
+        return None
+    # A heartbeat sent during the cut is still waiting for its answer: let it time out (one forward
+    # budget, 1.5 s) before trusting "up", or it would mark the upstream down just after we return.
+    await asyncio.sleep(RESTORE_SETTLE_SECONDS)
     while time.monotonic() - started < within:
         states = await resolver_upstreams(addresses)
         if states is None:
