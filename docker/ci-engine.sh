@@ -3,12 +3,13 @@
 #   1. install Debian's docker.io and docker-compose (1.29) when they are missing,
 #   2. start dockerd in the background when no engine answers,
 #   3. build a local base image when the default one (python:3.11-slim) cannot be pulled
-#      (debootstrap a minimal bookworm with Python, then `docker import`), cached on disk.
+#      (debootstrap a minimal bookworm with Python and pebble, then `docker import`), cached on disk.
 # Idempotent and quiet: a second run with everything in place takes a second or two.
 # It prints the base image to build on (ISLAND_BASE_IMAGE) as its last line.
 set -euo pipefail
 
-BASE_TAG="${ISLAND_LOCAL_BASE:-odrift-base:bookworm}"
+# The tag names what is in it: a base without pebble (an older cache) is not reused.
+BASE_TAG="${ISLAND_LOCAL_BASE:-odrift-base:bookworm-pebble}"
 CACHE="${ODRIFT_CACHE:-/var/cache/odrift}"
 LOG="${ODRIFT_DOCKERD_LOG:-/var/log/odrift-dockerd.log}"
 # The Debian mirror this machine's own apt uses (deb822 .sources or one-line .list), so debootstrap
@@ -80,14 +81,14 @@ if docker image inspect python:3.11-slim >/dev/null 2>&1; then
     exit 0
 fi
 
-tarball="$CACHE/bookworm-minbase.tar"
+tarball="$CACHE/bookworm-minbase-pebble.tar"
 if [[ ! -s "$tarball" ]]; then
     say "building a bookworm base image with debootstrap (about a minute, once per machine)"
     mkdir -p "$CACHE"
     root="$(mktemp -d "$CACHE/rootfs.XXXXXX")"
     trap 'rm -rf "$root"' EXIT
     debootstrap --variant=minbase \
-        --include=python3,python3-venv,nftables,iproute2,ca-certificates \
+        --include=python3,python3-venv,nftables,iproute2,ca-certificates,pebble \
         bookworm "$root" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1 || {
         say "debootstrap failed; the end of $CACHE/debootstrap.log:"
         tail -n 20 "$CACHE/debootstrap.log" >&2

@@ -49,8 +49,9 @@ def trusted_roots(state: StateDir) -> Path | None:
     return public_ca_file(state) or system_roots()
 
 
-def https_url(topology: Addresses) -> str:
-    port = https_port(topology.http_port)
+def https_url(topology: Addresses, port: int | None = None) -> str:
+    """The crisis name over HTTPS; ``port``: where it is published, else the one beside the HTTP port."""
+    port = port or https_port(topology.http_port)
     return f"https://{topology.crisis_name}/" if port == 443 else f"https://{topology.crisis_name}:{port}/"
 
 

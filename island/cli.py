@@ -19,7 +19,6 @@ from .certificates import (
     cut_seconds,
     expiry_warning,
     https_off_reason,
-    https_url,
     public_ca_file,
     tls_status,
     without_https_probes,
@@ -101,7 +100,7 @@ def _print_where(backend: Backend) -> None:
     say(f"  By name:         {backend.resident_url}  (a resident on the island, through the island resolver)")
     ca = public_ca_file(backend.state)
     if ca is not None:
-        say(f"  HTTPS by name:   {https_url(t)}  (phones trust the simulated public CA: {ca})")
+        say(f"  HTTPS by name:   {backend.https_url}  (phones trust the simulated public CA: {ca})")
     else:
         say(f"  HTTPS:           off ({https_off_reason()}); HTTP as above")
     say(
@@ -205,6 +204,11 @@ async def cmd_restart(args: argparse.Namespace, state: StateDir) -> int:
     return EXIT_OK
 
 
+async def _tls_status(backend: Backend) -> dict[str, Any]:
+    await backend.refresh_tls()
+    return tls_status(backend.state)
+
+
 async def cmd_status(args: argparse.Namespace, state: StateDir) -> int:
     backend = _running(state)
     if backend is None:
@@ -220,8 +224,8 @@ async def cmd_status(args: argparse.Namespace, state: StateDir) -> int:
         "up": True,
         "crisis_name": t.crisis_name,
         "resolver": {"host": t.resolver_address, "port": t.dns_port},
-        "site": {"url": t.site_url, "by_name": backend.resident_url, "https_url": https_url(t)},
-        "tls": tls_status(state),
+        "site": {"url": t.site_url, "by_name": backend.resident_url, "https_url": backend.https_url},
+        "tls": await _tls_status(backend),
         "uplink": "up" if mode == "up" else "cut",
         "uplink_mode": mode,
         "services": await backend.status(),
@@ -402,7 +406,7 @@ async def _run_scenarios(
         finally:
             progress.done()
         result = evaluate(journal, scenario)
-        expiring = expiry_warning(tls_status(backend.state), cut_seconds(scenario))
+        expiring = expiry_warning(await _tls_status(backend), cut_seconds(scenario))
         if expiring:
             result = replace(result, warnings=(*result.warnings, expiring))
         report = render_text(result)

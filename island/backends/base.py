@@ -49,6 +49,16 @@ class Backend(abc.ABC):
     def resident_url(self) -> str:
         return self.addresses.crisis_url
 
+    @property
+    def https_url(self) -> str:
+        """The crisis page over HTTPS by name, at the port this backend serves (or publishes) it on."""
+        from ..certificates import https_url  # the certificates' module needs the scenario model
+
+        return https_url(self.addresses)
+
+    async def refresh_tls(self) -> None:  # noqa: B027 - optional: most backends' site writes to the host
+        """Bring what `island status` shows of HTTPS (the public CA, the certificate) into the state folder."""
+
     # Life cycle ---------------------------------------------------------------
     @classmethod
     def clean_leftovers(cls, state: StateDir) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -17,20 +18,29 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from services.crisis_site.tls import STATUS_FILE
 from services.ports import describe, is_taken
+from services.tls.certificate import PAIR_FILE
+from services.upstream import pebble
 
+from ..certificates import https_url, tls_status
 from ..compose import images
 from ..compose.agent_client import AgentError, ProbeAgent
+from ..compose.container import PUBLIC_CA_FILE, SITE_TLS_FOLDER
 from ..compose.docker import DockerError, engine_answers, require_engine, run, up_error
 from ..compose.router import TABLE, mode_from_listing, uplink_script
 from ..compose.settings import ComposeSettings
 from ..contract import Operation, Outcome
+from ..service_specs import TLS_FOLDER
 from ..state import StateDir
 from ..topology import Addresses
 from .base import Backend, BackendError, Say
 
 SERVICES = ("upstream", "router", "resolver", "site", "client")
 HEALTH_TIMEOUT = 120.0
+HTTPS_TIMEOUT = 90.0  # the site's first certificate: Pebble starts, the municipality's, then the island's
+_SPLIT = "\n--odrift-file--\n"
+_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
 UP_TIMEOUT = 600.0
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
@@ -42,6 +52,10 @@ class ComposeBackend(Backend):
     @property
     def resident_url(self) -> str:
         return f"http://{self.addresses.crisis_name}/"  # inside the stack the site is on port 80
+
+    @property
+    def https_url(self) -> str:
+        return https_url(self.addresses, self.settings.https_port)
 
     def __init__(self, state: StateDir, addresses: Addresses | None = None) -> None:
         recorded = state.read() or {}
@@ -105,6 +119,7 @@ class ComposeBackend(Backend):
             if up.returncode != 0:
                 raise BackendError(up_error(up.stdout + up.stderr, self.settings))
             await self._wait_healthy(say)
+            await self._wait_https(say)
         except BaseException:
             await self.stop(lambda _: None)
             raise
@@ -145,6 +160,7 @@ class ComposeBackend(Backend):
         s = self.settings
         needs = [
             ((s.http_bind, s.http_port, "tcp"), "ISLAND_HTTP_PORT", "crisis site"),
+            ((s.http_bind, s.https_port, "tcp"), "ISLAND_HTTPS_PORT", "crisis site's HTTPS"),
             ((s.dns_bind, s.dns_port, "udp"), "ISLAND_DNS_PORT", "island resolver"),
             ((s.dns_bind, s.dns_port, "tcp"), "ISLAND_DNS_PORT", "island resolver"),
         ]
@@ -182,13 +198,55 @@ class ComposeBackend(Backend):
             f"See why with `docker inspect --format '{{{{json .State.Health}}}}' CONTAINER` or `docker logs CONTAINER`"
         )
 
+    async def _wait_https(self, say: Say) -> None:
+        """Until the site serves HTTPS with its certificate from the public CA (or says why it cannot)."""
+        deadline = time.monotonic() + HTTPS_TIMEOUT
+        while True:
+            await self.refresh_tls()
+            tls = tls_status(self.state)
+            if tls["https"] == "on":
+                say(
+                    f"  HTTPS on     {self.https_url} (certificate from {tls.get('issuer', 'the public CA')})"
+                )
+                return
+            if tls["reason"] == pebble.not_installed_reason() or time.monotonic() > deadline:
+                say(f"  HTTPS off: {tls['reason'] or 'no answer from the site'} (HTTP keeps answering)")
+                return
+            await asyncio.sleep(1.0)
+
+    async def refresh_tls(self) -> None:
+        """Copy the public CA's root, the site's TLS status and its certificate chain (not its key) to the host."""
+        try:
+            site = await self._container("site")
+        except BackendError:
+            return
+        files = (PUBLIC_CA_FILE, f"{SITE_TLS_FOLDER}/{STATUS_FILE}", f"{SITE_TLS_FOLDER}/{PAIR_FILE}")
+        script = f"printf '{_SPLIT}'".join(f"cat {path} 2>/dev/null;" for path in files)
+        done = await _docker(["docker", "exec", site, "sh", "-c", script], timeout=30)
+        parts = done.stdout.split(_SPLIT)
+        if done.returncode != 0 or len(parts) != len(files):
+            return
+        ca, status, pair = parts
+        folder = self.state.data_dir / TLS_FOLDER
+        folder.mkdir(parents=True, exist_ok=True)
+        chain = "".join(m.group(0) + "\n" for m in _CERTIFICATE.finditer(pair))  # the key stays in the site
+        for target, text in (
+            (self.state.path / pebble.PUBLIC_CA_FILE, ca),
+            (folder / STATUS_FILE, status),
+            (folder / PAIR_FILE, chain),
+        ):
+            if text.strip():
+                target.write_text(text, encoding="utf-8")
+            else:
+                target.unlink(missing_ok=True)
+
     def _where(self, service: str) -> str:
         lo, s, t = self.layout, self.settings, self.addresses
         return {
             "upstream": f"{lo.upstream} (the simulated internet)",
             "router": f"{lo.router_upstream} | {lo.router_island} | {lo.router_client} (the uplink)",
             "resolver": f"{lo.resolver}, on the host {t.resolver_address}:{s.dns_port}",
-            "site": f"{lo.site}, on the host {t.site_url}",
+            "site": f"{lo.site}, on the host {t.site_url} and HTTPS port {s.https_port}",
             "client": f"{lo.resident} (a resident at the trygghetspunkt)",
         }[service]
 
@@ -339,6 +397,10 @@ class ComposeBackend(Backend):
             "53",
             "--http-port",
             "80",
+            "--https-port",
+            "443",
+            "--ca-file",
+            PUBLIC_CA_FILE,
             "--crisis-name",
             self.settings.crisis_name,
         ]

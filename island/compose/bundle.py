@@ -32,10 +32,10 @@ docker load -i images.tar            # the image {image}
 docker compose up -d                 # or: docker-compose up -d
 ```
 
-Then open http://localhost:8080/ (the crisis page) and ask the island resolver:
-`dig @127.0.0.1 -p 5300 krisinfo.kommun.example`. Stop it with `docker compose down`.
+Then open http://localhost:8080/ (the crisis page; HTTPS on port 8443) and ask the island
+resolver: `dig @127.0.0.1 -p 5300 krisinfo.kommun.example`. Stop it with `docker compose down`.
 Ports and addresses can be changed in the environment or a `.env` file beside
-docker-compose.yml: ISLAND_HTTP_PORT, ISLAND_DNS_PORT, ISLAND_DOCKER_NET (see the file).
+docker-compose.yml: ISLAND_HTTP_PORT, ISLAND_HTTPS_PORT, ISLAND_DNS_PORT, ISLAND_DOCKER_NET (see the file).
 
 ## The island command (scenarios, uplink cuts)
 

@@ -20,7 +20,8 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from ..topology.compose import Layout
 from . import health as health_checks
@@ -31,13 +32,32 @@ if TYPE_CHECKING:
     from ..service_specs import ServiceSpec
 
 SERVICES = ("upstream", "resolver", "site", "router", "client")
+# The volume the upstream publishes the simulated public CA's root in; the site and the phone trust it.
+PUBLIC_CA_FOLDER = "/var/lib/island/public-ca"
+PUBLIC_CA_FILE = f"{PUBLIC_CA_FOLDER}/public-ca.pem"
+# The site's key and certificate chain, and its TLS status (read by `island status` on the host).
+SITE_TLS_FOLDER = "/var/lib/island/tls"
+
+
+def _in_the_stack(config: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A service's configuration with the files that other containers share at their places in the stack."""
+    if config is None:
+        return None
+    if "acme" in config:
+        config = {**config, "acme": {**config["acme"], "public_ca_folder": PUBLIC_CA_FOLDER}}
+    if "tls" in config:
+        tls = {**config["tls"], "folder": SITE_TLS_FOLDER}
+        if "roots" in tls:
+            tls["roots"] = PUBLIC_CA_FILE
+        config = {**config, "tls": tls}
+    return config
 
 
 def _specs(layout: Layout, crisis_name: str) -> dict[str, ServiceSpec]:
     from ..service_specs import island_services  # httpx and the DNS stack: only where a service runs
 
     specs = island_services(layout.inside(crisis_name))
-    return {spec.name: spec for spec in specs}
+    return {spec.name: replace(spec, config=_in_the_stack(spec.config)) for spec in specs}
 
 
 def _nft(script: str) -> None:

@@ -63,8 +63,9 @@ def up_error(output: str, settings: ComposeSettings) -> str:
     lowered = output.lower()
     if "port is already allocated" in lowered or "address already in use" in lowered:
         return (
-            f"a host port the island publishes is taken ({settings.http_port}/tcp or {settings.dns_port}/udp+tcp). "
-            "Choose others with ISLAND_HTTP_PORT and ISLAND_DNS_PORT, or stop what uses them.\n"
+            f"a host port the island publishes is taken ({settings.http_port}/tcp, {settings.https_port}/tcp "
+            f"or {settings.dns_port}/udp+tcp). "
+            "Choose others with ISLAND_HTTP_PORT, ISLAND_HTTPS_PORT and ISLAND_DNS_PORT, or stop what uses them.\n"
             + images._tail(output)
         )
     if "pool overlaps" in lowered or "overlap" in lowered:

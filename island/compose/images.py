@@ -116,7 +116,7 @@ def build_error(output: str, base_image: str, log: Path | None = None) -> str:
         text += (
             f"\nThe base image {base_image} could not be pulled. With no internet, build one locally: "
             "`sudo docker/ci-engine.sh` builds it and prints its name; then set ISLAND_BASE_IMAGE to that name "
-            "(for example ISLAND_BASE_IMAGE=odrift-base:bookworm) and try again."
+            "(for example ISLAND_BASE_IMAGE=odrift-base:bookworm-pebble) and try again."
         )
     return text
 

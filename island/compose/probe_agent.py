@@ -1,6 +1,7 @@
 """Run probes from where a resident is, for a backend that cannot probe from the host.
 
-    python -m island.compose.probe_agent --resolver HOST [--dns-port 53] [--http-port 80] --crisis-name NAME
+    python -m island.compose.probe_agent --resolver HOST [--dns-port 53] [--http-port 80] [--https-port 443]
+        [--ca-file PEM] --crisis-name NAME
 
 Reads one JSON request a line on stdin, ``{"id": 7, "probe": {...}}`` (an
 :class:`island.contract.Operation`), runs it with the same :class:`Prober` as every backend, and writes
@@ -61,9 +62,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resolver", required=True, help="the resolver a phone here was given")
     parser.add_argument("--dns-port", type=int, default=53)
     parser.add_argument("--http-port", type=int, default=80)
+    parser.add_argument("--https-port", type=int, default=443)
+    parser.add_argument("--ca-file", help="the roots a phone here trusts (the simulated public CA)")
     parser.add_argument("--crisis-name", required=True)
     args = parser.parse_args(argv)
-    asyncio.run(serve(Place(args.resolver, args.dns_port, args.http_port), args.crisis_name))
+    place = Place(
+        args.resolver, args.dns_port, args.http_port, https_port=args.https_port, ca_file=args.ca_file
+    )
+    asyncio.run(serve(place, args.crisis_name))
     return 0
 
 

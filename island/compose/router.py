@@ -30,7 +30,7 @@ table ip {TABLE} {{
         type nat hook prerouting priority dstnat; policy accept;
         ip daddr {lo.router_island} meta l4proto {{ tcp, udp }} th dport 53 dnat to {lo.upstream}
         ip daddr {lo.router_island} tcp dport 80 dnat to {lo.upstream}
-        ip daddr {lo.router_client} tcp dport 80 dnat to {lo.site}
+        ip daddr {lo.router_client} tcp dport {{ 80, 443 }} dnat to {lo.site}
         ip daddr {lo.router_client} meta l4proto {{ tcp, udp }} th dport 53 dnat to {lo.resolver}
     }}
     chain postrouting {{

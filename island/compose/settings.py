@@ -19,6 +19,7 @@ DEFAULTS: dict[str, str] = {
     "ISLAND_CRISIS_NAME": DEFAULT_CRISIS_NAME,
     "ISLAND_HTTP_BIND": "0.0.0.0",
     "ISLAND_HTTP_PORT": "8080",
+    "ISLAND_HTTPS_PORT": "8443",
     "ISLAND_DNS_BIND": "0.0.0.0",
     "ISLAND_DNS_PORT": "5300",
     "ISLAND_IMAGE": "odrift-island:0.1.0",
@@ -33,6 +34,7 @@ class ComposeSettings:
     crisis_name: str
     http_bind: str
     http_port: int
+    https_port: int  # the site's HTTPS (443 in the stack), published on the host beside its HTTP
     dns_bind: str
     dns_port: int
     image: str
@@ -48,6 +50,7 @@ class ComposeSettings:
             crisis_name=value["ISLAND_CRISIS_NAME"],
             http_bind=value["ISLAND_HTTP_BIND"],
             http_port=int(value["ISLAND_HTTP_PORT"]),
+            https_port=int(value["ISLAND_HTTPS_PORT"]),
             dns_bind=value["ISLAND_DNS_BIND"],
             dns_port=int(value["ISLAND_DNS_PORT"]),
             image=value["ISLAND_IMAGE"],
@@ -62,6 +65,7 @@ class ComposeSettings:
             "ISLAND_CRISIS_NAME": self.crisis_name,
             "ISLAND_HTTP_BIND": self.http_bind,
             "ISLAND_HTTP_PORT": str(self.http_port),
+            "ISLAND_HTTPS_PORT": str(self.https_port),
             "ISLAND_DNS_BIND": self.dns_bind,
             "ISLAND_DNS_PORT": str(self.dns_port),
             "ISLAND_IMAGE": self.image,

@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, OSError) as exc:
         print(f"simulated upstream: {exc}", file=sys.stderr)
         return 2
-    app.state.tls_keeper.prepare = lambda: pebble.publish_root(config.http.host, acme.ca_bundle, folder)
+    published = acme.public_ca_folder or folder
+    app.state.tls_keeper.prepare = lambda: pebble.publish_root(config.http.host, acme.ca_bundle, published)
     try:
         ServerWithTLS(settings, TLSPort(config.https.host, config.https.port), app.state.tls_keeper).run()
     finally:

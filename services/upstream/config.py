@@ -30,6 +30,9 @@ class ACME(_Model):
     certificate_file: Path = Path("upstream-site.pem")
     # Run Pebble here, validating against this DNS server (host:port); None: an ACME CA runs elsewhere.
     pebble_dns: str | None = None
+    # Where Pebble's root (the public CA file) is published for phones and islands to trust;
+    # beside the configuration when left out (the compose stack: a volume they mount read-only).
+    public_ca_folder: Path | None = None
 
 
 class UpstreamConfig(_Model):

@@ -49,7 +49,7 @@ def engine_reason() -> str | None:
 
 def base_image() -> str | None:
     """The base the CI builds on: ISLAND_BASE_IMAGE, else what ci-engine.sh made, else the users' default if present."""
-    for image in (os.environ.get("ISLAND_BASE_IMAGE"), "odrift-base:bookworm", "python:3.11-slim"):
+    for image in (os.environ.get("ISLAND_BASE_IMAGE"), "odrift-base:bookworm-pebble", "python:3.11-slim"):
         if not image:
             continue
         if _docker("image", "inspect", image).returncode == 0:

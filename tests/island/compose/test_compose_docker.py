@@ -38,7 +38,7 @@ def test_compose_up_errors_say_what_to_change() -> None:
         "Error starting userland proxy: listen tcp4 0.0.0.0:8080: bind: address already in use", settings
     )
     assert (
-        "Choose others with ISLAND_HTTP_PORT and ISLAND_DNS_PORT" in taken
+        "Choose others with ISLAND_HTTP_PORT, ISLAND_HTTPS_PORT and ISLAND_DNS_PORT" in taken
         and "address already in use" in taken
     )
     overlap = up_error("Pool overlaps with other one on this address space", settings)

@@ -11,7 +11,7 @@ from island.topology.compose import Layout
 def test_router_rules_give_the_island_its_internet_and_nothing_else() -> None:
     rules = ruleset(Layout("10.9"))
     assert "ip daddr 10.9.2.1 meta l4proto { tcp, udp } th dport 53 dnat to 10.9.1.1" in rules
-    assert "ip daddr 10.9.4.1 tcp dport 80 dnat to 10.9.3.2" in rules
+    assert "ip daddr 10.9.4.1 tcp dport { 80, 443 } dnat to 10.9.3.2" in rules  # the site: HTTP and HTTPS
     assert "type filter hook forward priority filter; policy drop;" in rules
     assert "ip daddr { 10.9.1.0/24, 10.9.2.0/23, 10.9.4.0/24 } accept" in rules
 
