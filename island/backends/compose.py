@@ -221,7 +221,7 @@ class ComposeBackend(Backend):
         except BackendError:
             return
         files = (PUBLIC_CA_FILE, f"{SITE_TLS_FOLDER}/{STATUS_FILE}", f"{SITE_TLS_FOLDER}/{PAIR_FILE}")
-        script = f"printf '{_SPLIT}'".join(f"cat {path} 2>/dev/null;" for path in files)
+        script = f" printf '{_SPLIT}'; ".join(f"cat {path} 2>/dev/null;" for path in files)
         done = await _docker(["docker", "exec", site, "sh", "-c", script], timeout=30)
         parts = done.stdout.split(_SPLIT)
         if done.returncode != 0 or len(parts) != len(files):

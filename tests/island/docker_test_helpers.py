@@ -75,6 +75,7 @@ def compose_cli(state_dir: Path, base: str, **extra: str) -> IslandCLI:
         "ISLAND_HTTP_BIND": HOST,
         "ISLAND_DNS_BIND": HOST,
         "ISLAND_HTTP_PORT": "8080",
+        "ISLAND_HTTPS_PORT": "8443",
         "ISLAND_DNS_PORT": "5300",
         "ISLAND_BASE_IMAGE": base,
         **extra,

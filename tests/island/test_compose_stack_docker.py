@@ -123,6 +123,12 @@ def test_scenario_run_starts_the_stack_passes_and_removes_it(base: str, tmp_path
     assert journal["backend"] == "compose"
     during = [op for op in journal["operations"] if op["phase"] == "during" and op["probe"] == "crisis-page"]
     assert len(during) >= 10 and all(op["status"] == "ok" for op in during)
+    assert "Not run" not in run.stdout, "HTTPS is on in the stack: its probes run"
+    for phase in ("before", "during", "after"):
+        https = [
+            op for op in journal["operations"] if op["phase"] == phase and op["probe"] == "crisis-page-https"
+        ]
+        assert len(https) >= 10 and all(op["status"] == "ok" for op in https), phase
     cut_at = next(e["t"] for e in journal["events"] if e["kind"] == "fault-on")
     outside = [
         op
@@ -177,6 +183,14 @@ def test_status_shows_every_container_healthy(stack: IslandCLI) -> None:
     assert status["site"]["url"] == f"http://{HOST}:8080/"
     assert status["site"]["by_name"] == "http://krisinfo.kommun.example/", "residents inside use port 80"
     assert status["resolver"] == {"host": HOST, "port": 5300}
+    assert status["site"]["https_url"] == "https://krisinfo.kommun.example:8443/", "the published HTTPS port"
+    tls = status["tls"]
+    assert tls["https"] == "on" and tls["names"] == ["krisinfo.kommun.example"], tls
+    assert tls["days_left"] > 30 and "Pebble" in tls["issuer"]
+    assert "BEGIN CERTIFICATE" in Path(tls["ca_file"]).read_text(), "the simulated public CA, on the host"
+    assert "PRIVATE KEY" not in Path(tls["certificate_file"]).read_text(), (
+        "the island's key stays in its site"
+    )
     assert {name: s["health"] for name, s in status["services"].items()} == {
         name: "healthy" for name in ("upstream", "router", "resolver", "site", "client")
     }
@@ -198,6 +212,32 @@ def test_the_crisis_page_opens_from_the_host(stack: IslandCLI) -> None:
     assert page.status_code == 200
     assert "Krisinformation" in page.text and 'lang="sv"' in page.text
     assert httpx.get(f"http://{HOST}:8080/healthz", timeout=10).status_code == 200
+
+
+def https_from_the_host(status: dict) -> subprocess.CompletedProcess[str]:
+    """curl to the published HTTPS port by the crisis name, trusting only the simulated public CA."""
+    return subprocess.run(
+        [
+            "curl",
+            "--silent",
+            "--show-error",
+            "--max-time",
+            "10",
+            "--cacert",
+            status["tls"]["ca_file"],
+            "--resolve",
+            f"krisinfo.kommun.example:8443:{HOST}",
+            status["site"]["https_url"],
+        ],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+
+
+def test_the_crisis_page_opens_over_https_from_the_host(stack: IslandCLI) -> None:
+    fetched = https_from_the_host(stack.status())
+    assert fetched.returncode == 0 and "Krisinformation" in fetched.stdout, fetched.stderr
 
 
 @pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
@@ -242,6 +282,7 @@ def test_a_cut_in_the_router_fails_outside_names_and_keeps_the_island(stack: Isl
                 f"a black hole answers SERVFAIL within the forward budget, took {outside_seconds:.2f} s"
             )
         assert httpx.get(f"http://{HOST}:8080/", timeout=10).status_code == 200
+        assert "Krisinformation" in https_from_the_host(stack.status()).stdout, "HTTPS kept through the cut"
     finally:
         stack.run("uplink", "restore", check=True)
     assert stack.status()["uplink"] == "up"
@@ -285,6 +326,7 @@ def test_the_bundle_loads_installs_offline_and_runs_the_stack(
         )
         assert up.returncode == 0, up.stdout + up.stderr
         assert "using the image odrift-island:0.1.0 as it is" in up.stdout
+        assert "HTTPS on" in up.stdout, "the bundle's image has the simulated public CA too"
         page = httpx.get(f"http://{host}:8080/", timeout=10)
         assert page.status_code == 200 and "Krisinformation" in page.text
     finally:
