@@ -22,6 +22,7 @@ from services.ports import Port
 from services.resolver.metrics import upstream_states
 from services.tls import https_port
 from services.upstream import pebble
+from services.upstream.islands import CREDENTIAL_FILE
 
 from .topology import Addresses
 
@@ -214,9 +215,11 @@ class _HTTPS:
 
 def _https(t: Addresses, internet_address: str, data_dir: Path | None) -> _HTTPS:
     port = https_port(t.http_port)
+    folder = str(data_dir / TLS_FOLDER) if data_dir else TLS_FOLDER
+    credential = f"{folder}/{CREDENTIAL_FILE}"  # the island's, beside its key (docs/https.md)
     site_tls: dict[str, Any] = {
         # Kept with the island's data (not run state): a certificate outlives `island down` and a cut.
-        "folder": str(data_dir / TLS_FOLDER) if data_dir else TLS_FOLDER,
+        "folder": folder,
         "name": t.crisis_name,
         "check_interval": TLS_CHECK_SECONDS,
     }
@@ -232,6 +235,13 @@ def _https(t: Addresses, internet_address: str, data_dir: Path | None) -> _HTTPS
                 "directory": f"https://{upstream}:{pebble.ACME_PORT}/dir",
                 "ca_bundle": pebble.LISTENER_CA_FILE,
                 "pebble_dns": f"{upstream}:{t.dns_port}",
+                "islands": [
+                    {
+                        "label": f"the island at {t.site_address}",
+                        "names": [t.crisis_name],
+                        "credential_file": credential,
+                    }
+                ],
             },
         },
         upstream_ports=(
@@ -245,6 +255,7 @@ def _https(t: Addresses, internet_address: str, data_dir: Path | None) -> _HTTPS
             "roots": pebble.PUBLIC_CA_FILE,
             "issuer_url": web_url(internet_address, t.http_port, "/api/island-certificate"),
             "issuer_host": "www.kommun.example",
+            "credential_file": credential,
         },
         upstream_health=lambda: [_tls_open(upstream, port)],
     )

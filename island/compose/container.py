@@ -21,6 +21,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..topology.compose import Layout
@@ -37,6 +38,9 @@ PUBLIC_CA_FOLDER = "/var/lib/island/public-ca"
 PUBLIC_CA_FILE = f"{PUBLIC_CA_FOLDER}/public-ca.pem"
 # The site's key and certificate chain, and its TLS status (read by `island status` on the host).
 SITE_TLS_FOLDER = "/var/lib/island/tls"
+# The island's credential for the municipality's certificate service: a volume the upstream (the
+# municipality, installing the island) writes and only the site reads.
+CREDENTIAL_FOLDER = "/var/lib/island/credential"
 
 
 def _in_the_stack(config: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -44,9 +48,18 @@ def _in_the_stack(config: dict[str, Any] | None) -> dict[str, Any] | None:
     if config is None:
         return None
     if "acme" in config:
-        config = {**config, "acme": {**config["acme"], "public_ca_folder": PUBLIC_CA_FOLDER}}
+        islands = [
+            {**island, "credential_file": f"{CREDENTIAL_FOLDER}/{Path(island['credential_file']).name}"}
+            for island in config["acme"].get("islands", [])
+        ]
+        config = {
+            **config,
+            "acme": {**config["acme"], "public_ca_folder": PUBLIC_CA_FOLDER, "islands": islands},
+        }
     if "tls" in config:
         tls = {**config["tls"], "folder": SITE_TLS_FOLDER}
+        if "credential_file" in tls:
+            tls["credential_file"] = f"{CREDENTIAL_FOLDER}/{Path(tls['credential_file']).name}"
         if "roots" in tls:
             tls["roots"] = PUBLIC_CA_FILE
         config = {**config, "tls": tls}

@@ -53,6 +53,7 @@ class SiteTLSConfig:
     port: int
     issuer_url: str | None = None  # the municipality's certificate service; None: installed by hand only
     issuer_host: str | None = None
+    credential_file: Path | None = None  # what the island proves itself to the certificate service with
     check_interval: float = 30.0
     no_issuer: str = ""  # why there is no certificate service (said while no certificate is there)
 
@@ -68,6 +69,7 @@ class SiteTLSConfig:
             port=port,
             issuer_url=settings.get("issuer_url"),
             issuer_host=settings.get("issuer_host"),
+            credential_file=base / settings["credential_file"] if settings.get("credential_file") else None,
             check_interval=float(settings.get("check_interval", 30.0)),
             no_issuer=settings.get("no_issuer", ""),
         )
@@ -146,6 +148,14 @@ class SiteTLS:
         headers = {"content-type": "application/pkcs10"}
         if self.config.issuer_host:
             headers["host"] = self.config.issuer_host
+        if self.config.credential_file is not None:
+            try:
+                token = self.config.credential_file.read_text(encoding="ascii").strip()
+            except OSError:
+                return self._renewal_failed(
+                    f"no credential for the municipality's certificate service yet ({self.config.credential_file})"
+                )
+            headers["authorization"] = f"Bearer {token}"
         assert self.config.issuer_url is not None
         try:
             async with httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=5.0), trust_env=False) as client:

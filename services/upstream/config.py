@@ -22,6 +22,15 @@ class Listen(_Model):
     port: int = Field(ge=1, le=65535)
 
 
+class IslandAccess(_Model):
+    """An island the certificate service signs for: the names it may have, and its credential."""
+
+    label: str
+    names: list[str]
+    # The island's credential, made at the service's first start when missing (the installer's part).
+    credential_file: Path
+
+
 class ACME(_Model):
     # Pebble's ACME directory and the CA file its HTTPS port is checked against.
     directory: str
@@ -33,6 +42,8 @@ class ACME(_Model):
     # Where Pebble's root (the public CA file) is published for phones and islands to trust;
     # beside the configuration when left out (the compose stack: a volume they mount read-only).
     public_ca_folder: Path | None = None
+    # The islands that may ask for certificates; any other caller is refused.
+    islands: list[IslandAccess] = []
 
 
 class UpstreamConfig(_Model):
@@ -71,6 +82,8 @@ def load_config(path: str | Path) -> UpstreamConfig:
             config.acme.ca_bundle = path.parent / config.acme.ca_bundle
         if config.acme is not None and not config.acme.certificate_file.is_absolute():
             config.acme.certificate_file = path.parent / config.acme.certificate_file
+        for island in config.acme.islands if config.acme is not None else []:
+            island.credential_file = path.parent / island.credential_file
         return config
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: cannot read upstream configuration: {exc}") from exc

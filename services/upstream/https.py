@@ -3,7 +3,8 @@
 At start the municipality gets a certificate for its own sites from the public CA, through the
 same central service the islands use, then opens HTTPS. Responses over HTTPS for its names carry
 `Strict-Transport-Security` with `includeSubDomains`: a phone that visited once will only ever
-use HTTPS for the crisis name too. `POST /api/island-certificate` answers an island's CSR.
+use HTTPS for the crisis name too. `POST /api/island-certificate` answers an island's CSR, for
+the islands it knows and their own names only (:mod:`services.upstream.islands`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from services.tls.context import server_context
 from services.tls.listener import TLSPort
 
 from .acme_issuer import CentralIssuer, IssueRefused
+from .islands import IslandCredentials, Refused
 
 log = logging.getLogger("upstream.https")
 
@@ -33,8 +35,8 @@ MUNICIPALITY_SITES = ("kommun.example", "www.kommun.example", "krisinfo.kommun.e
 CSR_LIMIT = 16 * 1024
 
 
-def add_https(app: FastAPI, issuer: CentralIssuer, hosts: set[str]) -> None:
-    """HSTS on the municipality's HTTPS answers, and the islands' certificate service."""
+def add_https(app: FastAPI, issuer: CentralIssuer, hosts: set[str], islands: IslandCredentials) -> None:
+    """HSTS on the municipality's HTTPS answers, and the islands' certificate service (for ``islands`` only)."""
 
     @app.middleware("http")
     async def strict_transport(request: Request, call_next):  # type: ignore[no-untyped-def]
@@ -49,6 +51,14 @@ def add_https(app: FastAPI, issuer: CentralIssuer, hosts: set[str]) -> None:
         csr = await request.body()
         if len(csr) > CSR_LIMIT:
             return PlainTextResponse("the request is too large", status_code=413)
+        try:
+            island = islands.authenticate(request.headers.get("authorization"))
+            islands.allow(island, issuer.names_of(csr))
+        except Refused as exc:
+            log.warning("refused a certificate request: %s", exc)
+            return PlainTextResponse(f"refused: {exc}", status_code=exc.status)
+        except IssueRefused as exc:
+            return PlainTextResponse(f"refused: {exc}", status_code=400)
         try:
             chain = await asyncio.to_thread(issuer.issue, csr)
         except IssueRefused as exc:

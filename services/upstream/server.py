@@ -13,6 +13,7 @@ from .acme_issuer import CentralIssuer, ChallengeRecords
 from .config import UpstreamConfig
 from .dns import AuthoritativeDNS
 from .https import MUNICIPALITY_ZONE, MunicipalityTLS, add_https
+from .islands import Island, IslandCredentials, issue_credential
 from .web import MUNICIPALITY_HOSTS, create_app
 
 
@@ -23,7 +24,11 @@ def create_upstream_app(config: UpstreamConfig) -> FastAPI:
     app.state.tls_keeper = None
     if config.https is not None and config.acme is not None:
         issuer = CentralIssuer(config.acme.directory, config.acme.ca_bundle, MUNICIPALITY_ZONE, records)
-        add_https(app, issuer, MUNICIPALITY_HOSTS)
+        credentials = IslandCredentials()
+        for island in config.acme.islands:
+            token = issue_credential(island.credential_file)
+            credentials.add(token, Island(island.label, tuple(n.lower() for n in island.names)))
+        add_https(app, issuer, MUNICIPALITY_HOSTS, credentials)
         app.state.tls_keeper = MunicipalityTLS(issuer, config.acme.certificate_file)
 
     @contextlib.asynccontextmanager

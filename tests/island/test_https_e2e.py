@@ -23,6 +23,7 @@ from tiers import pebble_reason, require_tier
 from tls_certs import SmallCA
 
 from services.tls.certificate import key_pem
+from services.upstream.islands import CREDENTIAL_FILE
 
 pytestmark = pytest.mark.e2e
 
@@ -163,24 +164,50 @@ def served_serial(status: dict) -> int:
             return x509.load_der_x509_certificate(der).serial_number
 
 
-def ask_municipality(status: dict, names: list[str], key: ec.EllipticCurvePrivateKey) -> httpx.Response:
-    """The municipality's certificate service, asked as an island asks it (a CSR, the key kept here)."""
+ISLANDS_CREDENTIAL = object()  # ask_municipality's default: the credential in the island's data folder
+
+
+def ask_municipality(
+    status: dict, names: list[str], key: ec.EllipticCurvePrivateKey, credential: object = ISLANDS_CREDENTIAL
+) -> httpx.Response:
+    """The municipality's certificate service, asked as an island asks it (a CSR, the key kept here),
+    with the island's credential, another one (a string), or none (None)."""
     _, http = _ports(status)
+    if credential is ISLANDS_CREDENTIAL:
+        credential = (Path(status["tls"]["certificate_file"]).parent / CREDENTIAL_FILE).read_text().strip()
+    headers = {"host": "www.kommun.example"}
+    if credential is not None:
+        headers["authorization"] = f"Bearer {credential}"
     return httpx.post(
         f"http://{NET}.1.1:{http}/api/island-certificate",
         content=crypto_util.make_csr(key_pem(key), names),
-        headers={"host": "www.kommun.example"},
+        headers=headers,
         timeout=60,
     )
+
+
+def test_the_certificate_service_signs_only_for_its_islands_and_their_own_name(island: IslandCLI) -> None:
+    status = island.status()
+    credential = Path(status["tls"]["certificate_file"]).parent / CREDENTIAL_FILE
+    assert credential.stat().st_mode & 0o777 == 0o600, "the island's credential is readable by its owner only"
+    key = ec.generate_private_key(ec.SECP256R1())
+    anonymous = ask_municipality(status, [NAME], key, credential=None)
+    assert anonymous.status_code == 401
+    assert anonymous.text.startswith("refused: no island credential; send the island's token")
+    stranger = ask_municipality(status, [NAME], key, credential="not-a-token-the-municipality-gave")
+    assert stranger.status_code == 403
+    assert stranger.text == "refused: the credential is not one this service gave to an island"
+    greedy = ask_municipality(status, [NAME, "www.kommun.example"], key)
+    assert greedy.status_code == 403
+    assert f"may have a certificate for {NAME} only, not www.kommun.example" in greedy.text
+    outside = ask_municipality(status, ["www.bank.example"], key)
+    assert outside.status_code == 400 and "only names under kommun.example" in outside.text
 
 
 def test_install_cert_takes_a_good_certificate_and_the_site_serves_it(
     island: IslandCLI, tmp_path: Path
 ) -> None:
     status = island.status()
-    outside = ask_municipality(status, ["www.bank.example"], ec.generate_private_key(ec.SECP256R1()))
-    assert outside.status_code == 400 and "only names under kommun.example" in outside.text
-
     key = ec.generate_private_key(ec.SECP256R1())
     issued = ask_municipality(status, [NAME], key)
     assert issued.status_code == 200, issued.text

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from island.compose.container import PUBLIC_CA_FOLDER
+from island.compose.container import CREDENTIAL_FOLDER, PUBLIC_CA_FOLDER
 from island.compose.settings import ComposeSettings
 from island.topology import standard
 from island.topology.compose import Layout
@@ -76,17 +76,20 @@ def test_the_host_sees_the_published_ports() -> None:
     assert bound.from_host().site_url == "http://127.9.0.1:8080/"
 
 
-def test_compose_file_publishes_https_and_shares_the_public_ca() -> None:
-    """HTTPS on the host as ISLAND_HTTPS_PORT; the upstream writes the public CA, the site and the phone trust it."""
+def test_compose_file_publishes_https_and_shares_the_public_ca_and_the_credential() -> None:
+    """HTTPS on the host as ISLAND_HTTPS_PORT; the upstream writes the public CA, the site and the phone trust it;
+    the island's credential is the site's alone."""
     data = compose_file("10.9")
     default = ComposeSettings.from_env({}).https_port
-    assert f"${{ISLAND_HTTP_BIND:-0.0.0.0}}:${{ISLAND_HTTPS_PORT:-{default}}}:443/tcp" in (
-        data["services"]["router"]["ports"]
+    assert (
+        f"${{ISLAND_HTTP_BIND:-0.0.0.0}}:${{ISLAND_HTTPS_PORT:-{default}}}:443/tcp"
+        in (data["services"]["router"]["ports"])
     )
     mounts = {name: service.get("volumes", []) for name, service in data["services"].items()}
-    assert mounts["upstream"] == [f"public-ca:{PUBLIC_CA_FOLDER}"]
-    assert mounts["site"] == mounts["client"] == [f"public-ca:{PUBLIC_CA_FOLDER}:ro"]
-    assert "public-ca" in data["volumes"]
+    assert mounts["upstream"] == [f"public-ca:{PUBLIC_CA_FOLDER}", f"island-credential:{CREDENTIAL_FOLDER}"]
+    assert mounts["site"] == [f"public-ca:{PUBLIC_CA_FOLDER}:ro", f"island-credential:{CREDENTIAL_FOLDER}:ro"]
+    assert mounts["client"] == [f"public-ca:{PUBLIC_CA_FOLDER}:ro"], "a phone has no island credential"
+    assert set(data["volumes"]) == {"public-ca", "island-credential"}
 
 
 def test_the_stack_is_one_island() -> None:
