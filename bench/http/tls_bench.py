@@ -13,60 +13,22 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from statistics import median
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-from services.tls.certificate import key_pem, write_pair
+from services.tls.certificate import write_pair
 from services.tls.context import TLS12_CIPHERS
+from services.tls.small_ca import SmallCA
 
 NAME = "krisinfo.kommun.example"
 
 
 def certificate(folder: Path) -> tuple[Path, Path]:
     """A CA and a P-256 certificate for the crisis name, as Pebble issues; (roots, key-and-chain) files."""
-    now = datetime.now(UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(hours=1))
-        .not_valid_after(now + timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    leaf = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, NAME)]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(hours=1))
-        .not_valid_after(now + timedelta(days=30))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(NAME)]), critical=False)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    roots = folder / "roots.pem"
-    roots.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    pair = write_pair(folder / "tls", leaf.public_bytes(serialization.Encoding.PEM), key_pem(key))
+    ca = SmallCA.make("bench CA", days=30)
+    leaf = ca.leaf([NAME], days=30)
+    roots = ca.write_root(folder / "roots.pem")
+    pair = write_pair(folder / "tls", leaf.cert_pem, leaf.key_pem)
     pair.chmod(0o644)  # nginx's worker (www-data) reads it too
     return roots, pair
 

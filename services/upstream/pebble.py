@@ -9,7 +9,6 @@ for the address it listens on; the municipality's ACME client trusts that CA fil
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import shutil
@@ -17,13 +16,9 @@ import ssl
 import subprocess
 import time
 import urllib.request
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from services.tls.small_ca import SmallCA
 
 ACME_PORT = 14000
 MANAGEMENT_PORT = 15000
@@ -41,50 +36,12 @@ def not_installed_reason() -> str:
     return "no public CA in the simulated internet: pebble is not installed (apt-get install pebble)"
 
 
-def _pem(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.PEM)
-
-
 def listener_certificate(host: str, folder: Path) -> tuple[Path, Path, Path]:
     """A fresh CA and a certificate for ``host`` (an IP address) signed by it: (ca, cert, key) files."""
-    now = datetime.now(UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Pebble listener CA (simulator)")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=365))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    leaf = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=365))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
+    ca = SmallCA.make("Pebble listener CA (simulator)", days=365)
     folder.mkdir(parents=True, exist_ok=True)
-    files = folder / "listener-ca.pem", folder / "listener.pem", folder / "listener.key"
-    files[0].write_bytes(_pem(ca))
-    files[1].write_bytes(_pem(leaf))
-    files[2].write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return files
+    cert, key = ca.leaf([host], days=365).write(folder, "listener")
+    return ca.write_root(folder / "listener-ca.pem"), cert, key
 
 
 def fetch_root(host: str, listener_ca: Path, deadline: float) -> bytes:

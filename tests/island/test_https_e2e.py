@@ -20,9 +20,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from island_test_helpers import IslandCLI, island_cli, island_net
 from tiers import pebble_reason, require_tier
-from tls_certs import SmallCA
 
 from services.tls.certificate import key_pem
+from services.tls.small_ca import SmallCA
 from services.upstream.islands import CREDENTIAL_FILE
 
 pytestmark = pytest.mark.e2e

@@ -18,9 +18,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from site_helpers import ROOT, free_port, run_site, wait_healthy
-from tls_certs import SmallCA
 
 from services.tls.certificate import write_pair
+from services.tls.small_ca import SmallCA
 
 pytestmark = pytest.mark.e2e
 

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from tls_certs import SmallCA
 
 from services.tls.certificate import CertificateProblem, check, read_chain, write_pair
+from services.tls.small_ca import SmallCA
 
 NAME = "krisinfo.kommun.example"
 
