@@ -153,6 +153,15 @@ async def cmd_install_cert(args: argparse.Namespace, state: StateDir) -> int:
     except CertificateProblem as exc:
         print(f"island: refused, nothing was replaced: {exc}", file=sys.stderr)
         return EXIT_REFUSED
+    from .backends import BackendError, running_backend  # the backends use this module
+
+    backend = running_backend(state)
+    if backend is not None and backend.is_running():
+        try:
+            await backend.install_certificate(target)
+        except BackendError as exc:
+            print(f"island: checked, but not handed to the site: {exc}", file=sys.stderr)
+            return EXIT_REFUSED
     print(f"Installed for {topology.crisis_name} in {target}; the site serves it within seconds.")
     return 0
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Sequence, Set
+from pathlib import Path
 from typing import Any, ClassVar
 
 from ..contract import FaultSpec, Operation, Outcome
@@ -58,6 +59,9 @@ class Backend(abc.ABC):
 
     async def refresh_tls(self) -> None:  # noqa: B027 - optional: most backends' site writes to the host
         """Bring what `island status` shows of HTTPS (the public CA, the certificate) into the state folder."""
+
+    async def install_certificate(self, pair: Path) -> None:  # noqa: B027 - most sites read the host's folder
+        """Hand the site a checked key-and-chain file, written already in the data folder's TLS folder."""
 
     # Life cycle ---------------------------------------------------------------
     @classmethod

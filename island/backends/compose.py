@@ -240,6 +240,21 @@ class ComposeBackend(Backend):
             else:
                 target.unlink(missing_ok=True)
 
+    async def install_certificate(self, pair: Path) -> None:
+        """Into the site's TLS folder in its container (replaced at once); the host keeps the chain only."""
+        site = await self._container("site")
+        target = f"{SITE_TLS_FOLDER}/{PAIR_FILE}"
+        script = f"umask 077 && cat > {target}.tmp && mv -f {target}.tmp {target}"
+        argv = ["docker", "exec", "--interactive", site, "sh", "-c", script]
+        done = await asyncio.to_thread(
+            subprocess.run, argv, input=pair.read_bytes(), capture_output=True, timeout=30
+        )
+        if done.returncode != 0:
+            raise BackendError(
+                f"could not write it in the site container: {done.stderr.decode(errors='replace').strip()}"
+            )
+        await self.refresh_tls()
+
     def _where(self, service: str) -> str:
         lo, s, t = self.layout, self.settings, self.addresses
         return {

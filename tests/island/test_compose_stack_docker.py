@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import subprocess
 import time
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ import dns.query
 import dns.rcode
 import httpx
 import pytest
+from cryptography import x509
 from docker_test_helpers import (
     DOCKER_NET,
     HOST,
@@ -238,6 +240,59 @@ def https_from_the_host(status: dict) -> subprocess.CompletedProcess[str]:
 def test_the_crisis_page_opens_over_https_from_the_host(stack: IslandCLI) -> None:
     fetched = https_from_the_host(stack.status())
     assert fetched.returncode == 0 and "Krisinformation" in fetched.stdout, fetched.stderr
+
+
+# In the site's container, as the site renews: a new key, a CSR with the island's credential.
+ASK_THE_MUNICIPALITY = """
+import httpx
+from acme import crypto_util
+from cryptography.hazmat.primitives.asymmetric import ec
+from services.tls.certificate import key_pem
+key = ec.generate_private_key(ec.SECP256R1())
+token = open("/var/lib/island/credential/certificate-service.token").read().strip()
+answer = httpx.post(
+    "http://{internet}/api/island-certificate",
+    content=crypto_util.make_csr(key_pem(key), ["krisinfo.kommun.example"]),
+    headers={{"host": "www.kommun.example", "authorization": "Bearer " + token}},
+    timeout=60,
+)
+answer.raise_for_status()
+print(key_pem(key).decode() + "--split--" + answer.text)
+"""
+
+
+def served_serial(status: dict) -> int:
+    context = ssl.create_default_context(cafile=status["tls"]["ca_file"])
+    with socket.create_connection((HOST, 8443), timeout=5) as raw:
+        with context.wrap_socket(raw, server_hostname="krisinfo.kommun.example") as tls:
+            der = tls.getpeercert(binary_form=True)
+            assert der is not None
+            return x509.load_der_x509_certificate(der).serial_number
+
+
+def test_install_cert_hands_a_certificate_to_the_site_in_its_container(
+    stack: IslandCLI, tmp_path: Path
+) -> None:
+    asked = docker(
+        "exec",
+        project_container("site"),
+        "python",
+        "-c",
+        ASK_THE_MUNICIPALITY.format(internet=f"{DOCKER_NET}.2.1"),
+    )
+    assert asked.returncode == 0, asked.stderr
+    key, chain = asked.stdout.split("--split--")
+    (tmp_path / "key.pem").write_text(key)
+    (tmp_path / "chain.pem").write_text(chain)
+    done = stack.run("site", "install-cert", str(tmp_path / "chain.pem"), str(tmp_path / "key.pem"))
+    assert done.returncode == 0, done.stderr
+    wanted = x509.load_pem_x509_certificate(chain.encode()).serial_number
+    status = stack.status()
+    deadline = time.monotonic() + 15
+    while served_serial(status) != wanted:
+        assert time.monotonic() < deadline, "the installed certificate is not served"
+        time.sleep(0.5)
+    assert "PRIVATE KEY" not in Path(stack.status()["tls"]["certificate_file"]).read_text()
 
 
 @pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
