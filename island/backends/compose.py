@@ -39,11 +39,12 @@ from .base import Backend, BackendError, Say
 SERVICES = ("upstream", "router", "resolver", "site", "client")
 HEALTH_TIMEOUT = 120.0
 HTTPS_TIMEOUT = 90.0  # the site's first certificate: Pebble starts, the municipality's, then the island's
-_SPLIT = "\n--odrift-file--\n"
-_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
 UP_TIMEOUT = 600.0
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
+# Between the files of one `docker exec` that reads the site's TLS state (one exec, not three).
+_SPLIT = "\n--odrift-file--\n"
+_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
 
 
 class ComposeBackend(Backend):
