@@ -52,15 +52,12 @@ def add_https(app: FastAPI, issuer: CentralIssuer, hosts: set[str], islands: Isl
         if len(csr) > CSR_LIMIT:
             return PlainTextResponse("the request is too large", status_code=413)
         try:
-            island = islands.authenticate(request.headers.get("authorization"))
+            island = islands.authenticate(request.headers.get("authorization"))  # who asks, first
             islands.allow(island, issuer.names_of(csr))
+            chain = await asyncio.to_thread(issuer.issue, csr)
         except Refused as exc:
             log.warning("refused a certificate request: %s", exc)
             return PlainTextResponse(f"refused: {exc}", status_code=exc.status)
-        except IssueRefused as exc:
-            return PlainTextResponse(f"refused: {exc}", status_code=400)
-        try:
-            chain = await asyncio.to_thread(issuer.issue, csr)
         except IssueRefused as exc:
             return PlainTextResponse(f"refused: {exc}", status_code=400)
         except Exception as exc:  # the CA did not answer or refused: the island retries later
