@@ -29,7 +29,7 @@ from services.dns.wire import (
 from .acl import AccessList
 from .cache import AnswerCache
 from .config import ResolverConfig
-from .fastpath import FOREVER, Replays
+from .fastpath import Replays
 from .island_mode import CheckNames
 from .metrics import SOURCES, Metrics, fast_slot
 from .own_zone import OwnZoneNegatives, wire_name
@@ -123,13 +123,13 @@ class IslandResolver:
         if transport != "udp":
             return self._full_path(data, host)  # replays are packed for UDP (maybe truncated); TCP is rare
         # Inlined Replays.answer for the common case, a question asked before in the very same bytes:
-        # one dict lookup, and no clock for local answers (they never expire).
+        # one dict lookup.
         stored = self._same_bytes_answer(data[2:])
-        if stored is None or (stored[1] != FOREVER and time.monotonic() >= stored[1]):
-            stored = self.replays.answer(data, time.monotonic())
+        if stored is None:
+            stored = self.replays.answer(data)
             if stored is None:
                 return self._not_replayed(data, host)
-        reply, _, _, slot = stored
+        reply, _, slot = stored
         hot.fast[slot] += 1
         return reply
 
@@ -182,7 +182,7 @@ class IslandResolver:
         would otherwise pass every limit and cost the full path each.
         """
         stored = self._same_bytes_answer(data[2:])
-        if stored is not None and stored[2] == "local":
+        if stored is not None and stored[1] == "local":
             return True  # asked before in these very bytes: one dict lookup
         end = question_end(data)
         return end is not None and data[12 : end - 4].lower() in self._island_names
@@ -230,7 +230,7 @@ class IslandResolver:
         if (local is not None and local.rcode != RCODE.NXDOMAIN) or (
             self.island is not None and self.island.answer(query)
         ):
-            self.replays.remember(data, reply, FOREVER, "local", fast_slot("local", reply[3] & 0xF))
+            self.replays.remember(data, reply, "local", fast_slot("local", reply[3] & 0xF))
 
     # The full path --------------------------------------------------------------------------
     async def handle(self, query: DNSRecord, client: tuple[str, int], transport: str) -> DNSRecord:
