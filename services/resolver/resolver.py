@@ -20,10 +20,13 @@ from services.dns import DNSExchangeError, Lookup, Zone, Zones, reply_to, servfa
 from services.dns.wire import (
     EDE_NO_REACHABLE_AUTHORITY,
     EDE_STALE_ANSWER,
+    MAX_NAME_OCTETS,
     MalformedPacket,
     add_extended_errors,
     error_reply_bytes,
+    precheck_query,
     question_end,
+    refusal_bytes,
 )
 
 from .acl import AccessList
@@ -136,12 +139,19 @@ class IslandResolver:
     def _not_replayed(self, data: bytes, host: str) -> bytes | None:
         """A query with no stored answer: a made-up name under the island's own zone, the cache, or work."""
         end = question_end(data)
-        if end is None:
-            return self._full_path(data, host)
-        if self.island is not None and self.island.active and self.island.is_check_name(data[12 : end - 4]):
-            return None  # the full path answers it from island mode, never from the cache
-        udp_size = query_shape(data, end)
+        udp_size = query_shape(data, end) if end is not None and end - 16 <= MAX_NAME_OCTETS else None
         if udp_size is None:
+            refusal = self._refusal(data)
+            if refusal is not None:
+                return refusal
+        if (
+            end is not None
+            and self.island is not None
+            and self.island.active
+            and self.island.is_check_name(data[12 : end - 4])
+        ):
+            return None  # the full path answers it from island mode, never from the cache
+        if udp_size is None or end is None:
             return self._full_path(data, host)
         negative = self._own_zone.answer(data, end, opt=udp_size > 0)
         if negative is not None:
@@ -149,6 +159,18 @@ class IslandResolver:
             return negative
         fresh = self._fresh_from_cache(data, end, udp_size)
         return fresh if fresh is not None else self._full_path(data, host)
+
+    def _refusal(self, data: bytes) -> bytes | None:
+        """FORMERR, NOTIMP or BADVERS for a packet the server would refuse before parsing, made here at
+        once (b"" to drop what cannot be answered); None for a query the full path may parse. A flood of
+        bad packets then costs what a ready answer does, not a task each."""
+        try:
+            precheck_query(data)
+        except MalformedPacket as exc:
+            self.metrics.bad_packets.labels("malformed").inc()
+            refusal = refusal_bytes(data, exc)
+            return self._counted(refusal) if refusal else b""
+        return None
 
     def _fresh_from_cache(self, data: bytes, end: int, udp_size: int) -> bytes | None:
         """A fresh cached answer to a plain query, made from its stored bytes; None takes the full path."""

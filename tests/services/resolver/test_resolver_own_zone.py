@@ -8,7 +8,10 @@ answering on the full path only (a server without fast path): same rcode, flags,
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import socket
+import struct
 
 import dns.asyncquery
 import dns.flags
@@ -35,11 +38,11 @@ ZONES = [
 
 
 @contextlib.asynccontextmanager
-async def both():
+async def both(**extra):
     """(fast-path port, full-path-only port, the served resolver, the upstream)."""
     upstream = ControlledUpstream()
     async with serving(upstream.handle) as upstream_port:
-        cfg = config([upstream_port], local_zones=ZONES)
+        cfg = config([upstream_port], local_zones=ZONES, **extra)
         async with running(cfg) as (fast_port, resolver):
             async with serving(IslandResolver(cfg).handle) as full_port:
                 yield fast_port, full_port, resolver, upstream
@@ -104,3 +107,39 @@ async def test_names_with_data_and_transparent_zones_below_are_not_made_negative
         outside = await ask(fast_port, "annat.ute.krisinfo.kommun.example")
     assert outside.answer[0][0].address == "192.0.2.1"  # the upstream's
     assert upstream.count("annat.ute.krisinfo.kommun.example") == 1
+
+
+def _raw_query(name: bytes, *, qd: int = 1, additional: bytes = b"", ar: int = 0) -> bytes:
+    return struct.pack("!HHHHHH", 0x1234, 0x0100, qd, 0, 0, ar) + name + b"\x00\x01\x00\x01" + additional
+
+
+async def _raw(port: int, packet: bytes) -> bytes:
+    loop = asyncio.get_running_loop()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.setblocking(False)
+        sock.connect((HOST, port))
+        sock.send(packet)
+        return await asyncio.wait_for(loop.sock_recv(sock, 4096), 2)
+
+
+async def test_bad_packets_are_refused_at_once_without_the_full_path() -> None:
+    crisis = b"\x08krisinfo\x06kommun\x07example\x00"
+    made_up = b"\x06x7f3a9" + crisis
+    long_name = (b"\x3f" + b"a" * 63) * 4 + b"\x00"  # 257 octets
+    opt = b"\x00\x00\x29\x04\xd0\x00\x00\x00\x00\x00\x00"
+    version_1 = b"\x00\x00\x29\x04\xd0\x00\x01\x00\x00\x00\x00"
+    cases = [
+        (_raw_query(made_up, qd=65535), dns.rcode.FORMERR),
+        (_raw_query(long_name), dns.rcode.FORMERR),
+        (_raw_query(made_up, additional=version_1, ar=1), dns.rcode.BADVERS),
+        (_raw_query(crisis, additional=version_1, ar=1), dns.rcode.BADVERS),
+        (_raw_query(made_up, additional=opt + opt, ar=2), dns.rcode.FORMERR),
+    ]
+    # One query's worth of work a second: what took the full path would be dropped after the first.
+    async with both(rate_limit={"work_per_second": 1, "work_burst": 1}) as (fast_port, _, resolver, upstream):
+        for packet, rcode in cases * 3:
+            reply = dns.message.from_wire(await _raw(fast_port, packet), ignore_trailing=True)
+            assert reply.rcode() == rcode
+            assert reply.id == 0x1234
+        assert resolver.metrics.bad_packets.labels("malformed")._value.get() == 3 * len(cases)
+        assert upstream.asked == []
