@@ -17,6 +17,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,22 @@ def _target(status: dict[str, Any], net: str) -> Target:
     )
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time of process ``pid`` so far (its threads included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _measured(
+    target: Target, attack: Attack | None, seconds: float, pids: dict[str, int], tcp: bool = False
+) -> tuple[Measurement, dict[str, float]]:
+    """The resident's measurement, and each service's CPU seconds per wall second meanwhile (and "wall")."""
+    began, cpu = time.monotonic(), {name: _cpu_seconds(pid) for name, pid in pids.items()}
+    seen = measure_resident(target, attack, seconds, tcp=tcp)
+    wall = time.monotonic() - began
+    return seen, {name: (_cpu_seconds(pid) - cpu[name]) / wall for name, pid in pids.items()} | {"wall": wall}
+
+
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f}"
 
@@ -83,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         "--net", default=os.environ.get("ISLAND_NET", "127.61"), help="the island's loopback /16"
     )
     parser.add_argument("--json", help="also write the rows here")
+    parser.add_argument(
+        "--only", action="append", default=[], help="run only the rows whose name has this text (repeatable)"
+    )
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="bench-hostile-") as folder:
@@ -92,18 +112,31 @@ def main(argv: list[str] | None = None) -> int:
             print(up.stdout, up.stderr, file=sys.stderr)
             return 2
         try:
-            target = _target(json.loads(_island(state, args.net, "status", "--json").stdout), args.net)
+            status = json.loads(_island(state, args.net, "status", "--json").stdout)
+            target = _target(status, args.net)
+            pids = {name: int(status["services"][name]["pid"]) for name in ("resolver", "site")}
             measure_resident(target, None, 2.0)  # warm: the island's caches and the resident's first answers
             rows = []
             rests = []
+            costs = []
             for table in TABLES:
                 for name, attack in table:
-                    rest = measure_resident(target, None, args.seconds)
+                    if args.only and not any(part in name for part in args.only):
+                        continue
+                    rest, rest_cpu = _measured(target, None, args.seconds, pids)
                     rests.append(rest)
-                    seen = measure_resident(target, attack, args.seconds, tcp=name.startswith("300 held TCP"))
+                    tcp = name.startswith("300 held TCP")
+                    seen, cpu = _measured(target, attack, args.seconds, pids, tcp)
                     rows.append(_row(name, seen, rest))
+                    # What one packet or connection of the attack cost each service, beyond the resident's
+                    # own load (the at-rest run's CPU per second): less noisy than a p99 on a busy machine.
+                    sent = max(1, seen.attack_sent)
+                    per = {n: (cpu[n] - rest_cpu[n]) * cpu["wall"] / sent * 1e6 for n in pids}
+                    costs.append((name, cpu, per))
                     print(
-                        f"  {name}: name p99 {_ms(rows[-1][1])} ms, page p99 {_ms(rows[-1][3])} ms",
+                        f"  {name}: name p99 {_ms(rows[-1][1])} ms, page p99 {_ms(rows[-1][3])} ms; "
+                        f"{seen.attack_sent} sent; CPU per one: resolver {per['resolver']:.1f} µs, "
+                        f"site {per['site']:.1f} µs",
                         flush=True,
                     )
         finally:
@@ -121,6 +154,16 @@ def main(argv: list[str] | None = None) -> int:
     for name, name_p99, name_ratio, page_p99, page_ratio, failures in rows:
         print(
             f"| {name} | {_ms(name_p99)} | {name_ratio:.1f} | {_ms(page_p99)} | {page_ratio:.1f} | {failures} |"
+        )
+    print()
+    print(
+        "| attack | resolver CPU (% of a core) | site CPU (% of a core) | resolver CPU per packet or connection (µs) | site CPU per one (µs) |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for name, cpu, per in costs:
+        print(
+            f"| {name} | {cpu['resolver'] * 100:.0f} | {cpu['site'] * 100:.0f} | "
+            f"{per['resolver']:.1f} | {per['site']:.1f} |"
         )
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))

@@ -228,6 +228,28 @@ BENCH_CLIENT_LIMIT = (
 )  # url -> requests per CPU-second of the server, per run
 
 
+def start_site(folder: Path, port: int, *arguments: str, log: str = "site.log") -> subprocess.Popen[bytes]:
+    """The crisis site on ``port`` (one uvicorn worker) pinned to core 0, as nginx is; wrk runs on core 1."""
+    return subprocess.Popen(
+        [
+            "taskset",
+            "-c",
+            "0",
+            sys.executable,
+            "-m",
+            "services.crisis_site",
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+        ]
+        + list(arguments),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=(folder / log).open("wb"),
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -252,24 +274,7 @@ def main() -> int:
         site_port, nginx_port = free_port(), free_port()
         tls_site_http, tls_site_port, nginx_tls_port = free_port(), free_port(), free_port()
         roots, pair = tls_bench.certificate(folder)
-        site = subprocess.Popen(
-            [
-                "taskset",
-                "-c",
-                "0",
-                sys.executable,
-                "-m",
-                "services.crisis_site",
-                "--host",
-                HOST,
-                "--port",
-                str(site_port),
-                *BENCH_CLIENT_LIMIT,
-            ],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=(folder / "site.log").open("wb"),
-        )
+        site = start_site(folder, site_port, *BENCH_CLIENT_LIMIT)
         procs.append(site)
         site_url = f"http://{HOST}:{site_port}/"
         wait_up(site_url + "healthz", site)
@@ -335,13 +340,15 @@ def main() -> int:
         print(f"http crisis-page rps: island={island:.0f} nginx={ng:.0f} ratio={median(ratios):.2f}")
 
         # HTTPS: the island's TLS port (its own process, the same site) against nginx's, same certificate.
-        tls_site = tls_bench.start_site(
+        tls_site = start_site(
             folder,
-            HOST,
             tls_site_http,
-            tls_site_port,
-            tls_bench.site_config(folder, roots),
-            BENCH_CLIENT_LIMIT,
+            "--https-port",
+            str(tls_site_port),
+            "--config",
+            str(tls_bench.site_config(folder, roots)),
+            *BENCH_CLIENT_LIMIT,
+            log="site-https.log",
         )
         procs.append(tls_site)
         wait_up(f"http://{HOST}:{tls_site_http}/healthz", tls_site)

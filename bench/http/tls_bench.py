@@ -10,8 +10,6 @@ opening the page anew).
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from statistics import median
@@ -91,31 +89,4 @@ def measure(
     print(
         f"https crisis-page rps: island={median(keepalive['island']):.0f} nginx={median(keepalive['nginx']):.0f} "
         f"ratio={median(ratios):.2f}"
-    )
-
-
-def start_site(
-    folder: Path, host: str, http_port: int, https_port: int, config: Path, extra: tuple[str, ...] = ()
-) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            "taskset",
-            "-c",
-            "0",
-            sys.executable,
-            "-m",
-            "services.crisis_site",
-            "--host",
-            host,
-            "--port",
-            str(http_port),
-            "--https-port",
-            str(https_port),
-            "--config",
-            str(config),
-            *extra,
-        ],
-        cwd=Path(__file__).resolve().parents[2],
-        stdout=subprocess.DEVNULL,
-        stderr=(folder / "site-https.log").open("wb"),
     )

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from services.crisis_site.registry import Registry  # noqa: E402
 
 
-def rate(step: Callable[[int], None], seconds: float) -> float:
+def rate(step: Callable[[int], object], seconds: float) -> float:
     """Calls per second of step(i), run for about `seconds`."""
     start = time.perf_counter()
     i = 0
@@ -41,8 +41,9 @@ def rate(step: Callable[[int], None], seconds: float) -> float:
             return i / (time.perf_counter() - start)
 
 
-def person(i: int) -> tuple[str, str]:
-    return f"Person Nummer{i} Benchsson", f"070-{i // 10000 % 1000:03d} {i % 10000:04d}"
+def person(i: int, family: str = "Benchsson") -> tuple[str, str]:
+    """Person `i`'s name and phone number: distinct for every i below ten million."""
+    return f"Person Nummer{i} {family}", f"070-{i // 10000 % 1000:03d} {i % 10000:04d}"
 
 
 def bare_db(path: Path) -> sqlite3.Connection:

@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -39,8 +40,19 @@ WORDS = (
 ).split()
 
 
-def seed(count: int, folder: Path) -> Path:
-    """The demo seed with `count` distinct active messages (one Severe, the rest milder)."""
+def _headline(i: int, rnd: random.Random) -> str:
+    return f"{rnd.choice(WORDS).capitalize()} {rnd.choice(WORDS)} vid {rnd.randrange(1, 99)}"
+
+
+def seed(
+    count: int,
+    folder: Path,
+    *,
+    severe_at: int = 0,
+    headline: Callable[[int, random.Random], str] = _headline,
+) -> Path:
+    """The demo seed with `count` distinct active messages of realistic length (message `severe_at`
+    Severe, the rest milder), the same for the same count. Also the page-budget tests' seed."""
     rnd = random.Random(count)
     data = yaml.safe_load(DEMO_CONTENT.read_text(encoding="utf-8"))
     start = datetime(2025, 1, 14, 6, 0, tzinfo=UTC)
@@ -49,12 +61,12 @@ def seed(count: int, folder: Path) -> Path:
             "identifier": f"msg-{i}",
             "sender": "Sjöbacka kommun, krisledningen",
             "sent": (start + timedelta(minutes=i)).isoformat(),
-            "severity": "Severe" if i == 0 else rnd.choice(["Moderate", "Minor", "Unknown"]),
+            "severity": "Severe" if i == severe_at else rnd.choice(["Moderate", "Minor", "Unknown"]),
             "area": f"Sjöbacka, område {rnd.randrange(100, 999)}",
             "info": [
                 {
                     "language": "sv",
-                    "headline": f"{rnd.choice(WORDS).capitalize()} {rnd.choice(WORDS)} vid {rnd.randrange(1, 99)}",
+                    "headline": headline(i, rnd),
                     "description": " ".join(rnd.choice(WORDS) for _ in range(45))
                     + f" ({rnd.randrange(10**6)}).",
                     "instruction": "\n".join(" ".join(rnd.choice(WORDS) for _ in range(6)) for _ in range(2)),

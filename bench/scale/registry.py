@@ -30,6 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from bench.registry import bench as registry_bench  # noqa: E402
+from bench.registry.bench import rate  # noqa: E402
 from services.crisis_site.registry import (  # noqa: E402
     DEFAULT_TTL,
     PortableRecord,
@@ -53,7 +55,7 @@ class Clock:
 
 
 def person(i: int) -> tuple[str, str]:
-    return f"Person Nummer{i} Skalsson", f"070-{i // 10000 % 1000:03d} {i % 10000:04d}"
+    return registry_bench.person(i, "Skalsson")
 
 
 def records(first: int, last: int, now: float) -> Iterator[PortableRecord]:
@@ -76,16 +78,6 @@ def _hit(registry: Registry, live: list[int], i: int) -> object:
 def _miss(registry: Registry, size: int, i: int) -> object:
     """A lookup of a person never registered (step `i` of the misses)."""
     return registry.lookup(*person(size + i))
-
-
-def rate(step: Callable[[int], object], seconds: float) -> float:
-    started = time.perf_counter()
-    i = 0
-    while True:
-        step(i)
-        i += 1
-        if i % 100 == 0 and time.perf_counter() - started >= seconds:
-            return i / (time.perf_counter() - started)
 
 
 # The child reports its own high-water mark (VmHWM) as it ends. Its ru_maxrss would not do: Linux

@@ -4,16 +4,32 @@ One argon2 verification costs about 150 ms of CPU; run on the loop, seven a seco
 the crisis page. Here they run in a fixed number of threads (argon2's C code releases the GIL),
 and the queue in front of them is bounded: past it a login is answered "busy" at once instead of
 waiting behind a guesser's queue.
+
+The workers run at a lower CPU priority (nice 10; argon2's own threads inherit it): on a small
+box, eight guessers kept both cores busy hashing (argon2 uses four threads per hash) and the
+crisis page's loop and the resolver waited for a core. Now they get one first; an editor's
+login waits instead, which is the right way round while someone guesses.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 T = TypeVar("T")
+WORKER_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    """This thread only (Linux: a thread's nice value is its own, inherited by threads it starts)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICENESS)
+    except (AttributeError, OSError):
+        pass  # elsewhere, or not allowed: the pool still bounds the work
 
 
 class Busy(Exception):
@@ -23,7 +39,9 @@ class Busy(Exception):
 class BoundedPool:
     def __init__(self, workers: int = 1, queue: int = 8) -> None:
         self.capacity = workers + queue
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="crisis-site-cpu")
+        self._executor = ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="crisis-site-cpu", initializer=_lower_priority
+        )
         self._pending = 0  # touched only on the event loop's thread
 
     async def run(self, work: Callable[..., T], *args: object) -> T:

@@ -61,7 +61,7 @@ class Zone:
     def contains(self, qname: DNSLabel) -> bool:
         return bool(qname.matchSuffix(self.origin))
 
-    def _negative_soa(self) -> RR:
+    def negative_soa(self) -> RR:
         # RFC 2308: the negative TTL is the smaller of the SOA's TTL and its MINIMUM field.
         rdata: SOA = self.soa.rdata
         ttl = min(self.soa.ttl, rdata.times[-1])
@@ -73,8 +73,8 @@ class Zone:
         if rrs is None:
             if any(name.matchSuffix(qname) for name in self._names):
                 # An empty non-terminal: the name exists, it just has no data.
-                return Lookup(RCODE.NOERROR, authority=[self._negative_soa()])
-            return Lookup(RCODE.NXDOMAIN, authority=[self._negative_soa()])
+                return Lookup(RCODE.NOERROR, authority=[self.negative_soa()])
+            return Lookup(RCODE.NXDOMAIN, authority=[self.negative_soa()])
         matching = [rr for rr in rrs if qtype in (rr.rtype, QTYPE.ANY)]
         if matching:
             return Lookup(RCODE.NOERROR, answer=matching)
@@ -87,7 +87,7 @@ class Zone:
                 followed = self.lookup(target, qtype, seen)
                 return Lookup(followed.rcode, answer=cnames + followed.answer, authority=followed.authority)
             return Lookup(RCODE.NOERROR, answer=cnames)
-        return Lookup(RCODE.NOERROR, authority=[self._negative_soa()])
+        return Lookup(RCODE.NOERROR, authority=[self.negative_soa()])
 
 
 class Zones:

@@ -17,10 +17,10 @@ from __future__ import annotations
 from services.dns.wire import question_end, replay
 
 _MAX_ANSWERS = 20000
-FOREVER = float("inf")
 
-# (answer bytes, replay until (monotonic), source, caller's counter slot)
-Stored = tuple[bytes, float, str, int]
+# (answer bytes, source, caller's counter slot). Stored answers never expire: they are local and
+# island-mode answers, and the resolver clears the table whenever what they depend on changes.
+Stored = tuple[bytes, str, int]
 
 
 def query_key(data: bytes) -> tuple[bytes, int] | None:
@@ -37,14 +37,12 @@ class Replays:
         self.same_bytes: dict[bytes, Stored] = {}
         self._max = max_answers
 
-    def answer(self, data: bytes, now: float) -> Stored | None:
-        """What is stored for ``data`` (its answer's ID is not the query's), or None when nothing fresh is."""
+    def answer(self, data: bytes) -> Stored | None:
+        """What is stored for ``data`` (its answer's ID is not the query's), or None."""
         exact = data[2:]
         stored = self.same_bytes.get(exact)
         if stored is not None:
-            if now < stored[1]:
-                return stored  # the very same question: only the ID differs
-            del self.same_bytes[exact]
+            return stored  # the very same question: only the ID differs
         keyed = query_key(data)
         if keyed is None:
             return None
@@ -52,23 +50,20 @@ class Replays:
         stored = self._answers.get(key)
         if stored is None:
             return None
-        reply, until, source, slot = stored
-        if now >= until:
-            del self._answers[key]
-            return None
-        stored = (replay(reply, data, end), until, source, slot)
+        reply, source, slot = stored
+        stored = (replay(reply, data, end), source, slot)
         self._keep(self.same_bytes, bytes(exact), stored)
         return stored
 
-    def remember(self, data: bytes, reply: bytes, until: float, source: str, slot: int = 0) -> None:
+    def remember(self, data: bytes, reply: bytes, source: str, slot: int = 0) -> None:
         keyed = query_key(data)
         if keyed is None:
             return
         end = keyed[1]
         if reply[12:end].lower() != data[12:end].lower():
             return  # not an answer that echoes this question at the same place
-        self._keep(self._answers, keyed[0], (bytes(reply), until, source, slot))
-        self._keep(self.same_bytes, bytes(data[2:]), (bytes(replay(reply, data, end)), until, source, slot))
+        self._keep(self._answers, keyed[0], (bytes(reply), source, slot))
+        self._keep(self.same_bytes, bytes(data[2:]), (bytes(replay(reply, data, end)), source, slot))
 
     def _keep(self, table: dict[bytes, Stored], key: bytes, stored: Stored) -> None:
         if len(table) >= self._max:

@@ -20,18 +20,22 @@ from services.dns import DNSExchangeError, Lookup, Zone, Zones, reply_to, servfa
 from services.dns.wire import (
     EDE_NO_REACHABLE_AUTHORITY,
     EDE_STALE_ANSWER,
+    MAX_NAME_OCTETS,
     MalformedPacket,
     add_extended_errors,
     error_reply_bytes,
+    precheck_query,
     question_end,
+    refusal_bytes,
 )
 
 from .acl import AccessList
 from .cache import AnswerCache
 from .config import ResolverConfig
-from .fastpath import FOREVER, Replays
+from .fastpath import Replays
 from .island_mode import CheckNames
 from .metrics import SOURCES, Metrics, fast_slot
+from .own_zone import OwnZoneNegatives, wire_name
 from .ratelimit import RateLimiter, Verdict
 from .stored_answer import CLASSIC_UDP_SIZE, key_of, query_shape
 from .upstreams import Upstream, UpstreamFailed, Upstreams, failure_kind
@@ -42,6 +46,7 @@ _STALE = (EDE_STALE_ANSWER, "Stale Answer")
 _UNREACHABLE = (EDE_NO_REACHABLE_AUTHORITY, "No Reachable Authority")
 _REFUSED_SLOT = fast_slot("refused", RCODE.REFUSED)
 _CACHE_SLOTS = [fast_slot("cache", rcode) for rcode in range(16)]
+_NEGATIVE_SLOTS = [fast_slot("local", rcode) for rcode in range(16)]
 
 
 class IslandResolver:
@@ -52,11 +57,9 @@ class IslandResolver:
         self._zone_types = {str(DNSLabel(z.name)): z.type for z in config.local_zones}
         static = {str(DNSLabel(z.name)) for z in config.local_zones if z.type == "static"}
         self._island_names = {
-            _wire_name(str(name))
-            for zone in self.zones
-            if str(zone.origin) in static
-            for name in zone.names()
+            wire_name(name) for zone in self.zones if str(zone.origin) in static for name in zone.names()
         }
+        self._own_zone = OwnZoneNegatives([(zone, str(zone.origin) in static) for zone in self.zones])
         self.cache = AnswerCache(config.cache, config.serve_stale)
         # Before the upstreams: they report their first states through _upstream_changed.
         self.island = CheckNames(config.island_mode) if config.island_mode is not None else None
@@ -123,31 +126,54 @@ class IslandResolver:
         if transport != "udp":
             return self._full_path(data, host)  # replays are packed for UDP (maybe truncated); TCP is rare
         # Inlined Replays.answer for the common case, a question asked before in the very same bytes:
-        # one dict lookup, and no clock for local answers (they never expire).
+        # one dict lookup.
         stored = self._same_bytes_answer(data[2:])
-        if stored is None or (stored[1] != FOREVER and time.monotonic() >= stored[1]):
-            stored = self.replays.answer(data, time.monotonic())
+        if stored is None:
+            stored = self.replays.answer(data)
             if stored is None:
-                if self.island is not None and self.island.active and self._asks_check_name(data):
-                    return None  # the full path answers it from island mode, never from the cache
-                fresh = self._fresh_from_cache(data)
-                return fresh if fresh is not None else self._full_path(data, host)
-        reply, _, _, slot = stored
+                return self._not_replayed(data, host)
+        reply, _, slot = stored
         hot.fast[slot] += 1
         return reply
 
-    def _asks_check_name(self, data: bytes) -> bool:
+    def _not_replayed(self, data: bytes, host: str) -> bytes | None:
+        """A query with no stored answer: a made-up name under the island's own zone, the cache, or work."""
         end = question_end(data)
-        return end is not None and self.island is not None and self.island.is_check_name(data[12 : end - 4])
-
-    def _fresh_from_cache(self, data: bytes) -> bytes | None:
-        """A fresh cached answer to a plain query, made from its stored bytes; None takes the full path."""
-        end = question_end(data)
-        if end is None:
-            return None
-        udp_size = query_shape(data, end)
+        udp_size = query_shape(data, end) if end is not None and end - 16 <= MAX_NAME_OCTETS else None
         if udp_size is None:
-            return None
+            refusal = self._refusal(data)
+            if refusal is not None:
+                return refusal
+        if (
+            end is not None
+            and self.island is not None
+            and self.island.active
+            and self.island.is_check_name(data[12 : end - 4])
+        ):
+            return None  # the full path answers it from island mode, never from the cache
+        if udp_size is None or end is None:
+            return self._full_path(data, host)
+        negative = self._own_zone.answer(data, end, opt=udp_size > 0)
+        if negative is not None:
+            self._hot.fast[_NEGATIVE_SLOTS[negative[3] & 0xF]] += 1
+            return negative
+        fresh = self._fresh_from_cache(data, end, udp_size)
+        return fresh if fresh is not None else self._full_path(data, host)
+
+    def _refusal(self, data: bytes) -> bytes | None:
+        """FORMERR, NOTIMP or BADVERS for a packet the server would refuse before parsing, made here at
+        once (b"" to drop what cannot be answered); None for a query the full path may parse. A flood of
+        bad packets then costs what a ready answer does, not a task each."""
+        try:
+            precheck_query(data)
+        except MalformedPacket as exc:
+            self.metrics.bad_packets.labels("malformed").inc()
+            refusal = refusal_bytes(data, exc)
+            return self._counted(refusal) if refusal else b""
+        return None
+
+    def _fresh_from_cache(self, data: bytes, end: int, udp_size: int) -> bytes | None:
+        """A fresh cached answer to a plain query, made from its stored bytes; None takes the full path."""
         key = data[12 : end - 4].lower() + data[end - 4 : end]
         slot = self.cache.fresh_slot(key)
         if slot is None:
@@ -178,7 +204,7 @@ class IslandResolver:
         would otherwise pass every limit and cost the full path each.
         """
         stored = self._same_bytes_answer(data[2:])
-        if stored is not None and stored[2] == "local":
+        if stored is not None and stored[1] == "local":
             return True  # asked before in these very bytes: one dict lookup
         end = question_end(data)
         return end is not None and data[12 : end - 4].lower() in self._island_names
@@ -218,10 +244,15 @@ class IslandResolver:
             or any(rr.rtype == QTYPE.OPT and rr.rdata for rr in response.ar)
         ):
             return  # SERVFAIL, REFUSED and answers carrying EDE (stale) are decided afresh every time
-        # Cache answers are not replayed: the fast path makes them from the cache's bytes. Island-mode
-        # answers are, like local ones: every change of the upstreams' states clears the replays.
-        if self._local(query) is not None or (self.island is not None and self.island.answer(query)):
-            self.replays.remember(data, reply, FOREVER, "local", fast_slot("local", reply[3] & 0xF))
+        # Cache answers are not replayed: the fast path makes them from the cache's bytes, nor are made-up
+        # names under the island's own zone (NXDOMAIN; OwnZoneNegatives makes those, and a flood of them
+        # would churn the table). Island-mode answers are, like local ones: every change of the upstreams'
+        # states clears the replays.
+        local = self._local(query)
+        if (local is not None and local.rcode != RCODE.NXDOMAIN) or (
+            self.island is not None and self.island.answer(query)
+        ):
+            self.replays.remember(data, reply, "local", fast_slot("local", reply[3] & 0xF))
 
     # The full path --------------------------------------------------------------------------
     async def handle(self, query: DNSRecord, client: tuple[str, int], transport: str) -> DNSRecord:
@@ -399,11 +430,6 @@ class IslandResolver:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.upstreams.close()
-
-
-def _wire_name(name: str) -> bytes:
-    """``name`` lower-cased in wire format (length-prefixed labels, then the root)."""
-    return b"".join(bytes([len(label)]) + label for label in DNSLabel(name.lower()).label) + b"\x00"
 
 
 def _truncated(data: bytes) -> bytes:

@@ -95,8 +95,8 @@ def query_shape(data: bytes, question_end: int) -> int | None:
     """The UDP size a plain query accepts (0 without EDNS), or None when it is not a plain query.
 
     Plain: opcode QUERY, one question (checked by the caller), no answer or authority
-    records, and nothing in the additional section but one OPT record. Anything else
-    takes the full path, which parses it.
+    records, and nothing in the additional section but one OPT record of EDNS version 0.
+    Anything else takes the full path, which parses it (or refuses it: BADVERS, FORMERR).
     """
     if data[2] & 0x78 or data[6:10] != b"\x00\x00\x00\x00":
         return None
@@ -109,6 +109,7 @@ def query_shape(data: bytes, question_end: int) -> int | None:
         or len(data) < end + 11
         or data[end] != 0
         or data[end + 1 : end + 3] != OPT_TYPE
+        or data[end + 6] != 0  # the EDNS version
     ):
         return None
     size: int = struct.unpack_from("!H", data, end + 3)[0]

@@ -1,4 +1,5 @@
-"""Loopback helpers shared by the DNS and resolver tests: a free port and a DNSServer served on one.
+"""Loopback helpers shared by the DNS and resolver tests (and the island's backends' tests): a free
+port and a DNSServer served on one.
 
 Importable as ``net_helpers`` because pyproject.toml puts tests/services on pytest's pythonpath.
 """
@@ -14,19 +15,19 @@ from services.dns import DNSServer
 HOST = "127.0.0.1"
 
 
-def free_port() -> int:
-    """A loopback port free for both UDP and TCP right now (nothing listens on it)."""
+def free_port(address: str = HOST) -> int:
+    """A port on ``address`` (loopback) free for both UDP and TCP right now (nothing listens on it)."""
     for _ in range(50):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind((HOST, 0))
+            tcp.bind((address, 0))
             port = tcp.getsockname()[1]
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
                 try:
-                    udp.bind((HOST, port))
+                    udp.bind((address, port))
                 except OSError:
                     continue
         return port
-    raise RuntimeError("no free port for both UDP and TCP")
+    raise RuntimeError(f"no port free for both UDP and TCP on {address}")
 
 
 @contextlib.asynccontextmanager

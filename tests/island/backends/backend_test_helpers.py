@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 from dataclasses import dataclass
 
 from tiers import loopback_network_reason, require_tier
@@ -17,21 +16,6 @@ NET = f"127.{int(os.environ.get('ISLAND_TEST_NET_BASE', '43')) + 8}"
 def host(n: int) -> str:
     require_tier("e2e", loopback_network_reason(NET))
     return f"{NET}.21.{n}"
-
-
-def free_port(address: str) -> int:
-    """A port free for both TCP and UDP on ``address``."""
-    for _ in range(50):
-        with socket.socket() as tcp:
-            tcp.bind((address, 0))
-            port = tcp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                try:
-                    udp.bind((address, port))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError(f"no port free for TCP and UDP on {address}")
 
 
 class _Echo(asyncio.DatagramProtocol):

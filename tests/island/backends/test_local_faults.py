@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from backend_test_helpers import Upstream, free_port, host, tcp_exchange, udp_exchange
+from backend_test_helpers import Upstream, host, tcp_exchange, udp_exchange
+from net_helpers import free_port
 
 from island.backends.local import LocalBackend
 from island.backends.local_uplink import RelayConfig, UplinkRelay

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from backend_test_helpers import free_port, host
+from backend_test_helpers import host
+from net_helpers import free_port
 
 from island.backends import _processes
 from island.backends.processes import WATCHDOG_MODULE, ProcessSupervisor, ServiceFaultHandler

@@ -7,54 +7,26 @@ one plain link away, on pages of the same budget, and complete in the feeds.
 from __future__ import annotations
 
 import gzip
-import random
 import re
-from datetime import UTC, datetime, timedelta
 from html import unescape
 
 import httpx
 import pytest
-import yaml
-from site_helpers import app_with, client_for, demo
+from site_helpers import app_with, client_for
 
+from bench.scale.page import WORDS, seed
 from services.crisis_site import create_app
 from services.crisis_site.accounts import add_editor
 from services.crisis_site.paging import PAGE_BUDGET
 
-WORDS = (
-    "vatten ström kommunen arbetar med att laga ledningen invånare ska koka dricksvattnet Storgatan "
-    "Hamnvägen skolan vårdcentralen bussarna går inte reservkraft tankbil ställs ut vid torget klockan "
-    "räddningstjänsten evakuerar boende stängd väg omledning via länsväg brandrisk rök stäng fönster"
-).split()
-
 
 def seed_with(tmp_path, count: int) -> str:
-    """The demo seed with `count` distinct active messages of realistic length."""
-    rnd = random.Random(count)
-    data = demo()
-    start = datetime(2025, 1, 14, 6, 0, tzinfo=UTC)
-    data["messages"] = [
-        {
-            "identifier": f"msg-{i}",
-            "sender": "Sjöbacka kommun, krisledningen",
-            "sent": (start + timedelta(minutes=i)).isoformat(),
-            "severity": "Severe" if i == count // 2 else rnd.choice(["Moderate", "Minor", "Unknown"]),
-            "area": f"Sjöbacka, område {rnd.randrange(100, 999)}",
-            "info": [
-                {
-                    "language": "sv",
-                    "headline": f"Rubrik nummer {i}: {rnd.choice(WORDS)} {rnd.choice(WORDS)}",
-                    "description": " ".join(rnd.choice(WORDS) for _ in range(45))
-                    + f" ({rnd.randrange(10**6)}).",
-                    "instruction": "\n".join(" ".join(rnd.choice(WORDS) for _ in range(6)) for _ in range(2)),
-                }
-            ],
-        }
-        for i in range(count)
-    ]
-    path = tmp_path / f"seed-{count}.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return str(path)
+    """The bench's seed of `count` messages, the Severe one in the middle, headlines numbered."""
+
+    def headline(i: int, rnd) -> str:
+        return f"Rubrik nummer {i}: {rnd.choice(WORDS)} {rnd.choice(WORDS)}"
+
+    return str(seed(count, tmp_path, severe_at=count // 2, headline=headline))
 
 
 async def gzip_get(client: httpx.AsyncClient, url: str) -> tuple[int, str]:

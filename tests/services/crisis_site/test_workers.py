@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 
 import pytest
 
-from services.crisis_site.workers import BoundedPool, Busy
+from services.crisis_site.workers import WORKER_NICENESS, BoundedPool, Busy
 
 
 async def test_work_runs_off_the_loop_and_past_the_queue_is_busy_at_once() -> None:
@@ -38,3 +39,16 @@ async def test_work_runs_off_the_loop_and_past_the_queue_is_busy_at_once() -> No
     finally:
         release.set()
         pool.close()
+
+
+async def test_the_work_runs_at_a_lower_cpu_priority_than_the_loop() -> None:
+    def own_niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    pool = BoundedPool(workers=1, queue=1)
+    try:
+        in_worker = await pool.run(own_niceness)
+    finally:
+        pool.close()
+    assert in_worker == min(19, own_niceness() + WORKER_NICENESS)
+    assert own_niceness() == os.getpriority(os.PRIO_PROCESS, 0)  # the loop's thread keeps its own

@@ -352,8 +352,12 @@ async def test_the_islands_own_names_are_answered_over_the_rate_limit() -> None:
     async with world(ControlledUpstream("answer"), rate_limit=limit) as (port, _):
         await udp_burst(port, "www.bank.example", 40)  # this address is now over its limit
         replies = await udp_burst(port, "krisinfo.kommun.example", 40)
+        made_up = await udp_burst(port, "x1.krisinfo.kommun.example", 40)
     assert len(replies) == 40
     assert all(addresses(r) == ["10.20.0.10"] for r in replies)
+    # Names under the island's zone that it does not have are limited like any answer.
+    answered = [r for r in made_up if not r.flags & dns.flags.TC]
+    assert len(answered) <= 4 and len(made_up) <= 26  # what refilled meanwhile; half the rest slipped
 
 
 async def test_one_address_flooding_new_names_gets_only_its_share_of_work() -> None:
@@ -374,21 +378,22 @@ async def test_one_address_flooding_new_names_gets_only_its_share_of_work() -> N
             own = dns.message.make_query("krisinfo.kommun.example", "A")
             flooder.send(own.to_wire())
             own_answer = dns.message.from_wire(await asyncio.wait_for(loop.sock_recv(flooder, 512), 2))
-            # ...but not every name under it: made-up ones would pass every limit and each cost the full path.
+            # ...and made-up names under it: no work (NXDOMAIN made from the query's bytes), so not
+            # work-limited; the answers' own limit (RRL) still counts them.
             for i in range(40):
                 flooder.send(dns.message.make_query(f"x{i}.krisinfo.kommun.example", "A").to_wire())
-            made_up = 0
+            made_up = []
             with contextlib.suppress(asyncio.TimeoutError):
                 while True:
-                    await asyncio.wait_for(loop.sock_recv(flooder, 512), 0.5)
-                    made_up += 1
+                    reply = await asyncio.wait_for(loop.sock_recv(flooder, 512), 0.5)
+                    made_up.append(dns.message.from_wire(reply).rcode())
         # ...and another address its new names.
         other = await dns.asyncquery.udp(
             dns.message.make_query("other.example", "A"), HOST, port=port, source="127.0.0.2", timeout=2
         )
     assert 5 <= answered <= 8  # its burst and what refilled meanwhile; the rest dropped
     assert addresses(own_answer) == ["10.20.0.10"]
-    assert made_up <= 3  # what refilled meanwhile
+    assert made_up == [dns.rcode.NXDOMAIN] * 40
     assert addresses(other) == ["192.0.2.1"]
 
 
