@@ -102,6 +102,7 @@ def test_a_site_files_addresses_inside_the_namespaces() -> None:
     assert f"ip -n {PREFIX}tpa addr add 10.44.0.100/22 dev eth0" in lines
     assert f"ip -n {PREFIX}rt addr add 10.44.0.2/22 dev r-tpa" in lines
     assert f"ip netns exec {PREFIX}rt tee /proc/sys/net/ipv4/conf/r-tpa/proxy_arp" in lines
+    assert f"ip netns exec {PREFIX}rt tee /proc/sys/net/ipv4/neigh/r-tpa/proxy_delay" in lines
     (dnat,) = [c.input for c in plan.commands() if c.input and "odrift_site" in c.input]
     assert "ip daddr { 192.0.2.53, 198.51.100.53 } dnat to 10.1.0.2" in dnat
     a = plan.addresses(crisis_name="krisinfo.kommun.example")
