@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..service_specs import ServiceSpec, dns_ok, http_ok, sees_upstream
-from .render import METRICS_PORT, BoxPaths, resolver_args, site_args, write_island
+from .render import METRICS_PORT, BoxPaths, resolver_args, site_args, site_database, write_island
 from .site import SiteFile, Trygghetspunkt
 
 SITE_FOLDER = "site"  # in the island's data folder: the rendered files, and the box's data under them
@@ -62,6 +62,11 @@ class Rehearsal:
     def content(self) -> Path:
         """The first page, before the municipality's feed is heard (the crisis site's seed)."""
         return Path(self.paths.config_dir) / "content.yaml"
+
+    @property
+    def database(self) -> Path:
+        """Where the rendered site.json keeps the site's database (under the root, in the data folder)."""
+        return Path(site_database(self.paths))
 
     @property
     def dhcp_config(self) -> Path:

@@ -136,9 +136,14 @@ def resolver_config(site: SiteFile, place: Trygghetspunkt) -> dict[str, object]:
     }
 
 
+def site_database(paths: BoxPaths = BOX) -> str:
+    """The crisis site's database: content, editor accounts, the safe-and-well register."""
+    return f"{paths.data_dir}/site.sqlite3"
+
+
 def site_config(site: SiteFile, paths: BoxPaths = BOX) -> dict[str, object]:
     return {
-        "db": f"{paths.data_dir}/site.sqlite3",
+        "db": site_database(paths),
         "feed": f"https://www.{site.municipality.domain}/api/cap.xml",
         "poll_interval": 30.0,
         # The first page, before the island has heard from the municipality: its own notice and places.

@@ -123,6 +123,17 @@ def test_the_resolver_and_site_run_the_rendered_files(island: IslandCLI) -> None
     status = island.status()
     assert status["crisis_name"] == "krisinfo.kommun.example"
     assert status["resolver"] == {"host": "10.44.0.1", "port": 53}
+    # An editor of the site file gets an account in the database the rendered site.json names.
+    added = subprocess.run(
+        [sys.executable, "-m", "island", "site", "add-editor", "anna", "--password-stdin"],
+        input="ett långt lösenord för anna\n",
+        env=island.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert added.returncode == 0, added.stderr
+    assert f"({root}/var/lib/odrift/site.sqlite3)" in added.stdout
 
 
 @pytest.mark.e2e
