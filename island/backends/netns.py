@@ -100,6 +100,7 @@ class NetnsBackend(Backend):
             phone_address=rehearsal.phone_address,
             router_address=rehearsal.router_address(),
             upstreams=rehearsal.upstreams,
+            wifi_interface=rehearsal.lan_interface,
         )
         self.plan = replace(self.plan, real=real)
         self.addresses = self.plan.addresses(crisis_name=rehearsal.crisis_name)
@@ -118,7 +119,8 @@ class NetnsBackend(Backend):
             f"(the simulator's router at {r.router_address()} answers for the box there)",
             f"  Upstreams:       {', '.join(r.upstreams)} (the stadsnät's resolvers): the simulated internet "
             "answers for them, translated in the router",
-            f"  DHCP:            {r.dhcp_config} (rendered; for a DHCP server on the Wi-Fi)",
+            f"  DHCP:            {r.dhcp_config} (rendered; for a DHCP server in {self.ns(ROUTER)} on "
+            f"{r.lan_interface}, the router's leg on the Wi-Fi)",
             f"  Not mapped:      {', '.join(others)} keep the simulator's networks (the island refuses them, as a "
             f"box refuses outsiders); {', '.join(r.others) or 'no other trygghetspunkt'} would be islands of "
             f"their own; HTTPS is not rehearsed ({self.https_off()}); editors "

@@ -38,6 +38,7 @@ class Rehearsal:
     network: str  # the trygghetspunkt's Wi-Fi network
     phone_address: str  # the first address the DHCP server hands out: the simulated resident's phone
     upstreams: tuple[str, ...]  # the stadsnät's resolvers
+    lan_interface: str  # the box's interface towards the access points (the rendered DHCP server's)
     editors: tuple[str, ...]
     others: tuple[
         str, ...
@@ -70,7 +71,10 @@ class Rehearsal:
 
     @property
     def dhcp_config(self) -> Path:
-        """The rendered dnsmasq configuration (DHCP only, option 114), for a backend that runs a DHCP server."""
+        """The rendered dnsmasq configuration (DHCP only, option 114), for a backend that runs a DHCP server.
+
+        On netns it runs unchanged in the router namespace: the router's leg on the Wi-Fi has the
+        box's name for it (``lan_interface``) and an address on the Wi-Fi network."""
         return Path(self.root) / "etc/dnsmasq.d/odrift.conf"
 
     def router_address(self) -> str:
@@ -119,6 +123,7 @@ def prepare(file: str | Path, site: SiteFile, data_dir: Path) -> Rehearsal:
         network=place.wifi.network,
         phone_address=place.wifi.dhcp_first,
         upstreams=tuple(site.resolver.upstreams),
+        lan_interface=site.uplink.lan_interface,
         editors=tuple(e.name for e in site.editors),
         others=tuple(p.id for p in site.trygghetspunkter[1:]),
         resolver_args=tuple(resolver_args(paths)),

@@ -48,6 +48,9 @@ class RealAddresses:
     phone_address: str
     router_address: str
     upstreams: tuple[str, ...]
+    # The router's leg on the Wi-Fi takes the box's name for it (the site file's lan_interface), so the
+    # rendered DHCP configuration (``interface=eth1``) runs unchanged in the router namespace.
+    wifi_interface: str = "eth1"
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,8 @@ class NetnsPlan:
 
     def router_interface(self, link: str) -> str:
         """The router's end of a link (its peer in the leaf is always eth0)."""
+        if self.real is not None and link == self.real.place:
+            return self.real.wifi_interface
         return "r-" + self.topology.host(self.topology.link(link).host).short
 
     def service_namespace(self, service: str) -> str:
@@ -188,7 +193,9 @@ class NetnsPlan:
         ]
 
     def _real_router(self, router: str) -> list[Command]:
-        """Proxy ARP for the box on the Wi-Fi leg; the stadsnät's resolvers translated to the internet's DNS."""
+        """Proxy ARP for the box on the Wi-Fi leg; the stadsnät's resolvers translated to the internet's DNS.
+
+        A DHCP server for the phones runs here too, on the Wi-Fi leg, with the rendered configuration."""
         assert self.real is not None
         wifi_if = self.router_interface(self.real.place)
         steps = [

@@ -100,9 +100,11 @@ def test_a_site_files_addresses_inside_the_namespaces() -> None:
     assert f"ip -n {PREFIX}isl addr add 10.44.0.1/32 dev eth0" in lines
     assert f"ip -n {PREFIX}rt route add 10.44.0.1/32 dev r-isl" in lines
     assert f"ip -n {PREFIX}tpa addr add 10.44.0.100/22 dev eth0" in lines
-    assert f"ip -n {PREFIX}rt addr add 10.44.0.2/22 dev r-tpa" in lines
-    assert f"ip netns exec {PREFIX}rt tee /proc/sys/net/ipv4/conf/r-tpa/proxy_arp" in lines
-    assert f"ip netns exec {PREFIX}rt tee /proc/sys/net/ipv4/neigh/r-tpa/proxy_delay" in lines
+    # The router's leg on the Wi-Fi has the box's name for it: the rendered DHCP configuration runs there.
+    assert f"ip -n {PREFIX}rt link add eth1 type veth peer name eth0 netns {PREFIX}tpa" in lines
+    assert f"ip -n {PREFIX}rt addr add 10.44.0.2/22 dev eth1" in lines
+    assert f"ip netns exec {PREFIX}rt tee /proc/sys/net/ipv4/conf/eth1/proxy_arp" in lines
+    assert f"ip netns exec {PREFIX}rt tee /proc/sys/net/ipv4/neigh/eth1/proxy_delay" in lines
     (dnat,) = [c.input for c in plan.commands() if c.input and "odrift_site" in c.input]
     assert "ip daddr { 192.0.2.53, 198.51.100.53 } dnat to 10.1.0.2" in dnat
     a = plan.addresses(crisis_name="krisinfo.kommun.example")
