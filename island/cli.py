@@ -245,6 +245,8 @@ async def cmd_status(args: argparse.Namespace, state: StateDir) -> int:
         "resolver_upstreams": await resolver_upstreams(t),
         "data_dir": backend.data_location(),
         "watchdog": backend.watchdog(),
+        # Started from a site file (`island up --site`): which, and where its rendered files are.
+        "site_file": {"file": backend.site.file, "rendered": backend.site.root} if backend.site else None,
     }
     if args.json:
         print(json.dumps(status, indent=2))
@@ -267,6 +269,8 @@ async def cmd_status(args: argparse.Namespace, state: StateDir) -> int:
     for upstream, health in (status["resolver_upstreams"] or {}).items():
         say(f"  resolver's upstream {upstream}: {health}")
     say(f"  Crisis page: {t.site_url}")
+    if backend.site is not None:
+        say(f"  Site file:   {backend.site.file} (rendered into {backend.site.root})")
     if status["data_dir"]:
         say(f"  Data:        {status['data_dir']} (kept by `island down`)")
     say(f"  {describe_tls(status['tls'])}")

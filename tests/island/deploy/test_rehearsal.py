@@ -123,6 +123,7 @@ def test_the_resolver_and_site_run_the_rendered_files(island: IslandCLI) -> None
     status = island.status()
     assert status["crisis_name"] == "krisinfo.kommun.example"
     assert status["resolver"] == {"host": "10.44.0.1", "port": 53}
+    assert status["site_file"] == {"file": str(EXAMPLE), "rendered": root}
     # An editor of the site file gets an account in the database the rendered site.json names.
     added = subprocess.run(
         [sys.executable, "-m", "island", "site", "add-editor", "anna", "--password-stdin"],
