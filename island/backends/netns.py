@@ -102,7 +102,15 @@ class NetnsBackend(Backend):
             upstreams=rehearsal.upstreams,
             wifi_interface=rehearsal.lan_interface,
         )
-        self.plan = replace(self.plan, real=real)
+        plan = replace(self.plan, real=real)
+        conflicts = plan.real_conflicts()
+        if conflicts:
+            raise BackendError(
+                f"{rehearsal.file}: the netns backend cannot rehearse these addresses as they are: "
+                f"{'; '.join(conflicts)}. Rehearse a copy of the site file with other addresses "
+                "(trygghetspunkter[0].wifi, resolver.upstreams), or use --backend local"
+            )
+        self.plan = plan
         self.addresses = self.plan.addresses(crisis_name=rehearsal.crisis_name)
 
     def site_mapping(self) -> list[str]:

@@ -180,6 +180,35 @@ class NetnsPlan:
             ]
         return steps
 
+    def real_conflicts(self) -> list[str]:
+        """What of the site file's addresses the simulator's own networks already use; empty when none."""
+        if self.real is None:
+            return []
+        wifi = ipaddress.IPv4Network(self.real.network)
+        problems = []
+        for network in self.topology.networks:
+            if network.name == self.topology.place(self.real.place).host:
+                continue
+            simulated = ipaddress.IPv4Network(f"{self._address(network.name, 0)}/24")
+            if wifi.overlaps(simulated):
+                problems.append(
+                    f"the Wi-Fi network {wifi} overlaps the simulator's {network.name} network {simulated}"
+                )
+            for upstream in self.real.upstreams:
+                address = ipaddress.ip_address(upstream)
+                if address.version != 4:
+                    continue
+                if address in simulated:
+                    problems.append(
+                        f"the upstream {upstream} is in the simulator's {network.name} network {simulated}"
+                    )
+        problems += [
+            f"the upstream {u} is IPv6; the simulated stadsnät has IPv4 only"
+            for u in self.real.upstreams
+            if ipaddress.ip_address(u).version != 4
+        ]
+        return list(dict.fromkeys(problems))
+
     def _real_island(self, router: str, router_if: str, island_ns: str, gateway: str) -> list[Command]:
         """The box's address alone on the island host (a /32), reached through the router's island leg."""
         assert self.real is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 from island_test_helpers import NET_BASE
@@ -116,6 +117,17 @@ def test_a_site_files_addresses_inside_the_namespaces() -> None:
     assert plan.resolv_confs()[f"{PREFIX}tpa"] == "10.44.0.1"
     # The other places keep the simulator's networks.
     assert a.places["home"] == "10.6.0.10"
+
+
+def test_a_site_file_whose_addresses_the_simulator_uses_is_named() -> None:
+    assert NetnsPlan(PREFIX, real=SITE).real_conflicts() == []
+    clash = replace(
+        SITE, network="10.0.0.0/14", island_address="10.0.0.1", upstreams=("10.1.0.53", "2001:db8::53")
+    )
+    problems = NetnsPlan(PREFIX, real=clash).real_conflicts()
+    assert "the Wi-Fi network 10.0.0.0/14 overlaps the simulator's internet network 10.1.0.0/24" in problems
+    assert "the upstream 10.1.0.53 is in the simulator's internet network 10.1.0.0/24" in problems
+    assert "the upstream 2001:db8::53 is IPv6; the simulated stadsnät has IPv4 only" in problems
 
 
 def test_a_region_links_each_island_and_the_hub_to_the_router() -> None:
