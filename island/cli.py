@@ -25,6 +25,8 @@ from .certificates import (
 )
 from .certificates import describe as describe_tls
 from .deploy.cli import register as register_deploy
+from .deploy.rehearsal import prepare
+from .deploy.site import SiteFile, SiteFileError, load_site
 from .scenario import ScenarioError, evaluate, load_scenario, render_text, run_scenario
 from .scenario.analysis import Result
 from .scenario.engine import Progress, check_scenario
@@ -102,7 +104,7 @@ def _print_where(backend: Backend) -> None:
     if ca is not None:
         say(f"  HTTPS by name:   {backend.https_url}  (phones trust the simulated public CA: {ca})")
     else:
-        say(f"  HTTPS:           off ({https_off_reason()}); HTTP as above")
+        say(f"  HTTPS:           off ({backend.https_off() or https_off_reason()}); HTTP as above")
     say(
         f"  Island resolver: {t.resolver_address} port {t.dns_port}   "
         f"try: dig @{t.resolver_address} -p {t.dns_port} {t.crisis_name}"
@@ -114,7 +116,12 @@ def _print_where(backend: Backend) -> None:
         say(f"  Data:            {where}   (kept by `island down`; `island down --purge` deletes it)")
 
 
-async def _up(state: StateDir, backend_name: str, data_dir: Path | None = None) -> Backend:
+async def _up(
+    state: StateDir,
+    backend_name: str,
+    data_dir: Path | None = None,
+    site: tuple[str, SiteFile] | None = None,
+) -> Backend:
     if _running(state) is not None:
         raise BackendError(
             "an island is already up. See it with `island status`; stop it with `island down`."
@@ -123,13 +130,23 @@ async def _up(state: StateDir, backend_name: str, data_dir: Path | None = None) 
     backend = open_backend(backend_name, state)
     if data_dir is not None:
         backend.data_dir = data_dir
+    if site is not None:
+        # Rendered into the data folder by the same function as `island deploy render`, then run.
+        backend.use_site(prepare(site[0], site[1], backend.data_dir))
     say(f"Starting the island (backend: {backend.name}) ...")
+    for line in backend.site_mapping():
+        say(line)
     await backend.start(say)
     return backend
 
 
+def _site_file(path: str | None) -> tuple[str, SiteFile] | None:
+    """The site file of --site, checked before anything starts (SiteFileError names file:line:field)."""
+    return (path, load_site(path)) if path else None
+
+
 async def cmd_up(args: argparse.Namespace, state: StateDir) -> int:
-    backend = await _up(state, args.backend)
+    backend = await _up(state, args.backend, site=_site_file(args.site))
     _print_where(backend)
     if args.detach:
         say("  Cut the uplink:  island uplink cut [--mode blackhole|reject]; heal it: island uplink restore")
@@ -232,6 +249,8 @@ async def cmd_status(args: argparse.Namespace, state: StateDir) -> int:
         "resolver_upstreams": await resolver_upstreams(t),
         "data_dir": backend.data_location(),
         "watchdog": backend.watchdog(),
+        # Started from a site file (`island up --site`): which, and where its rendered files are.
+        "site_file": {"file": backend.site.file, "rendered": backend.site.root} if backend.site else None,
     }
     if args.json:
         print(json.dumps(status, indent=2))
@@ -254,6 +273,8 @@ async def cmd_status(args: argparse.Namespace, state: StateDir) -> int:
     for upstream, health in (status["resolver_upstreams"] or {}).items():
         say(f"  resolver's upstream {upstream}: {health}")
     say(f"  Crisis page: {t.site_url}")
+    if backend.site is not None:
+        say(f"  Site file:   {backend.site.file} (rendered into {backend.site.root})")
     if status["data_dir"]:
         say(f"  Data:        {status['data_dir']} (kept by `island down`)")
     say(f"  {describe_tls(status['tls'])}")
@@ -394,11 +415,12 @@ async def _run_scenarios(
     results: list[Result] = []
     out.mkdir(parents=True, exist_ok=True)
     (out / "junit.xml").write_text(render_junit(results, skipped), encoding="utf-8")
+    https_off = backend.https_off()
     for path, scenario in loaded:
-        if public_ca_file(backend.state) is None:  # HTTPS off here: its probes are not run, HTTP is unchanged
+        if https_off is not None:  # HTTPS off here: its probes are not run, HTTP is unchanged
             scenario, left_out = without_https_probes(scenario)
             if left_out:
-                say(f"Not run: {', '.join(left_out)} (HTTPS is off: {https_off_reason()}).")
+                say(f"Not run: {', '.join(left_out)} (HTTPS is off: {https_off}).")
         say(f"Running {scenario.title} ({path}), {scenario.duration:g} s ...")
         progress = _ProgressLine()
         try:
@@ -433,9 +455,17 @@ def _default_out() -> Path:
 
 async def cmd_scenario_run(args: argparse.Namespace, state: StateDir) -> int:
     loaded = _load_all(args.files)
+    site = _site_file(getattr(args, "site", None))
     out = Path(args.out) if args.out else _default_out()
     backend = _running(state)
     started_here = backend is None
+    if backend is not None and site is not None:
+        rehearsed = backend.site.file if backend.site is not None else None
+        if rehearsed != str(Path(site[0]).resolve()):
+            raise BackendError(
+                f"the island that is up was not started from {site[0]} ({rehearsed or 'the demo island'}); "
+                "stop it with `island down`, or leave out --site to use it"
+            )
     clean = [str(path) for path, scenario in loaded if scenario.clean_registry]
     if clean and not started_here:
         raise BackendError(
@@ -456,7 +486,9 @@ async def cmd_scenario_run(args: argparse.Namespace, state: StateDir) -> int:
     if backend is None:  # started_here
         # A scenario that needs a clean registry gets a data folder of its own, inside the state folder:
         # `island down` at the end of the run deletes it, and the island's own data is never touched.
-        backend = await _up(state, args.backend or "local", state.path / "clean-data" if clean else None)
+        backend = await _up(
+            state, args.backend or "local", state.path / "clean-data" if clean else None, site
+        )
     else:
         say(f"Using the island that is already up (backend: {backend.name}).")
     try:
@@ -518,6 +550,11 @@ async def cmd_bundle(args: argparse.Namespace, state: StateDir) -> int:
 
 # Wiring ----------------------------------------------------------------------------------------
 
+SITE_HELP = (
+    "rehearse the island of a site file (island.site.yaml) instead of the demo island: on netns its "
+    "rendered configuration on its own addresses"
+)
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -530,6 +567,7 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="start the island and wait until every service is healthy")
     up.add_argument("--backend", choices=backends, default="local")
     up.add_argument("--detach", action="store_true", help="return once it is up (stop it with `island down`)")
+    up.add_argument("--site", metavar="SITE", help=SITE_HELP)
     up.set_defaults(func=cmd_up)
 
     down = sub.add_parser(
@@ -574,6 +612,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="backend to start when no island is up (default local)",
     )
+    run.add_argument("--site", metavar="SITE", help=SITE_HELP + " (when no island is up)")
     run.add_argument(
         "--skip-unsupported",
         action="store_true",
@@ -611,6 +650,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = asyncio.run(args.func(args, state))
         return code
+    except SiteFileError as exc:
+        _error(f"the site file has problems, nothing was started; fix each line below and try again:\n{exc}")
+        return EXIT_BAD_INPUT
     except (ScenarioError, _ScenarioErrors, UnsupportedFault) as exc:
         _error(f"scenario refused, nothing was started:\n{exc}")
         return EXIT_BAD_INPUT

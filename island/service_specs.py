@@ -61,7 +61,7 @@ class ServiceSpec:
         return argv
 
 
-async def _http_ok(url: str) -> None:
+async def http_ok(url: str) -> None:
     async with httpx.AsyncClient(timeout=1.0, trust_env=False) as client:
         response = await client.get(url)
         response.raise_for_status()
@@ -93,7 +93,11 @@ def _client_networks(t: Addresses) -> list[str]:
 
 async def resolver_upstreams(addresses: Addresses) -> dict[str, str] | None:
     """Each upstream's state (up, suspect, down) as the island resolver sees it; None if it does not say."""
-    url = web_url(addresses.resolver_address, RESOLVER_METRICS_PORT, "/metrics")
+    return await upstreams_at(web_url(addresses.resolver_address, RESOLVER_METRICS_PORT, "/metrics"))
+
+
+async def upstreams_at(url: str) -> dict[str, str] | None:
+    """Each upstream's state from the resolver's metrics at ``url``; None if they cannot be read."""
     try:
         async with httpx.AsyncClient(timeout=1.0, trust_env=False) as client:
             response = await client.get(url)
@@ -104,7 +108,12 @@ async def resolver_upstreams(addresses: Addresses) -> dict[str, str] | None:
 
 
 async def _sees_upstream(addresses: Addresses) -> None:
-    states = await resolver_upstreams(addresses)
+    await sees_upstream(web_url(addresses.resolver_address, RESOLVER_METRICS_PORT, "/metrics"))
+
+
+async def sees_upstream(metrics_url: str) -> None:
+    """Healthy once the resolver whose metrics are at ``metrics_url`` has every upstream up."""
+    states = await upstreams_at(metrics_url)
     if not states or any(state != "up" for state in states.values()):
         raise RuntimeError(f"the resolver does not reach the internet yet ({states})")
 
@@ -113,17 +122,24 @@ def web_url(host: str, port: int, path: str) -> str:
     return f"http://{host}:{port}{path}"
 
 
-def island_services(addresses: Addresses, data_dir: Path | None = None) -> list[ServiceSpec]:
+def island_services(
+    addresses: Addresses,
+    data_dir: Path | None = None,
+    content: Path | None = None,
+    public_ca: bool = True,
+) -> list[ServiceSpec]:
     """The simulated internet and the island's two services.
 
     The island reaches the internet's DNS and web servers at ``internet_address``: the uplink
     relay on the local backend, the upstream host behind a router elsewhere. ``data_dir`` is where
     the site keeps its database (kept when the island stops); without one, beside its config.
+    ``content`` is the site's first page (a site file's, rendered); without it, the bundled demo.
+    Without ``public_ca`` the simulated internet runs no public CA even where Pebble is installed.
     """
     t = addresses
     internet_address = t.internet_address
     dns, http = t.dns_port, t.http_port
-    https = _https(t, internet_address, data_dir)
+    https = _https(t, internet_address, data_dir, public_ca)
     return [
         ServiceSpec(
             name="upstream",
@@ -144,7 +160,7 @@ def island_services(addresses: Addresses, data_dir: Path | None = None) -> list[
             ),
             where=f"DNS {t.upstream_address}:{dns}, web {t.upstream_address}:{http}{https.upstream_where}",
             health=lambda: _all(
-                _http_ok(web_url(t.upstream_address, http, "/healthz")),
+                http_ok(web_url(t.upstream_address, http, "/healthz")),
                 dns_ok("www.kommun.example", t.upstream_address, dns),
                 *https.upstream_health(),
             ),
@@ -188,11 +204,12 @@ def island_services(addresses: Addresses, data_dir: Path | None = None) -> list[
                 "crisis_name": t.crisis_name,
                 "resolver_metrics": web_url(t.resolver_address, RESOLVER_METRICS_PORT, "/metrics"),
                 "tls": https.site_tls,
+                **({"content": str(content)} if content is not None else {}),
             },
             args=("--host", t.site_address, "--port", str(http), "--https-port", str(https.port)),
             ports=((t.site_address, http, "tcp"), (t.site_address, https.port, "tcp")),
             where=t.site_url,
-            health=lambda: _http_ok(web_url(t.site_address, http, "/healthz")),
+            health=lambda: http_ok(web_url(t.site_address, http, "/healthz")),
             # With a public CA to ask, the island has its certificate (and its HTTPS port) once up.
             connected=(lambda: _tls_open(t.site_address, https.port))
             if "issuer_url" in https.site_tls
@@ -213,7 +230,7 @@ class _HTTPS:
     upstream_health: Callable[[], list[Awaitable[None]]]
 
 
-def _https(t: Addresses, internet_address: str, data_dir: Path | None) -> _HTTPS:
+def _https(t: Addresses, internet_address: str, data_dir: Path | None, public_ca: bool = True) -> _HTTPS:
     port = https_port(t.http_port)
     folder = str(data_dir / TLS_FOLDER) if data_dir else TLS_FOLDER
     credential = f"{folder}/{CREDENTIAL_FILE}"  # the island's, beside its key (docs/https.md)
@@ -223,7 +240,7 @@ def _https(t: Addresses, internet_address: str, data_dir: Path | None) -> _HTTPS
         "name": t.crisis_name,
         "check_interval": TLS_CHECK_SECONDS,
     }
-    if pebble.installed() is None:
+    if pebble.installed() is None or not public_ca:
         # No public CA: the island serves HTTP only (and HTTPS with a certificate installed by hand).
         return _HTTPS(port, {}, (), "", {**site_tls, "no_issuer": pebble.not_installed_reason()}, list)
     upstream = t.upstream_address

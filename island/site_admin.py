@@ -11,12 +11,16 @@ from services.crisis_site.accounts import AccountError, add_editor
 from services.crisis_site.store import Store
 
 from .certificates import register as register_certificates
+from .deploy.rehearsal import Rehearsal
 from .state import StateDir
 
 
 def _database(args: argparse.Namespace, state: StateDir) -> Path:
     if args.db:
         return Path(args.db)
+    rehearsed = (state.read() or {}).get("site")
+    if rehearsed:  # started from a site file: where its rendered site.json keeps the database
+        return Rehearsal.from_dict(rehearsed).database
     # The island's site keeps its database in the island's data folder (kept by `island down`).
     return state.data_dir / "site.sqlite3"
 

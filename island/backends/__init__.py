@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..deploy.rehearsal import Rehearsal
 from ..state import StateDir
 from ..topology import Addresses
 from .base import Backend, BackendError, UnsupportedFault
@@ -33,7 +34,10 @@ def running_backend(state: StateDir) -> Backend | None:
     name = recorded.get("backend")
     if name not in BACKENDS or "topology" not in recorded:
         return None
-    return BACKENDS[name](state, Addresses.from_dict(recorded["topology"]))
+    backend = BACKENDS[name](state, Addresses.from_dict(recorded["topology"]))
+    if recorded.get("site"):  # started from a site file (`island up --site`)
+        backend.use_site(Rehearsal.from_dict(recorded["site"]))
+    return backend
 
 
 __all__ = [

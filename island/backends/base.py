@@ -12,7 +12,9 @@ from collections.abc import Callable, Sequence, Set
 from pathlib import Path
 from typing import Any, ClassVar
 
+from ..certificates import https_off_reason, public_ca_file
 from ..contract import FaultSpec, Operation, Outcome
+from ..deploy.rehearsal import Rehearsal
 from ..state import StateDir
 from ..topology import Addresses
 from .faults import FaultTable, UplinkCutHandler
@@ -39,6 +41,24 @@ class Backend(abc.ABC):
         self.addresses = addresses
         # Where the site's database lives: kept by `island down` (see state.py).
         self.data_dir = state.data_dir
+        # The site file rehearsed (`island up --site`); None: the built-in demo island.
+        self.site: Rehearsal | None = None
+
+    # A site file ----------------------------------------------------------------------------
+    def use_site(self, rehearsal: Rehearsal) -> None:
+        """Rehearse the island ``rehearsal`` describes instead of the demo island (before start)."""
+        raise BackendError(
+            f"the {self.name} backend cannot rehearse a site file yet; use --backend netns "
+            "(the rendered files, the site file's addresses) or --backend local"
+        )
+
+    def site_mapping(self) -> list[str]:
+        """What of the site file this backend honours and what stands in for the rest, one line each."""
+        return []
+
+    def https_off(self) -> str | None:
+        """Why HTTPS is not rehearsed on this island (its probes are then left out); None when it is."""
+        return https_off_reason() if public_ca_file(self.state) is None else None
 
     # Where a person reaches the island from: the crisis page from this machine's browser (None
     # when only hosts inside the island network can), and the page by name as a resident opens it.

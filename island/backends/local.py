@@ -6,6 +6,7 @@ and the uplink relay (relay.py), through which every packet to the internet pass
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ from services.tls import https_port
 from services.upstream.pebble import public_ca
 
 from ..contract import PLACES, Operation, Outcome
+from ..deploy.rehearsal import Rehearsal
 from ..probes import Place, Prober
 from ..service_specs import ServiceSpec, island_services
 from ..state import StateDir
@@ -43,8 +45,30 @@ class LocalBackend(Backend):
     def specs(self) -> list[ServiceSpec]:
         t = self.addresses
         # The island reaches the internet through the relay (its internet_address).
-        upstream, resolver, site = island_services(t, data_dir=self.data_dir)
+        content = self.site.content if self.site is not None else None
+        upstream, resolver, site = island_services(t, data_dir=self.data_dir, content=content)
         return [upstream, relay_spec(t, self.state), resolver, site]
+
+    # A site file: its crisis name and first page; loopback addresses stand in for its network ----------
+    def use_site(self, rehearsal: Rehearsal) -> None:
+        self.site = rehearsal
+        self.addresses = replace(self.addresses, crisis_name=rehearsal.crisis_name)
+
+    def site_mapping(self) -> list[str]:
+        r, t = self.site, self.addresses
+        if r is None:
+            return []
+        return [
+            f"  Site file:       {r.file}: the island at {r.place_name} ({r.place}), rendered into {r.root}",
+            f"  From it:         the crisis name {r.crisis_name}, the first page ({r.content})",
+            f"  Stand-ins:       loopback addresses, not the site file's: the box {r.island_address} is "
+            f"{t.resolver_address} (resolver) and {t.site_address} (site), the Wi-Fi {r.network} is "
+            f"{t.resident_address}, the upstreams {', '.join(r.upstreams)} are the simulated internet "
+            f"{t.upstream_address}",
+            "  Not mapped:      the rendered resolver and site configuration and DHCP (only the netns backend "
+            f"runs those: --backend netns); editors ({', '.join(r.editors) or 'none'}) need accounts: "
+            "island site add-editor NAME",
+        ]
 
     def service_spec(self, name: str) -> ServiceSpec:
         return named(self.specs(), name)
@@ -63,6 +87,7 @@ class LocalBackend(Backend):
                 "data_dir": str(self.data_dir),
                 "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "uplink": "up",
+                **({"site": self.site.to_dict()} if self.site is not None else {}),
             }
         )
         try:

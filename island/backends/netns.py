@@ -18,18 +18,20 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from services.upstream.pebble import public_ca
 
 from ..contract import PLACES, Operation, Outcome
+from ..deploy.rehearsal import Rehearsal, rendered_services
 from ..probes import Place, Prober
 from ..service_specs import ServiceSpec, island_services
 from ..state import StateDir
 from ..topology import Addresses
 from ..topology.model import ROUTER
-from ..topology.netns import NetnsPlan
+from ..topology.netns import NetnsPlan, RealAddresses
 from . import _netns, netns_faults
 from .base import Backend, BackendError, Say
 from .faults import FaultTable, UplinkCutHandler
@@ -81,8 +83,62 @@ class NetnsBackend(Backend):
         # The island reaches the internet by its real address, through the router: no relay in the way.
         # The relay still runs in the router, idle until latency DNATs the uplink's traffic to it.
         t = self.addresses
+        if self.site is not None:  # the resolver and the site from the rendered files, as the units run them
+            upstream, _, _ = island_services(t, data_dir=self.data_dir, public_ca=False)
+            return [upstream, relay_spec(t, self.state), *rendered_services(self.site)]
         upstream, resolver, site = island_services(t, data_dir=self.data_dir)
         return [upstream, relay_spec(t, self.state), resolver, site]
+
+    # A site file: its own addresses inside the namespaces, its rendered files run as they are -----------
+    def use_site(self, rehearsal: Rehearsal) -> None:
+        self.site = rehearsal
+        place = self.plan.topology.island().places[0]  # the resident's place: the trygghetspunkt's Wi-Fi
+        real = RealAddresses(
+            island_address=rehearsal.island_address,
+            place=place,
+            network=rehearsal.network,
+            phone_address=rehearsal.phone_address,
+            router_address=rehearsal.router_address(),
+            upstreams=rehearsal.upstreams,
+            wifi_interface=rehearsal.lan_interface,
+        )
+        plan = replace(self.plan, real=real)
+        conflicts = plan.real_conflicts()
+        if conflicts:
+            raise BackendError(
+                f"{rehearsal.file}: the netns backend cannot rehearse these addresses as they are: "
+                f"{'; '.join(conflicts)}. Rehearse a copy of the site file with other addresses "
+                "(trygghetspunkter[0].wifi, resolver.upstreams), or use --backend local"
+            )
+        self.plan = plan
+        self.addresses = self.plan.addresses(crisis_name=rehearsal.crisis_name)
+
+    def site_mapping(self) -> list[str]:
+        r = self.site
+        if r is None:
+            return []
+        place = self.plan.topology.island().places[0]
+        others = [p for p in self.addresses.places if p != place]
+        return [
+            f"  Site file:       {r.file}: the island at {r.place_name} ({r.place}), rendered into {r.root}",
+            f"  Resolver:        {r.resolver_config} as rendered, on the box's address {r.island_address}",
+            f"  Crisis site:     {r.site_config} and {r.content.name} as rendered, on {r.island_address}:80",
+            f"  {place}: a phone at {r.phone_address} on the Wi-Fi {r.network} "
+            f"(the simulator's router at {r.router_address()} answers for the box there)",
+            f"  Upstreams:       {', '.join(r.upstreams)} (the stadsnät's resolvers): the simulated internet "
+            "answers for them, translated in the router",
+            f"  DHCP:            {r.dhcp_config} (rendered; for a DHCP server in {self.ns(ROUTER)} on "
+            f"{r.lan_interface}, the router's leg on the Wi-Fi)",
+            f"  Not mapped:      {', '.join(others)} keep the simulator's networks (the island refuses them, as a "
+            f"box refuses outsiders); {', '.join(r.others) or 'no other trygghetspunkt'} would be islands of "
+            f"their own; HTTPS is not rehearsed ({self.https_off()}); editors "
+            f"({', '.join(r.editors) or 'none'}) need accounts: island site add-editor NAME",
+        ]
+
+    def https_off(self) -> str | None:
+        if self.site is not None:
+            return "the site file's certificate is not rehearsed yet; the rendered site serves HTTP"
+        return super().https_off()
 
     def service_spec(self, name: str) -> ServiceSpec:
         return named(self.specs(), name)
@@ -101,8 +157,11 @@ class NetnsBackend(Backend):
         return self._loops[namespace]
 
     async def _health(self, spec: ServiceSpec) -> None:
-        # From the router, which reaches every host.
-        await asyncio.wait_for(self._loop(self.ns(ROUTER)).run(spec.health), 2.0)
+        # From the router, which reaches every host; a site file's resolver and site from their own host,
+        # as on the box (they answer only the Wi-Fi and the box itself).
+        rendered = self.site is not None and spec.name in ("resolver", "site")
+        namespace = self.plan.service_namespace(spec.name) if rendered else self.ns(ROUTER)
+        await asyncio.wait_for(self._loop(namespace).run(spec.health), 2.0)
 
     async def start(self, say: Say) -> None:
         reason = _netns.unavailable_reason()
@@ -118,6 +177,7 @@ class NetnsBackend(Backend):
                 "processes": {},
                 "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "uplink": "up",
+                **({"site": self.site.to_dict()} if self.site is not None else {}),
             }
         )
         try:

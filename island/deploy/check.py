@@ -176,6 +176,36 @@ def check_resolver(box: Box) -> list[Finding]:
     return found
 
 
+def check_sign_in_sheet(box: Box) -> list[Finding]:
+    """Whether phones get the crisis page as their sign-in sheet while the uplink is down: the resolver's
+    island mode and the site's captive portal (files rendered before they were added lack both)."""
+    what = "phones' sign-in sheet during a cut"
+    try:
+        resolver = yaml.safe_load((box.config_dir / "resolver.yaml").read_text(encoding="utf-8"))
+        site = json.loads((box.config_dir / "site.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        return [Finding(what, FAIL, f"cannot read the configuration ({exc})", "render the site file again")]
+    missing = [
+        name
+        for name, present in (
+            ("island_mode in resolver.yaml", bool((resolver or {}).get("island_mode"))),
+            ("crisis_name in site.json", bool(site.get("crisis_name"))),
+            ("resolver_metrics in site.json", bool(site.get("resolver_metrics"))),
+        )
+        if not present
+    ]
+    if missing:
+        return [
+            Finding(
+                what,
+                WARN,
+                f"off: no {', no '.join(missing)}; phones will say 'no internet' instead",
+                "render the site file again with this version, install etc/odrift/, restart both services",
+            )
+        ]
+    return [Finding(what, OK, f"checks go to {resolver['island_mode']['portal']} while the uplink is down")]
+
+
 def check_site(box: Box) -> list[Finding]:
     try:
         _, host, _, crisis_name = _resolver(box)
@@ -326,6 +356,7 @@ def check_backup(box: Box, now: float | None = None) -> list[Finding]:
 CHECKS: tuple[Callable[[Box], list[Finding]], ...] = (
     check_services,
     check_resolver,
+    check_sign_in_sheet,
     check_site,
     check_dhcp,
     check_certificate,

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from ..service_specs import ISLAND_MODE_HEARTBEAT_SECONDS, RESOLVER_RECHECK_SECONDS
 from .site import SiteFile, Trygghetspunkt
 
 # Where the package and the data live on an installed box. The data folder is never deleted by the
@@ -28,6 +29,29 @@ CRISIS_NAME_TTL = 30
 
 
 @dataclass(frozen=True)
+class BoxPaths:
+    """Where a box keeps its configuration and data, under ``root``.
+
+    ``root`` is empty on a real box. ``island up --site`` renders the same files with the rehearsal's
+    folder as root, so the bytes differ only in that prefix. The package (``PREFIX``) and the
+    containers' own paths in the compose file are not under it: neither is a file the rehearsal writes.
+    """
+
+    root: str = ""
+
+    @property
+    def config_dir(self) -> str:
+        return self.root + CONFIG_DIR
+
+    @property
+    def data_dir(self) -> str:
+        return self.root + DATA_DIR
+
+
+BOX = BoxPaths()
+
+
+@dataclass(frozen=True)
 class RenderedFile:
     path: str  # relative to the island's folder
     text: str
@@ -35,7 +59,11 @@ class RenderedFile:
 
 
 def _unit(
-    description: str, exec_start: str, *, after: str = "network-online.target", ports: bool = True
+    description: str,
+    exec_start: str,
+    *,
+    after: str = "network-online.target",
+    ports: bool = True,
 ) -> str:
     # Hardened like a distribution's own units: its own dynamic user, a read-only system, only the
     # data folder writable, the low ports by capability rather than as root.
@@ -100,16 +128,30 @@ def resolver_config(site: SiteFile, place: Trygghetspunkt) -> dict[str, object]:
         # Only the island's own clients: an open resolver on the uplink would be an amplifier.
         "allow": ["127.0.0.0/8", "::1/128", place.wifi.network],
         "metrics": {"host": "127.0.0.1", "port": METRICS_PORT},
+        # The same timings the simulator rehearses: a restored uplink is noticed within two seconds
+        # (one query every two to a stadsnät resolver costs nothing), and while every upstream is
+        # down the phones' connectivity checks are sent to the crisis page (docs/phones.md).
+        "health": {"recheck_interval": RESOLVER_RECHECK_SECONDS},
+        "island_mode": {"portal": island, "heartbeat": ISLAND_MODE_HEARTBEAT_SECONDS},
     }
 
 
-def site_config(site: SiteFile) -> dict[str, object]:
+def site_database(paths: BoxPaths = BOX) -> str:
+    """The crisis site's database: content, editor accounts, the safe-and-well register."""
+    return f"{paths.data_dir}/site.sqlite3"
+
+
+def site_config(site: SiteFile, paths: BoxPaths = BOX) -> dict[str, object]:
     return {
-        "db": f"{DATA_DIR}/site.sqlite3",
+        "db": site_database(paths),
         "feed": f"https://www.{site.municipality.domain}/api/cap.xml",
         "poll_interval": 30.0,
         # The first page, before the island has heard from the municipality: its own notice and places.
-        "content": f"{CONFIG_DIR}/content.yaml",
+        "content": f"{paths.config_dir}/content.yaml",
+        # Other names (phones' checks sent here in island mode) get the captive portal's answer, and
+        # the resolver's metrics say when the island is in island mode (RFC 8908's "captive").
+        "crisis_name": site.crisis_name,
+        "resolver_metrics": f"http://127.0.0.1:{METRICS_PORT}/metrics",
     }
 
 
@@ -138,7 +180,7 @@ def content_seed(site: SiteFile) -> dict[str, object]:
     }
 
 
-def dnsmasq_config(site: SiteFile, place: Trygghetspunkt) -> str:
+def dnsmasq_config(site: SiteFile, place: Trygghetspunkt, paths: BoxPaths = BOX) -> str:
     wifi = place.wifi
     net = ipaddress.IPv4Network(wifi.network)
     return f"""# DHCP for the Wi-Fi "{wifi.ssid}" at {place.name} ({wifi.network}).
@@ -154,7 +196,7 @@ dhcp-option=option:dns-server,{wifi.island_address}
 dhcp-option=option:domain-search,{site.municipality.domain}
 # RFC 8910: the captive-portal API (RFC 8908), which Android 11+ and iOS 14+ ask first.
 dhcp-option=114,"{site.portal_api}"
-dhcp-leasefile={DATA_DIR}/dnsmasq.leases
+dhcp-leasefile={paths.data_dir}/dnsmasq.leases
 log-dhcp
 """
 
@@ -221,12 +263,12 @@ def compose_file(site: SiteFile, place: Trygghetspunkt) -> str:
         "services": {
             "resolver": {
                 **common(),
-                "command": ["python", "-m", "services.resolver", "--config", f"{CONFIG_DIR}/resolver.yaml"],
+                "command": ["python", "-m", "services.resolver", *resolver_args()],
                 "volumes": [f"./etc/odrift/resolver.yaml:{CONFIG_DIR}/resolver.yaml:ro"],
             },
             "site": {
                 **common(),
-                "command": _site_argv(site, place, python="python"),
+                "command": ["python", "-m", "services.crisis_site", *site_args(site)],
                 "volumes": [
                     f"./etc/odrift/site.json:{CONFIG_DIR}/site.json:ro",
                     f"./etc/odrift/content.yaml:{CONFIG_DIR}/content.yaml:ro",
@@ -241,17 +283,20 @@ def compose_file(site: SiteFile, place: Trygghetspunkt) -> str:
     return header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
 
 
-def _site_argv(site: SiteFile, place: Trygghetspunkt, python: str = f"{PREFIX}/venv/bin/python") -> list[str]:
+def resolver_args(paths: BoxPaths = BOX) -> list[str]:
+    """The resolver's arguments after ``python -m services.resolver``: in the unit and in the rehearsal."""
+    return ["--config", f"{paths.config_dir}/resolver.yaml"]
+
+
+def site_args(site: SiteFile, paths: BoxPaths = BOX) -> list[str]:
+    """The crisis site's arguments after ``python -m services.crisis_site``: in the unit and in the rehearsal."""
     return [
-        python,
-        "-m",
-        "services.crisis_site",
         "--host",
         "0.0.0.0",
         "--port",
         "80",
         "--config",
-        f"{CONFIG_DIR}/site.json",
+        f"{paths.config_dir}/site.json",
         "--registry-days",
         str(site.registry_days),
         # Editors' cookies only over TLS, once the island has a certificate to serve it with.
@@ -259,7 +304,7 @@ def _site_argv(site: SiteFile, place: Trygghetspunkt, python: str = f"{PREFIX}/v
     ]
 
 
-def summary(site: SiteFile, place: Trygghetspunkt) -> str:
+def summary(site: SiteFile, place: Trygghetspunkt, paths: BoxPaths = BOX) -> str:
     wifi = place.wifi
     facilities = ", ".join(
         name
@@ -292,7 +337,7 @@ after every change to the site file, never edit these files by hand.
 | Certificate | {site.certificate.source}{f" from {site.certificate.central_url}" if site.certificate.central_url else ""} |
 | Region | {region} |
 | Editors | {editors} |
-| Data | `{DATA_DIR}` (content, accounts, the safe-and-well register): back it up with `island backup` |
+| Data | `{paths.data_dir}` (content, accounts, the safe-and-well register): back it up with `island backup` |
 
 ## Files
 
@@ -319,7 +364,7 @@ island deploy check
 """
 
 
-def render_island(site: SiteFile, place: Trygghetspunkt) -> list[RenderedFile]:
+def render_island(site: SiteFile, place: Trygghetspunkt, paths: BoxPaths = BOX) -> list[RenderedFile]:
     venv_python = f"{PREFIX}/venv/bin/python"
     resolver = yaml.safe_dump(resolver_config(site, place), sort_keys=False, allow_unicode=True)
     return [
@@ -327,14 +372,14 @@ def render_island(site: SiteFile, place: Trygghetspunkt) -> list[RenderedFile]:
             "etc/systemd/system/odrift-resolver.service",
             _unit(
                 f"Ödrift island resolver ({place.name})",
-                f"{venv_python} -m services.resolver --config {CONFIG_DIR}/resolver.yaml",
+                " ".join([venv_python, "-m", "services.resolver", *resolver_args(paths)]),
             ),
         ),
         RenderedFile(
             "etc/systemd/system/odrift-site.service",
             _unit(
                 f"Ödrift crisis site ({place.name})",
-                " ".join(_site_argv(site, place)),
+                " ".join([venv_python, "-m", "services.crisis_site", *site_args(site, paths)]),
                 after="network-online.target odrift-resolver.service",
             ),
         ),
@@ -342,27 +387,33 @@ def render_island(site: SiteFile, place: Trygghetspunkt) -> list[RenderedFile]:
             "etc/odrift/resolver.yaml",
             f"# The island resolver at {place.name}; rendered from the site file.\n" + resolver,
         ),
-        RenderedFile("etc/odrift/site.json", json.dumps(site_config(site), indent=2, sort_keys=True) + "\n"),
+        RenderedFile(
+            "etc/odrift/site.json", json.dumps(site_config(site, paths), indent=2, sort_keys=True) + "\n"
+        ),
         RenderedFile(
             "etc/odrift/content.yaml",
             "# The crisis page before the first word from the municipality; rendered from the site file.\n"
             + yaml.safe_dump(content_seed(site), sort_keys=False, allow_unicode=True),
         ),
-        RenderedFile("etc/dnsmasq.d/odrift.conf", dnsmasq_config(site, place)),
+        RenderedFile("etc/dnsmasq.d/odrift.conf", dnsmasq_config(site, place, paths)),
         RenderedFile("etc/nftables.d/odrift.nft", nftables_rules(site, place), 0o755),
         RenderedFile("docker-compose.yml", compose_file(site, place)),
-        RenderedFile("SUMMARY.md", summary(site, place)),
+        RenderedFile("SUMMARY.md", summary(site, place, paths)),
     ]
+
+
+def write_island(site: SiteFile, place: Trygghetspunkt, folder: Path, paths: BoxPaths = BOX) -> list[Path]:
+    """Write one island's files under ``folder``; returns the paths written."""
+    written = []
+    for item in render_island(site, place, paths):
+        path = folder / item.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(item.text, encoding="utf-8")
+        path.chmod(item.mode)
+        written.append(path)
+    return written
 
 
 def render_site(site: SiteFile, out: Path) -> list[Path]:
     """Write every island's files under ``out/<trygghetspunkt id>/``; returns the paths written."""
-    written = []
-    for place in site.trygghetspunkter:
-        for item in render_island(site, place):
-            path = out / place.id / item.path
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(item.text, encoding="utf-8")
-            path.chmod(item.mode)
-            written.append(path)
-    return written
+    return [path for place in site.trygghetspunkter for path in write_island(site, place, out / place.id)]

@@ -9,6 +9,7 @@ be read (and repeated by hand) from this list.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 
@@ -31,9 +32,32 @@ class Command:
 
 
 @dataclass(frozen=True)
+class RealAddresses:
+    """A site file's own addresses, used inside the namespaces (``island up --site``).
+
+    The island host has the box's address (``island_address``, as a /32 behind the router); one
+    place's network is the trygghetspunkt's Wi-Fi network, its phone on the first DHCP address and
+    the router on a free one (answering ARP for the box's address, which the phones see on their
+    network, as they do at the trygghetspunkt); the stadsnät's resolvers are the simulated internet's
+    DNS server, translated in the router, so the island asks the addresses in its rendered configuration.
+    """
+
+    island_address: str
+    place: str  # the place whose network is the Wi-Fi
+    network: str
+    phone_address: str
+    router_address: str
+    upstreams: tuple[str, ...]
+    # The router's leg on the Wi-Fi takes the box's name for it (the site file's lan_interface), so the
+    # rendered DHCP configuration (``interface=eth1``) runs unchanged in the router namespace.
+    wifi_interface: str = "eth1"
+
+
+@dataclass(frozen=True)
 class NetnsPlan:
     prefix: str  # every namespace's name starts with it: ``odr<tag>-``
     topology: Topology = field(default_factory=standard)
+    real: RealAddresses | None = None
 
     # Names ----------------------------------------------------------------------------------------
     def namespace(self, host: str) -> str:
@@ -45,6 +69,8 @@ class NetnsPlan:
 
     def router_interface(self, link: str) -> str:
         """The router's end of a link (its peer in the leaf is always eth0)."""
+        if self.real is not None and link == self.real.place:
+            return self.real.wifi_interface
         return "r-" + self.topology.host(self.topology.link(link).host).short
 
     def service_namespace(self, service: str) -> str:
@@ -58,10 +84,27 @@ class NetnsPlan:
         return f"10.{self.topology.network(network).number}.0.{host}"
 
     def router_address(self, network: str) -> str:
+        if self._real_place(network):
+            assert self.real is not None
+            return self.real.router_address
         return self._address(network, ROUTER_HOST)
+
+    def _real_place(self, network: str) -> bool:
+        return self.real is not None and network == self.topology.place(self.real.place).host
+
+    def _prefix_length(self, network: str) -> int:
+        if self._real_place(network):
+            assert self.real is not None
+            return ipaddress.IPv4Network(self.real.network).prefixlen
+        return 24
 
     def host_addresses(self, host: Host) -> list[str]:
         network = host.networks[0]
+        if self.real is not None and host.role == "island":  # the box: its resolver and site on one address
+            return [self.real.island_address]
+        if self._real_place(network):
+            assert self.real is not None
+            return [self.real.phone_address]
         if host.role == "internet":
             return [self._address(network, UPSTREAM_HOST)]
         if host.role == "island":  # the resolver, then the site
@@ -72,7 +115,8 @@ class NetnsPlan:
         t = self.topology
         chosen = t.island(island)
         upstream = self.host_addresses(t.host(t.link(t.uplink).host))[0]
-        resolver, site = self.host_addresses(t.host(chosen.host))
+        box = self.host_addresses(t.host(chosen.host))
+        resolver, site = box[0], box[-1]  # one address for both on a site file's box
         return Addresses(
             crisis_name=crisis_name or os.environ.get("ISLAND_CRISIS_NAME", DEFAULT_CRISIS_NAME),
             upstream_address=upstream,
@@ -100,16 +144,20 @@ class NetnsPlan:
             leaf = t.host(link.host)
             leaf_ns, router_if = self.namespace(leaf.name), self.router_interface(link.name)
             gateway = self.router_address(link.network)
+            length = self._prefix_length(link.network)
             steps += [
                 Command(
                     ("ip", "-n", router, "link", "add", router_if, "type", "veth")
                     + ("peer", "name", LEAF_INTERFACE, "netns", leaf_ns)
                 ),
-                Command(("ip", "-n", router, "addr", "add", f"{gateway}/24", "dev", router_if)),
+                Command(("ip", "-n", router, "addr", "add", f"{gateway}/{length}", "dev", router_if)),
                 Command(("ip", "-n", router, "link", "set", router_if, "up")),
             ]
+            if self.real is not None and leaf.role == "island":
+                steps += self._real_island(router, router_if, leaf_ns, gateway)
+                continue
             steps += [
-                Command(("ip", "-n", leaf_ns, "addr", "add", f"{address}/24", "dev", LEAF_INTERFACE))
+                Command(("ip", "-n", leaf_ns, "addr", "add", f"{address}/{length}", "dev", LEAF_INTERFACE))
                 for address in self.host_addresses(leaf)
             ]
             steps += [
@@ -119,6 +167,8 @@ class NetnsPlan:
         # /proc/sys/net belongs to the namespace of whoever opens it (no need for procps' sysctl).
         steps.append(Command(("ip", "netns", "exec", router, "tee", "/proc/sys/net/ipv4/ip_forward"), "1\n"))
         steps.append(Command(("ip", "netns", "exec", router, "nft", "-f", "-"), FAULT_TABLES))
+        if self.real is not None:
+            steps += self._real_router(router)
         for namespace, nameserver in self.resolv_confs().items():
             folder = f"{NETNS_ETC}/{namespace}"
             steps += [
@@ -128,6 +178,78 @@ class NetnsPlan:
                     f"# the island resolver (Ödrift)\nnameserver {nameserver}\n",
                 ),
             ]
+        return steps
+
+    def real_conflicts(self) -> list[str]:
+        """What of the site file's addresses the simulator's own networks already use; empty when none."""
+        if self.real is None:
+            return []
+        wifi = ipaddress.IPv4Network(self.real.network)
+        problems = []
+        for network in self.topology.networks:
+            if network.name == self.topology.place(self.real.place).host:
+                continue
+            simulated = ipaddress.IPv4Network(f"{self._address(network.name, 0)}/24")
+            if wifi.overlaps(simulated):
+                problems.append(
+                    f"the Wi-Fi network {wifi} overlaps the simulator's {network.name} network {simulated}"
+                )
+            for upstream in self.real.upstreams:
+                address = ipaddress.ip_address(upstream)
+                if address.version != 4:
+                    continue
+                if address in simulated:
+                    problems.append(
+                        f"the upstream {upstream} is in the simulator's {network.name} network {simulated}"
+                    )
+        problems += [
+            f"the upstream {u} is IPv6; the simulated stadsnät has IPv4 only"
+            for u in self.real.upstreams
+            if ipaddress.ip_address(u).version != 4
+        ]
+        return list(dict.fromkeys(problems))
+
+    def _real_island(self, router: str, router_if: str, island_ns: str, gateway: str) -> list[Command]:
+        """The box's address alone on the island host (a /32), reached through the router's island leg."""
+        assert self.real is not None
+        address = self.real.island_address
+        return [
+            Command(("ip", "-n", island_ns, "addr", "add", f"{address}/32", "dev", LEAF_INTERFACE)),
+            Command(("ip", "-n", island_ns, "link", "set", LEAF_INTERFACE, "up")),
+            Command(("ip", "-n", island_ns, "route", "add", gateway, "dev", LEAF_INTERFACE, "scope", "link")),
+            Command(("ip", "-n", island_ns, "route", "add", "default", "via", gateway)),
+            Command(("ip", "-n", router, "route", "add", f"{address}/32", "dev", router_if)),
+        ]
+
+    def _real_router(self, router: str) -> list[Command]:
+        """Proxy ARP for the box on the Wi-Fi leg; the stadsnät's resolvers translated to the internet's DNS.
+
+        A DHCP server for the phones runs here too, on the Wi-Fi leg, with the rendered configuration."""
+        assert self.real is not None
+        wifi_if = self.router_interface(self.real.place)
+        steps = [
+            Command(
+                ("ip", "netns", "exec", router, "tee", f"/proc/sys/net/ipv4/conf/{wifi_if}/proxy_arp"), "1\n"
+            ),
+            # At once: by default a proxy answer waits 0.8 s, which a box on the Wi-Fi itself never does.
+            Command(
+                ("ip", "netns", "exec", router, "tee", f"/proc/sys/net/ipv4/neigh/{wifi_if}/proxy_delay"),
+                "0\n",
+            ),
+        ]
+        upstreams = [u for u in self.real.upstreams if ipaddress.ip_address(u).version == 4]
+        if upstreams:
+            internet = self.host_addresses(self.topology.host(self.topology.link(self.topology.uplink).host))[
+                0
+            ]
+            steps.append(
+                Command(
+                    ("ip", "netns", "exec", router, "nft", "-f", "-"),
+                    "add table ip odrift_site\n"
+                    "add chain ip odrift_site stadsnat { type nat hook prerouting priority dstnat; }\n"
+                    f"add rule ip odrift_site stadsnat ip daddr {{ {', '.join(upstreams)} }} dnat to {internet}\n",
+                )
+            )
         return steps
 
     def resolv_confs(self) -> dict[str, str]:

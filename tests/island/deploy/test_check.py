@@ -15,7 +15,14 @@ import httpx
 import pytest
 import yaml
 
-from island.deploy.check import Box, Finding, check_backup, check_certificate, is_local_address
+from island.deploy.check import (
+    Box,
+    Finding,
+    check_backup,
+    check_certificate,
+    check_sign_in_sheet,
+    is_local_address,
+)
 from island.deploy.render import render_site
 from island.deploy.site import load_site
 
@@ -186,6 +193,20 @@ def test_a_stopped_resolver_is_a_failure_with_the_next_step(tmp_path: Path) -> N
     assert "FAIL  resolver answers the crisis name" in result.stdout
     assert "next: sudo systemctl restart odrift-resolver" in result.stdout
     assert "FAIL  crisis page" in result.stdout
+
+
+def test_a_box_rendered_without_island_mode_is_told_to_render_again(tmp_path: Path) -> None:
+    render_site(load_site(EXAMPLE), tmp_path)
+    etc = tmp_path / "biblioteket" / "etc" / "odrift"
+    (finding,) = check_sign_in_sheet(Box(config_dir=etc))
+    assert finding.status == "ok" and "10.44.0.1" in finding.seen
+    # The files an older version rendered: no island mode, no captive portal.
+    config = yaml.safe_load((etc / "resolver.yaml").read_text(encoding="utf-8"))
+    del config["island_mode"]
+    (etc / "resolver.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    (finding,) = check_sign_in_sheet(Box(config_dir=etc))
+    assert finding.status == "warn" and "island_mode in resolver.yaml" in finding.seen
+    assert "render the site file again" in finding.next_step
 
 
 def test_the_check_talks_only_to_this_machine() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 from island_test_helpers import NET_BASE
@@ -11,7 +12,7 @@ from tiers import require_tier
 from island.backends import _netns
 from island.backends._netns import NamespaceLoop
 from island.topology import standard
-from island.topology.netns import Command, NetnsPlan
+from island.topology.netns import Command, NetnsPlan, RealAddresses
 
 PREFIX = "odrabc123-"
 
@@ -81,6 +82,52 @@ def test_the_addresses_the_services_and_probes_use() -> None:
     assert (a.upstream_address, a.internet_address, a.relay_address) == ("10.1.0.2", "10.1.0.2", "10.1.0.1")
     assert (a.resolver_address, a.site_address, a.dns_port, a.http_port) == ("10.3.0.10", "10.3.0.11", 53, 80)
     assert a.places == {"trygghetspunkt-a": "10.4.0.10", "trygghetspunkt-b": "10.5.0.10", "home": "10.6.0.10"}
+
+
+SITE = RealAddresses(
+    island_address="10.44.0.1",
+    place="trygghetspunkt-a",
+    network="10.44.0.0/22",
+    phone_address="10.44.0.100",
+    router_address="10.44.0.2",
+    upstreams=("192.0.2.53", "198.51.100.53"),
+)
+
+
+def test_a_site_files_addresses_inside_the_namespaces() -> None:
+    plan = NetnsPlan(PREFIX, real=SITE)
+    lines = argv_lines(plan)
+    # The box alone on its address, behind the router; the phone on the Wi-Fi, which the router shares.
+    assert f"ip -n {PREFIX}isl addr add 10.44.0.1/32 dev eth0" in lines
+    assert f"ip -n {PREFIX}rt route add 10.44.0.1/32 dev r-isl" in lines
+    assert f"ip -n {PREFIX}tpa addr add 10.44.0.100/22 dev eth0" in lines
+    # The router's leg on the Wi-Fi has the box's name for it: the rendered DHCP configuration runs there.
+    assert f"ip -n {PREFIX}rt link add eth1 type veth peer name eth0 netns {PREFIX}tpa" in lines
+    assert f"ip -n {PREFIX}rt addr add 10.44.0.2/22 dev eth1" in lines
+    assert f"ip netns exec {PREFIX}rt tee /proc/sys/net/ipv4/conf/eth1/proxy_arp" in lines
+    assert f"ip netns exec {PREFIX}rt tee /proc/sys/net/ipv4/neigh/eth1/proxy_delay" in lines
+    (dnat,) = [c.input for c in plan.commands() if c.input and "odrift_site" in c.input]
+    assert "ip daddr { 192.0.2.53, 198.51.100.53 } dnat to 10.1.0.2" in dnat
+    a = plan.addresses(crisis_name="krisinfo.kommun.example")
+    assert (a.resolver_address, a.site_address, a.resident_address) == (
+        "10.44.0.1",
+        "10.44.0.1",
+        "10.44.0.100",
+    )
+    assert plan.resolv_confs()[f"{PREFIX}tpa"] == "10.44.0.1"
+    # The other places keep the simulator's networks.
+    assert a.places["home"] == "10.6.0.10"
+
+
+def test_a_site_file_whose_addresses_the_simulator_uses_is_named() -> None:
+    assert NetnsPlan(PREFIX, real=SITE).real_conflicts() == []
+    clash = replace(
+        SITE, network="10.0.0.0/14", island_address="10.0.0.1", upstreams=("10.1.0.53", "2001:db8::53")
+    )
+    problems = NetnsPlan(PREFIX, real=clash).real_conflicts()
+    assert "the Wi-Fi network 10.0.0.0/14 overlaps the simulator's internet network 10.1.0.0/24" in problems
+    assert "the upstream 10.1.0.53 is in the simulator's internet network 10.1.0.0/24" in problems
+    assert "the upstream 2001:db8::53 is IPv6; the simulated stadsnät has IPv4 only" in problems
 
 
 def test_a_region_links_each_island_and_the_hub_to_the_router() -> None:

@@ -1,0 +1,164 @@
+"""``island up --site SITE``: rehearse the island a site file describes, from the files it deploys.
+
+The site file is rendered with :func:`~island.deploy.render.write_island`, the very function behind
+``island deploy render``, into the island's data folder (``<data>/site/<trygghetspunkt>/``, laid
+out like the box's own file system). The rendered files' paths carry that folder as their root, so
+they differ from ``island deploy render``'s only in that prefix. A backend then maps the site onto
+the simulated network as far as it can and says what it mapped (:meth:`Rehearsal.mapping`): the
+netns backend runs the rendered resolver and site as they are, on the site file's own addresses;
+the local backend has only loopback addresses, so there the site file gives the crisis name and
+the first page, and the simulator's addresses stand in for the rest.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ..service_specs import ServiceSpec, dns_ok, http_ok, sees_upstream
+from .render import METRICS_PORT, BoxPaths, resolver_args, site_args, site_database, write_island
+from .site import SiteFile, Trygghetspunkt
+
+SITE_FOLDER = "site"  # in the island's data folder: the rendered files, and the box's data under them
+
+
+@dataclass(frozen=True)
+class Rehearsal:
+    """One trygghetspunkt's island of a site file, rendered for the simulator. Plain data: kept in state.json."""
+
+    file: str  # the site file
+    place: str  # the trygghetspunkt's id: its island is the one rehearsed
+    place_name: str
+    root: str  # the rendered files' root (``etc/odrift/...``, ``var/lib/odrift/...`` under it)
+    crisis_name: str
+    municipality: str
+    island_address: str  # the box's address on the Wi-Fi: its resolver, its site, the phones' gateway
+    network: str  # the trygghetspunkt's Wi-Fi network
+    phone_address: str  # the first address the DHCP server hands out: the simulated resident's phone
+    upstreams: tuple[str, ...]  # the stadsnät's resolvers
+    lan_interface: str  # the box's interface towards the access points (the rendered DHCP server's)
+    editors: tuple[str, ...]
+    others: tuple[
+        str, ...
+    ]  # the site file's other trygghetspunkter (islands of their own, not rehearsed here)
+    # What the rendered units run after ``python -m MODULE``: the same arguments, the same files.
+    resolver_args: tuple[str, ...]
+    site_args: tuple[str, ...]
+
+    @property
+    def paths(self) -> BoxPaths:
+        return BoxPaths(self.root)
+
+    @property
+    def resolver_config(self) -> Path:
+        return Path(self.paths.config_dir) / "resolver.yaml"
+
+    @property
+    def site_config(self) -> Path:
+        return Path(self.paths.config_dir) / "site.json"
+
+    @property
+    def content(self) -> Path:
+        """The first page, before the municipality's feed is heard (the crisis site's seed)."""
+        return Path(self.paths.config_dir) / "content.yaml"
+
+    @property
+    def database(self) -> Path:
+        """Where the rendered site.json keeps the site's database (under the root, in the data folder)."""
+        return Path(site_database(self.paths))
+
+    @property
+    def dhcp_config(self) -> Path:
+        """The rendered dnsmasq configuration (DHCP only, option 114), for a backend that runs a DHCP server.
+
+        On netns it runs unchanged in the router namespace: the router's leg on the Wi-Fi has the
+        box's name for it (``lan_interface``) and an address on the Wi-Fi network."""
+        return Path(self.root) / "etc/dnsmasq.d/odrift.conf"
+
+    def router_address(self) -> str:
+        """A free host address on the Wi-Fi network for the simulator's router: neither the box nor a lease."""
+        net = ipaddress.IPv4Network(self.network)
+        taken = {ipaddress.IPv4Address(self.island_address)}
+        first = ipaddress.IPv4Address(self.phone_address)
+        for host in net.hosts():
+            if host not in taken and host < first:
+                return str(host)
+        return str(list(net.hosts())[-1])
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Rehearsal:
+        return cls(
+            **{
+                **data,
+                "upstreams": tuple(data["upstreams"]),
+                "editors": tuple(data["editors"]),
+                "others": tuple(data["others"]),
+                "resolver_args": tuple(data["resolver_args"]),
+                "site_args": tuple(data["site_args"]),
+            }
+        )
+
+
+def prepare(file: str | Path, site: SiteFile, data_dir: Path) -> Rehearsal:
+    """Render the site's first trygghetspunkt into ``data_dir`` and describe its island for a backend."""
+    place: Trygghetspunkt = site.trygghetspunkter[0]
+    folder = (data_dir / SITE_FOLDER / place.id).resolve()
+    paths = BoxPaths(str(folder))
+    write_island(site, place, folder, paths)
+    # What systemd's StateDirectory= makes on a box: the data folder the site's database lives in.
+    Path(paths.data_dir).mkdir(parents=True, exist_ok=True)
+    return Rehearsal(
+        file=str(Path(file).resolve()),
+        place=place.id,
+        place_name=place.name,
+        root=str(folder),
+        crisis_name=site.crisis_name,
+        municipality=site.municipality.name,
+        island_address=place.wifi.island_address,
+        network=place.wifi.network,
+        phone_address=place.wifi.dhcp_first,
+        upstreams=tuple(site.resolver.upstreams),
+        lan_interface=site.uplink.lan_interface,
+        editors=tuple(e.name for e in site.editors),
+        others=tuple(p.id for p in site.trygghetspunkter[1:]),
+        resolver_args=tuple(resolver_args(paths)),
+        site_args=tuple(site_args(site, paths)),
+    )
+
+
+def rendered_services(rehearsal: Rehearsal) -> list[ServiceSpec]:
+    """The island's resolver and site as the rendered units start them: the same arguments, the same files.
+
+    Each binds every address of its host (``0.0.0.0``), so the health checks ask from the host
+    itself, as ``island deploy check`` does on a box: the resolver's metrics are on 127.0.0.1 only.
+    """
+    r = rehearsal
+    metrics = f"http://127.0.0.1:{METRICS_PORT}/metrics"
+    return [
+        ServiceSpec(
+            name="resolver",
+            title="island resolver (rendered from the site file)",
+            module="services.resolver",
+            config=None,
+            args=r.resolver_args,
+            ports=((r.island_address, 53, "udp"), (r.island_address, 53, "tcp")),
+            where=f"{r.island_address}:53 (UDP and TCP), configured by {r.resolver_config}",
+            health=lambda: dns_ok(r.crisis_name, "127.0.0.1", 53),
+            connected=lambda: sees_upstream(metrics),
+        ),
+        ServiceSpec(
+            name="site",
+            title="crisis site (rendered from the site file)",
+            module="services.crisis_site",
+            config=None,
+            args=r.site_args,
+            ports=((r.island_address, 80, "tcp"),),
+            where=f"http://{r.island_address}/, configured by {r.site_config}",
+            health=lambda: http_ok("http://127.0.0.1:80/healthz"),
+        ),
+    ]
