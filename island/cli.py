@@ -26,6 +26,7 @@ from .certificates import (
 )
 from .certificates import describe as describe_tls
 from .deploy.cli import register as register_deploy
+from .replication import describe_replication
 from .scenario import ScenarioError, evaluate, load_scenario, render_text, run_scenario
 from .scenario.analysis import Result
 from .scenario.engine import Progress, check_scenario
@@ -115,13 +116,13 @@ def _print_where(backend: Backend) -> None:
         say(f"  Data:            {where}   (kept by `island down`; `island down --purge` deletes it)")
 
 
-async def _up(state: StateDir, backend_name: str, data_dir: Path | None = None) -> Backend:
+async def _up(state: StateDir, backend_name: str, data_dir: Path | None = None, islands: int = 1) -> Backend:
     if _running(state) is not None:
         raise BackendError(
             "an island is already up. See it with `island status`; stop it with `island down`."
         )
     await _clean_leftovers(state)
-    backend = open_backend(backend_name, state)
+    backend = open_backend(backend_name, state, islands=islands)
     if data_dir is not None:
         backend.data_dir = data_dir
     say(f"Starting the island (backend: {backend.name}) ...")
@@ -130,7 +131,7 @@ async def _up(state: StateDir, backend_name: str, data_dir: Path | None = None) 
 
 
 async def cmd_up(args: argparse.Namespace, state: StateDir) -> int:
-    backend = await _up(state, args.backend)
+    backend = await _up(state, args.backend, islands=args.islands)
     _print_where(backend)
     if args.detach:
         say("  Cut the uplink:  island uplink cut [--mode blackhole|reject]; heal it: island uplink restore")
@@ -228,6 +229,7 @@ async def cmd_status(args: argparse.Namespace, state: StateDir) -> int:
         "resolver_upstreams": await resolver_upstreams(t),
         "data_dir": backend.data_location(),
         "watchdog": backend.watchdog(),
+        "region": await backend.replication(),
     }
     if args.json:
         print(json.dumps(status, indent=2))
@@ -249,6 +251,8 @@ async def cmd_status(args: argparse.Namespace, state: StateDir) -> int:
     say(f"  uplink    {'up' if mode == 'up' else 'CUT (' + mode + ')'}")
     for upstream, health in (status["resolver_upstreams"] or {}).items():
         say(f"  resolver's upstream {upstream}: {health}")
+    for line in describe_replication(status["region"]):
+        say(line)
     say(f"  Crisis page: {t.site_url}")
     if status["data_dir"]:
         say(f"  Data:        {status['data_dir']} (kept by `island down`)")
@@ -432,6 +436,12 @@ async def cmd_scenario_run(args: argparse.Namespace, state: StateDir) -> int:
     out = Path(args.out) if args.out else _default_out()
     backend = _running(state)
     started_here = backend is None
+    islands = {scenario.islands for _, scenario in loaded}
+    if len(islands) > 1:
+        raise BackendError(
+            "these scenarios want regions of different sizes (islands:); run them one at a time"
+        )
+    (wanted,) = islands
     clean = [str(path) for path, scenario in loaded if scenario.clean_registry]
     if clean and not started_here:
         raise BackendError(
@@ -446,13 +456,15 @@ async def cmd_scenario_run(args: argparse.Namespace, state: StateDir) -> int:
         )
     loaded, skipped = _check_all(
         loaded,
-        backend or open_backend(args.backend or "local", state),
+        backend or open_backend(args.backend or "local", state, islands=wanted),
         getattr(args, "skip_unsupported", False),
     )
     if backend is None:  # started_here
         # A scenario that needs a clean registry gets a data folder of its own, inside the state folder:
         # `island down` at the end of the run deletes it, and the island's own data is never touched.
-        backend = await _up(state, args.backend or "local", state.path / "clean-data" if clean else None)
+        backend = await _up(
+            state, args.backend or "local", state.path / "clean-data" if clean else None, islands=wanted
+        )
     else:
         say(f"Using the island that is already up (backend: {backend.name}).")
     try:
@@ -526,6 +538,13 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="start the island and wait until every service is healthy")
     up.add_argument("--backend", choices=backends, default="local")
     up.add_argument("--detach", action="store_true", help="return once it is up (stop it with `island down`)")
+    up.add_argument(
+        "--islands",
+        type=int,
+        default=1,
+        metavar="N",
+        help="a region: a hub and N islands, replicating over NATS (default 1: one island, no region)",
+    )
     up.set_defaults(func=cmd_up)
 
     down = sub.add_parser(

@@ -17,11 +17,17 @@ BACKENDS: dict[str, type[LocalBackend] | type[NetnsBackend] | type[ComposeBacken
 }
 
 
-def open_backend(name: str, state: StateDir, addresses: Addresses | None = None) -> Backend:
+def open_backend(name: str, state: StateDir, addresses: Addresses | None = None, islands: int = 1) -> Backend:
     try:
         cls = BACKENDS[name]
     except KeyError:
         raise BackendError(f"unknown backend {name!r}; choose one of: {', '.join(BACKENDS)}") from None
+    if islands > 1:
+        if cls is not LocalBackend:
+            raise BackendError(
+                f"a region (--islands {islands}) runs on the local backend only so far; use --backend local"
+            )
+        return LocalBackend(state, addresses, islands=islands)
     return cls(state, addresses)
 
 
@@ -33,7 +39,11 @@ def running_backend(state: StateDir) -> Backend | None:
     name = recorded.get("backend")
     if name not in BACKENDS or "topology" not in recorded:
         return None
-    return BACKENDS[name](state, Addresses.from_dict(recorded["topology"]))
+    addresses = Addresses.from_dict(recorded["topology"])
+    region = recorded.get("region")
+    if name == "local" and region:
+        return LocalBackend(state, addresses, islands=region["islands"], net=region["net"])
+    return BACKENDS[name](state, addresses)
 
 
 __all__ = [
