@@ -92,6 +92,10 @@ class Probe(_Model):
     phone: PhoneCheck | None = None
     region: RegionCheck | None = None
     timeout: float = Field(3.0, gt=0, le=30, description="seconds before an operation's outcome is unknown")
+    during: list[str] = Field(
+        [],
+        description="the phases this probe runs in (e.g. registrations that stop before a convergence check); empty: all",
+    )
 
     @model_validator(mode="after")
     def _one_kind(self) -> Probe:
@@ -200,6 +204,13 @@ class Scenario(_Model):
         phase_names = [p.name for p in self.phases]
         if len(set(phase_names)) != len(phase_names):
             raise ValueError("phase names must be unique")
+        for probe in self.probes:
+            unknown_phases = set(probe.during) - set(phase_names)
+            if unknown_phases:
+                raise ValueError(
+                    f"probe {probe.name!r} runs during unknown phase {', '.join(sorted(unknown_phases))}; "
+                    f"phases are {', '.join(phase_names)}"
+                )
         for phase in self.phases:
             unknown = set(phase.expect) - set(names)
             if unknown:
