@@ -235,6 +235,7 @@ async def cmd_status(args: argparse.Namespace, state: StateDir) -> int:
         print(json.dumps(status, indent=2))
         return EXIT_OK
     say(f"The island is up (backend: {backend.name}).")
+    width = max([9, *(len(name) for name in status["services"])])  # a region's names are longer
     for name, service in status["services"].items():
         state_text = "running" if service["running"] else "NOT RUNNING"
         restarts = service.get("restarts", 0)
@@ -243,7 +244,7 @@ async def cmd_status(args: argparse.Namespace, state: StateDir) -> int:
             if restarts
             else ""
         )
-        say(f"  {name:<9} {state_text:<11} {service['where']}{restarted}")
+        say(f"  {name:<{width}} {state_text:<11} {service['where']}{restarted}")
     watchdog = status["watchdog"]
     if watchdog is not None:
         kept = "running" if watchdog["running"] else "NOT RUNNING (crashed services stay down)"

@@ -65,7 +65,8 @@ class LocalBackend(Backend):
         """Only the places the topology has: a region has one trygghetspunkt per island, no home."""
         topology = self.region.topology if self.region is not None else standard()
         places = {p.name for p in topology.places} & set(self.places)
-        return self.faults.features() | {f"place:{place}" for place in places}
+        region = {f"islands:{self.region.islands}"} if self.region is not None else set()
+        return self.faults.features() | {f"place:{place}" for place in places} | region
 
     def service_spec(self, name: str) -> ServiceSpec:
         return named(self.specs(), name)

@@ -255,6 +255,8 @@ class Scenario(_Model):
     def features(self) -> set[str]:
         """Everything a backend must offer to run this scenario."""
         wanted = {f.feature for f in self.faults()} | set(self.requires)
+        if self.islands > 1:
+            wanted.add(f"islands:{self.islands}")
         wanted |= {f"place:{p.place}" for p in self.probes}
         wanted |= {f"place:{p.reach.place}" for p in self.probes if p.reach}
         return wanted

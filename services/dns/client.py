@@ -61,6 +61,8 @@ async def _exchange_udp(packet: bytes, host: str, port: int, source_host: str | 
         transport.sendto(packet)
         return await protocol.answer
     finally:
+        # Abandoned (a timeout, a send error): closing must not leave an exception nobody retrieves.
+        protocol.answer.cancel()
         transport.close()
 
 
