@@ -23,11 +23,13 @@ def open_backend(name: str, state: StateDir, addresses: Addresses | None = None,
     except KeyError:
         raise BackendError(f"unknown backend {name!r}; choose one of: {', '.join(BACKENDS)}") from None
     if islands > 1:
-        if cls is not LocalBackend:
-            raise BackendError(
-                f"a region (--islands {islands}) runs on the local backend only so far; use --backend local"
-            )
-        return LocalBackend(state, addresses, islands=islands)
+        if cls is LocalBackend:
+            return LocalBackend(state, addresses, islands=islands)
+        if cls is NetnsBackend:
+            return NetnsBackend(state, addresses, islands=islands)
+        raise BackendError(
+            f"a region (--islands {islands}) runs on the local and netns backends; compose is one island"
+        )
     return cls(state, addresses)
 
 
@@ -43,6 +45,8 @@ def running_backend(state: StateDir) -> Backend | None:
     region = recorded.get("region")
     if name == "local" and region:
         return LocalBackend(state, addresses, islands=region["islands"], net=region["net"])
+    if name == "netns" and region:
+        return NetnsBackend(state, addresses, islands=region["islands"])
     return BACKENDS[name](state, addresses)
 
 

@@ -22,8 +22,8 @@ from ..topology.local import local_addresses
 from . import local_faults
 from .base import Backend, Say
 from .faults import FaultTable, UplinkCutHandler
-from .local_region import LocalRegion, local_region, prepare, region_specs, replication
 from .processes import ProcessSupervisor, ServiceFaultHandler, check_ports, named
+from .region import LocalRegion, local_region, prepare, region_specs, replication
 from .relay import RelayClient, relay_spec
 
 

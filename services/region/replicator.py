@@ -237,7 +237,8 @@ class Replicator:
                     origin, kind = subjects.origin_of(subject) or ("", "")
                     event_id = json.loads(data)["id"]
                     await self._publish(subjects.relayed(origin, kind), data, event_id)
-        await batch[-1].ack()  # AckPolicy.ALL: the whole batch, once applied (and relayed)
+        # Each one, once applied (and relayed); an event this batch skipped past is not acknowledged.
+        await asyncio.gather(*(m.ack() for m in batch))
         self.state.last_exchange = time.time()
         return len(batch)
 

@@ -1,4 +1,4 @@
-"""A region on the local backend: the hub and N islands as processes on loopback addresses.
+"""A region of islands as processes: the hub and N islands, on loopback (local) or in namespaces (netns).
 
 ``island up --islands N`` (N > 1) starts, besides the simulated internet and its uplink relay
 (shared: one internet for all), for each island of ``standard(islands=N)`` its resolver, its
@@ -35,6 +35,7 @@ from ..service_specs import ServiceSpec, island_services, web_url
 from ..state import StateDir
 from ..topology import Addresses, Topology, standard
 from ..topology.local import hub_address, local_addresses, net_from_env
+from ..topology.netns import NetnsPlan
 from .local_uplink import control
 
 CLIENT_PORT = 4222
@@ -46,13 +47,14 @@ LINK_PORT_BASE = 7431
 REGION_FOLDER = "region"  # in the data folder: credentials, server configurations, JetStream stores
 
 
-@dataclass(frozen=True)
-class LocalRegion:
-    """Where every part of a region is on loopback, from the topology."""
+class RegionLayout:
+    """Where every part of a region is, as one backend's code reaches it: the hub on the stadsnät,
+    each island's services at its island's addresses (a builder of the topology says which)."""
 
     islands: int
-    net: str
-    privileged: bool
+    # Each island's leaf node reaches the hub through a link relay of its own (local: no router to
+    # cut a link in), or straight through the router (netns, whose faults cut the link there).
+    relayed: bool = False
 
     @property
     def topology(self) -> Topology:
@@ -62,23 +64,25 @@ class LocalRegion:
         return [i.name for i in self.topology.islands]
 
     def addresses(self, island: str) -> Addresses:
-        return local_addresses(self.topology, island, self.net, self.privileged)
+        raise NotImplementedError
 
     @property
     def hub_host(self) -> str:
-        return hub_address(self.topology, self.net)
+        raise NotImplementedError
 
     def hub_addresses(self) -> Addresses:
         """The hub's crisis site stands on the stadsnät; it reaches the internet as the islands do."""
         first = self.addresses(self.names()[0])
         return replace(first, resolver_address=self.hub_host, site_address=self.hub_host)
 
+    def host_of(self, place: str) -> str:
+        """Where a place's nats-server and replicator run: the hub's host, an island's resolver address."""
+        return self.hub_host if place == HUB else self.addresses(place).resolver_address
+
     def plan(self) -> plan.Region:
         hub = plan.HubNode("n1", self.hub_host, CLIENT_PORT, LEAF_PORT, CLUSTER_PORT, MONITOR_PORT)
         islands = tuple(
-            plan.IslandNode(
-                name, f"Ö {name.upper()}", self.addresses(name).resolver_address, CLIENT_PORT, MONITOR_PORT
-            )
+            plan.IslandNode(name, f"Ö {name.upper()}", self.host_of(name), CLIENT_PORT, MONITOR_PORT)
             for name in self.names()
         )
         return plan.Region("odrift", (hub,), islands)
@@ -87,8 +91,7 @@ class LocalRegion:
         return LINK_PORT_BASE + self.names().index(island)
 
     def replicator_url(self, place: str, path: str = "/state") -> str:
-        host = self.hub_host if place == HUB else self.addresses(place).resolver_address
-        return web_url(host, REPLICATOR_PORT, path)
+        return web_url(self.host_of(place), REPLICATOR_PORT, path)
 
     def places(self) -> list[str]:
         return [HUB, *self.names()]
@@ -97,12 +100,57 @@ class LocalRegion:
         """Each place's crisis site (the hub's, then each island's), for region probes."""
         return {HUB: self.hub_host, **{n: self.addresses(n).site_address for n in self.names()}}
 
+    def place_of(self, service: str) -> str:
+        """The place a region service belongs to: `nats-hub` -> hub, `site-b` -> b."""
+        return service.rsplit("-", 1)[-1]
+
+
+@dataclass(frozen=True)
+class LocalRegion(RegionLayout):
+    """On loopback: every place its own 127.NET.x address (topology/local.py)."""
+
+    islands: int
+    net: str
+    privileged: bool
+    relayed: bool = True
+
+    def addresses(self, island: str) -> Addresses:
+        return local_addresses(self.topology, island, self.net, self.privileged)
+
+    @property
+    def hub_host(self) -> str:
+        return hub_address(self.topology, self.net)
+
+
+@dataclass(frozen=True)
+class NetnsRegion(RegionLayout):
+    """In namespaces: each island's host and the hub (on the stadsnät) as topology/netns.py places them."""
+
+    islands: int
+    netns: NetnsPlan
+    relayed: bool = False
+
+    def addresses(self, island: str) -> Addresses:
+        return self.netns.addresses(island)
+
+    @property
+    def hub_host(self) -> str:
+        return self.netns.host_addresses(self.topology.host(HUB))[0]
+
+    def namespace_of(self, service: str) -> str:
+        """The namespace a service runs in: the topology's own services, else the place's host."""
+        try:
+            return self.netns.service_namespace(service)
+        except KeyError:
+            place = self.place_of(service)
+            return self.netns.namespace(HUB if place == HUB else self.topology.island(place).host)
+
 
 def local_region(islands: int, privileged: bool, net: str | None = None) -> LocalRegion:
     return LocalRegion(islands, net or net_from_env(), privileged)
 
 
-def prepare(layout: LocalRegion, data_dir: Path) -> Path:
+def prepare(layout: RegionLayout, data_dir: Path) -> Path:
     """Credentials, server configurations (with each island's leaf link through its relay), and
     every place's database made before anything starts (the outbox's triggers catch the first
     registration). Kept in the data folder: keys and streams outlive `island down` as records do."""
@@ -124,10 +172,10 @@ def _yaml(region: plan.Region) -> str:
     return yaml.safe_dump(plan.to_dict(region), sort_keys=False)
 
 
-def _relink(folder: Path, layout: LocalRegion, place: str) -> None:
+def _relink(folder: Path, layout: RegionLayout, place: str) -> None:
     """An island's leaf node reaches the hub through its own link relay (the hub's address, so the
     hub's certificate still matches; its own port, so one island's link can be cut)."""
-    if place == HUB:
+    if place == HUB or not layout.relayed:
         return
     conf = folder / place / "nats.conf"
     rendered = json.loads(conf.read_text(encoding="utf-8"))
@@ -158,7 +206,7 @@ async def _tcp_open(host: str, port: int) -> None:
     writer.close()
 
 
-def region_specs(layout: LocalRegion, state: StateDir, data_dir: Path) -> list[ServiceSpec]:
+def region_specs(layout: RegionLayout, state: StateDir, data_dir: Path) -> list[ServiceSpec]:
     """Every place's own services (not the shared internet and uplink relay), the hub's first."""
     folder = data_dir / REGION_FOLDER
     specs = [
@@ -173,7 +221,7 @@ def region_specs(layout: LocalRegion, state: StateDir, data_dir: Path) -> list[S
             replace(resolver, name=f"resolver-{name}", title=f"island resolver ({name})"),
             replace(site, name=f"site-{name}", title=f"crisis site ({name})"),
             _nats(layout, folder, name),
-            _link(layout, state, name),
+            *([_link(layout, state, name)] if layout.relayed else []),
             _replicator(layout, folder, data_dir, state, name),
         ]
     return specs
@@ -185,8 +233,8 @@ def _site(addresses: Addresses, data_dir: Path, place: str) -> ServiceSpec:
     return replace(site, name=f"site-{place}", title=f"crisis site ({place})", config=config, connected=None)
 
 
-def _nats(layout: LocalRegion, folder: Path, place: str) -> ServiceSpec:
-    host = layout.hub_host if place == HUB else layout.addresses(place).resolver_address
+def _nats(layout: RegionLayout, folder: Path, place: str) -> ServiceSpec:
+    host = layout.host_of(place)
     ports = [CLIENT_PORT, MONITOR_PORT] + ([LEAF_PORT] if place == HUB else [])
     return ServiceSpec(
         name=f"nats-{place}",
@@ -201,7 +249,7 @@ def _nats(layout: LocalRegion, folder: Path, place: str) -> ServiceSpec:
     )
 
 
-def _link(layout: LocalRegion, state: StateDir, island: str) -> ServiceSpec:
+def _link(layout: RegionLayout, state: StateDir, island: str) -> ServiceSpec:
     hub, port = layout.hub_host, layout.link_port(island)
     return ServiceSpec(
         name=f"link-{island}",
@@ -223,7 +271,7 @@ def _link(layout: LocalRegion, state: StateDir, island: str) -> ServiceSpec:
 
 
 def _replicator(
-    layout: LocalRegion, folder: Path, data_dir: Path, state: StateDir, place: str
+    layout: RegionLayout, folder: Path, data_dir: Path, state: StateDir, place: str
 ) -> ServiceSpec:
     db = str(database(data_dir, place))
     url = layout.replicator_url(place)
@@ -254,7 +302,7 @@ def _replicator(
     )
 
 
-async def replication(layout: LocalRegion, state: StateDir) -> dict[str, dict[str, object]]:
+async def replication(layout: RegionLayout, state: StateDir) -> dict[str, dict[str, object]]:
     """Each place's replication state as its replicator last wrote it (every second), and for an
     island whether its link to the hub is up (its link relay's mode)."""
     places: dict[str, dict[str, object]] = {}
@@ -263,7 +311,7 @@ async def replication(layout: LocalRegion, state: StateDir) -> dict[str, dict[st
             written = json.loads((state.path / f"region-{place}.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             written = {"place": place, "connected": False, "lag": None, "last_exchange": None}
-        if place != HUB:
+        if place != HUB and layout.relayed:
             try:
                 reply = await control(link_socket(state, place), {}, timeout=1.0)
                 written["link"] = "up" if reply.get("mode") == "up" else "cut"
