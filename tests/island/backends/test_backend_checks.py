@@ -22,12 +22,16 @@ def test_a_backend_refuses_what_it_cannot_do_naming_fault_and_backend(tmp_path: 
     check_scenario(backend, load_scenario(SCENARIO_DIR / "flapping-uplink.yaml"))  # flapping = cuts
 
 
-def test_the_netns_backend_can_do_every_shipped_one_island_scenario(tmp_path: Path) -> None:
+def test_the_netns_backend_can_do_every_shipped_scenario(tmp_path: Path) -> None:
     backend = NetnsBackend(StateDir(tmp_path))
     for path in sorted(SCENARIO_DIR.glob("*.yaml")):
         scenario = load_scenario(path)
-        if scenario.islands == 1:  # a region runs on the local backend only so far (docs/region.md)
+        if scenario.islands == 1:
             check_scenario(backend, scenario)
+    check_scenario(
+        NetnsBackend(StateDir(tmp_path / "r"), islands=3),
+        load_scenario(SCENARIO_DIR / "region-partition.yaml"),
+    )
 
 
 def test_the_region_scenario_needs_a_region_of_three(tmp_path: Path) -> None:

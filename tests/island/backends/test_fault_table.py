@@ -87,11 +87,10 @@ def test_each_backends_features_are_its_table(tmp_path: Path) -> None:
     local, netns = LocalBackend(StateDir(tmp_path)), NetnsBackend(StateDir(tmp_path))
     compose = ComposeBackend.__new__(ComposeBackend)  # its features need no engine nor settings
     one_island = {"uplink-cut", "dns-cut", "packet-loss", "latency", "service"}
-    region = {"region-link-cut", "hub-down", "hub-message"}  # a region runs on local only so far
+    region = {"region-link-cut", "hub-down", "hub-message"}  # a region: local and netns, not compose
     assert local.faults.types() == one_island | region
-    assert netns.faults.types() == one_island | {"bandwidth", "link-down", "partition"}
+    assert netns.faults.types() == local.faults.types() | {"bandwidth", "link-down", "partition"}
     assert compose.faults.types() == {"uplink-cut"}
     assert "service:pause" in local.features() and "place:home" in netns.features()
-    # Every fault type but flapping (the engine drives it as uplink cuts) and the region's has a
-    # handler on netns.
-    assert {t.type_name() for t in FAULT_TYPES} - netns.faults.types() == {Flapping.type_name()} | region
+    # Every fault type but flapping (the engine drives it as uplink cuts) has a handler on netns.
+    assert {t.type_name() for t in FAULT_TYPES} - netns.faults.types() == {Flapping.type_name()}
