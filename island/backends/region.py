@@ -211,7 +211,7 @@ def region_specs(layout: RegionLayout, state: StateDir, data_dir: Path) -> list[
     folder = data_dir / REGION_FOLDER
     specs = [
         _nats(layout, folder, HUB),
-        _site(layout.hub_addresses(), data_dir, HUB),
+        _site(layout.hub_addresses(), data_dir, HUB, region_state=str(state.path / f"region-{HUB}.json")),
         _replicator(layout, folder, data_dir, state, HUB),
     ]
     for name in layout.names():
@@ -227,9 +227,14 @@ def region_specs(layout: RegionLayout, state: StateDir, data_dir: Path) -> list[
     return specs
 
 
-def _site(addresses: Addresses, data_dir: Path, place: str) -> ServiceSpec:
+def _site(addresses: Addresses, data_dir: Path, place: str, region_state: str) -> ServiceSpec:
+    """The hub's crisis site: its editors publish to every island and see each island's link."""
     site = island_services(addresses, data_dir=data_dir / place)[2]
-    config = {**(site.config or {}), "resolver_metrics": None}  # no resolver at the hub
+    config = {
+        **(site.config or {}),
+        "resolver_metrics": None,
+        "region_state": region_state,
+    }  # no resolver here
     return replace(site, name=f"site-{place}", title=f"crisis site ({place})", config=config, connected=None)
 
 

@@ -54,6 +54,12 @@ def test_status_lists_the_hub_and_every_island_connected(region: IslandCLI) -> N
         assert status["region"][place]["link"] == "up"
         for service in ("resolver", "site", "nats", "link", "replicator"):
             assert status["services"][f"{service}-{place}"]["running"]
+    # The hub sees each island's leaf-node link too: on the editors' page and in its metrics.
+    assert {n: i["connected"] for n, i in status["region"]["hub"]["islands"].items()} == dict.fromkeys(
+        "abc", True
+    )
+    hub_metrics = httpx.get(status["services"]["replicator-hub"]["where"], trust_env=False).text
+    assert 'region_island_connected{place="hub",island="c"} 1' in hub_metrics
     text = region.run("status").stdout
     assert re.search(
         r"^    c\s+connected\s+lag\s+\d+, last exchange \d\d:\d\d:\d\d UTC, link up$", text, re.M
