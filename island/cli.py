@@ -388,6 +388,29 @@ def _check_all(
     return runnable, skipped
 
 
+def _by_size(
+    loaded: list[tuple[Path, Scenario]], backend: Backend | None
+) -> tuple[list[tuple[Path, Scenario]], int, list[Skipped]]:
+    """The scenarios for one island or one region of the same size (`islands:`): the size of the
+    island that is up, else the first scenario's. In a run of several (the whole library) the
+    others are skipped, saying how to run them; alone, a scenario is refused by what it needs."""
+    wanted = backend.islands if backend is not None else loaded[0][1].islands
+    fits = [(path, scenario) for path, scenario in loaded if scenario.islands == wanted]
+    if not fits:
+        return loaded, wanted, []
+    apart = []
+    for path, scenario in loaded:
+        if scenario.islands != wanted:
+            reason = (
+                f"needs a region of {scenario.islands} islands; run it by itself (`island scenario run {path}`"
+                + (", after `island down`" if backend is not None else "")
+                + "): it brings up its region"
+            )
+            say(f"Skipped {path}: {reason}")
+            apart.append(Skipped(scenario=str(path), title=scenario.title, reason=reason))
+    return fits, wanted, apart
+
+
 async def _run_scenarios(
     loaded: list[tuple[Path, Scenario]], backend: Backend, out: Path, skipped: Sequence[Skipped] = ()
 ) -> bool:
@@ -437,12 +460,7 @@ async def cmd_scenario_run(args: argparse.Namespace, state: StateDir) -> int:
     out = Path(args.out) if args.out else _default_out()
     backend = _running(state)
     started_here = backend is None
-    islands = {scenario.islands for _, scenario in loaded}
-    if len(islands) > 1:
-        raise BackendError(
-            "these scenarios want regions of different sizes (islands:); run them one at a time"
-        )
-    (wanted,) = islands
+    loaded, wanted, apart = _by_size(loaded, backend)
     clean = [str(path) for path, scenario in loaded if scenario.clean_registry]
     if clean and not started_here:
         raise BackendError(
@@ -460,6 +478,7 @@ async def cmd_scenario_run(args: argparse.Namespace, state: StateDir) -> int:
         backend or open_backend(args.backend or "local", state, islands=wanted),
         getattr(args, "skip_unsupported", False),
     )
+    skipped += apart
     if backend is None:  # started_here
         # A scenario that needs a clean registry gets a data folder of its own, inside the state folder:
         # `island down` at the end of the run deletes it, and the island's own data is never touched.

@@ -109,6 +109,10 @@ class LocalBackend(Backend):
     async def status(self) -> dict[str, Any]:
         return self.processes.status()
 
+    @property
+    def islands(self) -> int:
+        return self.region.islands if self.region is not None else 1
+
     async def replication(self) -> dict[str, dict[str, Any]] | None:
         return None if self.region is None else await replication(self.region, self.state)
 

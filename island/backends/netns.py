@@ -183,6 +183,10 @@ class NetnsBackend(Backend):
             service["where"] += f" in {self._namespace_of(name)}"
         return services
 
+    @property
+    def islands(self) -> int:
+        return self.region.islands if self.region is not None else 1
+
     async def replication(self) -> dict[str, dict[str, Any]] | None:
         return None if self.region is None else await replication(self.region, self.state)
 

@@ -26,7 +26,8 @@ pytestmark = pytest.mark.e2e
 
 HERE = Path(__file__).parent
 ROOT = HERE.parents[1]
-# One island: the region's scenario (islands: 3) runs on a region of its own, not on this island.
+# One island: the region's scenario (islands: 3) is skipped on it (tests/island/test_region_netns_e2e.py
+# runs it on a region of its own).
 LIBRARY = [p for p in sorted((ROOT / "scenarios").glob("*.yaml")) if load_scenario(p).islands == 1]
 
 

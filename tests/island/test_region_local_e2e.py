@@ -89,6 +89,17 @@ def test_a_registration_at_one_island_is_found_at_another_and_counted_in_metrics
     assert metrics and 'region_connected{place="c"} 1' in metrics
 
 
+def test_with_the_hub_down_the_islands_go_on_and_converge_once_it_is_back(
+    region: IslandCLI, tmp_path: Path
+) -> None:
+    scenario = Path(__file__).parent / "scenarios" / "region-hub-down.yaml"
+    run = region.run("scenario", "run", str(scenario), "--out", str(tmp_path), timeout=180)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr
+    assert "Using the island that is already up" in run.stdout
+    # Held down by the fault, the watchdog left it; healed, it runs again.
+    assert region.status()["services"]["nats-hub"]["running"]
+
+
 def test_the_region_scenario_passes_on_a_region_it_starts(tmp_path: Path) -> None:
     cli = island_cli(tmp_path / "state", island_net(7))
     run = cli.run(
