@@ -301,7 +301,7 @@ def _replicator(
             "--metrics",
             host_port,
         ),
-        ports=(),
+        ports=((layout.host_of(place), REPLICATOR_PORT, "tcp"),),
         where=f"{url.removesuffix('/state')}/metrics",
         health=lambda: _http_ok(url),
     )
