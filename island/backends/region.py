@@ -4,10 +4,11 @@
 (shared: one internet for all), for each island of ``standard(islands=N)`` its resolver, its
 crisis site, its own nats-server (its own JetStream domain) and its replicator, and for the hub
 (on the stadsnät network) a nats-server with the leaf-node listener, the hub's crisis site and
-its replicator. Each island reaches the hub's leaf-node port through a link relay of its own
-(the uplink relay's program, one TCP port in, the hub's leaf port out): cutting one island's
-link is setting that relay to ``reject``. Every one is a service under the ProcessSupervisor,
-so the watchdog starts a crashed one again.
+its replicator. On loopback each island reaches the hub's leaf-node port through a link relay of
+its own (the uplink relay's program, one TCP port in, the hub's leaf port out): cutting one
+island's link is setting that relay to ``reject``. In namespaces the link goes through the router,
+where the netns backend cuts it with nft rules. Every one is a service under the
+ProcessSupervisor, so the watchdog starts a crashed one again.
 
 Ports are fixed (every place has its own address): NATS 4222 (clients), 7422 (leaf nodes),
 8222 (monitoring), the replicator's /state and /metrics 9472; island i's link relay listens on
