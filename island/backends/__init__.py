@@ -22,6 +22,8 @@ def open_backend(name: str, state: StateDir, addresses: Addresses | None = None,
         cls = BACKENDS[name]
     except KeyError:
         raise BackendError(f"unknown backend {name!r}; choose one of: {', '.join(BACKENDS)}") from None
+    if not 1 <= islands <= 20:
+        raise BackendError(f"--islands {islands}: one island, or a region of 2 to 20 islands")
     if islands > 1:
         if cls is LocalBackend:
             return LocalBackend(state, addresses, islands=islands)
