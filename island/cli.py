@@ -27,6 +27,7 @@ from .certificates import describe as describe_tls
 from .deploy.cli import register as register_deploy
 from .deploy.rehearsal import prepare
 from .deploy.site import SiteFile, SiteFileError, load_site
+from .replication import describe_replication
 from .scenario import ScenarioError, evaluate, load_scenario, render_text, run_scenario
 from .scenario.analysis import Result
 from .scenario.engine import Progress, check_scenario
@@ -121,13 +122,14 @@ async def _up(
     backend_name: str,
     data_dir: Path | None = None,
     site: tuple[str, SiteFile] | None = None,
+    islands: int = 1,
 ) -> Backend:
     if _running(state) is not None:
         raise BackendError(
             "an island is already up. See it with `island status`; stop it with `island down`."
         )
     await _clean_leftovers(state)
-    backend = open_backend(backend_name, state)
+    backend = open_backend(backend_name, state, islands=islands)
     if data_dir is not None:
         backend.data_dir = data_dir
     if site is not None:
@@ -146,7 +148,7 @@ def _site_file(path: str | None) -> tuple[str, SiteFile] | None:
 
 
 async def cmd_up(args: argparse.Namespace, state: StateDir) -> int:
-    backend = await _up(state, args.backend, site=_site_file(args.site))
+    backend = await _up(state, args.backend, site=_site_file(args.site), islands=args.islands)
     _print_where(backend)
     if args.detach:
         say("  Cut the uplink:  island uplink cut [--mode blackhole|reject]; heal it: island uplink restore")
@@ -251,11 +253,13 @@ async def cmd_status(args: argparse.Namespace, state: StateDir) -> int:
         "watchdog": backend.watchdog(),
         # Started from a site file (`island up --site`): which, and where its rendered files are.
         "site_file": {"file": backend.site.file, "rendered": backend.site.root} if backend.site else None,
+        "region": await backend.replication(),
     }
     if args.json:
         print(json.dumps(status, indent=2))
         return EXIT_OK
     say(f"The island is up (backend: {backend.name}).")
+    width = max([9, *(len(name) for name in status["services"])])  # a region's names are longer
     for name, service in status["services"].items():
         state_text = "running" if service["running"] else "NOT RUNNING"
         restarts = service.get("restarts", 0)
@@ -264,7 +268,7 @@ async def cmd_status(args: argparse.Namespace, state: StateDir) -> int:
             if restarts
             else ""
         )
-        say(f"  {name:<9} {state_text:<11} {service['where']}{restarted}")
+        say(f"  {name:<{width}} {state_text:<11} {service['where']}{restarted}")
     watchdog = status["watchdog"]
     if watchdog is not None:
         kept = "running" if watchdog["running"] else "NOT RUNNING (crashed services stay down)"
@@ -272,6 +276,8 @@ async def cmd_status(args: argparse.Namespace, state: StateDir) -> int:
     say(f"  uplink    {'up' if mode == 'up' else 'CUT (' + mode + ')'}")
     for upstream, health in (status["resolver_upstreams"] or {}).items():
         say(f"  resolver's upstream {upstream}: {health}")
+    for line in describe_replication(status["region"]):
+        say(line)
     say(f"  Crisis page: {t.site_url}")
     if backend.site is not None:
         say(f"  Site file:   {backend.site.file} (rendered into {backend.site.root})")
@@ -408,6 +414,29 @@ def _check_all(
     return runnable, skipped
 
 
+def _by_size(
+    loaded: list[tuple[Path, Scenario]], backend: Backend | None
+) -> tuple[list[tuple[Path, Scenario]], int, list[Skipped]]:
+    """The scenarios for one island or one region of the same size (`islands:`): the size of the
+    island that is up, else the first scenario's. In a run of several (the whole library) the
+    others are skipped, saying how to run them; alone, a scenario is refused by what it needs."""
+    wanted = backend.islands if backend is not None else loaded[0][1].islands
+    fits = [(path, scenario) for path, scenario in loaded if scenario.islands == wanted]
+    if not fits:
+        return loaded, wanted, []
+    apart = []
+    for path, scenario in loaded:
+        if scenario.islands != wanted:
+            reason = (
+                f"needs a region of {scenario.islands} islands; run it by itself (`island scenario run {path}`"
+                + (", after `island down`" if backend is not None else "")
+                + "): it brings up its region"
+            )
+            say(f"Skipped {path}: {reason}")
+            apart.append(Skipped(scenario=str(path), title=scenario.title, reason=reason))
+    return fits, wanted, apart
+
+
 async def _run_scenarios(
     loaded: list[tuple[Path, Scenario]], backend: Backend, out: Path, skipped: Sequence[Skipped] = ()
 ) -> bool:
@@ -466,6 +495,7 @@ async def cmd_scenario_run(args: argparse.Namespace, state: StateDir) -> int:
                 f"the island that is up was not started from {site[0]} ({rehearsed or 'the demo island'}); "
                 "stop it with `island down`, or leave out --site to use it"
             )
+    loaded, wanted, apart = _by_size(loaded, backend)
     clean = [str(path) for path, scenario in loaded if scenario.clean_registry]
     if clean and not started_here:
         raise BackendError(
@@ -480,14 +510,19 @@ async def cmd_scenario_run(args: argparse.Namespace, state: StateDir) -> int:
         )
     loaded, skipped = _check_all(
         loaded,
-        backend or open_backend(args.backend or "local", state),
+        backend or open_backend(args.backend or "local", state, islands=wanted),
         getattr(args, "skip_unsupported", False),
     )
+    skipped += apart
     if backend is None:  # started_here
         # A scenario that needs a clean registry gets a data folder of its own, inside the state folder:
         # `island down` at the end of the run deletes it, and the island's own data is never touched.
         backend = await _up(
-            state, args.backend or "local", state.path / "clean-data" if clean else None, site
+            state,
+            args.backend or "local",
+            state.path / "clean-data" if clean else None,
+            site,
+            islands=wanted,
         )
     else:
         say(f"Using the island that is already up (backend: {backend.name}).")
@@ -568,6 +603,13 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--backend", choices=backends, default="local")
     up.add_argument("--detach", action="store_true", help="return once it is up (stop it with `island down`)")
     up.add_argument("--site", metavar="SITE", help=SITE_HELP)
+    up.add_argument(
+        "--islands",
+        type=int,
+        default=1,
+        metavar="N",
+        help="a region: a hub and N islands, replicating over NATS (default 1: one island, no region)",
+    )
     up.set_defaults(func=cmd_up)
 
     down = sub.add_parser(

@@ -36,7 +36,8 @@ class _Model(BaseModel):
 
 # Places: where a resident's phone stands ------------------------------------------------------------
 
-Place = Literal["trygghetspunkt-a", "trygghetspunkt-b", "home"]
+# trygghetspunkt-c: island c's in a region (`islands: 3`); one island has a, b and home.
+Place = Literal["trygghetspunkt-a", "trygghetspunkt-b", "home", "trygghetspunkt-c"]
 PLACES: tuple[str, ...] = get_args(Place)
 Link = Literal["uplink", "trygghetspunkt-a", "trygghetspunkt-b", "home", "island"]
 Service = Literal["resolver", "site", "upstream"]
@@ -127,6 +128,16 @@ class RegistryOperation(_Model):
     person: Person
 
 
+class RegionCheck(_Model):
+    """A region has converged: every island and the hub answer the same registry counts (records,
+    messages), every island the same crisis messages, and each of the hub's among them. Read from
+    each site's /api/region.json (counts and hashed message ids only, no login)."""
+
+    min_records: int = Field(
+        0, ge=0, description="at least this many records everywhere (not vacuously equal)"
+    )
+
+
 class Operation(_Model):
     """One thing a resident's phone does at a place, with its own time limit."""
 
@@ -137,15 +148,14 @@ class Operation(_Model):
     reach: ReachCheck | None = None
     registry: RegistryOperation | None = None
     phone: PhoneCheck | None = None
+    region: RegionCheck | None = None
     timeout: float = Field(3.0, gt=0, le=30)
 
     @model_validator(mode="after")
     def _one_kind(self) -> Operation:
-        if (
-            sum(kind is not None for kind in (self.dns, self.http, self.reach, self.registry, self.phone))
-            != 1
-        ):
-            raise ValueError("an operation has exactly one of dns, http, reach, registry or phone")
+        kinds = (self.dns, self.http, self.reach, self.registry, self.phone, self.region)
+        if sum(kind is not None for kind in kinds) != 1:
+            raise ValueError("an operation has exactly one of dns, http, reach, registry, phone or region")
         return self
 
 
@@ -319,8 +329,62 @@ class ServiceFault(FaultSpec):
         return f"service:{self.action}"
 
 
+IslandName = Annotated[str, Field(pattern=r"^[a-t]$", description="an island of the region: a, b, c, ...")]
+
+
+class RegionLinkCut(FaultSpec):
+    """The stadsnät link between an island and the hub is cut (one island's, or every island's);
+    each island keeps working alone, and both directions catch up when it heals."""
+
+    type: Literal["region-link-cut"]
+    island: IslandName | None = Field(None, description="the island whose link is cut; none: every island's")
+
+    def describe(self) -> str:
+        return (
+            f"island {self.island}'s link to the hub cut"
+            if self.island
+            else "every island's link to the hub cut"
+        )
+
+
+class HubDown(FaultSpec):
+    """The hub's nats-server is down (killed; started again when healed). With one hub node, the
+    whole hub; a three-node hub's one-node-down is not built on these backends yet."""
+
+    type: Literal["hub-down"]
+
+    def describe(self) -> str:
+        return "the hub's nats-server down"
+
+
+class HubMessage(FaultSpec):
+    """The hub's crisis management publishes a crisis message (as an editor at the hub would):
+    an event of the phase rather than a fault, over once applied."""
+
+    type: Literal["hub-message"]
+    headline: str = Field(min_length=1, max_length=120)
+
+    def describe(self) -> str:
+        return f"the hub publishes {self.headline!r}"
+
+    @property
+    def instant(self) -> bool:
+        return True
+
+
 Fault = Annotated[
-    UplinkCut | DNSCut | LinkDown | PacketLoss | Bandwidth | Latency | Flapping | Partition | ServiceFault,
+    UplinkCut
+    | DNSCut
+    | LinkDown
+    | PacketLoss
+    | Bandwidth
+    | Latency
+    | Flapping
+    | Partition
+    | ServiceFault
+    | RegionLinkCut
+    | HubDown
+    | HubMessage,
     Field(discriminator="type"),
 ]
 # Every fault type, from the one list above (a new fault is added there only).

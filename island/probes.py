@@ -13,8 +13,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+import httpx
 from dnslib import QTYPE, RCODE, DNSRecord
 from markupsafe import escape  # as the site escapes what it shows (Jinja2)
 
@@ -29,6 +31,7 @@ from .contract import (
     Person,
     PhoneCheck,
     ReachCheck,
+    RegionCheck,
     RegistryOperation,
     Status,
 )
@@ -56,6 +59,29 @@ class Place:
     # HTTPS: its port, and the roots a phone there trusts (the simulated public CA); None: none known.
     https_port: int = 443
     ca_file: str | None = None
+    # A region's crisis sites by place (hub, a, b, ...), for region probes; empty for one island.
+    region_sites: dict[str, str] = field(default_factory=dict)
+
+
+def region_converged(answers: dict[str, dict[str, Any]], min_records: int) -> str:
+    """What a region probe says of each place's /api/region.json: the detail when converged, else _Failed."""
+    counts = {place: (a["records"], a["messages"]) for place, a in answers.items()}
+    if len(set(counts.values())) != 1:
+        raise _Failed("fail", "registry counts (records, messages) differ: " + _by_place(counts))
+    records = next(iter(counts.values()))[0]
+    if records < min_records:
+        raise _Failed("fail", f"{records} records everywhere, fewer than {min_records}")
+    islands = {place: frozenset(a["crisis_messages"]) for place, a in answers.items() if place != "hub"}
+    if len(set(islands.values())) != 1:
+        raise _Failed("fail", "crisis messages differ: " + _by_place({p: len(m) for p, m in islands.items()}))
+    missing = set(answers.get("hub", {}).get("crisis_messages", ())) - next(iter(islands.values()))
+    if missing:
+        raise _Failed("fail", f"{len(missing)} of the hub's crisis messages are not on the islands")
+    return f"converged: {records} records, {len(next(iter(islands.values())))} crisis messages, {len(answers)} places"
+
+
+def _by_place(values: Mapping[str, object]) -> str:
+    return ", ".join(f"{place} {value}" for place, value in values.items())
 
 
 class _Failed(Exception):
@@ -102,6 +128,8 @@ class Prober:
                     detail = await self._registry(probe.registry, probe.timeout)
                 elif probe.phone is not None:
                     detail = await self._phone(probe.phone, probe.timeout)
+                elif probe.region is not None:
+                    detail = await self._region(probe.region, probe.timeout)
                 else:
                     assert probe.http is not None  # an operation is exactly one kind of check
                     detail = await self._http_get(probe.http, probe.timeout)
@@ -111,6 +139,23 @@ class Prober:
         except TimeoutError:
             status, detail = "unknown", f"no result within {probe.timeout:g} s"
         return Outcome(status, (time.perf_counter() - started) * 1000, detail)
+
+    async def _region(self, check: RegionCheck, timeout: float) -> str:
+        """Every place's /api/region.json, by the crisis name (an island in island mode answers other
+        names as a captive portal); ok when the region has converged."""
+        if not self.place.region_sites:
+            raise _Failed("fail", "this is one island, not a region: there is nothing to converge")
+        answers: dict[str, dict[str, Any]] = {}
+        async with httpx.AsyncClient(timeout=timeout, trust_env=False) as client:
+            for place, host in self.place.region_sites.items():
+                url = f"http://{host}:{self.place.http_port}/api/region.json"
+                try:
+                    response = await client.get(url, headers={"Host": self.crisis_name})
+                    response.raise_for_status()
+                    answers[place] = response.json()
+                except (httpx.HTTPError, ValueError) as exc:
+                    raise _Failed("fail", f"{place} does not answer: {exc}") from exc
+        return region_converged(answers, check.min_records)
 
     def _expand(self, text: str) -> str:
         return text.replace("{crisis_name}", self.crisis_name)

@@ -53,8 +53,13 @@ class ServiceSpec:
     # Checked once more when the island starts, with its uplink up: the service also sees the
     # internet (the resolver its upstream; otherwise it would start in island mode).
     connected: HealthCheck | None = field(default=None, compare=False, repr=False)
+    # A program run as itself (nats-server) rather than `python -m module`; `module` is then the
+    # marker that tells its process apart (a part of the program's path).
+    program: str | None = None
 
     def argv(self, config_path: str | None) -> list[str]:
+        if self.program is not None:
+            return [self.program, *self.args]
         argv = [sys.executable, "-m", self.module, *self.args]
         if config_path is not None:
             argv += ["--config", config_path]

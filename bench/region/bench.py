@@ -119,7 +119,7 @@ async def raw_jetstream(running: local.LocalRegion, n: int) -> float:
                 except nats.errors.TimeoutError:
                     continue
                 got += len(batch)
-                await batch[-1].ack()
+                await asyncio.gather(*(m.ack() for m in batch))  # as the replicator acknowledges
 
         consumer = asyncio.create_task(consume())
         for i in range(n):

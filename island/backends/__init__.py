@@ -18,11 +18,21 @@ BACKENDS: dict[str, type[LocalBackend] | type[NetnsBackend] | type[ComposeBacken
 }
 
 
-def open_backend(name: str, state: StateDir, addresses: Addresses | None = None) -> Backend:
+def open_backend(name: str, state: StateDir, addresses: Addresses | None = None, islands: int = 1) -> Backend:
     try:
         cls = BACKENDS[name]
     except KeyError:
         raise BackendError(f"unknown backend {name!r}; choose one of: {', '.join(BACKENDS)}") from None
+    if not 1 <= islands <= 20:
+        raise BackendError(f"--islands {islands}: one island, or a region of 2 to 20 islands")
+    if islands > 1:
+        if cls is LocalBackend:
+            return LocalBackend(state, addresses, islands=islands)
+        if cls is NetnsBackend:
+            return NetnsBackend(state, addresses, islands=islands)
+        raise BackendError(
+            f"a region (--islands {islands}) runs on the local and netns backends; compose is one island"
+        )
     return cls(state, addresses)
 
 
@@ -34,7 +44,15 @@ def running_backend(state: StateDir) -> Backend | None:
     name = recorded.get("backend")
     if name not in BACKENDS or "topology" not in recorded:
         return None
-    backend = BACKENDS[name](state, Addresses.from_dict(recorded["topology"]))
+    addresses = Addresses.from_dict(recorded["topology"])
+    region = recorded.get("region")
+    backend: Backend
+    if name == "local" and region:
+        backend = LocalBackend(state, addresses, islands=region["islands"], net=region["net"])
+    elif name == "netns" and region:
+        backend = NetnsBackend(state, addresses, islands=region["islands"])
+    else:
+        backend = BACKENDS[name](state, addresses)
     if recorded.get("site"):  # started from a site file (`island up --site`)
         backend.use_site(Rehearsal.from_dict(recorded["site"]))
     return backend

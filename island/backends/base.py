@@ -164,6 +164,15 @@ class Backend(abc.ABC):
         """Where the site's database is kept across restarts and `island down`; None if not on this host."""
         return str(self.data_dir)
 
+    @property
+    def islands(self) -> int:
+        """How many islands run: 1, or a region's count (its hub besides)."""
+        return 1
+
+    async def replication(self) -> dict[str, dict[str, Any]] | None:
+        """A region's replication state per place (the hub and each island); None for one island."""
+        return None
+
     def watchdog(self) -> dict[str, Any] | None:
         """Whether something starts a crashed service again, and where it logs; None if the backend has none."""
         return None

@@ -6,6 +6,7 @@ and the uplink relay (relay.py), through which every packet to the internet pass
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -18,12 +19,13 @@ from ..deploy.rehearsal import Rehearsal
 from ..probes import Place, Prober
 from ..service_specs import ServiceSpec, island_services
 from ..state import StateDir
-from ..topology import Addresses
+from ..topology import Addresses, standard
 from ..topology.local import local_addresses
 from . import local_faults
 from .base import Backend, Say
 from .faults import FaultTable, UplinkCutHandler
 from .processes import ProcessSupervisor, ServiceFaultHandler, check_ports, named
+from .region import LocalRegion, local_region, prepare, region_specs, replication
 from .relay import RelayClient, relay_spec
 
 
@@ -36,7 +38,14 @@ class LocalBackend(Backend):
     def default_addresses() -> Addresses:
         return local_addresses()
 
-    def __init__(self, state: StateDir, addresses: Addresses | None = None) -> None:
+    def __init__(
+        self, state: StateDir, addresses: Addresses | None = None, islands: int = 1, net: str | None = None
+    ) -> None:
+        # A region (islands > 1): the first island's addresses are the island's (its page, its resolver).
+        self.region: LocalRegion | None = None
+        if islands > 1:
+            self.region = local_region(islands, os.geteuid() == 0, net)
+            addresses = addresses or self.region.addresses(self.region.names()[0])
         super().__init__(state, addresses or self.default_addresses())
         self.processes = ProcessSupervisor(state)
         self.relay = RelayClient(state)
@@ -47,7 +56,20 @@ class LocalBackend(Backend):
         # The island reaches the internet through the relay (its internet_address).
         content = self.site.content if self.site is not None else None
         upstream, resolver, site = island_services(t, data_dir=self.data_dir, content=content)
+        if self.region is not None:  # one internet and one uplink for all; each place's own services
+            return [
+                upstream,
+                relay_spec(t, self.state),
+                *region_specs(self.region, self.state, self.data_dir),
+            ]
         return [upstream, relay_spec(t, self.state), resolver, site]
+
+    def features(self) -> frozenset[str]:
+        """Only the places the topology has: a region has one trygghetspunkt per island, no home."""
+        topology = self.region.topology if self.region is not None else standard()
+        places = {p.name for p in topology.places} & set(self.places)
+        region = {f"islands:{self.region.islands}"} if self.region is not None else set()
+        return self.faults.features() | {f"place:{place}" for place in places} | region
 
     # A site file: its crisis name and first page; loopback addresses stand in for its network ----------
     def use_site(self, rehearsal: Rehearsal) -> None:
@@ -80,10 +102,18 @@ class LocalBackend(Backend):
     async def start(self, say: Say) -> None:
         specs = self.specs()
         check_ports(specs)
+        if self.region is not None:
+            say(f"  a region: the hub and {self.region.islands} islands ({', '.join(self.region.names())})")
+            prepare(self.region, self.data_dir)
         self.state.write(
             {
                 "backend": self.name,
                 "topology": self.addresses.to_dict(),
+                **(
+                    {"region": {"islands": self.region.islands, "net": self.region.net}}
+                    if self.region
+                    else {}
+                ),
                 "data_dir": str(self.data_dir),
                 "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "uplink": "up",
@@ -103,6 +133,13 @@ class LocalBackend(Backend):
 
     async def status(self) -> dict[str, Any]:
         return self.processes.status()
+
+    @property
+    def islands(self) -> int:
+        return self.region.islands if self.region is not None else 1
+
+    async def replication(self) -> dict[str, dict[str, Any]] | None:
+        return None if self.region is None else await replication(self.region, self.state)
 
     async def restart_service(self, name: str, say: Say) -> None:
         await self.processes.restart(self.service_spec(name))
@@ -125,6 +162,8 @@ class LocalBackend(Backend):
     # Probes ---------------------------------------------------------------------------------
     def _place(self, name: str) -> Place:
         t = self.addresses
+        if self.region is not None and name in {p.name for p in self.region.topology.places}:
+            t = self.region.addresses(self.region.topology.place(name).island)
         source = t.places.get(name, t.resident_address)
         return Place(
             t.resolver_address,
@@ -134,6 +173,7 @@ class LocalBackend(Backend):
             hosts=dict(t.places),
             https_port=https_port(t.http_port),
             ca_file=public_ca(self.state.path),
+            region_sites=self.region.sites() if self.region is not None else {},
         )
 
     async def probe(self, probe: Operation) -> Outcome:

@@ -50,6 +50,9 @@ class RelayConfig(BaseModel):
     tcp_ports: list[int]
     control_socket: str
     dns_port: int = 53
+    # Every TCP port forwards to this one port of the target (a region's island link: its own port
+    # in, the hub's leaf-node port out); None: each to the same port.
+    target_port: int | None = None
 
 
 class _UDPFlow(asyncio.DatagramProtocol):
@@ -219,7 +222,9 @@ class UplinkRelay:
                 await self._swallow(reader)
                 return
             try:
-                up_reader, up_writer = await asyncio.open_connection(self.config.target_host, port)
+                up_reader, up_writer = await asyncio.open_connection(
+                    self.config.target_host, self.config.target_port or port
+                )
             except OSError:
                 writer.transport.abort()
                 return

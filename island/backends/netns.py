@@ -29,13 +29,14 @@ from ..deploy.rehearsal import Rehearsal, rendered_services
 from ..probes import Place, Prober
 from ..service_specs import ServiceSpec, island_services
 from ..state import StateDir
-from ..topology import Addresses
+from ..topology import Addresses, standard
 from ..topology.model import ROUTER
 from ..topology.netns import NetnsPlan, RealAddresses
 from . import _netns, netns_faults
 from .base import Backend, BackendError, Say
 from .faults import FaultTable, UplinkCutHandler
 from .processes import ProcessSupervisor, ServiceFaultHandler, named
+from .region import NetnsRegion, prepare, region_specs, replication
 from .relay import RelayClient, relay_spec
 
 PREFIX = "odr"
@@ -54,9 +55,13 @@ class NetnsBackend(Backend):
     def default_addresses() -> Addresses:
         return NetnsPlan(PREFIX).addresses()
 
-    def __init__(self, state: StateDir, addresses: Addresses | None = None) -> None:
+    def __init__(self, state: StateDir, addresses: Addresses | None = None, islands: int = 1) -> None:
+        self.plan = NetnsPlan(f"{PREFIX}{tag_for(state)}-", standard(islands=islands))
+        # A region (islands > 1): the first island's addresses are the island's (its page, its resolver).
+        self.region = NetnsRegion(islands, self.plan) if islands > 1 else None
+        if self.region is not None:
+            addresses = addresses or self.region.addresses(self.region.names()[0])
         super().__init__(state, addresses or self.default_addresses())
-        self.plan = NetnsPlan(f"{PREFIX}{tag_for(state)}-")
         self.prefix = self.plan.prefix
         self._loops: dict[str, _netns.NamespaceLoop] = {}
         self._probers: dict[str, Prober] = {}
@@ -87,6 +92,12 @@ class NetnsBackend(Backend):
             upstream, _, _ = island_services(t, data_dir=self.data_dir, public_ca=False)
             return [upstream, relay_spec(t, self.state), *rendered_services(self.site)]
         upstream, resolver, site = island_services(t, data_dir=self.data_dir)
+        if self.region is not None:  # one internet for all; each place's own services in its namespace
+            return [
+                upstream,
+                relay_spec(t, self.state),
+                *region_specs(self.region, self.state, self.data_dir),
+            ]
         return [upstream, relay_spec(t, self.state), resolver, site]
 
     # A site file: its own addresses inside the namespaces, its rendered files run as they are -----------
@@ -140,13 +151,24 @@ class NetnsBackend(Backend):
             return "the site file's certificate is not rehearsed yet; the rendered site serves HTTP"
         return super().https_off()
 
+    def features(self) -> frozenset[str]:
+        """Only the places the topology has: a region has one trygghetspunkt per island, no home."""
+        places = {p.name for p in self.plan.topology.places} & set(self.places)
+        region = {f"islands:{self.region.islands}"} if self.region is not None else set()
+        return self.faults.features() | {f"place:{place}" for place in places} | region
+
+    def _namespace_of(self, service: str) -> str:
+        if self.region is not None:
+            return self.region.namespace_of(service)
+        return self.plan.service_namespace(service)
+
     def service_spec(self, name: str) -> ServiceSpec:
         return named(self.specs(), name)
 
     # Life cycle ---------------------------------------------------------------------------
     # Fresh namespaces: nothing else can hold their ports, so no port check before starting.
     def _launch(self, spec: ServiceSpec, config_path: str | None) -> list[str]:
-        return ["ip", "netns", "exec", self.plan.service_namespace(spec.name), *spec.argv(config_path)]
+        return ["ip", "netns", "exec", self._namespace_of(spec.name), *spec.argv(config_path)]
 
     def is_running(self) -> bool:
         return self.processes.is_running()
@@ -168,10 +190,14 @@ class NetnsBackend(Backend):
         if reason:
             raise BackendError(reason)
         self.clean_leftovers(self.state)
+        if self.region is not None:
+            say(f"  a region: the hub and {self.region.islands} islands ({', '.join(self.region.names())})")
+            prepare(self.region, self.data_dir)
         self.state.write(
             {
                 "backend": self.name,
                 "topology": self.addresses.to_dict(),
+                **({"region": {"islands": self.region.islands}} if self.region else {}),
                 "data_dir": str(self.data_dir),
                 "namespaces": [],
                 "processes": {},
@@ -214,8 +240,15 @@ class NetnsBackend(Backend):
     async def status(self) -> dict[str, Any]:
         services = self.processes.status()
         for name, service in services.items():
-            service["where"] += f" in {self.plan.service_namespace(name)}"
+            service["where"] += f" in {self._namespace_of(name)}"
         return services
+
+    @property
+    def islands(self) -> int:
+        return self.region.islands if self.region is not None else 1
+
+    async def replication(self) -> dict[str, dict[str, Any]] | None:
+        return None if self.region is None else await replication(self.region, self.state)
 
     async def restart_service(self, name: str, say: Say) -> None:
         await self.processes.restart(self.service_spec(name))
@@ -244,12 +277,15 @@ class NetnsBackend(Backend):
         prober = self._probers.get(probe.place)
         if prober is None:
             t = self.addresses
+            if self.region is not None:  # the place's own island's resolver
+                t = self.region.addresses(self.plan.topology.place(probe.place).island)
             place = Place(
                 t.resolver_address,
                 t.dns_port,
                 t.http_port,
                 hosts=dict(t.places),
                 ca_file=public_ca(self.state.path),
+                region_sites=self.region.sites() if self.region is not None else {},
             )
             prober = self._probers[probe.place] = await loop.run(lambda: _make_prober(place, t.crisis_name))
         return await loop.run(lambda: prober.run(probe))

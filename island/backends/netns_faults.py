@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from ..contract import Bandwidth, DNSCut, Latency, LinkDown, PacketLoss, Partition
-from ..topology.model import ROUTER
+from ..contract import Bandwidth, DNSCut, Latency, LinkDown, PacketLoss, Partition, RegionLinkCut
+from ..topology.model import ROUTER, STADSNAT
 from ..topology.netns import LEAF_INTERFACE
-from . import _netns
+from . import _netns, region_faults
 from .faults import FaultHandler
+from .region_faults import islands_of, region_of
 
 if TYPE_CHECKING:
     from .netns import NetnsBackend
@@ -92,6 +93,33 @@ class ChainPartition(FaultHandler["NetnsBackend", Partition]):
 
     async def heal(self, backend: NetnsBackend, fault: Partition) -> None:
         await asyncio.to_thread(unchain, backend, "partition")
+
+
+class ChainRegionLinkCut(FaultHandler["NetnsBackend", RegionLinkCut]):
+    """Nothing crosses the router between an island's network and the stadsnät, where the hub is;
+    TCP is answered with a reset, so the leaf node sees its link go at its next packet (a silent
+    drop would leave it waiting for its ping timeout)."""
+
+    fault = RegionLinkCut
+
+    @staticmethod
+    def _name(fault: RegionLinkCut) -> str:
+        return f"region_link_{fault.island or 'all'}"
+
+    async def apply(self, backend: NetnsBackend, fault: RegionLinkCut) -> None:
+        hub = backend.plan.router_interface(STADSNAT)
+        rules = []
+        for island in islands_of(region_of(backend), fault):
+            own = backend.plan.router_interface(backend.plan.topology.island(island).link)
+            for a, b in ((own, hub), (hub, own)):
+                rules += [
+                    f'iifname "{a}" oifname "{b}" meta l4proto tcp reject with tcp reset',
+                    f'iifname "{a}" oifname "{b}" drop',
+                ]
+        await asyncio.to_thread(chain, backend, self._name(fault), rules)
+
+    async def heal(self, backend: NetnsBackend, fault: RegionLinkCut) -> None:
+        await asyncio.to_thread(unchain, backend, self._name(fault))
 
 
 class RouterLinkDown(FaultHandler["NetnsBackend", LinkDown]):
@@ -172,4 +200,6 @@ HANDLERS = (
     RouterLinkDown(),
     TokenBucketBandwidth(),
     RelayLatency(),
+    ChainRegionLinkCut(),
+    *region_faults.HANDLERS,
 )

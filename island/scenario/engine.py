@@ -102,7 +102,8 @@ class _Run:
             if self.stopping:
                 break
             # The whole operation, state included (whom a lookup looks for), goes to the backend.
-            operation = self.residents.operation(probe)
+            idle = bool(probe.during) and self.phase.name not in probe.during
+            operation = None if idle else self.residents.operation(probe)
             if operation is not None:  # None: a lookup with nobody registered yet waits for the next turn
                 await self.run_operation(probe.name, operation)
             # Keep the asked rate on average (a late start is made up), but never burst after a long stall.

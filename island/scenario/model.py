@@ -31,6 +31,7 @@ from ..contract import (
     PhoneCheck,
     Place,
     ReachCheck,
+    RegionCheck,
     RegistryOperation,
     ServiceFault,
     UplinkCut,
@@ -89,15 +90,18 @@ class Probe(_Model):
     reach: ReachCheck | None = None
     registry: RegistryCheck | None = None
     phone: PhoneCheck | None = None
+    region: RegionCheck | None = None
     timeout: float = Field(3.0, gt=0, le=30, description="seconds before an operation's outcome is unknown")
+    during: list[str] = Field(
+        [],
+        description="the phases this probe runs in (e.g. registrations that stop before a convergence check); empty: all",
+    )
 
     @model_validator(mode="after")
     def _one_kind(self) -> Probe:
-        if (
-            sum(kind is not None for kind in (self.dns, self.http, self.reach, self.registry, self.phone))
-            != 1
-        ):
-            raise ValueError("a probe has exactly one of dns, http, reach, registry or phone")
+        kinds = (self.dns, self.http, self.reach, self.registry, self.phone, self.region)
+        if sum(kind is not None for kind in kinds) != 1:
+            raise ValueError("a probe has exactly one of dns, http, reach, registry, phone or region")
         return self
 
     def operation(self, person: Person | None = None) -> Operation:
@@ -120,6 +124,7 @@ class Probe(_Model):
             reach=self.reach,
             registry=registry,
             phone=self.phone,
+            region=self.region,
             timeout=self.timeout,
         )
 
@@ -174,6 +179,13 @@ class Scenario(_Model):
         description="the run needs an empty safe-and-well registry: it is run only on an island the run "
         "starts itself, with a data folder of its own that is deleted afterwards",
     )
+    islands: int = Field(
+        1,
+        ge=1,
+        le=20,
+        description="a region: the hub and this many islands (a, b, c, ...), which a run that starts "
+        "its own island brings up (`island up --islands N`); 1 is one island, no region",
+    )
     interval: float = Field(0.25, ge=0.005, le=60, description="seconds between two operations of one probe")
     load: Load | None = Field(None, description="probe rate; overrides interval")
     probes: list[Probe] = Field(min_length=1)
@@ -192,6 +204,13 @@ class Scenario(_Model):
         phase_names = [p.name for p in self.phases]
         if len(set(phase_names)) != len(phase_names):
             raise ValueError("phase names must be unique")
+        for probe in self.probes:
+            unknown_phases = set(probe.during) - set(phase_names)
+            if unknown_phases:
+                raise ValueError(
+                    f"probe {probe.name!r} runs during unknown phase {', '.join(sorted(unknown_phases))}; "
+                    f"phases are {', '.join(phase_names)}"
+                )
         for phase in self.phases:
             unknown = set(phase.expect) - set(names)
             if unknown:
@@ -236,6 +255,8 @@ class Scenario(_Model):
     def features(self) -> set[str]:
         """Everything a backend must offer to run this scenario."""
         wanted = {f.feature for f in self.faults()} | set(self.requires)
+        if self.islands > 1:
+            wanted.add(f"islands:{self.islands}")
         wanted |= {f"place:{p.place}" for p in self.probes}
         wanted |= {f"place:{p.reach.place}" for p in self.probes if p.reach}
         return wanted

@@ -38,6 +38,11 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="the island resolver's /metrics URL, which says whether the island is in island mode",
     )
+    p.add_argument(
+        "--region-state",
+        default=None,
+        help="at a region's hub: the hub replicator's state file, whose islands the editors' page shows",
+    )
     p.add_argument("--feed", default=None, help="the municipality's central feed (CAP XML or JSON) to poll")
     p.add_argument("--feed-host", default=None, help="Host header for the feed, when --feed names an address")
     p.add_argument("--poll-interval", type=float, default=30.0, help="seconds between polls (default 30)")
@@ -78,7 +83,17 @@ def _apply_config(args: argparse.Namespace, p: argparse.ArgumentParser) -> None:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         p.error(f"cannot read --config {path}: {exc}")
-    known = {"db", "feed", "feed_host", "poll_interval", "content", "crisis_name", "resolver_metrics", "tls"}
+    known = {
+        "db",
+        "feed",
+        "feed_host",
+        "poll_interval",
+        "content",
+        "crisis_name",
+        "resolver_metrics",
+        "tls",
+        "region_state",
+    }
     unknown = set(data) - known
     if not isinstance(data, dict) or unknown:
         p.error(f"--config {path}: unknown keys {sorted(unknown)}; known: {sorted(known)}")
@@ -113,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         registry_ttl_days=args.registry_days,
         crisis_name=args.crisis_name,
         resolver_metrics=args.resolver_metrics,
+        region_state=args.region_state,
     )
     try:
         app = create_app(config=config)

@@ -52,6 +52,9 @@ class SiteConfig:
     crisis_name: str | None = None
     # The island resolver's /metrics, which says whether the island is in island mode (RFC 8908's captive).
     resolver_metrics: str | None = None
+    # At a region's hub: the hub replicator's state file (services/region --state-file), whose
+    # per-island links the editors' page shows.
+    region_state: str | None = None
 
 
 def security_headers(style_hash: str) -> dict[str, str]:

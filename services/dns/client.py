@@ -45,6 +45,9 @@ class _OneAnswer(asyncio.DatagramProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.answer.done():
             self.answer.set_exception(DNSExchangeError(f"socket closed: {exc}"))
+            # Marked as seen: a query cancelled while its socket was being made (a health check's
+            # timeout) closes it before anyone awaits the answer, which asyncio would log as lost.
+            self.answer.exception()
 
 
 async def _exchange_udp(packet: bytes, host: str, port: int, source_host: str | None) -> bytes:

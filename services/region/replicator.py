@@ -107,6 +107,7 @@ class Replicator:
         self.js: JetStreamContext | None = None  # this place's own JetStream
         # What this place reads: at an island the hub's stream, at the hub every island's stream.
         self._inbound: dict[str, JetStreamContext.PullSubscription] = {}
+        self._last_from: dict[str, float] = {}  # source -> when an event last came from it
         self._stopping = False
 
     async def connect(self) -> None:
@@ -237,8 +238,9 @@ class Replicator:
                     origin, kind = subjects.origin_of(subject) or ("", "")
                     event_id = json.loads(data)["id"]
                     await self._publish(subjects.relayed(origin, kind), data, event_id)
-        await batch[-1].ack()  # AckPolicy.ALL: the whole batch, once applied (and relayed)
-        self.state.last_exchange = time.time()
+        # Each one, once applied (and relayed); an event this batch skipped past is not acknowledged.
+        await asyncio.gather(*(m.ack() for m in batch))
+        self.state.last_exchange = self._last_from[source] = time.time()
         return len(batch)
 
     def _apply_all(self, received: Sequence[tuple[str, bytes, int | None]]) -> list[str]:
@@ -248,16 +250,26 @@ class Replicator:
     async def refresh_state(self) -> ReplicationState:
         assert self.js is not None and self.nc is not None
         s = self.state
-        s.links = await asyncio.to_thread(self._leaf_links)
+        leaves = await asyncio.to_thread(self._leaf_names)
+        s.links = len(leaves)
         s.connected = s.links > 0
         lag = 0
         for source, (domain, stream, durable, _) in self._sources().items():
+            pending: int | None = None
             if source in self._inbound and s.connected:
                 try:
                     info = await self.nc.jetstream(domain=domain, timeout=1).consumer_info(stream, durable)
-                    lag += info.num_pending or 0
+                    pending = info.num_pending or 0
+                    lag += pending
                 except (NatsError, TimeoutError):
                     pass
+            if self.place.is_hub:  # the editors' page at the hub shows each island's link
+                s.islands[source] = {
+                    "display": self.place.region.island(source).display,
+                    "connected": f"island-{source}" in leaves,
+                    "lag": pending,
+                    "last_exchange": self._last_from.get(source),
+                }
         if not self.place.is_hub:  # this island's events the hub has not read yet
             try:
                 up = await self.js.consumer_info(
@@ -275,15 +287,18 @@ class Replicator:
         s.quarantined = self.quarantine.count()
         return s
 
-    def _leaf_links(self) -> int:
-        links = 0
+    def _leaf_names(self) -> list[str]:
+        """The server names at the far end of this place's leaf-node links (island-<name>, hub-<node>)."""
+        names: list[str] = []
         for monitor in self.place.monitors:
             try:
                 with _LOCAL.open(f"http://{monitor}/leafz", timeout=1) as answer:
-                    links += int(json.loads(answer.read()).get("leafnodes", 0))
+                    names += [
+                        str(leaf.get("name", "")) for leaf in json.loads(answer.read()).get("leafs", [])
+                    ]
             except (OSError, ValueError):
                 continue  # that node is down: the others count
-        return links
+        return names
 
     async def run(self, stop: asyncio.Event, state_every: float = 1.0) -> None:
         """Until `stop`: publish local writes, read every source, refresh the state, each in its own

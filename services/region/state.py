@@ -19,6 +19,9 @@ class ReplicationState:
     refused: int = 0
     quarantined: int = 0
     published: int = 0
+    # At the hub: each island's link as the hub sees it (connected, lag, last_exchange), for the
+    # editors' page and the metrics; empty at an island.
+    islands: dict[str, dict[str, object]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -56,4 +59,33 @@ class ReplicationState:
             "# TYPE region_quarantine_events gauge",
             f"region_quarantine_events{{{label}}} {self.quarantined}",
         ]
+        if self.islands:
+            lines += _per_island(label, self.islands)
         return "\n".join(lines) + "\n"
+
+
+def _per_island(label: str, islands: dict[str, dict[str, object]]) -> list[str]:
+    """The hub's view of each island: its leaf-node link, its events the hub has not read, the last exchange."""
+    lines = [
+        "# HELP region_island_connected 1 while the island's leaf-node link to the hub is up (at the hub).",
+        "# TYPE region_island_connected gauge",
+    ]
+    lines += [
+        f'region_island_connected{{{label},island="{n}"}} {int(bool(i["connected"]))}'
+        for n, i in islands.items()
+    ]
+    lines += [
+        "# HELP region_island_lag_events The island's events the hub has not read yet (-1: unknown, cut off).",
+        "# TYPE region_island_lag_events gauge",
+    ]
+    lag = {n: i["lag"] if isinstance(i["lag"], int) else -1 for n, i in islands.items()}
+    lines += [f'region_island_lag_events{{{label},island="{n}"}} {v}' for n, v in lag.items()]
+    lines += [
+        "# HELP region_island_last_exchange_seconds When the hub last received from the island (Unix time).",
+        "# TYPE region_island_last_exchange_seconds gauge",
+    ]
+    lines += [
+        f'region_island_last_exchange_seconds{{{label},island="{n}"}} {i["last_exchange"] or 0}'
+        for n, i in islands.items()
+    ]
+    return lines

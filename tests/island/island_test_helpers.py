@@ -26,6 +26,8 @@ MARKERS = (
     "services.crisis_site",
     "island.backends.local_uplink",
     "island.backends.watchdog",
+    "services.region",  # a region's replicators
+    "nats-server",  # and its servers
 )
 
 

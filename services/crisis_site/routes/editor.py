@@ -7,8 +7,11 @@ before the password is checked, and the check runs in the site's worker pool, of
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -101,7 +104,30 @@ def dashboard(
         errors=errors or {},
         editing=editing,
         budget=site.page_budget(),  # how close the crisis page is to one round trip
+        region=region_links(site.config.region_state),
     )
+
+
+def region_links(state_file: str | None) -> list[dict[str, Any]] | None:
+    """At a region's hub: each island's link as the hub's replicator last wrote it (once a second);
+    None elsewhere. A missing or half-written file shows as no island known yet."""
+    if state_file is None:
+        return None
+    try:
+        islands = json.loads(Path(state_file).read_text(encoding="utf-8")).get("islands", {})
+    except (OSError, ValueError):
+        islands = {}
+    return [
+        {
+            "name": island.get("display") or name,
+            "connected": bool(island.get("connected")),
+            "lag": island.get("lag"),
+            "last_exchange": (
+                datetime.fromtimestamp(island["last_exchange"], UTC) if island.get("last_exchange") else None
+            ),
+        }
+        for name, island in sorted(islands.items())
+    ]
 
 
 def client(request: Request) -> str:

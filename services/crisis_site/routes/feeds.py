@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -38,3 +40,25 @@ async def atom_feed(request: Request, site: SiteDep) -> Response:
 )
 async def cap_feed(request: Request, site: SiteDep) -> Response:
     return site.cached_response(request, "/feeds/cap.xml")
+
+
+def _region_identifier(identifier: str) -> str:
+    """A message's identifier where it was written: the region stores the hub's message m1 on an
+    island as region:hub:m1 (services/region/applier.py), and an island's at the hub likewise."""
+    if identifier.startswith("region:"):
+        return identifier.split(":", 2)[-1]
+    return identifier
+
+
+@router.get(
+    "/api/region.json",
+    summary="What the region's convergence check compares: counts and hashed message ids, nothing personal",
+)
+async def region_json(site: SiteDep) -> dict[str, object]:
+    counts = site.registry.counts()
+    ids = {_region_identifier(m.identifier) for m in site.content().messages}
+    return {
+        "records": counts["records"],
+        "messages": counts["messages"],
+        "crisis_messages": sorted(hashlib.sha256(i.encode()).hexdigest()[:16] for i in ids),
+    }

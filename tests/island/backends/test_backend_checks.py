@@ -25,7 +25,21 @@ def test_a_backend_refuses_what_it_cannot_do_naming_fault_and_backend(tmp_path: 
 def test_the_netns_backend_can_do_every_shipped_scenario(tmp_path: Path) -> None:
     backend = NetnsBackend(StateDir(tmp_path))
     for path in sorted(SCENARIO_DIR.glob("*.yaml")):
-        check_scenario(backend, load_scenario(path))
+        scenario = load_scenario(path)
+        if scenario.islands == 1:
+            check_scenario(backend, scenario)
+    check_scenario(
+        NetnsBackend(StateDir(tmp_path / "r"), islands=3),
+        load_scenario(SCENARIO_DIR / "region-partition.yaml"),
+    )
+
+
+def test_the_region_scenario_needs_a_region_of_three(tmp_path: Path) -> None:
+    scenario = load_scenario(SCENARIO_DIR / "region-partition.yaml")
+    check_scenario(LocalBackend(StateDir(tmp_path / "r"), islands=3), scenario)
+    with pytest.raises(UnsupportedFault) as refused:
+        check_scenario(LocalBackend(StateDir(tmp_path / "one")), scenario)
+    assert "feature islands:3" in str(refused.value) and "place:trygghetspunkt-c" in str(refused.value)
 
 
 def test_two_state_folders_get_different_namespace_names(tmp_path: Path) -> None:

@@ -125,3 +125,34 @@ async def test_a_bad_request_is_refused_with_the_reason_and_changes_nothing(worl
     reply = await world.steer(loss=101)
     assert not reply["ok"] and "loss is a percentage" in reply["error"] and reply["loss"] == 0
     assert await udp_exchange(world.front, world.dns, b"q") == b"echo q"
+
+
+async def test_a_link_relay_forwards_its_own_port_to_the_targets_one_and_cuts_it(tmp_path: Path) -> None:
+    """A region's island link: its own port in, the hub's leaf port out; `reject` is the cut fibre."""
+    front, target = host(1), host(2)
+    hub_port = free_port(target)
+    upstream = await Upstream.start(target, [hub_port])
+    socket = str(tmp_path / "link.sock")
+    own = free_port(front)
+    relay = UplinkRelay(
+        RelayConfig(
+            listen_host=front,
+            target_host=target,
+            target_port=hub_port,
+            udp_ports=[],
+            tcp_ports=[own],
+            control_socket=socket,
+        )
+    )
+    await relay.open()
+    server = await relay.serve_control(socket)
+    try:
+        assert await tcp_exchange(front, own, b"LEAF") == b"echo LEAF"
+        await control(socket, {"mode": "reject"})
+        assert isinstance(await tcp_exchange(front, own, b"LEAF"), ConnectionRefusedError)
+        await control(socket, {"mode": "up"})
+        assert await tcp_exchange(front, own, b"LEAF") == b"echo LEAF"
+    finally:
+        server.close()
+        relay.close()
+        upstream.close()

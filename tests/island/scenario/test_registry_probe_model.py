@@ -99,7 +99,7 @@ def test_a_probe_is_registry_or_another_kind_never_both() -> None:
         )
     )
     assert line.startswith(
-        "s.yaml:3: probes[0]: Value error, a probe has exactly one of dns, http, reach, registry or phone"
+        "s.yaml:3: probes[0]: Value error, a probe has exactly one of dns, http, reach, registry, phone or region"
     )
 
 

@@ -72,7 +72,7 @@ def test_a_bad_fault_is_named_by_file_line_and_field(fault: str, line: int, fiel
 
 
 def test_a_probe_has_exactly_one_kind() -> None:
-    with pytest.raises(ScenarioError, match="exactly one of dns, http, reach, registry or phone"):
+    with pytest.raises(ScenarioError, match="exactly one of dns, http, reach, registry, phone or region"):
         parse(
             HEAD.replace('dns: {name: "{crisis_name}"}', "dns: {name: a}\n    reach: {place: home}")
             + "      - {type: uplink-cut}\n"

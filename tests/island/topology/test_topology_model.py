@@ -15,7 +15,9 @@ from island.topology.model import HUB, ROUTER, STADSNAT
 def test_todays_island_has_every_link_and_place_a_scenario_can_name() -> None:
     t = standard()
     assert {link.name for link in t.links} == set(get_args(Link))
-    assert tuple(p.name for p in t.places) == PLACES
+    assert tuple(p.name for p in t.places) == PLACES[:3]
+    # ...and a region of three islands the one more place its scenario names: island c's trygghetspunkt.
+    assert {p.name for p in standard(islands=3).places} | set(PLACES[:3]) == set(PLACES)
     assert [i.name for i in t.islands] == ["island"] and t.hub is None
     assert t.link(t.uplink).host == "upstream"
     assert {(n.name, n.number) for n in t.networks} == {

@@ -1,0 +1,327 @@
+"""A region of islands as processes: the hub and N islands, on loopback (local) or in namespaces (netns).
+
+``island up --islands N`` (N > 1) starts, besides the simulated internet and its uplink relay
+(shared: one internet for all), for each island of ``standard(islands=N)`` its resolver, its
+crisis site, its own nats-server (its own JetStream domain) and its replicator, and for the hub
+(on the stadsnät network) a nats-server with the leaf-node listener, the hub's crisis site and
+its replicator. On loopback each island reaches the hub's leaf-node port through a link relay of
+its own (the uplink relay's program, one TCP port in, the hub's leaf port out): cutting one
+island's link is setting that relay to ``reject``. In namespaces the link goes through the router,
+where the netns backend cuts it with nft rules. Every one is a service under the
+ProcessSupervisor, so the watchdog starts a crashed one again.
+
+Ports are fixed (every place has its own address): NATS 4222 (clients), 7422 (leaf nodes),
+8222 (monitoring), the replicator's /state and /metrics 9472; island i's link relay listens on
+the hub's address, port 7431 + i.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import httpx
+import yaml
+
+from services.crisis_site.store import Store
+from services.region import plan
+from services.region.__main__ import setup
+from services.region.outbox import Outbox
+from services.region.server import binary
+from services.region.subjects import HUB
+
+from ..service_specs import ServiceSpec, island_services, web_url
+from ..state import StateDir
+from ..topology import Addresses, Topology, standard
+from ..topology.local import hub_address, local_addresses, net_from_env
+from ..topology.netns import NetnsPlan
+from .local_uplink import control
+
+CLIENT_PORT = 4222
+LEAF_PORT = 7422
+CLUSTER_PORT = 6222
+MONITOR_PORT = 8222
+REPLICATOR_PORT = 9472
+LINK_PORT_BASE = 7431
+REGION_FOLDER = "region"  # in the data folder: credentials, server configurations, JetStream stores
+
+
+class RegionLayout:
+    """Where every part of a region is, as one backend's code reaches it: the hub on the stadsnät,
+    each island's services at its island's addresses (a builder of the topology says which)."""
+
+    islands: int
+    # Each island's leaf node reaches the hub through a link relay of its own (local: no router to
+    # cut a link in), or straight through the router (netns, whose faults cut the link there).
+    relayed: bool = False
+
+    @property
+    def topology(self) -> Topology:
+        return standard(islands=self.islands)
+
+    def names(self) -> list[str]:
+        return [i.name for i in self.topology.islands]
+
+    def addresses(self, island: str) -> Addresses:
+        raise NotImplementedError
+
+    @property
+    def hub_host(self) -> str:
+        raise NotImplementedError
+
+    def hub_addresses(self) -> Addresses:
+        """The hub's crisis site stands on the stadsnät; it reaches the internet as the islands do."""
+        first = self.addresses(self.names()[0])
+        return replace(first, resolver_address=self.hub_host, site_address=self.hub_host)
+
+    def host_of(self, place: str) -> str:
+        """Where a place's nats-server and replicator run: the hub's host, an island's resolver address."""
+        return self.hub_host if place == HUB else self.addresses(place).resolver_address
+
+    def plan(self) -> plan.Region:
+        hub = plan.HubNode("n1", self.hub_host, CLIENT_PORT, LEAF_PORT, CLUSTER_PORT, MONITOR_PORT)
+        islands = tuple(
+            plan.IslandNode(name, f"Ö {name.upper()}", self.host_of(name), CLIENT_PORT, MONITOR_PORT)
+            for name in self.names()
+        )
+        return plan.Region("odrift", (hub,), islands)
+
+    def link_port(self, island: str) -> int:
+        return LINK_PORT_BASE + self.names().index(island)
+
+    def replicator_url(self, place: str, path: str = "/state") -> str:
+        return web_url(self.host_of(place), REPLICATOR_PORT, path)
+
+    def places(self) -> list[str]:
+        return [HUB, *self.names()]
+
+    def sites(self) -> dict[str, str]:
+        """Each place's crisis site (the hub's, then each island's), for region probes."""
+        return {HUB: self.hub_host, **{n: self.addresses(n).site_address for n in self.names()}}
+
+    def place_of(self, service: str) -> str:
+        """The place a region service belongs to: `nats-hub` -> hub, `site-b` -> b."""
+        return service.rsplit("-", 1)[-1]
+
+
+@dataclass(frozen=True)
+class LocalRegion(RegionLayout):
+    """On loopback: every place its own 127.NET.x address (topology/local.py)."""
+
+    islands: int
+    net: str
+    privileged: bool
+    relayed: bool = True
+
+    def addresses(self, island: str) -> Addresses:
+        return local_addresses(self.topology, island, self.net, self.privileged)
+
+    @property
+    def hub_host(self) -> str:
+        return hub_address(self.topology, self.net)
+
+
+@dataclass(frozen=True)
+class NetnsRegion(RegionLayout):
+    """In namespaces: each island's host and the hub (on the stadsnät) as topology/netns.py places them."""
+
+    islands: int
+    netns: NetnsPlan
+    relayed: bool = False
+
+    def addresses(self, island: str) -> Addresses:
+        return self.netns.addresses(island)
+
+    @property
+    def hub_host(self) -> str:
+        return self.netns.host_addresses(self.topology.host(HUB))[0]
+
+    def namespace_of(self, service: str) -> str:
+        """The namespace a service runs in: the topology's own services, else the place's host."""
+        try:
+            return self.netns.service_namespace(service)
+        except KeyError:
+            place = self.place_of(service)
+            return self.netns.namespace(HUB if place == HUB else self.topology.island(place).host)
+
+
+def local_region(islands: int, privileged: bool, net: str | None = None) -> LocalRegion:
+    return LocalRegion(islands, net or net_from_env(), privileged)
+
+
+def prepare(layout: RegionLayout, data_dir: Path) -> Path:
+    """Credentials, server configurations (with each island's leaf link through its relay), and
+    every place's database made before anything starts (the outbox's triggers catch the first
+    registration). Kept in the data folder: keys and streams outlive `island down` as records do."""
+    folder = data_dir / REGION_FOLDER
+    region = layout.plan()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "region.yaml").write_text(_yaml(region), encoding="utf-8")
+    setup(region, folder)
+    for place in layout.places():
+        _relink(folder, layout, place)
+        db = database(data_dir, place)
+        db.parent.mkdir(parents=True, exist_ok=True)
+        Store(str(db)).close()
+        Outbox(str(db)).close()
+    return folder
+
+
+def _yaml(region: plan.Region) -> str:
+    return yaml.safe_dump(plan.to_dict(region), sort_keys=False)
+
+
+def _relink(folder: Path, layout: RegionLayout, place: str) -> None:
+    """An island's leaf node reaches the hub through its own link relay (the hub's address, so the
+    hub's certificate still matches; its own port, so one island's link can be cut)."""
+    if place == HUB or not layout.relayed:
+        return
+    conf = folder / place / "nats.conf"
+    rendered = json.loads(conf.read_text(encoding="utf-8"))
+    rendered["leafnodes"]["remotes"][0]["urls"] = [f"tls://{layout.hub_host}:{layout.link_port(place)}"]
+    conf.write_text(json.dumps(rendered, indent=2), encoding="utf-8")
+
+
+def database(data_dir: Path, place: str) -> Path:
+    """Each place's site and registry: one SQLite file in a folder of its own."""
+    return data_dir / place / "site.sqlite3"
+
+
+def nats_conf(folder: Path, place: str) -> Path:
+    return folder / ("hub-n1" if place == HUB else place) / "nats.conf"
+
+
+def link_socket(state: StateDir, island: str) -> str:
+    return str(state.path / f"link-{island}.sock")
+
+
+async def _http_ok(url: str) -> None:
+    async with httpx.AsyncClient(timeout=1.0, trust_env=False) as client:
+        (await client.get(url)).raise_for_status()
+
+
+async def _tcp_open(host: str, port: int) -> None:
+    _, writer = await asyncio.open_connection(host, port)
+    writer.close()
+
+
+def region_specs(layout: RegionLayout, state: StateDir, data_dir: Path) -> list[ServiceSpec]:
+    """Every place's own services (not the shared internet and uplink relay), the hub's first."""
+    folder = data_dir / REGION_FOLDER
+    specs = [
+        _nats(layout, folder, HUB),
+        _site(layout.hub_addresses(), data_dir, HUB, region_state=str(state.path / f"region-{HUB}.json")),
+        _replicator(layout, folder, data_dir, state, HUB),
+    ]
+    for name in layout.names():
+        addresses = layout.addresses(name)
+        _, resolver, site = island_services(addresses, data_dir=data_dir / name)
+        specs += [
+            replace(resolver, name=f"resolver-{name}", title=f"island resolver ({name})"),
+            replace(site, name=f"site-{name}", title=f"crisis site ({name})"),
+            _nats(layout, folder, name),
+            *([_link(layout, state, name)] if layout.relayed else []),
+            _replicator(layout, folder, data_dir, state, name),
+        ]
+    return specs
+
+
+def _site(addresses: Addresses, data_dir: Path, place: str, region_state: str) -> ServiceSpec:
+    """The hub's crisis site: its editors publish to every island and see each island's link."""
+    site = island_services(addresses, data_dir=data_dir / place)[2]
+    config = {
+        **(site.config or {}),
+        "resolver_metrics": None,
+        "region_state": region_state,
+    }  # no resolver here
+    return replace(site, name=f"site-{place}", title=f"crisis site ({place})", config=config, connected=None)
+
+
+def _nats(layout: RegionLayout, folder: Path, place: str) -> ServiceSpec:
+    host = layout.host_of(place)
+    ports = [CLIENT_PORT, MONITOR_PORT] + ([LEAF_PORT] if place == HUB else [])
+    return ServiceSpec(
+        name=f"nats-{place}",
+        title=f"nats-server ({place})",
+        module="nats-server",
+        config=None,
+        args=("-c", str(nats_conf(folder, place)), "-l", str(nats_conf(folder, place).with_name("nats.log"))),
+        ports=tuple((host, port, "tcp") for port in ports),
+        where=f"{host}:{CLIENT_PORT}" + (f", leaf nodes {host}:{LEAF_PORT}" if place == HUB else ""),
+        health=lambda: _http_ok(web_url(host, MONITOR_PORT, "/healthz")),
+        program=binary(),
+    )
+
+
+def _link(layout: RegionLayout, state: StateDir, island: str) -> ServiceSpec:
+    hub, port = layout.hub_host, layout.link_port(island)
+    return ServiceSpec(
+        name=f"link-{island}",
+        title=f"island {island}'s link to the hub (a relay on the stadsnät)",
+        module="island.backends.local_uplink",
+        config={
+            "listen_host": hub,
+            "target_host": hub,
+            "target_port": LEAF_PORT,
+            "udp_ports": [],
+            "tcp_ports": [port],
+            "control_socket": link_socket(state, island),
+        },
+        args=(),
+        ports=((hub, port, "tcp"),),
+        where=f"{hub}:{port} -> {hub}:{LEAF_PORT}",
+        health=lambda: _tcp_open(hub, port),
+    )
+
+
+def _replicator(
+    layout: RegionLayout, folder: Path, data_dir: Path, state: StateDir, place: str
+) -> ServiceSpec:
+    db = str(database(data_dir, place))
+    url = layout.replicator_url(place)
+    host_port = url.removeprefix("http://").removesuffix("/state")
+    return ServiceSpec(
+        name=f"replicator-{place}",
+        title=f"region replicator ({place})",
+        module="services.region",
+        config=None,
+        args=(
+            "replicator",
+            str(folder / "region.yaml"),
+            str(folder),
+            "--place",
+            place,
+            "--registry",
+            db,
+            "--site",
+            db,
+            "--state-file",
+            str(state.path / f"region-{place}.json"),
+            "--metrics",
+            host_port,
+        ),
+        ports=((layout.host_of(place), REPLICATOR_PORT, "tcp"),),
+        where=f"{url.removesuffix('/state')}/metrics",
+        health=lambda: _http_ok(url),
+    )
+
+
+async def replication(layout: RegionLayout, state: StateDir) -> dict[str, dict[str, object]]:
+    """Each place's replication state as its replicator last wrote it (every second), and for an
+    island whether its link to the hub is up (its link relay's mode)."""
+    places: dict[str, dict[str, object]] = {}
+    for place in layout.places():
+        try:
+            written = json.loads((state.path / f"region-{place}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            written = {"place": place, "connected": False, "lag": None, "last_exchange": None}
+        if place != HUB and layout.relayed:
+            try:
+                reply = await control(link_socket(state, place), {}, timeout=1.0)
+                written["link"] = "up" if reply.get("mode") == "up" else "cut"
+            except (OSError, ValueError, TimeoutError):
+                written["link"] = "unknown"
+        places[place] = written
+    return places

@@ -1,0 +1,33 @@
+"""The region on the netns backend, through the real `island` command: the hub on the stadsnät and one
+namespace per island; the region's scenario (C's link to the hub cut by nft rules in the router)
+passes on a region it starts itself, and leaves no namespace behind."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from island_test_helpers import IslandCLI, island_net
+from tiers import require_tier
+
+from island.backends import _netns
+from island.backends.netns import NetnsBackend
+from island.state import StateDir
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_region_scenario_passes_on_netns(tmp_path: Path) -> None:
+    require_tier("netns", _netns.unavailable_reason())
+    cli = IslandCLI(tmp_path / "state", island_net(8))
+    scenario = ROOT / "scenarios" / "region-partition.yaml"
+    run = cli.run("scenario", "run", str(scenario), "--backend", "netns", "--out", str(tmp_path), timeout=300)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr
+    assert "a region: the hub and 3 islands (a, b, c)" in run.stdout
+    journal = json.loads((tmp_path / "region-partition" / "journal.json").read_text())
+    healed = [o for o in journal["operations"] if o["phase"] == "healed" and o["probe"] == "hub-message-at-c"]
+    assert healed and all(o["status"] == "ok" for o in healed)
+    assert _netns.existing(NetnsBackend(StateDir(cli.state_dir)).prefix) == []
