@@ -52,8 +52,13 @@ class ServiceSpec:
     # Checked once more when the island starts, with its uplink up: the service also sees the
     # internet (the resolver its upstream; otherwise it would start in island mode).
     connected: HealthCheck | None = field(default=None, compare=False, repr=False)
+    # A program that is not one of ours (dnsmasq): its whole command line, instead of `python -m module`;
+    # ``module`` is then what identifies the process in its command line.
+    program: tuple[str, ...] = ()
 
     def argv(self, config_path: str | None) -> list[str]:
+        if self.program:
+            return list(self.program)
         argv = [sys.executable, "-m", self.module, *self.args]
         if config_path is not None:
             argv += ["--config", config_path]

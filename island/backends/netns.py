@@ -30,7 +30,7 @@ from ..state import StateDir
 from ..topology import Addresses
 from ..topology.model import ROUTER
 from ..topology.netns import NetnsPlan
-from . import _netns, netns_faults
+from . import _netns, netns_dhcp, netns_faults
 from .base import Backend, BackendError, Say
 from .faults import FaultTable, UplinkCutHandler
 from .processes import ProcessSupervisor, ServiceFaultHandler, named
@@ -82,7 +82,7 @@ class NetnsBackend(Backend):
         # The relay still runs in the router, idle until latency DNATs the uplink's traffic to it.
         t = self.addresses
         upstream, resolver, site = island_services(t, data_dir=self.data_dir)
-        return [upstream, relay_spec(t, self.state), resolver, site]
+        return [upstream, relay_spec(t, self.state), resolver, site, *netns_dhcp.dhcp_specs(self)]
 
     def service_spec(self, name: str) -> ServiceSpec:
         return named(self.specs(), name)
@@ -90,7 +90,13 @@ class NetnsBackend(Backend):
     # Life cycle ---------------------------------------------------------------------------
     # Fresh namespaces: nothing else can hold their ports, so no port check before starting.
     def _launch(self, spec: ServiceSpec, config_path: str | None) -> list[str]:
-        return ["ip", "netns", "exec", self.plan.service_namespace(spec.name), *spec.argv(config_path)]
+        return ["ip", "netns", "exec", self._service_namespace(spec.name), *spec.argv(config_path)]
+
+    def _service_namespace(self, name: str) -> str:
+        # The Wi-Fi's DHCP servers stand in the router, where the access points would be.
+        if name.startswith(netns_dhcp.SERVICE_PREFIX):
+            return self.ns(ROUTER)
+        return self.plan.service_namespace(name)
 
     def is_running(self) -> bool:
         return self.processes.is_running()
@@ -154,7 +160,7 @@ class NetnsBackend(Backend):
     async def status(self) -> dict[str, Any]:
         services = self.processes.status()
         for name, service in services.items():
-            service["where"] += f" in {self.plan.service_namespace(name)}"
+            service["where"] += f" in {self._service_namespace(name)}"
         return services
 
     async def restart_service(self, name: str, say: Say) -> None:
@@ -180,6 +186,8 @@ class NetnsBackend(Backend):
 
     # Probes: from a phone in the place's own namespace -----------------------------------------
     async def probe(self, probe: Operation) -> Outcome:
+        if probe.phone is not None and probe.phone.join:
+            return await netns_dhcp.join_and_check(self, probe)
         loop = self._loop(self.plan.place_namespace(probe.place))
         prober = self._probers.get(probe.place)
         if prober is None:

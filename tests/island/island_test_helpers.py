@@ -26,6 +26,7 @@ MARKERS = (
     "services.crisis_site",
     "island.backends.local_uplink",
     "island.backends.watchdog",
+    "dnsmasq",  # the netns backend's DHCP servers
 )
 
 
