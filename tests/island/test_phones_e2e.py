@@ -59,3 +59,10 @@ def test_every_os_sees_the_portal_during_a_cut_and_the_internet_after(tmp_path: 
         joins = [o for o in journal["operations"] if o["probe"] == probe]
         assert joins and all(o["detail"].endswith(f"({SIMULATED_JOIN})") for o in joins), probe
         assert not any("lease" in o for o in joins), probe
+    # The report says the same in words and in JSON.
+    report = json.loads((tmp_path / "out/phones-join-wifi/report.json").read_text(encoding="utf-8"))
+    phones = report["phones"]
+    assert phones["island_mode_s"] is not None and phones["island_mode_s"] <= 5.0, phones
+    assert phones["no_internet_in_island_mode"] == [], phones
+    assert phones["simulated_joins"] > 0 and phones["join_ms"] == [], phones
+    assert "DHCP join: simulated for " in run.stdout
