@@ -152,6 +152,11 @@ def test_the_whole_scenario_library_passes_on_netns(island: IslandCLI, tmp_path:
     slow = [o for o in journal["operations"] if o["phase"] == "slow"]
     assert min(o["latency_ms"] for o in slow if o["probe"] == "outside-page") > 1000
     assert max(o["latency_ms"] for o in slow if o["probe"] == "crisis-dns") < 500
+    # The phones that joined the Wi-Fi joined for real: each ok join has the lease DHCP gave it.
+    journal = json.loads((tmp_path / "phones-join-wifi" / "journal.json").read_text())
+    joins = [o for o in journal["operations"] if o["probe"].endswith("-joins") and o["status"] == "ok"]
+    assert joins and all(o["lease"]["captive_api"].endswith("/api/captive") for o in joins)
+    assert all(o["lease"]["dns"] == "10.3.0.10" for o in joins)
     assert island.status()["uplink"] == "up"
 
 
