@@ -34,7 +34,7 @@ from .scenario.engine import Progress, check_scenario
 from .scenario.journal import Event
 from .scenario.junit import Skipped, render_junit
 from .scenario.model import Scenario
-from .scenario.report import render_markdown
+from .scenario.report import render_json, render_markdown
 from .scenario.schema import schema_text
 from .scenario.timeline import render_svg
 from .service_specs import resolver_upstreams
@@ -466,6 +466,7 @@ async def _run_scenarios(
         (folder / "report.txt").write_text(report + "\n", encoding="utf-8")
         (folder / "timeline.svg").write_text(render_svg(journal), encoding="utf-8")
         (folder / "report.md").write_text(render_markdown(result, "timeline.svg"), encoding="utf-8")
+        (folder / "report.json").write_text(render_json(result), encoding="utf-8")
         results.append(result)
         (out / "junit.xml").write_text(render_junit(results, skipped), encoding="utf-8")
         say()

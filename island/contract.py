@@ -22,12 +22,24 @@ Status = Literal["ok", "fail", "unknown"]
 
 
 @dataclass(frozen=True)
+class Lease:
+    """What a phone that joined a trygghetspunkt's Wi-Fi got from its DHCP server, and how fast."""
+
+    address: str
+    dns: str
+    router: str
+    captive_api: str  # DHCP option 114 (RFC 8910); empty when the server sent none
+    join_ms: float  # from the phone's first DHCP message to its address applied
+
+
+@dataclass(frozen=True)
 class Outcome:
     """What one probe operation gave: its status, how long it took, and what happened."""
 
     status: Status
     latency_ms: float
     detail: str = ""
+    lease: Lease | None = None  # a phone probe that joined the Wi-Fi with real DHCP
 
 
 class _Model(BaseModel):
@@ -108,6 +120,12 @@ class PhoneCheck(_Model):
     """
 
     os: PhoneOS
+    join: bool = Field(
+        False,
+        description="each check is a phone that has just joined the trygghetspunkt's Wi-Fi: it asks for an "
+        "address with DHCP first (netns: a real DHCP join; local and compose: simulated, the phone "
+        "already has its address)",
+    )
 
 
 class Person(_Model):

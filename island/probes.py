@@ -138,6 +138,8 @@ class Prober:
             status, detail = failed.status, failed.detail
         except TimeoutError:
             status, detail = "unknown", f"no result within {probe.timeout:g} s"
+        if probe.phone is not None and probe.phone.join:
+            detail += f" ({SIMULATED_JOIN})"
         return Outcome(status, (time.perf_counter() - started) * 1000, detail)
 
     async def _region(self, check: RegionCheck, timeout: float) -> str:
@@ -294,7 +296,10 @@ class Prober:
         return f"{person.name}: found with their message"
 
     async def _phone(self, check: PhoneCheck, timeout: float) -> str:
-        """The OS's verdict, as its connectivity check reaches it; a portal's sheet is followed to its page."""
+        """The OS's verdict, as its connectivity check reaches it; a portal's sheet is followed to its page.
+
+        A join here is simulated (the phone already has its address; :meth:`run` says so): the netns
+        backend, which has a real DHCP server, joins first and hands the check on without ``join``."""
         url, online = PHONE_CHECKS[check.os]
         try:
             status, headers, body = await self._fetch_full(url, timeout)
@@ -332,6 +337,9 @@ class Prober:
         writer.close()
         return f"{check.place} ({host}) answered: port {check.port} open"
 
+
+# What a phone probe that joins says where there is no DHCP server to join (local, compose).
+SIMULATED_JOIN = "join simulated: no DHCP on this backend, the phone already has its address"
 
 # Each OS's published check (docs/phones.md): the URL, and what the answer is when the phone is online.
 PHONE_CHECKS: dict[str, tuple[str, Callable[[int, bytes], bool]]] = {

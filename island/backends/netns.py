@@ -32,7 +32,7 @@ from ..state import StateDir
 from ..topology import Addresses, standard
 from ..topology.model import ROUTER
 from ..topology.netns import NetnsPlan, RealAddresses
-from . import _netns, netns_faults
+from . import _netns, netns_dhcp, netns_faults
 from .base import Backend, BackendError, Say
 from .faults import FaultTable, UplinkCutHandler
 from .processes import ProcessSupervisor, ServiceFaultHandler, named
@@ -90,7 +90,12 @@ class NetnsBackend(Backend):
         t = self.addresses
         if self.site is not None:  # the resolver and the site from the rendered files, as the units run them
             upstream, _, _ = island_services(t, data_dir=self.data_dir, public_ca=False)
-            return [upstream, relay_spec(t, self.state), *rendered_services(self.site)]
+            return [
+                upstream,
+                relay_spec(t, self.state),
+                *rendered_services(self.site),
+                *netns_dhcp.dhcp_specs(self),
+            ]
         upstream, resolver, site = island_services(t, data_dir=self.data_dir)
         if self.region is not None:  # one internet for all; each place's own services in its namespace
             return [
@@ -98,7 +103,7 @@ class NetnsBackend(Backend):
                 relay_spec(t, self.state),
                 *region_specs(self.region, self.state, self.data_dir),
             ]
-        return [upstream, relay_spec(t, self.state), resolver, site]
+        return [upstream, relay_spec(t, self.state), resolver, site, *netns_dhcp.dhcp_specs(self)]
 
     # A site file: its own addresses inside the namespaces, its rendered files run as they are -----------
     def use_site(self, rehearsal: Rehearsal) -> None:
@@ -158,6 +163,9 @@ class NetnsBackend(Backend):
         return self.faults.features() | {f"place:{place}" for place in places} | region
 
     def _namespace_of(self, service: str) -> str:
+        # The Wi-Fi's DHCP servers stand in the router, where the access points would be.
+        if service.startswith(netns_dhcp.SERVICE_PREFIX):
+            return self.ns(ROUTER)
         if self.region is not None:
             return self.region.namespace_of(service)
         return self.plan.service_namespace(service)
@@ -273,6 +281,8 @@ class NetnsBackend(Backend):
 
     # Probes: from a phone in the place's own namespace -----------------------------------------
     async def probe(self, probe: Operation) -> Outcome:
+        if probe.phone is not None and probe.phone.join:
+            return await netns_dhcp.join_and_check(self, probe)
         loop = self._loop(self.plan.place_namespace(probe.place))
         prober = self._probers.get(probe.place)
         if prober is None:

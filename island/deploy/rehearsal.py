@@ -36,7 +36,9 @@ class Rehearsal:
     municipality: str
     island_address: str  # the box's address on the Wi-Fi: its resolver, its site, the phones' gateway
     network: str  # the trygghetspunkt's Wi-Fi network
-    phone_address: str  # the first address the DHCP server hands out: the simulated resident's phone
+    phone_address: (
+        str  # the simulated resident's phone: fixed, just below the DHCP pool (joining phones lease)
+    )
     upstreams: tuple[str, ...]  # the stadsnät's resolvers
     lan_interface: str  # the box's interface towards the access points (the rendered DHCP server's)
     editors: tuple[str, ...]
@@ -121,13 +123,30 @@ def prepare(file: str | Path, site: SiteFile, data_dir: Path) -> Rehearsal:
         municipality=site.municipality.name,
         island_address=place.wifi.island_address,
         network=place.wifi.network,
-        phone_address=place.wifi.dhcp_first,
+        phone_address=_fixed_phone(place),
         upstreams=tuple(site.resolver.upstreams),
         lan_interface=site.uplink.lan_interface,
         editors=tuple(e.name for e in site.editors),
         others=tuple(p.id for p in site.trygghetspunkter[1:]),
         resolver_args=tuple(resolver_args(paths)),
         site_args=tuple(site_args(site, paths)),
+    )
+
+
+def _fixed_phone(place: Trygghetspunkt) -> str:
+    """An address on the Wi-Fi outside the DHCP pool, so a phone that joins never gets the resident's."""
+    net = ipaddress.IPv4Network(place.wifi.network)
+    box = ipaddress.IPv4Address(place.wifi.island_address)
+    below, above = (
+        ipaddress.IPv4Address(place.wifi.dhcp_first) - 1,
+        ipaddress.IPv4Address(place.wifi.dhcp_last) + 1,
+    )
+    for candidate in (below, above):
+        if candidate in net and candidate not in (box, net.network_address, net.broadcast_address):
+            return str(candidate)
+    raise ValueError(
+        f"trygghetspunkt {place.id}: wifi: the DHCP pool leaves no address for the rehearsal's own phone; "
+        "start the pool one address later"
     )
 
 

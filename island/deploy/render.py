@@ -180,25 +180,73 @@ def content_seed(site: SiteFile) -> dict[str, object]:
     }
 
 
-def dnsmasq_config(site: SiteFile, place: Trygghetspunkt, paths: BoxPaths = BOX) -> str:
-    wifi = place.wifi
-    net = ipaddress.IPv4Network(wifi.network)
-    return f"""# DHCP for the Wi-Fi "{wifi.ssid}" at {place.name} ({wifi.network}).
+@dataclass(frozen=True)
+class DhcpPlan:
+    """What one Wi-Fi's DHCP server hands out. A box's comes from the site file (:func:`dnsmasq_config`);
+    the netns backend fills in the simulator's addresses, so both run the same configuration."""
+
+    ssid: str
+    place: str
+    network: str  # the Wi-Fi's network, ``10.4.0.0/24``
+    interface: str
+    first: str
+    last: str
+    lease_minutes: int
+    router: str
+    dns: str
+    domain: str
+    captive_api: str  # option 114 (RFC 8910): the RFC 8908 API's https:// URL by the crisis name
+    lease_file: str
+
+
+def dhcp_config(plan: DhcpPlan) -> str:
+    """dnsmasq in DHCP-only mode for one Wi-Fi: addresses, the gateway, the island resolver, option 114."""
+    net = ipaddress.IPv4Network(plan.network)
+    gateway = (
+        "# The island box is the phones' gateway and their only DNS server."
+        if plan.router == plan.dns
+        else "# The router is the phones' gateway; the island resolver is their only DNS server."
+    )
+    return f"""# DHCP for the Wi-Fi "{plan.ssid}" at {plan.place} ({plan.network}).
 # dnsmasq in DHCP-only mode (port=0): the island resolver answers DNS, not dnsmasq.
 port=0
-interface={site.uplink.lan_interface}
+interface={plan.interface}
 bind-interfaces
 dhcp-authoritative
-dhcp-range={wifi.dhcp_first},{wifi.dhcp_last},{net.netmask},{wifi.lease_minutes}m
-# The island box is the phones' gateway and their only DNS server.
-dhcp-option=option:router,{wifi.island_address}
-dhcp-option=option:dns-server,{wifi.island_address}
-dhcp-option=option:domain-search,{site.municipality.domain}
+dhcp-range={plan.first},{plan.last},{net.netmask},{plan.lease_minutes}m
+# No ping before an offer: dnsmasq waits up to 3 s for each and answers nobody else meanwhile, so a
+# crowd arriving at once would queue for minutes (measured on netns: concurrent joins failed). This
+# server is the Wi-Fi's only one (authoritative), so an address in use is not expected.
+no-ping
+{gateway}
+dhcp-option=option:router,{plan.router}
+dhcp-option=option:dns-server,{plan.dns}
+dhcp-option=option:domain-search,{plan.domain}
 # RFC 8910: the captive-portal API (RFC 8908), which Android 11+ and iOS 14+ ask first.
-dhcp-option=114,"{site.portal_api}"
-dhcp-leasefile={paths.data_dir}/dnsmasq.leases
+dhcp-option=114,"{plan.captive_api}"
+dhcp-leasefile={plan.lease_file}
 log-dhcp
 """
+
+
+def dnsmasq_config(site: SiteFile, place: Trygghetspunkt, paths: BoxPaths = BOX) -> str:
+    wifi = place.wifi
+    return dhcp_config(
+        DhcpPlan(
+            ssid=wifi.ssid,
+            place=place.name,
+            network=wifi.network,
+            interface=site.uplink.lan_interface,
+            first=wifi.dhcp_first,
+            last=wifi.dhcp_last,
+            lease_minutes=wifi.lease_minutes,
+            router=wifi.island_address,
+            dns=wifi.island_address,
+            domain=site.municipality.domain,
+            captive_api=site.portal_api,
+            lease_file=f"{paths.data_dir}/dnsmasq.leases",
+        )
+    )
 
 
 def nftables_rules(site: SiteFile, place: Trygghetspunkt) -> str:

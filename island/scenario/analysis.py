@@ -10,6 +10,7 @@ from typing import Any
 
 from .journal import Journal, Operation
 from .model import Scenario, Tolerance
+from .phone_timings import PhoneTimings, phone_timings
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -74,6 +75,7 @@ class Result:
     problems: tuple[str, ...] = field(default=())
     # Said in the report, not failing it (e.g. the island's certificate would expire during such a cut).
     warnings: tuple[str, ...] = field(default=())
+    phones: PhoneTimings | None = None  # a scenario with phone probes and an uplink cut
 
     @property
     def passed(self) -> bool:
@@ -199,4 +201,11 @@ def evaluate(journal: Journal, scenario: Scenario) -> Result:
             )
         )
     errors = tuple(e.detail for e in journal.events if e.kind == "error")
-    return Result(journal.title, journal.scenario, journal.backend, tuple(phases), errors)
+    return Result(
+        journal.title,
+        journal.scenario,
+        journal.backend,
+        tuple(phases),
+        errors,
+        phones=phone_timings(journal, scenario),
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -90,7 +90,13 @@ class _Run:
         self.residents.settle(operation, outcome)
         self.journal.operations.append(
             Operation(
-                round(started, 4), phase, name, outcome.status, round(outcome.latency_ms, 3), outcome.detail
+                round(started, 4),
+                phase,
+                name,
+                outcome.status,
+                round(outcome.latency_ms, 3),
+                outcome.detail,
+                asdict(outcome.lease) if outcome.lease else None,
             )
         )
 

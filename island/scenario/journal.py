@@ -18,6 +18,8 @@ class Operation:
     status: Status
     latency_ms: float
     detail: str = ""
+    # A phone that joined the Wi-Fi with real DHCP: its address, DNS, router, option 114, join_ms.
+    lease: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,11 @@ class Journal:
     finished_at: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        for operation in data["operations"]:  # only the operations that joined a Wi-Fi carry a lease
+            if operation["lease"] is None:
+                del operation["lease"]
+        return data
 
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

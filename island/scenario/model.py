@@ -102,6 +102,11 @@ class Probe(_Model):
         kinds = (self.dns, self.http, self.reach, self.registry, self.phone, self.region)
         if sum(kind is not None for kind in kinds) != 1:
             raise ValueError("a probe has exactly one of dns, http, reach, registry, phone or region")
+        if self.phone is not None and self.phone.join and not self.place.startswith("trygghetspunkt"):
+            raise ValueError(
+                f"a phone joins a trygghetspunkt's Wi-Fi (the island's DHCP), not {self.place}: "
+                "set place to a trygghetspunkt or drop join"
+            )
         return self
 
     def operation(self, person: Person | None = None) -> Operation:

@@ -28,6 +28,7 @@ MARKERS = (
     "island.backends.watchdog",
     "services.region",  # a region's replicators
     "nats-server",  # and its servers
+    "dnsmasq",  # the netns backend's DHCP servers
 )
 
 

@@ -155,6 +155,11 @@ def test_the_whole_scenario_library_passes_on_netns(island: IslandCLI, tmp_path:
     slow = [o for o in journal["operations"] if o["phase"] == "slow"]
     assert min(o["latency_ms"] for o in slow if o["probe"] == "outside-page") > 1000
     assert max(o["latency_ms"] for o in slow if o["probe"] == "crisis-dns") < 500
+    # The phones that joined the Wi-Fi joined for real: each ok join has the lease DHCP gave it.
+    journal = json.loads((tmp_path / "phones-join-wifi" / "journal.json").read_text())
+    joins = [o for o in journal["operations"] if o["probe"].endswith("-joins") and o["status"] == "ok"]
+    assert joins and all(o["lease"]["captive_api"].endswith("/api/captive") for o in joins)
+    assert all(o["lease"]["dns"] == "10.3.0.10" for o in joins)
     assert island.status()["uplink"] == "up"
 
 
@@ -203,7 +208,8 @@ def test_a_run_killed_midway_leaves_nothing_after_island_down(tmp_path: Path) ->
     namespaces, processes = leftovers(cli)
     assert namespaces and processes, "the killed run should have left its island behind for `island down`"
     pids = [p["pid"] for p in json.loads((cli.state_dir / "state.json").read_text())["processes"].values()]
-    assert len(pids) == 4 and all(_processes.is_ours(pid, "") for pid in pids)
+    # upstream, uplink relay, resolver, site, and a DHCP server for each trygghetspunkt's Wi-Fi
+    assert len(pids) == 6 and all(_processes.is_ours(pid, "") for pid in pids)
     down = cli.run("down")
     assert down.returncode == 0, down.stderr
     assert leftovers(cli) == ([], [])

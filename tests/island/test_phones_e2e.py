@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from island_test_helpers import island_cli, island_net
 
+from island.probes import SIMULATED_JOIN
+
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,3 +54,15 @@ def test_every_os_sees_the_portal_during_a_cut_and_the_internet_after(tmp_path: 
         online = [o for o in after if o["detail"].startswith("online")]
         assert online and online[0]["t"] + online[0]["latency_ms"] / 1000 - restored <= 10.0, system
         assert not any(o["detail"].startswith("no-internet") for o in ops), system
+    # The local backend has no DHCP: a phone that joins is simulated, and says so (netns joins for real).
+    for probe in ("android-joins", "apple-joins"):
+        joins = [o for o in journal["operations"] if o["probe"] == probe]
+        assert joins and all(o["detail"].endswith(f"({SIMULATED_JOIN})") for o in joins), probe
+        assert not any("lease" in o for o in joins), probe
+    # The report says the same in words and in JSON.
+    report = json.loads((tmp_path / "out/phones-join-wifi/report.json").read_text(encoding="utf-8"))
+    phones = report["phones"]
+    assert phones["island_mode_s"] is not None and phones["island_mode_s"] <= 5.0, phones
+    assert phones["no_internet_in_island_mode"] == [], phones
+    assert phones["simulated_joins"] > 0 and phones["join_ms"] == [], phones
+    assert "DHCP join: simulated for " in run.stdout

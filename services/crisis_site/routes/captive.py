@@ -10,9 +10,15 @@ from fastapi.responses import Response
 router = APIRouter()
 
 MEDIA_TYPE = "application/captive+json"
+PATH = "/api/captive"
 
 
-@router.get("/api/captive")
+def api_url(crisis_name: str) -> str:
+    """The API's URL as option 114 announces it: https:// by the crisis name (RFC 8908 requires HTTPS)."""
+    return f"https://{crisis_name}{PATH}"
+
+
+@router.get(PATH)
 async def captive_api(request: Request) -> Response:
     site = request.app.state.site
     base = site.public_url

@@ -97,7 +97,7 @@ def island(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IslandCLI]:
     # It says what of the site file it honours and what stands in for the rest.
     for said in (
         "the box's address 10.44.0.1",
-        "a phone at 10.44.0.100 on the Wi-Fi 10.44.0.0/22",
+        "a phone at 10.44.0.99 on the Wi-Fi 10.44.0.0/22",
         "Not mapped",
     ):
         assert said in up.stdout, up.stdout

@@ -72,3 +72,12 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_the_shipped_scenarios_are_found() -> None:
     # Each one is loaded by test_scenario_model.py's parametrized test; an empty list would run none.
     assert SHIPPED, "scenarios/ has scenario files"
+
+
+def test_a_phone_joins_only_a_trygghetspunkts_wifi() -> None:
+    joining = GOOD.replace('dns: {name: "{crisis_name}"}', "phone: {os: android, join: true}")
+    assert parse(joining).probes[0].phone.join  # type: ignore[union-attr]
+    [line] = refused(joining.replace("  - name: crisis-dns\n", "  - name: crisis-dns\n    place: home\n"))
+    assert line.startswith("s.yaml:3: probes[0]: ") and "joins a trygghetspunkt's Wi-Fi" in line, line
+    [line] = refused(joining.replace("join: true", "join: maybe"))
+    assert line.startswith("s.yaml:4: probes[0].phone.join: "), line
