@@ -22,7 +22,7 @@ PERSON = {"name": "Åsa Öberg", "identifier": "070-123 45 67", "presets": ["saf
 
 @pytest.fixture(scope="module")
 def region(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IslandCLI]:
-    cli = island_cli(tmp_path_factory.mktemp("region"), island_net(6))
+    cli = island_cli(tmp_path_factory.mktemp("region"), island_net(11))
     try:
         up = cli.run("up", "--islands", "3", "--detach", timeout=180)
         assert up.returncode == 0, up.stdout + up.stderr
@@ -101,7 +101,7 @@ def test_with_the_hub_down_the_islands_go_on_and_converge_once_it_is_back(
 
 
 def test_the_region_scenario_passes_on_a_region_it_starts(tmp_path: Path) -> None:
-    cli = island_cli(tmp_path / "state", island_net(7))
+    cli = island_cli(tmp_path / "state", island_net(12))
     run = cli.run(
         "scenario",
         "run",

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_the_region_scenario_passes_on_netns(tmp_path: Path) -> None:
     require_tier("netns", _netns.unavailable_reason())
-    cli = IslandCLI(tmp_path / "state", island_net(8))
+    cli = IslandCLI(tmp_path / "state", island_net(13))
     scenario = ROOT / "scenarios" / "region-partition.yaml"
     run = cli.run("scenario", "run", str(scenario), "--backend", "netns", "--out", str(tmp_path), timeout=300)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr
