@@ -4,7 +4,10 @@ Starts an island on the local backend (its own state folder and loopback network
 the resident at rest, then under each attack of the tables (bench/hostile/attacks_*.py: a list
 of (name, attack function)), rest again between attacks, and prints one table: p99 of the
 crisis name's lookup and of the crisis page's fetch, each with its ratio to the at-rest p99,
-and the failures. Goal: under attack within 2x of at rest and never over 1 s.
+and the failures. Goal: under attack within 2x of at rest and never over 1 s. A second table
+gives what one attack packet or connection cost the resolver and the site in CPU (their CPU
+during the attack beyond their CPU per second at rest, over what the attack sent): steadier than
+a p99 on a shared machine, and the figure to compare before and after a change.
 
 Prints, last:  hostile worst ratio: name=R page=R  worst p99: name=S page=S  failures=N
 """

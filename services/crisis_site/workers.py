@@ -5,10 +5,10 @@ the crisis page. Here they run in a fixed number of threads (argon2's C code rel
 and the queue in front of them is bounded: past it a login is answered "busy" at once instead of
 waiting behind a guesser's queue.
 
-The workers run at a lower CPU priority (nice 10; argon2's own threads inherit it): on a small
-box, eight guessers kept both cores busy hashing (argon2 uses four threads per hash) and the
-crisis page's loop and the resolver waited for a core. Now they get one first; an editor's
-login waits instead, which is the right way round while someone guesses.
+The workers run at a lower CPU priority (nice 10; any thread argon2 starts inherits it): on a
+small box, a guesser keeps a worker hashing all the time, and the crisis page's loop and the
+resolver then shared the other core with everything else, or waited for this one. Now they get a
+core first; an editor's login waits instead, which is the right way round while someone guesses.
 """
 
 from __future__ import annotations
