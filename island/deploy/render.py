@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from ..service_specs import ISLAND_MODE_HEARTBEAT_SECONDS, RESOLVER_RECHECK_SECONDS
+from .region import island_name, nats_args, region_file, replicator_args
 from .site import SiteFile, Trygghetspunkt
 
 # Where the package and the data live on an installed box. The data folder is never deleted by the
@@ -64,6 +65,7 @@ def _unit(
     *,
     after: str = "network-online.target",
     ports: bool = True,
+    exec_start_pre: str | None = None,
 ) -> str:
     # Hardened like a distribution's own units: its own dynamic user, a read-only system, only the
     # data folder writable, the low ports by capability rather than as root.
@@ -80,7 +82,7 @@ After={after}
 
 [Service]
 Type=simple
-ExecStart={exec_start}
+{f"ExecStartPre={exec_start_pre}{chr(10)}" if exec_start_pre else ""}ExecStart={exec_start}
 Restart=on-failure
 RestartSec=2s
 # Back off when it keeps failing, instead of giving up: a trygghetspunkt has nobody to restart it.
@@ -364,7 +366,32 @@ def summary(site: SiteFile, place: Trygghetspunkt, paths: BoxPaths = BOX) -> str
         )
         if present
     )
-    region = f"hub `{site.region.hub}`" if site.region else "none (a lone island)"
+    region = (
+        f"hub `{site.region.hub}`; this island is `{island_name(place)}` (its own nats-server and replicator)"
+        if site.region
+        else "none (a lone island)"
+    )
+    region_rows = (
+        "| `etc/systemd/system/odrift-nats.service` | same path | the island's nats-server (the region) |\n"
+        "| `etc/systemd/system/odrift-replicator.service` | same path | the region's replication |\n"
+        "| `etc/odrift/region.yaml` | same path | the region: the hub and every island |\n"
+        if site.region
+        else ""
+    )
+    region_units = " odrift-nats odrift-replicator" if site.region else ""
+    region_secrets = (
+        f"""
+## The region's credentials
+
+Not rendered: the region's administrator makes them once for the municipality
+(`python -m services.region setup region.yaml DIR`, on the administrator's machine, where the region's
+CA key stays) and copies this island its own share only, into `{paths.data_dir}/region/credentials/`:
+`ca.pem`, `islands/{island_name(place)}.seed` and `islands/{island_name(place)}.client.password` (mode 0600).
+The nats-server unit writes its configuration from them at each start.
+"""
+        if site.region
+        else ""
+    )
     editors = ", ".join(e.name for e in site.editors) or "none yet (`island site add-editor NAME`)"
     return f"""# Island at {place.name}
 
@@ -398,14 +425,14 @@ after every change to the site file, never edit these files by hand.
 | `etc/odrift/content.yaml` | same path | the first page, before the municipality's feed is heard |
 | `etc/dnsmasq.d/odrift.conf` | same path | DHCP for the Wi-Fi, with option 114 |
 | `etc/nftables.d/odrift.nft` | same path | the firewall: no open resolver, fast refusals |
-| `docker-compose.yml` | anywhere | the same services as containers, instead of the units |
-
+{region_rows}| `docker-compose.yml` | anywhere | the same services as containers, instead of the units |
+{region_secrets}
 ## Install, then check
 
 ```sh
 sudo cp -r etc/. /etc/
 sudo systemctl daemon-reload
-sudo systemctl enable --now odrift-resolver odrift-site dnsmasq
+sudo systemctl enable --now odrift-resolver odrift-site{region_units} dnsmasq
 sudo nft -f /etc/nftables.d/odrift.nft
 island deploy check
 ```
@@ -443,10 +470,38 @@ def render_island(site: SiteFile, place: Trygghetspunkt, paths: BoxPaths = BOX) 
             "# The crisis page before the first word from the municipality; rendered from the site file.\n"
             + yaml.safe_dump(content_seed(site), sort_keys=False, allow_unicode=True),
         ),
+        *(_region_files(site, place, paths) if site.region else []),
         RenderedFile("etc/dnsmasq.d/odrift.conf", dnsmasq_config(site, place, paths)),
         RenderedFile("etc/nftables.d/odrift.nft", nftables_rules(site, place), 0o755),
         RenderedFile("docker-compose.yml", compose_file(site, place)),
         RenderedFile("SUMMARY.md", summary(site, place, paths)),
+    ]
+
+
+def _region_files(site: SiteFile, place: Trygghetspunkt, paths: BoxPaths) -> list[RenderedFile]:
+    venv = f"{PREFIX}/venv/bin"
+    configure, server = nats_args(place, paths.config_dir, paths.data_dir)
+    replicator = replicator_args(place, paths.config_dir, paths.data_dir, site_database(paths))
+    return [
+        RenderedFile(
+            "etc/systemd/system/odrift-nats.service",
+            _unit(
+                f"Ödrift region: the island's nats-server ({place.name})",
+                " ".join([f"{venv}/nats-server", *server]),
+                exec_start_pre=" ".join([f"{venv}/python", *configure]),
+                ports=False,
+            ),
+        ),
+        RenderedFile(
+            "etc/systemd/system/odrift-replicator.service",
+            _unit(
+                f"Ödrift region: replication to the hub ({place.name})",
+                " ".join([f"{venv}/python", *replicator]),
+                after="network-online.target odrift-nats.service odrift-site.service",
+                ports=False,
+            ),
+        ),
+        RenderedFile("etc/odrift/region.yaml", region_file(site)),
     ]
 
 

@@ -3,6 +3,9 @@
 python -m services.region setup REGION.yaml DIR
     makes the region CA, the hub's certificates and each island's nkey (kept if they exist) in
     DIR/credentials, and writes each server's configuration to DIR/<hub-node|island>/nats.conf
+python -m services.region configure REGION.yaml DIR --place NAME
+    writes only this place's DIR/<place>/nats.conf from the credentials already in DIR/credentials
+    (an installed island's nats-server unit runs it first: its seed is copied there, never made there)
 python -m services.region replicator REGION.yaml DIR --place NAME --registry FILE [--site FILE]
     [--state-file FILE] [--metrics HOST:PORT]
 """
@@ -35,6 +38,21 @@ def setup(region: plan.Region, folder: Path) -> list[Path]:
             config.write(config.island_config(region, island, creds, base / "jetstream"), base / "nats.conf")
         )
     return written
+
+
+def configure(region: plan.Region, folder: Path, place: str) -> Path:
+    """One island's server configuration, from credentials copied to its box (never made there)."""
+    creds = credentials.Credentials(folder / "credentials")
+    island = region.island(place)
+    try:
+        server = config.island_config(region, island, creds, folder / place / "jetstream")
+    except FileNotFoundError as missing:
+        raise SystemExit(
+            f"{missing.filename} is missing: copy this island's share of the region's credentials "
+            f"(ca.pem, islands/{place}.seed, islands/{place}.client.password) from the region's "
+            f"administrator into {folder / 'credentials'}"
+        ) from None
+    return config.write(server, folder / place / "nats.conf")
 
 
 def _write_state(path: Path, state: dict[str, object]) -> None:
@@ -94,6 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     p_setup = commands.add_parser("setup", help="credentials and server configurations")
     p_setup.add_argument("region", type=Path)
     p_setup.add_argument("dir", type=Path)
+    p_configure = commands.add_parser("configure", help="one island's server configuration, on its box")
+    p_configure.add_argument("region", type=Path)
+    p_configure.add_argument("dir", type=Path)
+    p_configure.add_argument("--place", required=True, help="this island's name")
     p_run = commands.add_parser("replicator", help="run this place's replicator")
     p_run.add_argument("region", type=Path)
     p_run.add_argument("dir", type=Path)
@@ -107,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "setup":
         for path in setup(region, args.dir):
             print(path)
+        return 0
+    if args.command == "configure":
+        print(configure(region, args.dir, args.place))
         return 0
     asyncio.run(run_replicator(args, region))
     return 0

@@ -16,6 +16,7 @@ from tiers import require_tier
 from island.deploy.render import render_site
 from island.deploy.site import load_site
 from services.crisis_site.content import load_seed
+from services.region.server import binary
 from services.resolver.config import load_config
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -172,3 +173,48 @@ def test_dnsmasq_accepts_the_rendered_dhcp_configuration(rendered: Path, tmp_pat
         [dnsmasq, "--test", f"--conf-file={tmp_path / 'odrift.conf'}"], capture_output=True, text=True
     )
     assert result.returncode == 0 and "syntax check OK" in (result.stdout + result.stderr), result.stderr
+
+
+def test_a_region_island_gets_its_nats_server_and_replicator_from_its_share_of_the_credentials(
+    rendered: Path, tmp_path: Path
+) -> None:
+    """The administrator's `setup` makes the region's secrets; the box gets its own share only, and the
+    rendered units' commands turn it into a configuration the real nats-server accepts."""
+    island = rendered / "biblioteket"
+    units = island / "etc/systemd/system"
+    nats_unit = (units / "odrift-nats.service").read_text()
+    replicator_unit = (units / "odrift-replicator.service").read_text()
+    assert "Restart=on-failure" in nats_unit and "DynamicUser=yes" in replicator_unit
+    region_file = island / "etc/odrift/region.yaml"
+    region = yaml.safe_load(region_file.read_text())
+    assert region["hub"][0]["host"] == "nats-hub.kommun.example" and region["hub"][0]["leaf_port"] == 7422
+    assert [i["name"] for i in region["islands"]] == ["biblioteket", "norrbyskolan"]
+
+    admin, box = tmp_path / "admin", tmp_path / "box"
+    region_cli = [sys.executable, "-m", "services.region"]
+    subprocess.run([*region_cli, "setup", str(region_file), str(admin)], check=True, capture_output=True)
+
+    def command(unit: str, key: str) -> list[str]:
+        line = next(line for line in unit.splitlines() if line.startswith(f"{key}="))
+        # The unit's paths with the box's folders moved under this test's box.
+        argv = line.split("=", 1)[1].replace("/var/lib/odrift/region", str(box)).split()
+        return [sys.executable if argv[0].endswith("/python") else argv[0], *argv[1:]]
+
+    configure = [
+        a.replace("/etc/odrift/region.yaml", str(region_file)) for a in command(nats_unit, "ExecStartPre")
+    ]
+    refused = subprocess.run(configure, capture_output=True, text=True)
+    assert refused.returncode != 0 and "copy this island's share" in refused.stderr
+
+    share = ["ca.pem", "islands/biblioteket.seed", "islands/biblioteket.client.password"]
+    for name in share:
+        (box / "credentials" / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(admin / "credentials" / name, box / "credentials" / name)
+    subprocess.run(configure, check=True, capture_output=True)
+    server = command(nats_unit, "ExecStart")
+    assert server[0].endswith("/nats-server")
+    checked = subprocess.run([binary(), *server[1:], "-t"], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+    assert not (box / "credentials" / "islands" / "norrbyskolan.seed").exists()
+    assert "islands/biblioteket.seed" in (island / "SUMMARY.md").read_text()
+    assert "odrift-nats odrift-replicator" in (island / "SUMMARY.md").read_text()
