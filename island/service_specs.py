@@ -11,7 +11,7 @@ import asyncio
 import ipaddress
 import sys
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -257,13 +257,7 @@ def _https(t: Addresses, internet_address: str, data_dir: Path | None, public_ca
                 "directory": f"https://{upstream}:{pebble.ACME_PORT}/dir",
                 "ca_bundle": pebble.LISTENER_CA_FILE,
                 "pebble_dns": f"{upstream}:{t.dns_port}",
-                "islands": [
-                    {
-                        "label": f"the island at {t.site_address}",
-                        "names": [t.crisis_name],
-                        "credential_file": credential,
-                    }
-                ],
+                "islands": [certificate_client(t, data_dir)],
             },
         },
         upstream_ports=(
@@ -281,6 +275,25 @@ def _https(t: Addresses, internet_address: str, data_dir: Path | None, public_ca
         },
         upstream_health=lambda: [_tls_open(upstream, port)],
     )
+
+
+def certificate_client(t: Addresses, data_dir: Path | None) -> dict[str, Any]:
+    """An island site the certificate service signs for: only its own name, and only with its credential
+    (made in the site's data folder at the service's first start)."""
+    folder = str(data_dir / TLS_FOLDER) if data_dir else TLS_FOLDER
+    return {
+        "label": f"the island at {t.site_address}",
+        "names": [t.crisis_name],
+        "credential_file": f"{folder}/{CREDENTIAL_FILE}",
+    }
+
+
+def with_certificate_clients(upstream: ServiceSpec, clients: list[dict[str, Any]]) -> ServiceSpec:
+    """The simulated internet's certificate service, signing for these sites (a region's) instead."""
+    config = upstream.config or {}
+    if "acme" not in config:  # no public CA: nothing to sign
+        return upstream
+    return replace(upstream, config={**config, "acme": {**config["acme"], "islands": clients}})
 
 
 async def _tls_open(host: str, port: int) -> None:

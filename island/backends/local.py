@@ -17,7 +17,7 @@ from services.upstream.pebble import public_ca
 from ..contract import PLACES, Operation, Outcome
 from ..deploy.rehearsal import Rehearsal
 from ..probes import Place, Prober
-from ..service_specs import ServiceSpec, island_services
+from ..service_specs import ServiceSpec, island_services, with_certificate_clients
 from ..state import StateDir
 from ..topology import Addresses, standard
 from ..topology.local import local_addresses
@@ -25,7 +25,7 @@ from . import local_faults
 from .base import Backend, Say
 from .faults import FaultTable, UplinkCutHandler
 from .processes import ProcessSupervisor, ServiceFaultHandler, check_ports, named
-from .region import LocalRegion, local_region, prepare, region_specs, replication
+from .region import LocalRegion, certificate_clients, local_region, prepare, region_specs, replication
 from .relay import RelayClient, relay_spec
 
 
@@ -58,7 +58,7 @@ class LocalBackend(Backend):
         upstream, resolver, site = island_services(t, data_dir=self.data_dir, content=content)
         if self.region is not None:  # one internet and one uplink for all; each place's own services
             return [
-                upstream,
+                with_certificate_clients(upstream, certificate_clients(self.region, self.data_dir)),
                 relay_spec(t, self.state),
                 *region_specs(self.region, self.state, self.data_dir),
             ]

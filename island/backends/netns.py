@@ -27,7 +27,7 @@ from services.upstream.pebble import public_ca
 from ..contract import PLACES, Operation, Outcome
 from ..deploy.rehearsal import Rehearsal, rendered_services
 from ..probes import Place, Prober
-from ..service_specs import ServiceSpec, island_services
+from ..service_specs import ServiceSpec, island_services, with_certificate_clients
 from ..state import StateDir
 from ..topology import Addresses, standard
 from ..topology.model import ROUTER
@@ -36,7 +36,7 @@ from . import _netns, netns_dhcp, netns_faults
 from .base import Backend, BackendError, Say
 from .faults import FaultTable, UplinkCutHandler
 from .processes import ProcessSupervisor, ServiceFaultHandler, named
-from .region import NetnsRegion, prepare, region_specs, replication
+from .region import NetnsRegion, certificate_clients, prepare, region_specs, replication
 from .relay import RelayClient, relay_spec
 
 PREFIX = "odr"
@@ -99,7 +99,7 @@ class NetnsBackend(Backend):
         upstream, resolver, site = island_services(t, data_dir=self.data_dir)
         if self.region is not None:  # one internet for all; each place's own services in its namespace
             return [
-                upstream,
+                with_certificate_clients(upstream, certificate_clients(self.region, self.data_dir)),
                 relay_spec(t, self.state),
                 *region_specs(self.region, self.state, self.data_dir),
             ]

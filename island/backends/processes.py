@@ -32,6 +32,10 @@ from .base import BackendError, Say
 from .faults import FaultHandler
 
 HEALTH_TIMEOUT = 20.0
+# Services start side by side, so each waits its turn for the CPU: a region starts about twenty processes
+# on two cores. Each service beyond the single island's few adds this much to every service's allowance.
+HEALTH_TIMEOUT_PER_EXTRA_SERVICE = 1.5
+SINGLE_ISLAND_SERVICES = 6
 WATCHDOG_MODULE = "island.backends.watchdog"
 
 Launch = Callable[[ServiceSpec, "str | None"], list[str]]
@@ -112,10 +116,13 @@ class ProcessSupervisor:
             for spec in specs:
                 # Recorded at once, so `island down` can clean up even if start-up fails half-way.
                 self._edit(spec.name, **self._spawn(spec), restarts=0, last_restart=None, held=False)
-            await asyncio.gather(*(self._wait_healthy(spec, say) for spec in specs))
+            allowance = HEALTH_TIMEOUT + HEALTH_TIMEOUT_PER_EXTRA_SERVICE * max(
+                0, len(specs) - SINGLE_ISLAND_SERVICES
+            )
+            await asyncio.gather(*(self._wait_healthy(spec, say, allowance) for spec in specs))
             # The uplink is up at start: what depends on it is ready once it sees it.
             connected = [replace(spec, health=spec.connected) for spec in specs if spec.connected is not None]
-            await asyncio.gather(*(self._wait_healthy(spec, lambda _: None) for spec in connected))
+            await asyncio.gather(*(self._wait_healthy(spec, lambda _: None, allowance) for spec in connected))
             self._start_watchdog()
         except BaseException:
             await self.stop(lambda _: None)
@@ -138,8 +145,8 @@ class ProcessSupervisor:
         pid = _processes.spawn([sys.executable, "-m", WATCHDOG_MODULE, str(self.state.path)], log)
         self.state.update(watchdog={"pid": pid, "log": str(log)})
 
-    async def _wait_healthy(self, spec: ServiceSpec, say: Say) -> None:
-        deadline = time.monotonic() + HEALTH_TIMEOUT
+    async def _wait_healthy(self, spec: ServiceSpec, say: Say, allowance: float = HEALTH_TIMEOUT) -> None:
+        deadline = time.monotonic() + allowance
         last_error = ""
         process = self.records()[spec.name]
         while time.monotonic() < deadline:
@@ -157,7 +164,7 @@ class ProcessSupervisor:
             say(f"  started {spec.name:<9} {spec.where}")
             return
         raise BackendError(
-            f"the {spec.title} did not become healthy within {HEALTH_TIMEOUT:g} s ({last_error}); "
+            f"the {spec.title} did not become healthy within {allowance:g} s ({last_error}); "
             f"its log is {process['log']}"
         )
 

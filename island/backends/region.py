@@ -21,6 +21,7 @@ import asyncio
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 import yaml
@@ -32,7 +33,7 @@ from services.region.outbox import Outbox
 from services.region.server import binary
 from services.region.subjects import HUB
 
-from ..service_specs import ServiceSpec, island_services, web_url
+from ..service_specs import ServiceSpec, certificate_client, island_services, web_url
 from ..state import StateDir
 from ..topology import Addresses, Topology, standard
 from ..topology.local import hub_address, local_addresses, net_from_env
@@ -205,6 +206,13 @@ async def _http_ok(url: str) -> None:
 async def _tcp_open(host: str, port: int) -> None:
     _, writer = await asyncio.open_connection(host, port)
     writer.close()
+
+
+def certificate_clients(layout: RegionLayout, data_dir: Path) -> list[dict[str, Any]]:
+    """Every place's site, each with the credential in its own data folder, for the certificate service."""
+    return [certificate_client(layout.hub_addresses(), data_dir / HUB)] + [
+        certificate_client(layout.addresses(name), data_dir / name) for name in layout.names()
+    ]
 
 
 def region_specs(layout: RegionLayout, state: StateDir, data_dir: Path) -> list[ServiceSpec]:
