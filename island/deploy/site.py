@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from ..yamlfile import YamlFileError, load_model
 
@@ -28,8 +28,25 @@ class SiteFileError(YamlFileError):
     """A site file that cannot be deployed; str() lists every problem as file:line: field: message."""
 
 
+# Text from the site file is written into line-based configuration (dnsmasq, nftables, units): a line
+# break or other control character in a name could end a comment and add a directive.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # the notice's text: line breaks and tabs allowed
+_MULTI_LINE_FIELDS = {"text"}
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: object, info: ValidationInfo) -> object:
+        control = _CONTROL_IN_TEXT if info.field_name in _MULTI_LINE_FIELDS else _CONTROL
+        if isinstance(value, str) and control.search(value):
+            raise ValueError(
+                "one line of text, without control characters (it goes into configuration files)"
+            )
+        return value
 
 
 def _hostname(value: str) -> str:

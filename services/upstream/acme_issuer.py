@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from acme import challenges, client, messages
+from acme.crypto_util import get_identifiers_from_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from josepy.jwa import ES256
@@ -89,11 +90,11 @@ class CentralIssuer:
             raise IssueRefused("not a PEM certificate signing request") from exc
         if not csr.is_signature_valid:
             raise IssueRefused("the request's signature does not verify")
-        try:
-            san = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        except x509.ExtensionNotFound as exc:
-            raise IssueRefused("the request names no DNS names (subjectAltName)") from exc
-        names = san.get_values_for_type(x509.DNSName)
+        # Every identifier the ACME order will carry (the subject's CN too, and IP addresses): the same
+        # function the client library orders with, so nothing outside what is checked here gets signed.
+        names, addresses = get_identifiers_from_x509(csr.subject, csr.extensions)
+        if addresses:
+            raise IssueRefused(f"only DNS names are signed here, not the addresses {addresses}")
         outside = [n for n in names if not (n == self.zone or n.endswith("." + self.zone))]
         if not names or outside:
             raise IssueRefused(f"only names under {self.zone} are signed here, not {outside or names}")

@@ -118,3 +118,13 @@ def test_not_yaml_is_said_with_its_line(tmp_path: Path) -> None:
     path.write_text("municipality:\n  name: [unclosed\n", encoding="utf-8")
     with pytest.raises(SiteFileError, match=r"bad.yaml:\d+: not valid YAML"):
         load_site(path)
+
+
+def test_a_line_break_in_a_name_cannot_reach_the_rendered_configuration(tmp_path: Path) -> None:
+    """The SSID and the place's name are written into dnsmasq's file: a line break there would end the
+    comment and add a directive (run as root by a box's dnsmasq)."""
+    path = _broken(tmp_path, "ssid: Krisinfo-Sjobacka", 'ssid: "Krisinfo\\ndhcp-script=/tmp/x"')
+    with pytest.raises(SiteFileError, match="without control characters") as caught:
+        load_site(path)
+    assert "ssid" in str(caught.value)
+    assert load_site(EXAMPLE).standing_notice.text  # the notice's own text keeps its line breaks allowed
