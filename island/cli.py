@@ -124,6 +124,11 @@ async def _up(
     site: tuple[str, SiteFile] | None = None,
     islands: int = 1,
 ) -> Backend:
+    if site is not None and islands > 1:
+        raise BackendError(
+            f"{site[0]}: a site file rehearses one island (its first trygghetspunkt); "
+            "leave out --islands, or rehearse the region without --site"
+        )
     if _running(state) is not None:
         raise BackendError(
             "an island is already up. See it with `island status`; stop it with `island down`."

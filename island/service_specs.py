@@ -37,6 +37,7 @@ ISLAND_MODE_HEARTBEAT_SECONDS = 1.0
 RESOLVER_RECHECK_SECONDS = 2.0
 FEED_POLL_SECONDS = 3.0  # how stale the island's copy of the municipality's feed may get
 TLS_FOLDER = "tls"  # the island's key and certificate, in its data folder beside its database
+SITE_DATABASE = "site.sqlite3"  # in the island's data folder, kept by `island down`
 TLS_CHECK_SECONDS = 2.0  # how often the site rechecks its certificate (renewal, expiry, a new file)
 
 
@@ -202,7 +203,7 @@ def island_services(
             module="services.crisis_site",
             # Content on disk beside the other state; the municipality's feed polled through the uplink.
             config={
-                "db": str(data_dir / "site.sqlite3") if data_dir else "site.sqlite3",
+                "db": str(data_dir / SITE_DATABASE) if data_dir else SITE_DATABASE,
                 "feed": web_url(internet_address, http, "/api/cap.xml"),
                 "feed_host": "www.kommun.example",
                 "poll_interval": FEED_POLL_SECONDS,

@@ -10,19 +10,20 @@ from pathlib import Path
 from services.crisis_site.accounts import AccountError, add_editor
 from services.crisis_site.store import Store
 
+from .backends import running_backend
 from .certificates import register as register_certificates
-from .deploy.rehearsal import Rehearsal
+from .service_specs import SITE_DATABASE
 from .state import StateDir
 
 
 def _database(args: argparse.Namespace, state: StateDir) -> Path:
     if args.db:
         return Path(args.db)
-    rehearsed = (state.read() or {}).get("site")
-    if rehearsed:  # started from a site file: where its rendered site.json keeps the database
-        return Rehearsal.from_dict(rehearsed).database
+    backend = running_backend(state)
+    if backend is not None:  # the database the running site uses (a rehearsal's, a region hub's)
+        return backend.site_database()
     # The island's site keeps its database in the island's data folder (kept by `island down`).
-    return state.data_dir / "site.sqlite3"
+    return state.data_dir / SITE_DATABASE
 
 
 def _password(args: argparse.Namespace) -> str:

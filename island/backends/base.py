@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from ..certificates import https_off_reason, public_ca_file
 from ..contract import FaultSpec, Operation, Outcome
 from ..deploy.rehearsal import Rehearsal
+from ..service_specs import SITE_DATABASE
 from ..state import StateDir
 from ..topology import Addresses
 from .faults import FaultTable, UplinkCutHandler
@@ -163,6 +164,11 @@ class Backend(abc.ABC):
     def data_location(self) -> str | None:
         """Where the site's database is kept across restarts and `island down`; None if not on this host."""
         return str(self.data_dir)
+
+    def site_database(self) -> Path:
+        """The database of the island's crisis site (the hub's in a region): where `island site add-editor`
+        adds an account so that the running site sees it."""
+        return self.data_dir / SITE_DATABASE
 
     @property
     def islands(self) -> int:

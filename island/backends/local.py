@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from services.region.subjects import HUB
 from services.tls import https_port
 from services.upstream.pebble import public_ca
 
@@ -25,7 +27,15 @@ from . import local_faults
 from .base import Backend, Say
 from .faults import FaultTable, UplinkCutHandler
 from .processes import ProcessSupervisor, ServiceFaultHandler, check_ports, named
-from .region import LocalRegion, certificate_clients, local_region, prepare, region_specs, replication
+from .region import (
+    LocalRegion,
+    certificate_clients,
+    database,
+    local_region,
+    prepare,
+    region_specs,
+    replication,
+)
 from .relay import RelayClient, relay_spec
 
 
@@ -91,6 +101,11 @@ class LocalBackend(Backend):
             f"runs those: --backend netns); editors ({', '.join(r.editors) or 'none'}) need accounts: "
             "island site add-editor NAME",
         ]
+
+    def site_database(self) -> Path:
+        if self.region is not None:  # the hub's editors publish to every island
+            return database(self.data_dir, HUB)
+        return super().site_database()
 
     def service_spec(self, name: str) -> ServiceSpec:
         return named(self.specs(), name)

@@ -20,8 +20,10 @@ import asyncio
 import hashlib
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from services.region.subjects import HUB
 from services.upstream.pebble import public_ca
 
 from ..contract import PLACES, Operation, Outcome
@@ -36,7 +38,7 @@ from . import _netns, netns_dhcp, netns_faults
 from .base import Backend, BackendError, Say
 from .faults import FaultTable, UplinkCutHandler
 from .processes import ProcessSupervisor, ServiceFaultHandler, named
-from .region import NetnsRegion, certificate_clients, prepare, region_specs, replication
+from .region import NetnsRegion, certificate_clients, database, prepare, region_specs, replication
 from .relay import RelayClient, relay_spec
 
 PREFIX = "odr"
@@ -169,6 +171,13 @@ class NetnsBackend(Backend):
         if self.region is not None:
             return self.region.namespace_of(service)
         return self.plan.service_namespace(service)
+
+    def site_database(self) -> Path:
+        if self.site is not None:  # the rendered site.json's database
+            return self.site.database
+        if self.region is not None:  # the hub's editors publish to every island
+            return database(self.data_dir, HUB)
+        return super().site_database()
 
     def service_spec(self, name: str) -> ServiceSpec:
         return named(self.specs(), name)

@@ -225,3 +225,13 @@ def test_a_taken_port_is_named_with_its_service(tmp_path: Path) -> None:
 
 def _is_root() -> bool:
     return os.geteuid() == 0
+
+
+def test_a_site_file_with_a_region_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    """A site file rehearses one island: with --islands it would be half applied, so it is refused."""
+    cli = island_cli(tmp_path, island_net(2))
+    example = Path(__file__).resolve().parents[2] / "examples" / "island.site.yaml"
+    result = cli.run("up", "--site", str(example), "--islands", "3", "--detach")
+    assert result.returncode != 0
+    assert "a site file rehearses one island" in result.stderr and "leave out --islands" in result.stderr
+    assert island_processes(cli) == []
