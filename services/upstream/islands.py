@@ -37,11 +37,14 @@ class Island:
 def issue_credential(path: Path) -> str:
     """The island's credential in ``path``: read, or made (random, readable by its owner only) the first time."""
     if path.exists():
+        # Kept by its owner alone: a copy others could read is put right at once, not trusted as it is.
+        path.chmod(0o600)
         return path.read_text(encoding="ascii").strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     token = secrets.token_urlsafe(32)
     tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    tmp.unlink(missing_ok=True)  # a stale one would keep its own mode
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as out:
         out.write(token + "\n")
     os.replace(tmp, path)

@@ -56,3 +56,16 @@ def test_an_island_gets_its_own_name_and_no_other(tmp_path: Path) -> None:
     assert str(refused.value) == (
         f"the island at 10.0.3.2 may have a certificate for {NAME} only, not www.kommun.example"
     )
+
+
+def test_a_credential_others_could_read_is_made_owner_only_again(tmp_path: Path) -> None:
+    path = tmp_path / "tls" / "certificate-service.token"
+    token = issue_credential(path)
+    path.chmod(0o644)
+    stale = path.with_name(path.name + ".tmp")
+    assert issue_credential(path) == token and path.stat().st_mode & 0o777 == 0o600
+    stale.write_text("old\n")
+    stale.chmod(0o644)
+    path.unlink()
+    fresh = issue_credential(path)
+    assert fresh != token and path.stat().st_mode & 0o777 == 0o600
