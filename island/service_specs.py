@@ -217,7 +217,7 @@ def island_services(
             where=t.site_url,
             health=lambda: http_ok(web_url(t.site_address, http, "/healthz")),
             # With a public CA to ask, the island has its certificate (and its HTTPS port) once up.
-            connected=(lambda: _tls_open(t.site_address, https.port))
+            connected=(lambda: tcp_open(t.site_address, https.port))
             if "issuer_url" in https.site_tls
             else None,
         ),
@@ -274,7 +274,7 @@ def _https(t: Addresses, internet_address: str, data_dir: Path | None, public_ca
             "issuer_host": "www.kommun.example",
             "credential_file": credential,
         },
-        upstream_health=lambda: [_tls_open(upstream, port)],
+        upstream_health=lambda: [tcp_open(upstream, port)],
     )
 
 
@@ -297,7 +297,7 @@ def with_certificate_clients(upstream: ServiceSpec, clients: list[dict[str, Any]
     return replace(upstream, config={**config, "acme": {**config["acme"], "islands": clients}})
 
 
-async def _tls_open(host: str, port: int) -> None:
-    """The municipality's HTTPS port is open: it has its certificate from the public CA."""
+async def tcp_open(host: str, port: int) -> None:
+    """Something accepts connections on host:port (the municipality's HTTPS port: it has its certificate)."""
     _, writer = await asyncio.open_connection(host, port)
     writer.close()

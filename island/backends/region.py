@@ -17,13 +17,11 @@ the hub's address, port 7431 + i.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
 
 from services.crisis_site.store import Store
@@ -33,7 +31,7 @@ from services.region.outbox import Outbox
 from services.region.server import binary
 from services.region.subjects import HUB
 
-from ..service_specs import ServiceSpec, certificate_client, island_services, web_url
+from ..service_specs import ServiceSpec, certificate_client, http_ok, island_services, tcp_open, web_url
 from ..state import StateDir
 from ..topology import Addresses, Topology, standard
 from ..topology.local import hub_address, local_addresses, net_from_env
@@ -198,16 +196,6 @@ def link_socket(state: StateDir, island: str) -> str:
     return str(state.path / f"link-{island}.sock")
 
 
-async def _http_ok(url: str) -> None:
-    async with httpx.AsyncClient(timeout=1.0, trust_env=False) as client:
-        (await client.get(url)).raise_for_status()
-
-
-async def _tcp_open(host: str, port: int) -> None:
-    _, writer = await asyncio.open_connection(host, port)
-    writer.close()
-
-
 def certificate_clients(layout: RegionLayout, data_dir: Path) -> list[dict[str, Any]]:
     """Every place's site, each with the credential in its own data folder, for the certificate service."""
     return [certificate_client(layout.hub_addresses(), data_dir / HUB)] + [
@@ -258,7 +246,7 @@ def _nats(layout: RegionLayout, folder: Path, place: str) -> ServiceSpec:
         args=("-c", str(nats_conf(folder, place)), "-l", str(nats_conf(folder, place).with_name("nats.log"))),
         ports=tuple((host, port, "tcp") for port in ports),
         where=f"{host}:{CLIENT_PORT}" + (f", leaf nodes {host}:{LEAF_PORT}" if place == HUB else ""),
-        health=lambda: _http_ok(web_url(host, MONITOR_PORT, "/healthz")),
+        health=lambda: http_ok(web_url(host, MONITOR_PORT, "/healthz")),
         program=binary(),
     )
 
@@ -280,7 +268,7 @@ def _link(layout: RegionLayout, state: StateDir, island: str) -> ServiceSpec:
         args=(),
         ports=((hub, port, "tcp"),),
         where=f"{hub}:{port} -> {hub}:{LEAF_PORT}",
-        health=lambda: _tcp_open(hub, port),
+        health=lambda: tcp_open(hub, port),
     )
 
 
@@ -312,7 +300,7 @@ def _replicator(
         ),
         ports=((layout.host_of(place), REPLICATOR_PORT, "tcp"),),
         where=f"{url.removesuffix('/state')}/metrics",
-        health=lambda: _http_ok(url),
+        health=lambda: http_ok(url),
     )
 
 
