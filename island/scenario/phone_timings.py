@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from services.crisis_site.routes.captive import PATH as CAPTIVE_API_PATH
+
+from ..probes import SIMULATED_JOIN
 from .journal import Journal, Operation
 from .model import Scenario
 
 PORTAL_GOAL_S = 5.0
 ONLINE_GOAL_S = 10.0
-CAPTIVE_API_PATH = "/api/captive"
-CAPTIVE_MARK = '"captive":true'
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ def phone_timings(journal: Journal, scenario: Scenario) -> PhoneTimings | None:
         )
     ops = [o for probe_ops in by_probe.values() for o in probe_ops]
     joined = [o for o in ops if o.lease is not None]
-    simulated = [o for o in ops if o.lease is None and "join simulated" in o.detail]
+    simulated = [o for o in ops if o.lease is None and SIMULATED_JOIN in o.detail]
     # "No internet" during the cut: an answer that said so, or none in time (the phone gives up too).
     during = [o for o in ops if o.t >= cut and (restored is None or _end(o) <= restored)]
     noticed = cut + island_mode if island_mode is not None else None
