@@ -221,16 +221,21 @@ class ComposeBackend(Backend):
             site = await self._container("site")
         except BackendError:
             return
-        files = (PUBLIC_CA_FILE, f"{SITE_TLS_FOLDER}/{STATUS_FILE}", f"{SITE_TLS_FOLDER}/{PAIR_FILE}")
-        script = f" printf '{_SPLIT}'; ".join(f"cat {path} 2>/dev/null;" for path in files)
+        # The pair's certificates only, picked inside the container: the key never leaves the site.
+        reads = (
+            f"cat {PUBLIC_CA_FILE} 2>/dev/null;",
+            f"cat {SITE_TLS_FOLDER}/{STATUS_FILE} 2>/dev/null;",
+            f"sed -n '/-BEGIN CERTIFICATE-/,/-END CERTIFICATE-/p' {SITE_TLS_FOLDER}/{PAIR_FILE} 2>/dev/null;",
+        )
+        script = f" printf '{_SPLIT}'; ".join(reads)
         done = await _docker(["docker", "exec", site, "sh", "-c", script], timeout=30)
         parts = done.stdout.split(_SPLIT)
-        if done.returncode != 0 or len(parts) != len(files):
+        if done.returncode != 0 or len(parts) != len(reads):
             return
         ca, status, pair = parts
         folder = self.state.data_dir / TLS_FOLDER
         folder.mkdir(parents=True, exist_ok=True)
-        chain = "".join(m.group(0) + "\n" for m in _CERTIFICATE.finditer(pair))  # the key stays in the site
+        chain = "".join(m.group(0) + "\n" for m in _CERTIFICATE.finditer(pair))
         for target, text in (
             (self.state.path / pebble.PUBLIC_CA_FILE, ca),
             (folder / STATUS_FILE, status),
