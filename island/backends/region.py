@@ -216,7 +216,12 @@ def region_specs(layout: RegionLayout, state: StateDir, data_dir: Path) -> list[
         _, resolver, site = island_services(addresses, data_dir=data_dir / name)
         specs += [
             replace(resolver, name=f"resolver-{name}", title=f"island resolver ({name})"),
-            replace(site, name=f"site-{name}", title=f"crisis site ({name})"),
+            replace(
+                site,
+                name=f"site-{name}",
+                title=f"crisis site ({name})",
+                config={**(site.config or {}), "region": True},
+            ),
             _nats(layout, folder, name),
             *([_link(layout, state, name)] if layout.relayed else []),
             _replicator(layout, folder, data_dir, state, name),
@@ -231,6 +236,7 @@ def _site(addresses: Addresses, data_dir: Path, place: str, region_state: str) -
         **(site.config or {}),
         "resolver_metrics": None,
         "region_state": region_state,
+        "region": True,
     }  # no resolver here
     return replace(site, name=f"site-{place}", title=f"crisis site ({place})", config=config, connected=None)
 

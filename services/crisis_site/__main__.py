@@ -43,6 +43,11 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="at a region's hub: the hub replicator's state file, whose islands the editors' page shows",
     )
+    p.add_argument(
+        "--region",
+        action="store_true",
+        help="a place in a region: serve /api/region.json (counts, hashed message ids) for its convergence check",
+    )
     p.add_argument("--feed", default=None, help="the municipality's central feed (CAP XML or JSON) to poll")
     p.add_argument("--feed-host", default=None, help="Host header for the feed, when --feed names an address")
     p.add_argument("--poll-interval", type=float, default=30.0, help="seconds between polls (default 30)")
@@ -93,6 +98,7 @@ def _apply_config(args: argparse.Namespace, p: argparse.ArgumentParser) -> None:
         "resolver_metrics",
         "tls",
         "region_state",
+        "region",
     }
     unknown = set(data) - known
     if not isinstance(data, dict) or unknown:
@@ -129,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         crisis_name=args.crisis_name,
         resolver_metrics=args.resolver_metrics,
         region_state=args.region_state,
+        region=args.region,
     )
     try:
         app = create_app(config=config)

@@ -55,6 +55,9 @@ class SiteConfig:
     # At a region's hub: the hub replicator's state file (services/region --state-file), whose
     # per-island links the editors' page shows.
     region_state: str | None = None
+    # In a region (hub or island): /api/region.json answers the region's convergence check; a lone
+    # island has no region and keeps its counts to its staff.
+    region: bool = False
 
 
 def security_headers(style_hash: str) -> dict[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
 from services.crisis_site.content import Content
@@ -55,6 +55,8 @@ def _region_identifier(identifier: str) -> str:
     summary="What the region's convergence check compares: counts and hashed message ids, nothing personal",
 )
 async def region_json(site: SiteDep) -> dict[str, object]:
+    if not site.config.region:
+        raise HTTPException(404, "not in a region")
     counts = site.registry.counts()
     ids = {_region_identifier(m.identifier) for m in site.content().messages}
     return {

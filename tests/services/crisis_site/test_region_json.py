@@ -20,7 +20,7 @@ def short_hash(identifier: str) -> str:
 
 
 async def test_it_counts_records_and_messages_and_names_no_one(tmp_path) -> None:
-    async with client_for(app_with(tmp_path)) as site:
+    async with client_for(app_with(tmp_path, region=True)) as site:
         before = (await site.get("/api/region.json")).json()
         await site.post("/anhoriga/registrera", data=PERSON)
         after = await site.get("/api/region.json")
@@ -42,7 +42,14 @@ async def test_a_message_from_the_hub_counts_as_the_hubs_own(tmp_path) -> None:
         info=[Info(headline="Koka vattnet", description="Mer information kommer.")],
     )
     Store(str(db)).save_island_message(stored_message("hub", message, ""), "(region)", "region", "")
-    async with client_for(app_with(tmp_path, database=str(db))) as site:
+    async with client_for(app_with(tmp_path, database=str(db), region=True)) as site:
         answer = (await site.get("/api/region.json")).json()
     assert short_hash("krisledningen-1") in answer["crisis_messages"]
     assert "region:hub:krisledningen-1" not in str(answer)
+
+
+async def test_a_lone_island_keeps_its_counts_to_its_staff(tmp_path) -> None:
+    async with client_for(app_with(tmp_path)) as site:
+        answer = await site.get("/api/region.json")
+    assert answer.status_code == 404
+    assert "records" not in answer.text
