@@ -29,6 +29,7 @@ from services.tls.certificate import (
 from services.upstream import pebble
 from services.upstream.pebble import public_ca
 
+from .deploy.rehearsal import Rehearsal
 from .scenario.model import Scenario, UplinkCut
 from .service_specs import TLS_FOLDER
 from .state import StateDir
@@ -36,6 +37,15 @@ from .topology import Addresses
 from .topology.local import local_addresses
 
 EXIT_REFUSED = 2
+
+
+def tls_folder(state: StateDir) -> Path:
+    """Where the island's site keeps its key and certificate: a rehearsed site file's rendered folder, else
+    the TLS folder in the island's data folder."""
+    rehearsed = (state.read() or {}).get("site")
+    if rehearsed:
+        return Path(Rehearsal.from_dict(rehearsed).paths.tls_dir)
+    return state.data_dir / TLS_FOLDER
 
 
 def public_ca_file(state: StateDir) -> Path | None:
@@ -57,7 +67,7 @@ def https_url(topology: Addresses, port: int | None = None) -> str:
 
 def tls_status(state: StateDir, now: datetime | None = None) -> dict[str, Any]:
     """`tls` of `island status --json`: the public CA file, the certificate's dates and names, HTTPS on/off."""
-    folder = state.data_dir / TLS_FOLDER
+    folder = tls_folder(state)
     ca = public_ca_file(state)
     status: dict[str, Any] = {
         "ca_file": str(ca) if ca else None,
@@ -141,7 +151,7 @@ def install(state: StateDir, crisis_name: str, cert: Path, key: Path, roots: Pat
     if roots is None:
         raise CertificateProblem(f"{cert}: no trusted roots to check it against (name them with --ca-file)")
     check(cert, key, crisis_name, roots)
-    return write_pair(state.data_dir / TLS_FOLDER, cert.read_bytes(), key.read_bytes())
+    return write_pair(tls_folder(state), cert.read_bytes(), key.read_bytes())
 
 
 async def cmd_install_cert(args: argparse.Namespace, state: StateDir) -> int:

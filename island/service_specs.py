@@ -216,7 +216,7 @@ def island_services(
             where=t.site_url,
             health=lambda: http_ok(web_url(t.site_address, http, "/healthz")),
             # With a public CA to ask, the island has its certificate (and its HTTPS port) once up.
-            connected=(lambda: _tls_open(t.site_address, https.port))
+            connected=(lambda: tls_open(t.site_address, https.port))
             if "issuer_url" in https.site_tls
             else None,
         ),
@@ -279,11 +279,11 @@ def _https(t: Addresses, internet_address: str, data_dir: Path | None, public_ca
             "issuer_host": "www.kommun.example",
             "credential_file": credential,
         },
-        upstream_health=lambda: [_tls_open(upstream, port)],
+        upstream_health=lambda: [tls_open(upstream, port)],
     )
 
 
-async def _tls_open(host: str, port: int) -> None:
-    """The municipality's HTTPS port is open: it has its certificate from the public CA."""
+async def tls_open(host: str, port: int) -> None:
+    """An HTTPS port is open: its server (the municipality's, an island's) has its certificate."""
     _, writer = await asyncio.open_connection(host, port)
     writer.close()

@@ -20,9 +20,10 @@ import asyncio
 import hashlib
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from services.upstream.pebble import public_ca
+from services.upstream.pebble import PUBLIC_CA_FILE, public_ca
 
 from ..contract import PLACES, Operation, Outcome
 from ..deploy.rehearsal import Rehearsal, rendered_services
@@ -89,7 +90,9 @@ class NetnsBackend(Backend):
         # The relay still runs in the router, idle until latency DNATs the uplink's traffic to it.
         t = self.addresses
         if self.site is not None:  # the resolver and the site from the rendered files, as the units run them
-            upstream, _, _ = island_services(t, data_dir=self.data_dir, public_ca=False)
+            # The municipality's certificate service knows the island's credential where site.json names it.
+            box_data = Path(self.site.paths.data_dir)
+            upstream, _, _ = island_services(t, data_dir=box_data, public_ca=self.site.https)
             return [
                 upstream,
                 relay_spec(t, self.state),
@@ -128,6 +131,8 @@ class NetnsBackend(Backend):
             )
         self.plan = plan
         self.addresses = self.plan.addresses(crisis_name=rehearsal.crisis_name)
+        if rehearsal.https:  # the box trusts the public CA, as its ca-certificates does for real
+            rehearsal.trust(self.state.path / PUBLIC_CA_FILE)
 
     def site_mapping(self) -> list[str]:
         r = self.site
@@ -147,13 +152,27 @@ class NetnsBackend(Backend):
             f"{r.lan_interface}, the router's leg on the Wi-Fi)",
             f"  Not mapped:      {', '.join(others)} keep the simulator's networks (the island refuses them, as a "
             f"box refuses outsiders); {', '.join(r.others) or 'no other trygghetspunkt'} would be islands of "
-            f"their own; HTTPS is not rehearsed ({self.https_off()}); editors "
-            f"({', '.join(r.editors) or 'none'}) need accounts: island site add-editor NAME",
+            f"their own; editors ({', '.join(r.editors) or 'none'}) need accounts: island site add-editor NAME",
+            f"  HTTPS:           {self._https_mapping(r)}",
         ]
 
+    def _https_mapping(self, r: Rehearsal) -> str:
+        if r.certificate == "central":
+            return (
+                f"the certificate for {r.crisis_name} from the site file's certificate service, answered by the "
+                f"simulated municipality with Pebble as the public CA; the island's credential {r.credential}, "
+                f"its key and chain {r.certificate_file}, the public CA as the box's trust store"
+            )
+        if r.certificate == "manual":
+            return (
+                f"by hand: install a certificate for {r.crisis_name} from the simulated public CA with "
+                f"`island site install-cert CERT KEY` (into {r.certificate_file})"
+            )
+        return f"off ({self.https_off()})"
+
     def https_off(self) -> str | None:
-        if self.site is not None:
-            return "the site file's certificate is not rehearsed yet; the rendered site serves HTTP"
+        if self.site is not None and not self.site.https:
+            return "the site file names no certificate (certificate: source: none); the rendered site serves HTTP"
         return super().https_off()
 
     def features(self) -> frozenset[str]:
