@@ -20,6 +20,7 @@ from tiers import require_tier
 
 from island.backends import _netns
 from island.backends.netns import NetnsBackend
+from island.deploy.check import Box, check_certificate
 from island.deploy.rehearsal import prepare
 from island.deploy.render import render_site
 from island.deploy.site import load_site
@@ -99,6 +100,8 @@ def island(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IslandCLI]:
         "the box's address 10.44.0.1",
         "a phone at 10.44.0.99 on the Wi-Fi 10.44.0.0/22",
         "Not mapped",
+        "HTTPS:           the certificate for krisinfo.kommun.example from the site file's certificate service",
+        "HTTPS by name:   https://krisinfo.kommun.example/",
     ):
         assert said in up.stdout, up.stdout
     yield cli
@@ -181,9 +184,44 @@ def test_full_outage_and_phones_pass_against_the_rendered_island(island: IslandC
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr
     assert run.stdout.count("Verdict: PASSED") == 2
     assert "Using the island that is already up (backend: netns)" in run.stdout
+    assert "Not run:" not in run.stdout, "every probe runs, HTTPS by name included"
     for name in ("full-outage", "phones-join-wifi"):
         journal = json.loads((tmp_path / name / "journal.json").read_text())
         assert journal["backend"] == "netns" and journal["operations"]
+    outage = json.loads((tmp_path / "full-outage" / "journal.json").read_text())
+    https = [o for o in outage["operations"] if o["probe"] == "crisis-page-https"]
+    assert {o["phase"] for o in https} == {"before", "during", "after"}
+    assert all(o["status"] == "ok" for o in https), [o["detail"] for o in https if o["status"] != "ok"]
+
+
+HTTPS_PAGE = """
+import ssl, httpx
+context = ssl.create_default_context(cafile={ca!r})
+print(httpx.get("https://krisinfo.kommun.example/", verify=context, timeout=5, trust_env=False).text)
+"""
+
+
+@pytest.mark.e2e
+def test_the_island_has_its_certificate_from_the_site_files_service_as_rendered(island: IslandCLI) -> None:
+    root = Path(_recorded(island)["site"]["root"])
+    config = json.loads((root / "etc/odrift/site.json").read_text())["tls"]
+    # The rendered site.json is what got it: the service's address from the site file, the credential
+    # where it names it (the municipality's, standing in for the installer's), the key and chain beside it.
+    assert config["issuer_url"] == "https://certifikat.kommun.example/api/island-certificate"
+    credential = Path(config["credential_file"])
+    assert credential == root / "var/lib/odrift/tls/certificate-service.token"
+    assert credential.stat().st_mode & 0o777 == 0o600
+    tls = island.status()["tls"]
+    assert tls["https"] == "on" and tls["renewal_error"] == "", tls
+    assert tls["names"] == ["krisinfo.kommun.example"] and tls["days_left"] > 30, tls
+    assert tls["certificate_file"] == f"{config['folder']}/island.pem"
+    # A phone on the Wi-Fi opens the page by name over HTTPS, trusting only the simulated public CA.
+    phone = NetnsBackend(StateDir(island.state_dir)).prefix + "tpa"
+    page = in_namespace(phone, HTTPS_PAGE.format(ca=tls["ca_file"]))
+    assert "Här publicerar Sjöbacka kommun information" in page
+    # `island deploy check` reads the certificate from the rendered paths.
+    (finding,) = check_certificate(Box(config_dir=root / "etc/odrift", data_dir=root / "var/lib/odrift"))
+    assert finding.status == "ok" and finding.seen.startswith(f"{tls['days_left']} days left"), finding
 
 
 # On local: the crisis name and the first page; loopback stands in for the rest -----------------------
