@@ -25,6 +25,7 @@ from typing import Any
 
 from services.upstream.pebble import PUBLIC_CA_FILE, public_ca
 
+from ..certificates import hand_carried, https_off_reason
 from ..contract import PLACES, Operation, Outcome
 from ..deploy.rehearsal import Rehearsal, rendered_services
 from ..probes import Place, Prober
@@ -41,6 +42,7 @@ from .region import NetnsRegion, prepare, region_specs, replication
 from .relay import RelayClient, relay_spec
 
 PREFIX = "odr"
+HAND_CARRIED = "hand-carried"  # in the state folder: a certificate by hand, and the municipality's credential
 
 
 def tag_for(state: StateDir) -> str:
@@ -90,9 +92,7 @@ class NetnsBackend(Backend):
         # The relay still runs in the router, idle until latency DNATs the uplink's traffic to it.
         t = self.addresses
         if self.site is not None:  # the resolver and the site from the rendered files, as the units run them
-            # The municipality's certificate service knows the island's credential where site.json names it.
-            box_data = Path(self.site.paths.data_dir)
-            upstream, _, _ = island_services(t, data_dir=box_data, public_ca=self.site.https)
+            upstream, _, _ = island_services(t, data_dir=self._credential_data(), public_ca=self.site.https)
             return [
                 upstream,
                 relay_spec(t, self.state),
@@ -155,6 +155,30 @@ class NetnsBackend(Backend):
             f"their own; editors ({', '.join(r.editors) or 'none'}) need accounts: island site add-editor NAME",
             f"  HTTPS:           {self._https_mapping(r)}",
         ]
+
+    def _credential_data(self) -> Path:
+        """Whose credential the simulated municipality's certificate service knows (``tls/`` under this).
+
+        With ``certificate: central`` the island's, where the rendered site.json names it; by hand the
+        municipality's own, outside the box, to hand a certificate over with (``island site install-cert``).
+        """
+        assert self.site is not None
+        if self.site.certificate == "central":
+            return Path(self.site.paths.data_dir)
+        return self.state.path / HAND_CARRIED
+
+    async def _hand_over(self, say: Say) -> None:
+        """Certificate by hand: the municipality's certificate for the crisis name, ready to install."""
+        assert self.site is not None
+        _, _, site = island_services(self.addresses, data_dir=self._credential_data())
+        settings = (site.config or {})["tls"]  # the simulator's own site's: the service, the credential
+        if "issuer_url" not in settings:
+            say(f"  no certificate to hand over: {https_off_reason()}")
+            return
+        name, folder = self.site.crisis_name, self.state.path / HAND_CARRIED
+        chain, key = await self._loop(self.ns(ROUTER)).run(lambda: hand_carried(settings, name, folder))
+        say(f"  by hand: the municipality's certificate for {name} (simulated public CA); install it:")
+        say(f"                                island site install-cert {chain} {key}")
 
     def _https_mapping(self, r: Rehearsal) -> str:
         if r.certificate == "central":
@@ -238,6 +262,8 @@ class NetnsBackend(Backend):
             shorts = ",".join(name.removeprefix(self.prefix) for name in self.plan.namespaces())
             say(f"  made namespaces {self.prefix}{{{shorts}}} with routes via the router")
             await self.processes.start(self.specs(), say)
+            if self.site is not None and self.site.certificate == "manual":
+                await self._hand_over(say)
         except BaseException:
             await self.stop(lambda _: None)
             raise
