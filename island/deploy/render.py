@@ -466,7 +466,7 @@ def _certificate_line(site: SiteFile, paths: BoxPaths) -> str:
     return (
         f"from the municipality's certificate service `{cert.central_url}` with the island's credential "
         f"`{paths.credential}` (from the municipality, installed by you); {kept}, renewed with a third "
-        "of its lifetime left"
+        "of its lifetime left; the box finds the service through its own resolver (`nameserver 127.0.0.1`)"
     )
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from island_test_helpers import IslandCLI, island_net
 from test_rehearsal import EXAMPLE, HTTPS_PAGE, in_namespace
-from tiers import require_tier
+from tiers import pebble_reason, require_tier
 
 from island.backends import _netns
 from island.backends.netns import NetnsBackend
@@ -24,6 +24,7 @@ from island.state import StateDir
 @pytest.mark.e2e
 def test_a_certificate_by_hand_is_installed_and_served_by_name(tmp_path: Path) -> None:
     require_tier("netns", _netns.unavailable_reason())
+    require_tier("https", pebble_reason())
     site = tmp_path / "island.site.yaml"
     text = EXAMPLE.read_text()
     central = "  source: central\n  central_url: https://certifikat.kommun.example/api/island-certificate\n"
