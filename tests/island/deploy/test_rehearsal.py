@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -87,6 +88,16 @@ def in_namespace(namespace: str, code: str) -> str:
     )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
+
+
+PLAIN_PAGE = (
+    "import httpx; print(httpx.get('http://krisinfo.kommun.example/', timeout=5, trust_env=False).text)"
+)
+HTTPS_PAGE = """
+import ssl, httpx
+context = ssl.create_default_context(cafile={ca!r})
+print(httpx.get("https://krisinfo.kommun.example/", verify=context, timeout=5, trust_env=False).text)
+"""
 
 
 @pytest.fixture(scope="module")
@@ -189,17 +200,17 @@ def test_full_outage_and_phones_pass_against_the_rendered_island(island: IslandC
         assert journal["backend"] == "netns" and journal["operations"]
     require_tier("https", pebble_reason())
     assert "Not run:" not in run.stdout, "every probe runs, HTTPS by name included"
+    # The rendered feed (https://www.kommun.example/...) is checked against the box's trust store too:
+    # the municipality's message reaches the island (the first poll may precede the public CA).
+    phone = NetnsBackend(StateDir(island.state_dir)).prefix + "tpa"
+    deadline = time.monotonic() + 45
+    while "Omfattande el- och teleavbrott" not in in_namespace(phone, PLAIN_PAGE):
+        assert time.monotonic() < deadline, "the municipality's feed never reached the rehearsed island"
+        time.sleep(2)
     outage = json.loads((tmp_path / "full-outage" / "journal.json").read_text())
     https = [o for o in outage["operations"] if o["probe"] == "crisis-page-https"]
     assert {o["phase"] for o in https} == {"before", "during", "after"}
     assert all(o["status"] == "ok" for o in https), [o["detail"] for o in https if o["status"] != "ok"]
-
-
-HTTPS_PAGE = """
-import ssl, httpx
-context = ssl.create_default_context(cafile={ca!r})
-print(httpx.get("https://krisinfo.kommun.example/", verify=context, timeout=5, trust_env=False).text)
-"""
 
 
 @pytest.mark.e2e
