@@ -15,6 +15,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
+from acme import crypto_util
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from services.crisis_site.tls import STATUS_FILE
 from services.tls import https_port
 from services.tls.certificate import (
@@ -22,6 +26,7 @@ from services.tls.certificate import (
     CertificateProblem,
     check,
     info,
+    key_pem,
     read_chain,
     system_roots,
     write_pair,
@@ -29,6 +34,7 @@ from services.tls.certificate import (
 from services.upstream import pebble
 from services.upstream.pebble import public_ca
 
+from .deploy.rehearsal import Rehearsal
 from .scenario.model import Scenario, UplinkCut
 from .service_specs import TLS_FOLDER
 from .state import StateDir
@@ -36,6 +42,15 @@ from .topology import Addresses
 from .topology.local import local_addresses
 
 EXIT_REFUSED = 2
+
+
+def tls_folder(state: StateDir) -> Path:
+    """Where the island's site keeps its key and certificate: a rehearsed site file's rendered folder, else
+    the TLS folder in the island's data folder."""
+    rehearsed = (state.read() or {}).get("site")
+    if rehearsed:
+        return Path(Rehearsal.from_dict(rehearsed).paths.tls_dir)
+    return state.data_dir / TLS_FOLDER
 
 
 def public_ca_file(state: StateDir) -> Path | None:
@@ -57,7 +72,7 @@ def https_url(topology: Addresses, port: int | None = None) -> str:
 
 def tls_status(state: StateDir, now: datetime | None = None) -> dict[str, Any]:
     """`tls` of `island status --json`: the public CA file, the certificate's dates and names, HTTPS on/off."""
-    folder = state.data_dir / TLS_FOLDER
+    folder = tls_folder(state)
     ca = public_ca_file(state)
     status: dict[str, Any] = {
         "ca_file": str(ca) if ca else None,
@@ -136,12 +151,38 @@ def https_off_reason() -> str:
     return pebble.not_installed_reason() if pebble.installed() is None else "this backend runs no public CA"
 
 
+async def hand_carried(settings: dict[str, Any], name: str, folder: Path) -> tuple[Path, Path]:
+    """A certificate for ``name`` as a municipality hands one over by hand: (chain, key) files in ``folder``.
+
+    Asked of the municipality's certificate service with a new key, as an island's site asks it;
+    ``settings`` is a site's ``tls`` object naming the service and the credential to ask with.
+    """
+    key = ec.generate_private_key(ec.SECP256R1())
+    headers = {
+        "content-type": "application/pkcs10",
+        "authorization": f"Bearer {Path(settings['credential_file']).read_text(encoding='ascii').strip()}",
+        **({"host": settings["issuer_host"]} if settings.get("issuer_host") else {}),
+    }
+    async with httpx.AsyncClient(timeout=60.0, trust_env=False) as client:
+        response = await client.post(
+            settings["issuer_url"], content=crypto_util.make_csr(key_pem(key), [name]), headers=headers
+        )
+    if response.status_code != 200:
+        raise CertificateProblem(f"the municipality refused: {response.status_code} {response.text}")
+    folder.mkdir(parents=True, exist_ok=True)
+    chain, key_file = folder / f"{name}.pem", folder / f"{name}.key"
+    chain.write_bytes(response.content)
+    key_file.touch(mode=0o600)
+    key_file.write_bytes(key_pem(key))
+    return chain, key_file
+
+
 def install(state: StateDir, crisis_name: str, cert: Path, key: Path, roots: Path | None) -> Path:
     """Check ``cert`` and ``key`` for ``crisis_name``, then put them where the site serves from."""
     if roots is None:
         raise CertificateProblem(f"{cert}: no trusted roots to check it against (name them with --ca-file)")
     check(cert, key, crisis_name, roots)
-    return write_pair(state.data_dir / TLS_FOLDER, cert.read_bytes(), key.read_bytes())
+    return write_pair(tls_folder(state), cert.read_bytes(), key.read_bytes())
 
 
 async def cmd_install_cert(args: argparse.Namespace, state: StateDir) -> int:

@@ -168,6 +168,8 @@ class Backend(abc.ABC):
     def site_database(self) -> Path:
         """The database of the island's crisis site (the hub's in a region): where `island site add-editor`
         adds an account so that the running site sees it."""
+        if self.site is not None:  # a rehearsal: the rendered site.json's database
+            return self.site.database
         return self.data_dir / SITE_DATABASE
 
     @property

@@ -65,7 +65,10 @@ class LocalBackend(Backend):
         t = self.addresses
         # The island reaches the internet through the relay (its internet_address).
         content = self.site.content if self.site is not None else None
-        upstream, resolver, site = island_services(t, data_dir=self.data_dir, content=content)
+        # A site file's island keeps its data where the box would (the rendered data folder): its
+        # database, its key and certificate, as `island site add-editor` and `island status` find them.
+        data_dir = Path(self.site.paths.data_dir) if self.site is not None else self.data_dir
+        upstream, resolver, site = island_services(t, data_dir=data_dir, content=content)
         if self.region is not None:  # one internet and one uplink for all; each place's own services
             return [
                 with_certificate_clients(upstream, certificate_clients(self.region, self.data_dir)),
@@ -100,6 +103,8 @@ class LocalBackend(Backend):
             "  Not mapped:      the rendered resolver and site configuration and DHCP (only the netns backend "
             f"runs those: --backend netns); editors ({', '.join(r.editors) or 'none'}) need accounts: "
             "island site add-editor NAME",
+            f"  HTTPS:           the simulator's own site settings get the certificate for {r.crisis_name} "
+            "from the same certificate service and public CA, not the rendered tls settings (netns runs those)",
         ]
 
     def site_database(self) -> Path:

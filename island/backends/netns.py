@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from services.region.subjects import HUB
-from services.upstream.pebble import public_ca
+from services.upstream.pebble import PUBLIC_CA_FILE, public_ca
 
+from ..certificates import hand_carried, https_off_reason
 from ..contract import PLACES, Operation, Outcome
 from ..deploy.rehearsal import Rehearsal, rendered_services
 from ..probes import Place, Prober
@@ -42,6 +43,7 @@ from .region import NetnsRegion, certificate_clients, database, prepare, region_
 from .relay import RelayClient, relay_spec
 
 PREFIX = "odr"
+HAND_CARRIED = "hand-carried"  # in the state folder: a certificate by hand, and the municipality's credential
 
 
 def tag_for(state: StateDir) -> str:
@@ -91,7 +93,7 @@ class NetnsBackend(Backend):
         # The relay still runs in the router, idle until latency DNATs the uplink's traffic to it.
         t = self.addresses
         if self.site is not None:  # the resolver and the site from the rendered files, as the units run them
-            upstream, _, _ = island_services(t, data_dir=self.data_dir, public_ca=False)
+            upstream, _, _ = island_services(t, data_dir=self._credential_data(), public_ca=self.site.https)
             return [
                 upstream,
                 relay_spec(t, self.state),
@@ -130,6 +132,8 @@ class NetnsBackend(Backend):
             )
         self.plan = plan
         self.addresses = self.plan.addresses(crisis_name=rehearsal.crisis_name)
+        if rehearsal.https:  # the box trusts the public CA, as its ca-certificates does for real
+            rehearsal.trust(self.state.path / PUBLIC_CA_FILE)
 
     def site_mapping(self) -> list[str]:
         r = self.site
@@ -149,13 +153,51 @@ class NetnsBackend(Backend):
             f"{r.lan_interface}, the router's leg on the Wi-Fi)",
             f"  Not mapped:      {', '.join(others)} keep the simulator's networks (the island refuses them, as a "
             f"box refuses outsiders); {', '.join(r.others) or 'no other trygghetspunkt'} would be islands of "
-            f"their own; HTTPS is not rehearsed ({self.https_off()}); editors "
-            f"({', '.join(r.editors) or 'none'}) need accounts: island site add-editor NAME",
+            f"their own; editors ({', '.join(r.editors) or 'none'}) need accounts: island site add-editor NAME",
+            f"  HTTPS:           {self._https_mapping(r)}",
         ]
 
+    def _credential_data(self) -> Path:
+        """Whose credential the simulated municipality's certificate service knows (``tls/`` under this).
+
+        With ``certificate: central`` the island's, where the rendered site.json names it; by hand the
+        municipality's own, outside the box, to hand a certificate over with (``island site install-cert``).
+        """
+        assert self.site is not None
+        if self.site.certificate == "central":
+            return Path(self.site.paths.data_dir)
+        return self.state.path / HAND_CARRIED
+
+    async def _hand_over(self, say: Say) -> None:
+        """Certificate by hand: the municipality's certificate for the crisis name, ready to install."""
+        assert self.site is not None
+        _, _, site = island_services(self.addresses, data_dir=self._credential_data())
+        settings = (site.config or {})["tls"]  # the simulator's own site's: the service, the credential
+        if "issuer_url" not in settings:
+            say(f"  no certificate to hand over: {https_off_reason()}")
+            return
+        name, folder = self.site.crisis_name, self.state.path / HAND_CARRIED
+        chain, key = await self._loop(self.ns(ROUTER)).run(lambda: hand_carried(settings, name, folder))
+        say(f"  by hand: the municipality's certificate for {name} (simulated public CA); install it:")
+        say(f"                                island site install-cert {chain} {key}")
+
+    def _https_mapping(self, r: Rehearsal) -> str:
+        if r.certificate == "central":
+            return (
+                f"the certificate for {r.crisis_name} from the site file's certificate service, answered by the "
+                f"simulated municipality with Pebble as the public CA; the island's credential {r.credential}, "
+                f"its key and chain {r.certificate_file}, the public CA as the box's trust store"
+            )
+        if r.certificate == "manual":
+            return (
+                f"by hand: install a certificate for {r.crisis_name} from the simulated public CA with "
+                f"`island site install-cert CERT KEY` (into {r.certificate_file})"
+            )
+        return f"off ({self.https_off()})"
+
     def https_off(self) -> str | None:
-        if self.site is not None:
-            return "the site file's certificate is not rehearsed yet; the rendered site serves HTTP"
+        if self.site is not None and not self.site.https:
+            return "the site file names no certificate (certificate: source: none); the rendered site serves HTTP"
         return super().https_off()
 
     def features(self) -> frozenset[str]:
@@ -173,8 +215,6 @@ class NetnsBackend(Backend):
         return self.plan.service_namespace(service)
 
     def site_database(self) -> Path:
-        if self.site is not None:  # the rendered site.json's database
-            return self.site.database
         if self.region is not None:  # the hub's editors publish to every island
             return database(self.data_dir, HUB)
         return super().site_database()
@@ -228,6 +268,8 @@ class NetnsBackend(Backend):
             shorts = ",".join(name.removeprefix(self.prefix) for name in self.plan.namespaces())
             say(f"  made namespaces {self.prefix}{{{shorts}}} with routes via the router")
             await self.processes.start(self.specs(), say)
+            if self.site is not None and self.site.certificate == "manual":
+                await self._hand_over(say)
         except BaseException:
             await self.stop(lambda _: None)
             raise

@@ -23,7 +23,11 @@ from typing import Any
 import yaml
 from dnslib import QTYPE, RCODE, DNSRecord
 
+from services.crisis_site.tls import STATUS_FILE
+from services.tls.certificate import PAIR_FILE, CertificateProblem, info, read_chain
+
 from ..backup import last_backup
+from ..service_specs import TLS_FOLDER
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 # A trygghetspunkt must not run out of disk in a long crisis: the register, logs and backups grow.
@@ -50,7 +54,7 @@ class Box:
     units: tuple[str, ...] = ("odrift-resolver", "odrift-site", "dnsmasq")
     resolver_address: str | None = None  # default: the Wi-Fi side's island address, from the config
     site_url: str | None = None
-    certificate: Path | None = None  # default: DATA/tls/cert.pem
+    certificate: Path | None = None  # default: island.pem in site.json's tls folder, else DATA/tls/
 
 
 def _dns_query(name: str, server: str, port: int, timeout: float = 2.0) -> int:
@@ -255,41 +259,60 @@ def check_dhcp(box: Box) -> list[Finding]:
     return [Finding("DHCP option 114", OK, option.split(",", 1)[1].strip('"'))]
 
 
+def certificate_file(box: Box) -> Path:
+    """The key-and-chain file the site serves: in the TLS folder the rendered site.json names."""
+    if box.certificate is not None:
+        return box.certificate
+    try:
+        settings = json.loads((box.config_dir / "site.json").read_text(encoding="utf-8"))
+        folder = Path(settings["tls"]["folder"])
+    except (OSError, ValueError, KeyError, TypeError):
+        folder = box.data_dir / TLS_FOLDER
+    return folder / PAIR_FILE
+
+
 def check_certificate(box: Box, now: float | None = None) -> list[Finding]:
-    path = box.certificate or box.data_dir / "tls" / "cert.pem"
+    path = certificate_file(box)
     if not path.exists():
         return [
             Finding(
                 "certificate",
                 WARN,
                 f"none at {path}: the crisis page is served over HTTP only",
-                "phones that know the municipality's HSTS policy need HTTPS: see docs/https.md",
+                "phones that know the municipality's HSTS policy need HTTPS: install the island's credential "
+                "(certificate: central) or a certificate (island site install-cert); see docs/https.md",
             )
         ]
     try:
-        from cryptography import x509
-
-        cert = x509.load_pem_x509_certificate(path.read_bytes())
-    except (ImportError, ValueError) as exc:
+        facts = info(read_chain(path)[0])
+    except (CertificateProblem, IndexError) as exc:
         return [
             Finding(
                 "certificate",
                 FAIL,
-                f"{path} cannot be read ({exc})",
+                f"{path} cannot be read ({exc or 'no certificate in it'})",
                 "install a certificate again: island site install-cert",
             )
         ]
-    not_after = cert.not_valid_after_utc
-    days = (not_after - dt.datetime.fromtimestamp(now or time.time(), dt.UTC)).total_seconds() / 86400
-    status = FAIL if days <= 0 else WARN if days < CERT_WARN_DAYS else OK
-    return [
-        Finding(
-            "certificate",
-            status,
-            f"{days:.0f} days left (until {not_after:%Y-%m-%d})",
-            "" if status == OK else "renew it now, while the island is connected: see docs/https.md",
-        )
-    ]
+    when = dt.datetime.fromtimestamp(now or time.time(), dt.UTC)
+    days = facts.days_left(when)
+    status = FAIL if facts.not_after <= when else WARN if days < CERT_WARN_DAYS else OK
+    seen = f"{days} days left (until {facts.not_after:%Y-%m-%d}), for {', '.join(facts.names)} from {facts.issuer}"
+    next_step = "" if status == OK else "renew it now, while the island is connected: see docs/https.md"
+    renewal = _renewal_error(path.parent)
+    if renewal:  # it still serves, but will not be renewed: say it while there is time
+        status = FAIL if status == FAIL else WARN
+        seen += f"; renewal failing: {renewal}"
+        next_step = "check the island's credential and the certificate service's address in site.json"
+    return [Finding("certificate", status, seen, next_step)]
+
+
+def _renewal_error(folder: Path) -> str:
+    try:
+        served = json.loads((folder / STATUS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    return str(served.get("renewal_error", "")) if isinstance(served, dict) else ""
 
 
 def check_clock() -> list[Finding]:

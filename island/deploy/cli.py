@@ -128,7 +128,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     check.add_argument("--resolver", help="address to ask (default: the island's address from the config)")
     check.add_argument("--site-url", help="the crisis page's URL (default: http://ISLAND/)")
-    check.add_argument("--cert", help="the certificate file (default DATA/tls/cert.pem)")
+    check.add_argument(
+        "--cert",
+        help="the certificate file, key and chain (default: island.pem in site.json's tls folder, else DATA/tls/)",
+    )
     check.set_defaults(func=cmd_check)
 
     back = sub.add_parser("backup", help="a consistent snapshot of the island's data, even while it runs")

@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..service_specs import ServiceSpec, dns_ok, http_ok, sees_upstream
-from .render import METRICS_PORT, BoxPaths, resolver_args, site_args, site_database, write_island
+from ..service_specs import ServiceSpec, dns_ok, http_ok, sees_upstream, tcp_open
+from .render import HTTPS_PORT, METRICS_PORT, BoxPaths, resolver_args, site_args, site_database, write_island
 from .site import SiteFile, Trygghetspunkt
 
 SITE_FOLDER = "site"  # in the island's data folder: the rendered files, and the box's data under them
@@ -48,6 +48,12 @@ class Rehearsal:
     # What the rendered units run after ``python -m MODULE``: the same arguments, the same files.
     resolver_args: tuple[str, ...]
     site_args: tuple[str, ...]
+    certificate: str = "none"  # the site file's certificate source: central, manual or none
+
+    @property
+    def https(self) -> bool:
+        """Whether the rendered site serves HTTPS (the site file names a certificate source)."""
+        return self.certificate != "none"
 
     @property
     def paths(self) -> BoxPaths:
@@ -78,6 +84,25 @@ class Rehearsal:
         On netns it runs unchanged in the router namespace: the router's leg on the Wi-Fi has the
         box's name for it (``lan_interface``) and an address on the Wi-Fi network."""
         return Path(self.root) / "etc/dnsmasq.d/odrift.conf"
+
+    @property
+    def credential(self) -> Path:
+        """The island's credential for the municipality's certificate service, where site.json names it."""
+        return Path(self.paths.credential)
+
+    @property
+    def certificate_file(self) -> Path:
+        return Path(self.paths.certificate)
+
+    def trust(self, public_ca: Path) -> None:
+        """Make the simulated public CA the rehearsed box's trust store (what a box's ca-certificates is).
+
+        A link, since the simulated internet writes the CA file when Pebble has started, after rendering.
+        """
+        store = Path(self.paths.trust_store)
+        store.parent.mkdir(parents=True, exist_ok=True)
+        store.unlink(missing_ok=True)
+        store.symlink_to(public_ca)
 
     def router_address(self) -> str:
         """A free host address on the Wi-Fi network for the simulator's router: neither the box nor a lease."""
@@ -130,6 +155,7 @@ def prepare(file: str | Path, site: SiteFile, data_dir: Path) -> Rehearsal:
         others=tuple(p.id for p in site.trygghetspunkter[1:]),
         resolver_args=tuple(resolver_args(paths)),
         site_args=tuple(site_args(site, paths)),
+        certificate=site.certificate.source,
     )
 
 
@@ -176,8 +202,14 @@ def rendered_services(rehearsal: Rehearsal) -> list[ServiceSpec]:
             module="services.crisis_site",
             config=None,
             args=r.site_args,
-            ports=((r.island_address, 80, "tcp"),),
-            where=f"http://{r.island_address}/, configured by {r.site_config}",
+            ports=(
+                (r.island_address, 80, "tcp"),
+                *(((r.island_address, HTTPS_PORT, "tcp"),) if r.https else ()),
+            ),
+            where=f"http://{r.island_address}/{f' and https://{r.crisis_name}/' if r.https else ''}, "
+            f"configured by {r.site_config}",
             health=lambda: http_ok("http://127.0.0.1:80/healthz"),
+            # From the municipality's certificate service: up once the island has its certificate.
+            connected=(lambda: tcp_open("127.0.0.1", HTTPS_PORT)) if r.certificate == "central" else None,
         ),
     ]

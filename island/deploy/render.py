@@ -14,7 +14,10 @@ from pathlib import Path
 
 import yaml
 
-from ..service_specs import ISLAND_MODE_HEARTBEAT_SECONDS, RESOLVER_RECHECK_SECONDS
+from services.tls.certificate import PAIR_FILE
+from services.upstream.islands import CREDENTIAL_FILE
+
+from ..service_specs import ISLAND_MODE_HEARTBEAT_SECONDS, RESOLVER_RECHECK_SECONDS, TLS_FOLDER
 from .region import island_name, nats_args, region_file, replicator_args
 from .site import SiteFile, Trygghetspunkt
 
@@ -27,6 +30,13 @@ METRICS_PORT = 9153
 # The crisis name's TTL on the island: short, so a phone that moves between an island and the
 # internet follows within half a minute (the same 30 s as RFC 8767's stale answers).
 CRISIS_NAME_TTL = 30
+HTTPS_PORT = 443
+# How often the site looks at its certificate: it asks for a new one when a third of its lifetime
+# is left (30 days of a 90-day certificate) or when there is none, and rereads a file installed by hand.
+CERTIFICATE_CHECK_SECONDS = 30.0
+# The box's trusted roots (Debian's ca-certificates): what the certificate must chain to, and what the
+# certificate service's own HTTPS is checked against. The rehearsal puts the simulated public CA here.
+TRUST_STORE = "/etc/ssl/certs/ca-certificates.crt"
 
 
 @dataclass(frozen=True)
@@ -47,6 +57,24 @@ class BoxPaths:
     @property
     def data_dir(self) -> str:
         return self.root + DATA_DIR
+
+    @property
+    def tls_dir(self) -> str:
+        """The island's key and certificate chain (``island.pem``), its status and its credential."""
+        return f"{self.data_dir}/{TLS_FOLDER}"
+
+    @property
+    def certificate(self) -> str:
+        return f"{self.tls_dir}/{PAIR_FILE}"
+
+    @property
+    def credential(self) -> str:
+        """What the island proves itself to the municipality's certificate service with (docs/https.md)."""
+        return f"{self.tls_dir}/{CREDENTIAL_FILE}"
+
+    @property
+    def trust_store(self) -> str:
+        return self.root + TRUST_STORE
 
 
 BOX = BoxPaths()
@@ -154,7 +182,23 @@ def site_config(site: SiteFile, paths: BoxPaths = BOX) -> dict[str, object]:
         # the resolver's metrics say when the island is in island mode (RFC 8908's "captive").
         "crisis_name": site.crisis_name,
         "resolver_metrics": f"http://127.0.0.1:{METRICS_PORT}/metrics",
+        **({"tls": tls_config(site, paths)} if site.certificate.source != "none" else {}),
     }
+
+
+def tls_config(site: SiteFile, paths: BoxPaths = BOX) -> dict[str, object]:
+    """The site's ``tls`` object (services/crisis_site/tls.py): where the certificate is kept and who renews it."""
+    settings: dict[str, object] = {
+        "folder": paths.tls_dir,
+        "name": site.crisis_name,
+        "roots": paths.trust_store,
+        "check_interval": CERTIFICATE_CHECK_SECONDS,
+    }
+    if site.certificate.source == "central":
+        settings.update(issuer_url=site.certificate.central_url, credential_file=paths.credential)
+    else:
+        settings["no_issuer"] = "installed by hand (island site install-cert CERT KEY)"
+    return settings
 
 
 def content_seed(site: SiteFile) -> dict[str, object]:
@@ -349,8 +393,8 @@ def site_args(site: SiteFile, paths: BoxPaths = BOX) -> list[str]:
         f"{paths.config_dir}/site.json",
         "--registry-days",
         str(site.registry_days),
-        # Editors' cookies only over TLS, once the island has a certificate to serve it with.
-        *(["--secure-cookies"] if site.certificate.source != "none" else []),
+        # HTTPS beside HTTP once the island has a certificate; editors' cookies only over TLS then.
+        *(["--https-port", str(HTTPS_PORT), "--secure-cookies"] if site.certificate.source != "none" else []),
     ]
 
 
@@ -409,7 +453,7 @@ after every change to the site file, never edit these files by hand.
 | DHCP | `{wifi.dhcp_first}`–`{wifi.dhcp_last}` ({wifi.clients} phones), {wifi.lease_minutes} min leases, option 114 `{site.portal_api}` |
 | DNS | the island resolver on `{wifi.island_address}:53`; upstreams {", ".join(f"`{u}`" for u in site.resolver.upstreams)} |
 | Uplink | `{site.uplink.interface}` |
-| Certificate | {site.certificate.source}{f" from {site.certificate.central_url}" if site.certificate.central_url else ""} |
+| Certificate | {_certificate_line(site, paths)} |
 | Region | {region} |
 | Editors | {editors} |
 | Data | `{paths.data_dir}` (content, accounts, the safe-and-well register): back it up with `island backup` |
@@ -434,9 +478,33 @@ sudo cp -r etc/. /etc/
 sudo systemctl daemon-reload
 sudo systemctl enable --now odrift-resolver odrift-site{region_units} dnsmasq
 sudo nft -f /etc/nftables.d/odrift.nft
-island deploy check
+{_credential_step(site, paths)}island deploy check
 ```
 """
+
+
+def _certificate_line(site: SiteFile, paths: BoxPaths) -> str:
+    cert = site.certificate
+    if cert.source == "none":
+        return "none: the crisis page is served over HTTP only (phones that know the HSTS policy lose it)"
+    kept = f"key and chain in `{paths.certificate}`, served on port {HTTPS_PORT}, checked every {CERTIFICATE_CHECK_SECONDS:g} s"
+    if cert.source == "manual":
+        return f"by hand (`island site install-cert CERT KEY`); {kept}"
+    return (
+        f"from the municipality's certificate service `{cert.central_url}` with the island's credential "
+        f"`{paths.credential}` (from the municipality, installed by you); {kept}, renewed with a third "
+        "of its lifetime left; the box finds the service through its own resolver (`nameserver 127.0.0.1`)"
+    )
+
+
+def _credential_step(site: SiteFile, paths: BoxPaths) -> str:
+    """The one install step the rendered files cannot carry: the island's own secret."""
+    if site.certificate.source != "central":
+        return ""
+    return (
+        f"# the island's credential from the municipality; the site asks for its certificate within {CERTIFICATE_CHECK_SECONDS:g} s\n"
+        f"sudo install -m 0600 -o odrift -g odrift certificate-service.token {paths.credential}\n"
+    )
 
 
 def render_island(site: SiteFile, place: Trygghetspunkt, paths: BoxPaths = BOX) -> list[RenderedFile]:

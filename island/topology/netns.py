@@ -255,10 +255,16 @@ class NetnsPlan:
     def resolv_confs(self) -> dict[str, str]:
         """Each place's resolver: its island's. ``ip netns exec`` bind-mounts /etc/netns/NAME/resolv.conf."""
         t = self.topology
-        return {
+        confs = {
             self.place_namespace(place.name): self.addresses(place.island).resolver_address
             for place in t.places
         }
+        if self.real is not None:
+            # The box asks its own resolver, as an installed box does: the names of the municipality's
+            # certificate service and feed, forwarded to the stadsnät's resolvers while connected.
+            island = next(h for h in t.hosts if h.role == "island")
+            confs[self.namespace(island.name)] = "127.0.0.1"
+        return confs
 
 
 def _service_host(topology: Topology, service: str) -> str:

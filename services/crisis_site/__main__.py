@@ -129,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         database=args.db,
         feed_url=args.feed,
         feed_host=args.feed_host,
+        feed_roots=str(args.tls.roots) if args.tls is not None and args.tls.roots is not None else None,
         poll_interval=args.poll_interval,
         secure_cookies=args.secure_cookies,
         registry_ttl_days=args.registry_days,

@@ -69,7 +69,9 @@ def create_app(content_path: str | Path | None = None, config: SiteConfig | None
         if config.feed_url:
             from services.crisis_site.sync import FeedPoller
 
-            poller = FeedPoller(site.store, config.feed_url, config.feed_host, config.poll_interval)
+            poller = FeedPoller(
+                site.store, config.feed_url, config.feed_host, config.poll_interval, roots=config.feed_roots
+            )
             poller.start()
         site.island_mode.start()
         try:

@@ -43,6 +43,9 @@ class SiteConfig:
     database: str = ":memory:"
     feed_url: str | None = None
     feed_host: str | None = None  # Host header for the feed when the URL names an address
+    feed_roots: str | None = (
+        None  # trusted roots for an https:// feed beside the system's (the TLS settings')
+    )
     poll_interval: float = 30.0
     secure_cookies: bool = False  # set behind TLS; the island itself serves plain HTTP
     fast_path: bool = True

@@ -13,6 +13,8 @@ import asyncio
 import contextlib
 import logging
 import random
+import ssl
+from pathlib import Path
 
 import httpx
 
@@ -34,6 +36,7 @@ class FeedPoller:
         interval: float = 30.0,
         timeout: float | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        roots: str | None = None,
     ) -> None:
         self.store = store
         self.url = url
@@ -44,9 +47,18 @@ class FeedPoller:
         self._task: asyncio.Task[None] | None = None
         # A poll never takes much longer than the interval, so a cut shows on the page quickly.
         timeout = timeout if timeout is not None else min(5.0, max(1.0, interval))
+        # The system's roots, and the island's own trust store when it names one (the TLS settings'
+        # roots): read once it is there, since a rehearsal's simulated public CA appears after start.
+        self._roots = Path(roots) if roots else None
+        self._verify = ssl.create_default_context()
         self._client = httpx.AsyncClient(
-            timeout=timeout, trust_env=False, follow_redirects=False, transport=transport
+            timeout=timeout, trust_env=False, follow_redirects=False, transport=transport, verify=self._verify
         )
+
+    def _load_roots(self) -> None:
+        if self._roots is not None and self._roots.exists():
+            self._verify.load_verify_locations(cafile=str(self._roots))
+            self._roots = None
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="feed-poller")
@@ -73,6 +85,7 @@ class FeedPoller:
 
     async def poll_once(self) -> float:
         """One poll; returns how long to wait before the next."""
+        self._load_roots()
         headers = dict(self._headers)
         if self._etag:
             headers["If-None-Match"] = self._etag

@@ -14,6 +14,7 @@ import asyncio
 import json
 import logging
 import os
+import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +43,7 @@ STATUS_FILE = "status.json"
 # Prometheus text format for node_exporter's textfile collector (--collector.textfile.directory=tls/).
 METRICS_FILE = "certificate.prom"
 RENEW_WITH_FRACTION_LEFT = 1 / 3  # as Let's Encrypt's clients: renew with a third of the lifetime left
+FIRST_RETRY_SECONDS = 1.0  # with no certificate: the first retry, doubled up to the check interval
 
 
 @dataclass(frozen=True)
@@ -87,12 +89,20 @@ class SiteTLS:
         self._info: CertificateInfo | None = None
 
     async def run(self, tls: TLSPort) -> None:
+        retry = FIRST_RETRY_SECONDS
         while True:
             try:
                 await self.step(tls)
             except Exception:  # never let TLS take the site down; say it and try again
                 log.exception("HTTPS check failed")
-            await asyncio.sleep(self.config.check_interval)
+            if self._info is None:
+                # Nothing to serve yet (a box just installed, its certificate service still starting):
+                # ask again soon, backing off to the usual interval, rather than stay on HTTP for it.
+                await asyncio.sleep(min(retry, self.config.check_interval))
+                retry *= 2
+            else:
+                retry = FIRST_RETRY_SECONDS
+                await asyncio.sleep(self.config.check_interval)
 
     def _check(self) -> CertificateInfo:
         roots = self.config.roots
@@ -157,8 +167,14 @@ class SiteTLS:
                 )
             headers["authorization"] = f"Bearer {token}"
         assert self.config.issuer_url is not None
+        # An https:// service is checked against the same roots as the certificates (the box's trust store).
+        verify: ssl.SSLContext | bool = True
+        if self.config.roots is not None and self.config.roots.exists():
+            verify = ssl.create_default_context(cafile=str(self.config.roots))
         try:
-            async with httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=5.0), trust_env=False) as client:
+            async with httpx.AsyncClient(
+                timeout=httpx.Timeout(60.0, connect=5.0), trust_env=False, verify=verify
+            ) as client:
                 response = await client.post(self.config.issuer_url, content=csr, headers=headers)
         except httpx.HTTPError as exc:
             return self._renewal_failed(f"the municipality's certificate service does not answer ({exc!r})")

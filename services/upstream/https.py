@@ -30,8 +30,14 @@ log = logging.getLogger("upstream.https")
 
 HSTS = "max-age=31536000; includeSubDomains"
 MUNICIPALITY_ZONE = "kommun.example"
-# The municipality's own sites: its main site and the central crisis site.
-MUNICIPALITY_SITES = ("kommun.example", "www.kommun.example", "krisinfo.kommun.example")
+# The municipality's own sites: its main site, the central crisis site, and its certificate service
+# (the islands' ``certificate.central_url`` in the example site file).
+MUNICIPALITY_SITES = (
+    "kommun.example",
+    "www.kommun.example",
+    "krisinfo.kommun.example",
+    "certifikat.kommun.example",
+)
 CSR_LIMIT = 16 * 1024
 
 

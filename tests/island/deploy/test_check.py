@@ -25,6 +25,8 @@ from island.deploy.check import (
 )
 from island.deploy.render import render_site
 from island.deploy.site import load_site
+from services.tls.certificate import write_pair
+from services.tls.small_ca import SmallCA
 
 pytestmark = pytest.mark.e2e
 
@@ -224,3 +226,27 @@ def test_certificate_and_backup_ages_are_judged(tmp_path: Path) -> None:
         json.dumps({"file": "b.tar.gz", "time": time.time() - 10 * 86400})
     )
     assert check_backup(box)[0].status == "warn"
+
+
+def test_the_certificate_is_read_where_the_rendered_site_json_keeps_it(tmp_path: Path) -> None:
+    site = load_site(ROOT / "examples" / "island.site.yaml")
+    render_site(site, tmp_path / "out")
+    etc = tmp_path / "out" / "biblioteket" / "etc" / "odrift"
+    folder = tmp_path / "tls"
+    settings = json.loads((etc / "site.json").read_text())
+    assert settings["tls"]["folder"] == "/var/lib/odrift/tls"  # as rendered; moved here for the test
+    settings["tls"]["folder"] = str(folder)
+    (etc / "site.json").write_text(json.dumps(settings))
+    box = Box(config_dir=etc, data_dir=tmp_path / "elsewhere")
+    (finding,) = check_certificate(box)
+    assert finding.status == "warn" and f"none at {folder}/island.pem" in finding.seen
+    leaf = SmallCA.make("Simulated public CA").leaf(["krisinfo.kommun.example"], days=60)
+    write_pair(folder, leaf.cert_pem, leaf.key_pem)
+    (finding,) = check_certificate(box)
+    assert finding.status == "ok", finding
+    assert finding.seen.startswith("59 days left") and "krisinfo.kommun.example" in finding.seen
+    # Served, but its renewal fails: said while there is time, with what to look at.
+    (folder / "status.json").write_text(json.dumps({"renewal_error": "the municipality refused: 403 …"}))
+    (finding,) = check_certificate(box)
+    assert finding.status == "warn" and "renewal failing: the municipality refused: 403" in finding.seen
+    assert "credential" in finding.next_step

@@ -32,6 +32,9 @@ INSTALL_STEPS = (
     re.compile(r"^sudo systemctl daemon-reload$"),
     re.compile(r"^sudo systemctl enable --now (?P<units>[a-z0-9 -]+)$"),
     re.compile(r"^sudo nft -f /etc/nftables\.d/odrift\.nft$"),
+    re.compile(
+        r"^sudo install -m 0600 -o odrift -g odrift certificate-service\.token (?P<credential>/var/lib/odrift/\S+)$"
+    ),
 )
 
 
@@ -70,6 +73,10 @@ def _check_install(line: str, work: Path, scratch_root: Path) -> None:
                 assert (scratch_root / "etc/dnsmasq.d/odrift.conf").exists()
             else:
                 assert (scratch_root / f"etc/systemd/system/{unit}.service").exists(), unit
+    elif groups.get("credential"):
+        # Where the rendered site.json looks for the island's credential (certificate.source: central).
+        settings = json.loads((scratch_root / "etc/odrift/site.json").read_text(encoding="utf-8"))
+        assert settings["tls"]["credential_file"] == groups["credential"], line
     elif "nft" in line:
         nft = shutil.which("nft") or "/usr/sbin/nft"
         if not Path(nft).exists() or os.geteuid() != 0:

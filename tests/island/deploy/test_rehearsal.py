@@ -10,16 +10,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from island_test_helpers import IslandCLI, island_cli, island_net
-from tiers import require_tier
+from tiers import pebble_reason, require_tier
 
 from island.backends import _netns
 from island.backends.netns import NetnsBackend
+from island.deploy.check import Box, check_certificate
 from island.deploy.rehearsal import prepare
 from island.deploy.render import render_site
 from island.deploy.site import load_site
@@ -88,6 +90,16 @@ def in_namespace(namespace: str, code: str) -> str:
     return done.stdout.strip()
 
 
+PLAIN_PAGE = (
+    "import httpx; print(httpx.get('http://krisinfo.kommun.example/', timeout=5, trust_env=False).text)"
+)
+HTTPS_PAGE = """
+import ssl, httpx
+context = ssl.create_default_context(cafile={ca!r})
+print(httpx.get("https://krisinfo.kommun.example/", verify=context, timeout=5, trust_env=False).text)
+"""
+
+
 @pytest.fixture(scope="module")
 def island(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IslandCLI]:
     require_tier("netns", _netns.unavailable_reason())
@@ -99,6 +111,8 @@ def island(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IslandCLI]:
         "the box's address 10.44.0.1",
         "a phone at 10.44.0.99 on the Wi-Fi 10.44.0.0/22",
         "Not mapped",
+        "HTTPS:           the certificate for krisinfo.kommun.example from the site file's certificate service",
+        *(["HTTPS by name:   https://krisinfo.kommun.example/"] if pebble_reason() is None else []),
     ):
         assert said in up.stdout, up.stdout
     yield cli
@@ -184,6 +198,43 @@ def test_full_outage_and_phones_pass_against_the_rendered_island(island: IslandC
     for name in ("full-outage", "phones-join-wifi"):
         journal = json.loads((tmp_path / name / "journal.json").read_text())
         assert journal["backend"] == "netns" and journal["operations"]
+    require_tier("https", pebble_reason())
+    assert "Not run:" not in run.stdout, "every probe runs, HTTPS by name included"
+    # The rendered feed (https://www.kommun.example/...) is checked against the box's trust store too:
+    # the municipality's message reaches the island (the first poll may precede the public CA).
+    phone = NetnsBackend(StateDir(island.state_dir)).prefix + "tpa"
+    deadline = time.monotonic() + 45
+    while "Omfattande el- och teleavbrott" not in in_namespace(phone, PLAIN_PAGE):
+        assert time.monotonic() < deadline, "the municipality's feed never reached the rehearsed island"
+        time.sleep(2)
+    outage = json.loads((tmp_path / "full-outage" / "journal.json").read_text())
+    https = [o for o in outage["operations"] if o["probe"] == "crisis-page-https"]
+    assert {o["phase"] for o in https} == {"before", "during", "after"}
+    assert all(o["status"] == "ok" for o in https), [o["detail"] for o in https if o["status"] != "ok"]
+
+
+@pytest.mark.e2e
+def test_the_island_has_its_certificate_from_the_site_files_service_as_rendered(island: IslandCLI) -> None:
+    require_tier("https", pebble_reason())
+    root = Path(_recorded(island)["site"]["root"])
+    config = json.loads((root / "etc/odrift/site.json").read_text())["tls"]
+    # The rendered site.json is what got it: the service's address from the site file, the credential
+    # where it names it (the municipality's, standing in for the installer's), the key and chain beside it.
+    assert config["issuer_url"] == "https://certifikat.kommun.example/api/island-certificate"
+    credential = Path(config["credential_file"])
+    assert credential == root / "var/lib/odrift/tls/certificate-service.token"
+    assert credential.stat().st_mode & 0o777 == 0o600
+    tls = island.status()["tls"]
+    assert tls["https"] == "on" and tls["renewal_error"] == "", tls
+    assert tls["names"] == ["krisinfo.kommun.example"] and tls["days_left"] > 30, tls
+    assert tls["certificate_file"] == f"{config['folder']}/island.pem"
+    # A phone on the Wi-Fi opens the page by name over HTTPS, trusting only the simulated public CA.
+    phone = NetnsBackend(StateDir(island.state_dir)).prefix + "tpa"
+    page = in_namespace(phone, HTTPS_PAGE.format(ca=tls["ca_file"]))
+    assert "Här publicerar Sjöbacka kommun information" in page
+    # `island deploy check` reads the certificate from the rendered paths.
+    (finding,) = check_certificate(Box(config_dir=root / "etc/odrift", data_dir=root / "var/lib/odrift"))
+    assert finding.status == "ok" and finding.seen.startswith(f"{tls['days_left']} days left"), finding
 
 
 # On local: the crisis name and the first page; loopback stands in for the rest -----------------------
@@ -200,5 +251,12 @@ def test_local_rehearses_the_site_files_name_and_first_page(tmp_path: Path) -> N
         assert status["crisis_name"] == "krisinfo.kommun.example"
         page = httpx.get(status["site"]["url"], timeout=5, trust_env=False).text
         assert "Här publicerar Sjöbacka kommun information" in page
+        # HTTPS for the site file's crisis name: the simulator's own site asks the same certificate service.
+        assert "HTTPS:           the simulator's own" in up.stdout
+        if pebble_reason() is None:
+            assert status["tls"]["https"] == "on" and status["tls"]["names"] == ["krisinfo.kommun.example"]
+            # Kept where the box keeps it: the rendered data folder, beside the database add-editor writes.
+            rendered = status["site_file"]["rendered"]
+            assert status["tls"]["certificate_file"] == f"{rendered}/var/lib/odrift/tls/island.pem"
     finally:
         cli.run("down", "--purge", "--yes")
