@@ -25,7 +25,15 @@ from . import local_faults
 from .base import Backend, Say, topology_places
 from .faults import FaultTable, UplinkCutHandler
 from .processes import ProcessSupervisor, ServiceFaultHandler, check_ports, named
-from .region import LocalRegion, local_region, prepare, region_features, region_specs, replication
+from .region import (
+    LocalRegion,
+    local_region,
+    prepare,
+    region_features,
+    region_specs,
+    region_upstream,
+    replication,
+)
 from .relay import RelayClient, relay_spec
 
 
@@ -62,7 +70,7 @@ class LocalBackend(Backend):
         upstream, resolver, site = island_services(t, data_dir=self.data_dir, content=content)
         if self.region is not None:  # one internet and one uplink for all; each place's own services
             return [
-                upstream,
+                region_upstream(self.region, upstream, self.data_dir),
                 relay_spec(t, self.state),
                 *region_specs(self.region, self.state, self.data_dir),
             ]

@@ -36,7 +36,7 @@ from . import _netns, netns_dhcp, netns_faults
 from .base import Backend, BackendError, Say, topology_places
 from .faults import FaultTable, UplinkCutHandler
 from .processes import ProcessSupervisor, ServiceFaultHandler, named
-from .region import NetnsRegion, prepare, region_features, region_specs, replication
+from .region import NetnsRegion, prepare, region_features, region_specs, region_upstream, replication
 from .relay import RelayClient, relay_spec
 
 PREFIX = "odr"
@@ -100,7 +100,7 @@ class NetnsBackend(Backend):
         upstream, resolver, site = island_services(t, data_dir=self.data_dir)
         if self.region is not None:  # one internet for all; each place's own services in its namespace
             return [
-                upstream,
+                region_upstream(self.region, upstream, self.data_dir),
                 relay_spec(t, self.state),
                 *region_specs(self.region, self.state, self.data_dir),
             ]

@@ -34,8 +34,9 @@ from services.region.__main__ import setup
 from services.region.outbox import Outbox
 from services.region.server import binary
 from services.region.subjects import HUB
+from services.upstream.islands import CREDENTIAL_FILE
 
-from ..service_specs import ServiceSpec, island_services, web_url
+from ..service_specs import TLS_FOLDER, ServiceSpec, island_services, web_url
 from ..state import StateDir
 from ..topology import Addresses, Topology, standard
 from ..topology.local import hub_node_addresses, local_addresses, net_from_env
@@ -218,7 +219,9 @@ def _relink(folder: Path, layout: RegionLayout, place: str) -> None:
         return
     conf = folder / place / "nats.conf"
     rendered = json.loads(conf.read_text(encoding="utf-8"))
-    relayed = {host: f"tls://{host}:{layout.link_port(place, n)}" for n, host in enumerate(layout.hub_hosts())}
+    relayed = {
+        host: f"tls://{host}:{layout.link_port(place, n)}" for n, host in enumerate(layout.hub_hosts())
+    }
     remote = rendered["leafnodes"]["remotes"][0]
     remote["urls"] = [relayed[url.removeprefix("tls://").rsplit(":", 1)[0]] for url in remote["urls"]]
     conf.write_text(json.dumps(rendered, indent=2), encoding="utf-8")
@@ -266,6 +269,24 @@ def region_specs(layout: RegionLayout, state: StateDir, data_dir: Path) -> list[
             _replicator(layout, folder, data_dir, state, name),
         ]
     return specs
+
+
+def region_upstream(layout: RegionLayout, upstream: ServiceSpec, data_dir: Path) -> ServiceSpec:
+    """One internet for the whole region: the municipality's certificate service knows every
+    island's credential (each in its own island's tls folder), so each island's site gets its
+    certificate as one island's does (docs/https.md)."""
+    acme = (upstream.config or {}).get("acme")
+    if not acme:  # no public CA installed: HTTP only
+        return upstream
+    islands = [
+        {
+            "label": f"island {name} at {layout.addresses(name).site_address}",
+            "names": [layout.addresses(name).crisis_name],
+            "credential_file": str(data_dir / name / TLS_FOLDER / CREDENTIAL_FILE),
+        }
+        for name in layout.names()
+    ]
+    return replace(upstream, config={**(upstream.config or {}), "acme": {**acme, "islands": islands}})
 
 
 def _site(addresses: Addresses, data_dir: Path, place: str, region_state: str) -> ServiceSpec:
