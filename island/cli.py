@@ -431,11 +431,11 @@ def _by_size(
     for path, scenario in loaded:
         if scenario.size != wanted:
             nodes = f" with a hub of {scenario.hub_nodes} nodes" if scenario.hub_nodes > 1 else ""
+            size = "one island" if scenario.islands == 1 else f"a region of {scenario.islands} islands{nodes}"
             reason = (
-                f"needs a region of {scenario.islands} islands{nodes}; run it by itself "
-                f"(`island scenario run {path}`"
+                f"needs {size}; run it by itself (`island scenario run {path}`"
                 + (", after `island down`" if backend is not None else "")
-                + "): it brings up its region"
+                + f"): it brings up its {'island' if scenario.islands == 1 else 'region'}"
             )
             say(f"Skipped {path}: {reason}")
             apart.append(Skipped(scenario=str(path), title=scenario.title, reason=reason))
