@@ -41,6 +41,7 @@ from ..state import StateDir
 from ..topology import Addresses, Topology, standard
 from ..topology.local import hub_node_addresses, local_addresses, net_from_env
 from ..topology.netns import NetnsPlan
+from .base import BackendError
 from .local_uplink import control
 
 CLIENT_PORT = 4222
@@ -196,6 +197,7 @@ def prepare(layout: RegionLayout, data_dir: Path) -> Path:
     registration). Kept in the data folder: keys and streams outlive `island down` as records do."""
     folder = data_dir / REGION_FOLDER
     region = layout.plan()
+    _same_hub(folder, region)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "region.yaml").write_text(_yaml(region), encoding="utf-8")
     setup(region, folder)
@@ -206,6 +208,20 @@ def prepare(layout: RegionLayout, data_dir: Path) -> Path:
         Store(str(db)).close()
         Outbox(str(db)).close()
     return folder
+
+
+def _same_hub(folder: Path, region: plan.Region) -> None:
+    """The hub's streams were made for the hub this data folder had: one node's are not a cluster's."""
+    made = folder / "region.yaml"
+    if not made.exists():
+        return
+    before = len(plan.load(made).hub)
+    if before != len(region.hub):
+        raise BackendError(
+            f"this data folder holds a region whose hub has {before} node{'s' if before > 1 else ''}, "
+            f"not {len(region.hub)}: start it as it was (--hub-nodes {before}), or delete its data "
+            "with `island down --purge` first"
+        )
 
 
 def _yaml(region: plan.Region) -> str:

@@ -73,3 +73,12 @@ def test_places_follow_the_topology(tmp_path: Path) -> None:
     assert "place:trygghetspunkt-c" not in NetnsBackend(StateDir(tmp_path)).features()
     cluster = NetnsBackend(StateDir(tmp_path), islands=3, hub_nodes=3)
     assert {"hub-nodes:3", "islands:3", "hub-node-down"} <= cluster.features()
+
+
+def test_a_data_folder_keeps_the_hub_it_was_made_with(tmp_path: Path) -> None:
+    prepare(local_region(2, privileged=False, net="127.77"), tmp_path)
+    with pytest.raises(
+        BackendError, match=r"whose hub has 1 node, not 3: start it as it was \(--hub-nodes 1\)"
+    ):
+        prepare(local_region(2, privileged=False, net="127.77", hub_nodes=3), tmp_path)
+    prepare(local_region(3, privileged=False, net="127.77"), tmp_path)  # another island is fine
