@@ -123,6 +123,7 @@ async def _up(
     data_dir: Path | None = None,
     site: tuple[str, SiteFile] | None = None,
     islands: int = 1,
+    hub_nodes: int = 1,
 ) -> Backend:
     if site is not None and islands > 1:
         raise BackendError(
@@ -134,7 +135,7 @@ async def _up(
             "an island is already up. See it with `island status`; stop it with `island down`."
         )
     await _clean_leftovers(state)
-    backend = open_backend(backend_name, state, islands=islands)
+    backend = open_backend(backend_name, state, islands=islands, hub_nodes=hub_nodes)
     if data_dir is not None:
         backend.data_dir = data_dir
     if site is not None:
@@ -153,7 +154,9 @@ def _site_file(path: str | None) -> tuple[str, SiteFile] | None:
 
 
 async def cmd_up(args: argparse.Namespace, state: StateDir) -> int:
-    backend = await _up(state, args.backend, site=_site_file(args.site), islands=args.islands)
+    backend = await _up(
+        state, args.backend, site=_site_file(args.site), islands=args.islands, hub_nodes=args.hub_nodes
+    )
     _print_where(backend)
     if args.detach:
         say("  Cut the uplink:  island uplink cut [--mode blackhole|reject]; heal it: island uplink restore")
@@ -421,21 +424,23 @@ def _check_all(
 
 def _by_size(
     loaded: list[tuple[Path, Scenario]], backend: Backend | None
-) -> tuple[list[tuple[Path, Scenario]], int, list[Skipped]]:
-    """The scenarios for one island or one region of the same size (`islands:`): the size of the
-    island that is up, else the first scenario's. In a run of several (the whole library) the
-    others are skipped, saying how to run them; alone, a scenario is refused by what it needs."""
-    wanted = backend.islands if backend is not None else loaded[0][1].islands
-    fits = [(path, scenario) for path, scenario in loaded if scenario.islands == wanted]
+) -> tuple[list[tuple[Path, Scenario]], tuple[int, int], list[Skipped]]:
+    """The scenarios for one island or one region of the same size (`islands:`, `hub_nodes:`): the
+    size of the island that is up, else the first scenario's. In a run of several (the whole library)
+    the others are skipped, saying how to run them; alone, a scenario is refused by what it needs."""
+    wanted = (backend.islands, backend.hub_nodes) if backend is not None else loaded[0][1].size
+    fits = [(path, scenario) for path, scenario in loaded if scenario.size == wanted]
     if not fits:
         return loaded, wanted, []
     apart = []
     for path, scenario in loaded:
-        if scenario.islands != wanted:
+        if scenario.size != wanted:
+            nodes = f" with a hub of {scenario.hub_nodes} nodes" if scenario.hub_nodes > 1 else ""
+            size = "one island" if scenario.islands == 1 else f"a region of {scenario.islands} islands{nodes}"
             reason = (
-                f"needs a region of {scenario.islands} islands; run it by itself (`island scenario run {path}`"
+                f"needs {size}; run it by itself (`island scenario run {path}`"
                 + (", after `island down`" if backend is not None else "")
-                + "): it brings up its region"
+                + f"): it brings up its {'island' if scenario.islands == 1 else 'region'}"
             )
             say(f"Skipped {path}: {reason}")
             apart.append(Skipped(scenario=str(path), title=scenario.title, reason=reason))
@@ -516,7 +521,7 @@ async def cmd_scenario_run(args: argparse.Namespace, state: StateDir) -> int:
         )
     loaded, skipped = _check_all(
         loaded,
-        backend or open_backend(args.backend or "local", state, islands=wanted),
+        backend or open_backend(args.backend or "local", state, islands=wanted[0], hub_nodes=wanted[1]),
         getattr(args, "skip_unsupported", False),
     )
     skipped += apart
@@ -528,7 +533,8 @@ async def cmd_scenario_run(args: argparse.Namespace, state: StateDir) -> int:
             args.backend or "local",
             state.path / "clean-data" if clean else None,
             site,
-            islands=wanted,
+            islands=wanted[0],
+            hub_nodes=wanted[1],
         )
     else:
         say(f"Using the island that is already up (backend: {backend.name}).")
@@ -615,6 +621,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         metavar="N",
         help="a region: a hub and N islands, replicating over NATS (default 1: one island, no region)",
+    )
+    up.add_argument(
+        "--hub-nodes",
+        type=int,
+        choices=(1, 3),
+        default=1,
+        metavar="N",
+        help="a region's hub: one nats-server (default), or a cluster of 3 that goes on with one node down",
     )
     up.set_defaults(func=cmd_up)
 

@@ -366,13 +366,24 @@ class RegionLinkCut(FaultSpec):
 
 
 class HubDown(FaultSpec):
-    """The hub's nats-server is down (killed; started again when healed). With one hub node, the
-    whole hub; a three-node hub's one-node-down is not built on these backends yet."""
+    """The hub's nats-server is down (killed; started again when healed): the whole hub, every
+    node of a cluster."""
 
     type: Literal["hub-down"]
 
     def describe(self) -> str:
         return "the hub's nats-server down"
+
+
+class HubNodeDown(FaultSpec):
+    """One node of a three-node hub is down (its nats-server killed; started again when healed):
+    the islands' leaf links move to another node and the region goes on replicating."""
+
+    type: Literal["hub-node-down"]
+    node: Literal["n1", "n2", "n3"] = Field(description="the hub node taken down")
+
+    def describe(self) -> str:
+        return f"hub node {self.node} down"
 
 
 class HubMessage(FaultSpec):
@@ -402,6 +413,7 @@ Fault = Annotated[
     | ServiceFault
     | RegionLinkCut
     | HubDown
+    | HubNodeDown
     | HubMessage,
     Field(discriminator="type"),
 ]

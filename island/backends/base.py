@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..certificates import https_off_reason, public_ca_file
-from ..contract import FaultSpec, Operation, Outcome
+from ..contract import PLACES, FaultSpec, Operation, Outcome
 from ..deploy.rehearsal import Rehearsal
 from ..service_specs import SITE_DATABASE
 from ..state import StateDir
-from ..topology import Addresses
+from ..topology import Addresses, Topology
 from .faults import FaultTable, UplinkCutHandler
 
 Say = Callable[[str], None]
@@ -35,7 +35,6 @@ class Backend(abc.ABC):
     name: ClassVar[str]
     # What it can do: one handler per fault type (see faults.py), and where its residents' phones stand.
     faults: ClassVar[FaultTable] = FaultTable([UplinkCutHandler()])
-    places: ClassVar[tuple[str, ...]] = ("trygghetspunkt-a",)
 
     def __init__(self, state: StateDir, addresses: Addresses) -> None:
         self.state = state
@@ -128,6 +127,11 @@ class Backend(abc.ABC):
         """Release what probing needed."""
 
     # Faults ---------------------------------------------------------------------------------
+    @property
+    def places(self) -> tuple[str, ...]:
+        """Where its residents' phones stand (probes name them)."""
+        return ("trygghetspunkt-a",)
+
     def features(self) -> frozenset[str]:
         """What this backend can do, in the terms of ``FaultSpec.feature`` and ``place:NAME``: from its table."""
         return self.faults.features() | {f"place:{place}" for place in self.places}
@@ -177,6 +181,11 @@ class Backend(abc.ABC):
         """How many islands run: 1, or a region's count (its hub besides)."""
         return 1
 
+    @property
+    def hub_nodes(self) -> int:
+        """A region's hub: one nats-server node, or a cluster of three (1 for one island too)."""
+        return 1
+
     async def replication(self) -> dict[str, dict[str, Any]] | None:
         """A region's replication state per place (the hub and each island); None for one island."""
         return None
@@ -188,3 +197,8 @@ class Backend(abc.ABC):
     async def restart_service(self, name: str, say: Say) -> None:
         """Stop one service as an operator would and start it again (``island restart SERVICE``)."""
         raise BackendError(f"the {self.name} backend cannot restart a single service")
+
+
+def topology_places(topology: Topology) -> tuple[str, ...]:
+    """The places a topology has that probes can name (contract.Place), in the topology's order."""
+    return tuple(p.name for p in topology.places if p.name in PLACES)

@@ -16,7 +16,7 @@ from services.region.subjects import HUB
 from services.tls import https_port
 from services.upstream.pebble import public_ca
 
-from ..contract import PLACES, Operation, Outcome
+from ..contract import Operation, Outcome
 from ..deploy.rehearsal import Rehearsal
 from ..probes import Place, Prober
 from ..service_specs import ServiceSpec, island_services, with_certificate_clients
@@ -24,7 +24,7 @@ from ..state import StateDir
 from ..topology import Addresses, standard
 from ..topology.local import local_addresses
 from . import local_faults
-from .base import Backend, Say
+from .base import Backend, Say, topology_places
 from .faults import FaultTable, UplinkCutHandler
 from .processes import ProcessSupervisor, ServiceFaultHandler, check_ports, named
 from .region import (
@@ -33,6 +33,7 @@ from .region import (
     database,
     local_region,
     prepare,
+    region_features,
     region_specs,
     replication,
 )
@@ -41,7 +42,6 @@ from .relay import RelayClient, relay_spec
 
 class LocalBackend(Backend):
     name = "local"
-    places = PLACES
     faults = FaultTable([UplinkCutHandler(), *local_faults.HANDLERS, ServiceFaultHandler()])
 
     @staticmethod
@@ -49,12 +49,17 @@ class LocalBackend(Backend):
         return local_addresses()
 
     def __init__(
-        self, state: StateDir, addresses: Addresses | None = None, islands: int = 1, net: str | None = None
+        self,
+        state: StateDir,
+        addresses: Addresses | None = None,
+        islands: int = 1,
+        net: str | None = None,
+        hub_nodes: int = 1,
     ) -> None:
         # A region (islands > 1): the first island's addresses are the island's (its page, its resolver).
         self.region: LocalRegion | None = None
         if islands > 1:
-            self.region = local_region(islands, os.geteuid() == 0, net)
+            self.region = local_region(islands, os.geteuid() == 0, net, hub_nodes)
             addresses = addresses or self.region.addresses(self.region.names()[0])
         super().__init__(state, addresses or self.default_addresses())
         self.processes = ProcessSupervisor(state)
@@ -77,12 +82,13 @@ class LocalBackend(Backend):
             ]
         return [upstream, relay_spec(t, self.state), resolver, site]
 
-    def features(self) -> frozenset[str]:
+    @property
+    def places(self) -> tuple[str, ...]:
         """Only the places the topology has: a region has one trygghetspunkt per island, no home."""
-        topology = self.region.topology if self.region is not None else standard()
-        places = {p.name for p in topology.places} & set(self.places)
-        region = {f"islands:{self.region.islands}"} if self.region is not None else set()
-        return self.faults.features() | {f"place:{place}" for place in places} | region
+        return topology_places(self.region.topology if self.region is not None else standard())
+
+    def features(self) -> frozenset[str]:
+        return super().features() | (region_features(self.region) if self.region is not None else set())
 
     # A site file: its crisis name and first page; loopback addresses stand in for its network ----------
     def use_site(self, rehearsal: Rehearsal) -> None:
@@ -123,17 +129,13 @@ class LocalBackend(Backend):
         specs = self.specs()
         check_ports(specs)
         if self.region is not None:
-            say(f"  a region: the hub and {self.region.islands} islands ({', '.join(self.region.names())})")
+            say(f"  a region: {self.region.describe()}")
             prepare(self.region, self.data_dir)
         self.state.write(
             {
                 "backend": self.name,
                 "topology": self.addresses.to_dict(),
-                **(
-                    {"region": {"islands": self.region.islands, "net": self.region.net}}
-                    if self.region
-                    else {}
-                ),
+                **({"region": {**self.region.recorded(), "net": self.region.net}} if self.region else {}),
                 "data_dir": str(self.data_dir),
                 "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "uplink": "up",
@@ -157,6 +159,10 @@ class LocalBackend(Backend):
     @property
     def islands(self) -> int:
         return self.region.islands if self.region is not None else 1
+
+    @property
+    def hub_nodes(self) -> int:
+        return self.region.hub_nodes if self.region is not None else 1
 
     async def replication(self) -> dict[str, dict[str, Any]] | None:
         return None if self.region is None else await replication(self.region, self.state)

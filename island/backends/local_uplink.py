@@ -53,6 +53,10 @@ class RelayConfig(BaseModel):
     # Every TCP port forwards to this one port of the target (a region's island link: its own port
     # in, the hub's leaf-node port out); None: each to the same port.
     target_port: int | None = None
+    # A TCP port listened on and forwarded at an address of its own rather than listen_host and
+    # target_host (an island's link to each node of a hub cluster: the node's address both ways, so
+    # the node's certificate still matches).
+    hosts: dict[int, str] = {}
 
 
 class _UDPFlow(asyncio.DatagramProtocol):
@@ -187,7 +191,10 @@ class UplinkRelay:
         for port in self.config.tcp_ports:
             if port not in self._tcp and self.mode_for(port) != "reject":
                 self._tcp[port] = await asyncio.start_server(
-                    functools.partial(self._relay_tcp, port=port), host, port, reuse_address=True
+                    functools.partial(self._relay_tcp, port=port),
+                    self.config.hosts.get(port, host),
+                    port,
+                    reuse_address=True,
                 )
 
     def close(self, ports: set[int] | None = None) -> None:
@@ -223,7 +230,7 @@ class UplinkRelay:
                 return
             try:
                 up_reader, up_writer = await asyncio.open_connection(
-                    self.config.target_host, self.config.target_port or port
+                    self.config.hosts.get(port, self.config.target_host), self.config.target_port or port
                 )
             except OSError:
                 writer.transport.abort()

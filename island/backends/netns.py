@@ -27,7 +27,7 @@ from services.region.subjects import HUB
 from services.upstream.pebble import PUBLIC_CA_FILE, public_ca
 
 from ..certificates import hand_carried, https_off_reason
-from ..contract import PLACES, Operation, Outcome
+from ..contract import Operation, Outcome
 from ..deploy.rehearsal import Rehearsal, rendered_services
 from ..probes import Place, Prober
 from ..service_specs import ServiceSpec, island_services, with_certificate_clients
@@ -36,10 +36,18 @@ from ..topology import Addresses, standard
 from ..topology.model import ROUTER
 from ..topology.netns import NetnsPlan, RealAddresses
 from . import _netns, netns_dhcp, netns_faults
-from .base import Backend, BackendError, Say
+from .base import Backend, BackendError, Say, topology_places
 from .faults import FaultTable, UplinkCutHandler
 from .processes import ProcessSupervisor, ServiceFaultHandler, named
-from .region import NetnsRegion, certificate_clients, database, prepare, region_specs, replication
+from .region import (
+    NetnsRegion,
+    certificate_clients,
+    database,
+    prepare,
+    region_features,
+    region_specs,
+    replication,
+)
 from .relay import RelayClient, relay_spec
 
 PREFIX = "odr"
@@ -52,17 +60,18 @@ def tag_for(state: StateDir) -> str:
 
 class NetnsBackend(Backend):
     name = "netns"
-    places = PLACES
     faults = FaultTable([UplinkCutHandler(), *netns_faults.HANDLERS, ServiceFaultHandler()])
 
     @staticmethod
     def default_addresses() -> Addresses:
         return NetnsPlan(PREFIX).addresses()
 
-    def __init__(self, state: StateDir, addresses: Addresses | None = None, islands: int = 1) -> None:
-        self.plan = NetnsPlan(f"{PREFIX}{tag_for(state)}-", standard(islands=islands))
+    def __init__(
+        self, state: StateDir, addresses: Addresses | None = None, islands: int = 1, hub_nodes: int = 1
+    ) -> None:
+        self.plan = NetnsPlan(f"{PREFIX}{tag_for(state)}-", standard(islands=islands, hub_nodes=hub_nodes))
         # A region (islands > 1): the first island's addresses are the island's (its page, its resolver).
-        self.region = NetnsRegion(islands, self.plan) if islands > 1 else None
+        self.region = NetnsRegion(islands, self.plan, hub_nodes) if islands > 1 else None
         if self.region is not None:
             addresses = addresses or self.region.addresses(self.region.names()[0])
         super().__init__(state, addresses or self.default_addresses())
@@ -200,11 +209,13 @@ class NetnsBackend(Backend):
             return "the site file names no certificate (certificate: source: none); the rendered site serves HTTP"
         return super().https_off()
 
-    def features(self) -> frozenset[str]:
+    @property
+    def places(self) -> tuple[str, ...]:
         """Only the places the topology has: a region has one trygghetspunkt per island, no home."""
-        places = {p.name for p in self.plan.topology.places} & set(self.places)
-        region = {f"islands:{self.region.islands}"} if self.region is not None else set()
-        return self.faults.features() | {f"place:{place}" for place in places} | region
+        return topology_places(self.plan.topology)
+
+    def features(self) -> frozenset[str]:
+        return super().features() | (region_features(self.region) if self.region is not None else set())
 
     def _namespace_of(self, service: str) -> str:
         # The Wi-Fi's DHCP servers stand in the router, where the access points would be.
@@ -248,13 +259,13 @@ class NetnsBackend(Backend):
             raise BackendError(reason)
         self.clean_leftovers(self.state)
         if self.region is not None:
-            say(f"  a region: the hub and {self.region.islands} islands ({', '.join(self.region.names())})")
+            say(f"  a region: {self.region.describe()}")
             prepare(self.region, self.data_dir)
         self.state.write(
             {
                 "backend": self.name,
                 "topology": self.addresses.to_dict(),
-                **({"region": {"islands": self.region.islands}} if self.region else {}),
+                **({"region": self.region.recorded()} if self.region else {}),
                 "data_dir": str(self.data_dir),
                 "namespaces": [],
                 "processes": {},
@@ -305,6 +316,10 @@ class NetnsBackend(Backend):
     @property
     def islands(self) -> int:
         return self.region.islands if self.region is not None else 1
+
+    @property
+    def hub_nodes(self) -> int:
+        return self.region.hub_nodes if self.region is not None else 1
 
     async def replication(self) -> dict[str, dict[str, Any]] | None:
         return None if self.region is None else await replication(self.region, self.state)

@@ -1,9 +1,11 @@
 """Faults of a region that every backend running one makes the same way: the hub's nats-server
-down (a service held down, as the service faults do), and the hub publishing a crisis message.
+down, or one node of a hub cluster (a service held down, as the service faults do), and the hub
+publishing a crisis message.
 How an island's link is cut is each backend's own (local_faults.py, netns_faults.py)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
@@ -12,7 +14,7 @@ from services.crisis_site.content import Info, Message
 from services.crisis_site.store import Store
 from services.region.subjects import HUB
 
-from ..contract import HubDown, HubMessage, RegionLinkCut
+from ..contract import HubDown, HubMessage, HubNodeDown, RegionLinkCut
 from ..service_specs import ServiceSpec
 from .base import BackendError
 from .faults import FaultHandler
@@ -49,12 +51,33 @@ class HubServerDown(FaultHandler[RegionBackend, HubDown]):
     fault = HubDown
 
     async def apply(self, backend: RegionBackend, fault: HubDown) -> None:
-        region_of(backend)
-        await backend.processes.kill(f"nats-{HUB}")
+        for service in region_of(backend).hub_services():
+            await backend.processes.kill(service)
 
     async def heal(self, backend: RegionBackend, fault: HubDown) -> None:
-        if backend.region is not None:
-            await backend.processes.revive(backend.service_spec(f"nats-{HUB}"))
+        if backend.region is not None:  # together: a cluster's node is healthy once it sees the others
+            specs = [backend.service_spec(service) for service in backend.region.hub_services()]
+            await asyncio.gather(*(backend.processes.revive(spec) for spec in specs))
+
+
+def hub_node_service(region: RegionLayout, node: str) -> str:
+    if node not in region.hub_node_names():
+        raise BackendError(
+            f"the hub has no node {node}: it is one node (`island up --islands N --hub-nodes 3` makes "
+            "a cluster of three; the hub-down fault takes down a hub of one)"
+        )
+    return region.nats_service(HUB, node)
+
+
+class HubClusterNodeDown(FaultHandler[RegionBackend, HubNodeDown]):
+    fault = HubNodeDown
+
+    async def apply(self, backend: RegionBackend, fault: HubNodeDown) -> None:
+        await backend.processes.kill(hub_node_service(region_of(backend), fault.node))
+
+    async def heal(self, backend: RegionBackend, fault: HubNodeDown) -> None:
+        if backend.region is not None and fault.node in backend.region.hub_node_names():
+            await backend.processes.revive(backend.service_spec(hub_node_service(backend.region, fault.node)))
 
 
 class HubEditorMessage(FaultHandler[RegionBackend, HubMessage]):
@@ -82,4 +105,4 @@ class HubEditorMessage(FaultHandler[RegionBackend, HubMessage]):
         pass  # a published message stays published
 
 
-HANDLERS = (HubServerDown(), HubEditorMessage())
+HANDLERS = (HubServerDown(), HubClusterNodeDown(), HubEditorMessage())

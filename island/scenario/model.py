@@ -191,6 +191,11 @@ class Scenario(_Model):
         description="a region: the hub and this many islands (a, b, c, ...), which a run that starts "
         "its own island brings up (`island up --islands N`); 1 is one island, no region",
     )
+    hub_nodes: Literal[1, 3] = Field(
+        1,
+        description="a region's hub: one nats-server node, or a cluster of three (`island up --hub-nodes 3`), "
+        "which the hub-node-down fault takes one node of",
+    )
     interval: float = Field(0.25, ge=0.005, le=60, description="seconds between two operations of one probe")
     load: Load | None = Field(None, description="probe rate; overrides interval")
     probes: list[Probe] = Field(min_length=1)
@@ -223,6 +228,8 @@ class Scenario(_Model):
                     f"phase {phase.name!r} expects unknown probe {', '.join(sorted(unknown))}; "
                     f"probes are {', '.join(names)}"
                 )
+        if self.hub_nodes > 1 and self.islands == 1:
+            raise ValueError("hub_nodes: a hub cluster is a region's; set islands to 2 or more")
         self._registry_references()
         return self
 
@@ -250,6 +257,11 @@ class Scenario(_Model):
         return sum(p.duration for p in self.phases)
 
     @property
+    def size(self) -> tuple[int, int]:
+        """The island or region it runs on: (islands, hub nodes)."""
+        return self.islands, self.hub_nodes
+
+    @property
     def period(self) -> float:
         """Seconds between two operations of one probe."""
         return 1.0 / self.load.rate if self.load else self.interval
@@ -261,7 +273,7 @@ class Scenario(_Model):
         """Everything a backend must offer to run this scenario."""
         wanted = {f.feature for f in self.faults()} | set(self.requires)
         if self.islands > 1:
-            wanted.add(f"islands:{self.islands}")
+            wanted |= {f"islands:{self.islands}", f"hub-nodes:{self.hub_nodes}"}
         wanted |= {f"place:{p.place}" for p in self.probes}
         wanted |= {f"place:{p.reach.place}" for p in self.probes if p.reach}
         return wanted

@@ -6,7 +6,7 @@
     relay      the uplink as the island reaches it              NET.2.1
     island     resolver NET.3.1, crisis site NET.3.2
     phones     trygghetspunkt-a NET.4.10, trygghetspunkt-b NET.5.10, home (on the stadsnät) NET.6.10
-    hub        a region's hub, on the stadsnät network          NET.9.1
+    hub        a region's hub, on the stadsnät network          NET.9.1 (a cluster's nodes .1, .2, .3)
 """
 
 from __future__ import annotations
@@ -53,8 +53,13 @@ def local_addresses(
 
 
 def hub_address(topology: Topology, net: str | None = None) -> str:
-    """The region's hub on loopback."""
+    """The region's hub on loopback (its site, its replicator and its first nats-server node)."""
+    return hub_node_addresses(topology, net)[0]
+
+
+def hub_node_addresses(topology: Topology, net: str | None = None) -> list[str]:
+    """Each of the hub's nats-server nodes on loopback, in node order."""
     if topology.hub is None:
         raise ValueError("one island has no hub; a region has (islands > 1)")
-    network = topology.host(topology.hub).networks[0]
-    return f"{net or net_from_env()}.{topology.network(network).number}.1"
+    network = topology.network(topology.host(topology.hub).networks[0])
+    return [f"{net or net_from_env()}.{network.number}.{n}" for n in range(1, len(topology.hub_nodes) + 1)]

@@ -97,6 +97,9 @@ class Topology:
     islands: tuple[Island, ...]
     uplink: str = UPLINK  # the link to the internet
     hub: str | None = None  # the region's hub host, on the stadsnät network
+    # The hub's nats-server nodes on that host: one, or a cluster of three (how a county outgrows one
+    # machine); each node has an address of its own on the stadsnät, in node order.
+    hub_nodes: tuple[str, ...] = ()
 
     def network(self, name: str) -> Network:
         return _named(self.networks, name, "network")
@@ -147,9 +150,17 @@ def island_names(count: int) -> tuple[str, ...]:
     return tuple(string.ascii_lowercase[:count])
 
 
-def standard(islands: int = 1) -> Topology:
-    """The network every backend builds: today's island, or a region of ``islands`` islands and a hub."""
+HUB_NODE_COUNTS = (1, 3)
+
+
+def standard(islands: int = 1, hub_nodes: int = 1) -> Topology:
+    """The network every backend builds: today's island, or a region of ``islands`` islands and a hub
+    of ``hub_nodes`` nats-server nodes (1, or a cluster of 3)."""
     names = island_names(islands)
+    if hub_nodes not in HUB_NODE_COUNTS:
+        raise ValueError(f"the hub is one node or a cluster of three, not {hub_nodes}")
+    if hub_nodes > 1 and islands == 1:
+        raise ValueError("one island has no hub; a hub cluster needs a region (islands > 1)")
     networks = [Network("internet", 1)]
     hosts = [
         Host(ROUTER, "router", (), "rt"),
@@ -198,4 +209,5 @@ def standard(islands: int = 1) -> Topology:
         services=tuple(services),
         islands=tuple(built),
         hub=hub,
+        hub_nodes=tuple(f"n{n}" for n in range(1, hub_nodes + 1)) if hub else (),
     )

@@ -2,9 +2,9 @@
 
 Network number N is ``10.N.0.0/24``; the router is ``10.N.0.1`` on each, the uplink relay listens
 on the router's internet leg (``10.1.0.1``), the upstream is ``10.1.0.2``, an island's resolver
-and site ``.10`` and ``.11``, a phone or the hub ``.10``. :meth:`NetnsPlan.commands` is a pure
-function of the topology: every `ip`, `nft` and file write, in order, so what the backend does can
-be read (and repeated by hand) from this list.
+and site ``.10`` and ``.11``, a phone or the hub ``.10`` (a hub cluster's three nodes ``.10`` to
+``.12``). :meth:`NetnsPlan.commands` is a pure function of the topology: every `ip`, `nft` and
+file write, in order, so what the backend does can be read (and repeated by hand) from this list.
 """
 
 from __future__ import annotations
@@ -109,6 +109,8 @@ class NetnsPlan:
             return [self._address(network, UPSTREAM_HOST)]
         if host.role == "island":  # the resolver, then the site
             return [self._address(network, LEAF_HOST), self._address(network, LEAF_HOST + 1)]
+        if host.role == "hub":  # one address per nats-server node; the first also the hub's site's
+            return [self._address(network, LEAF_HOST + n) for n in range(len(self.topology.hub_nodes))]
         return [self._address(network, LEAF_HOST)]
 
     def addresses(self, island: str | None = None, crisis_name: str | None = None) -> Addresses:

@@ -7,8 +7,10 @@ no template to get wrong.
   users: one per island, authenticated by the island's nkey, allowed to publish only under
   `region.<island>.` plus what its own consumer of the hub's stream needs; and the hub's own
   local clients.
-- An island: JetStream domain = its name, a leaf-node connection to every hub node (TLS, trusting
-  only the region CA, signed with its nkey). Its own clients (site, replicator) log in with the
+- An island: JetStream domain = its name, a leaf-node connection to the hub (TLS, trusting only
+  the region CA, signed with its nkey) listing every hub node, the island's own first: islands are
+  spread over a cluster's nodes in order (a on n1, b on n2, c on n3, d on n1, ...) and each moves to
+  the next node in its list when its node goes down, so which islands a node's fault moves is known. Its own clients (site, replicator) log in with the
   island's client password: residents' phones share the island's network and must not publish.
 """
 
@@ -86,6 +88,12 @@ def hub_config(region: Region, node: HubNode, creds: Credentials, store_dir: Pat
     return config
 
 
+def hub_order(region: Region, island: IslandNode) -> list[HubNode]:
+    """The hub's nodes in the order the island tries them: its own first, then the next ones."""
+    first = region.islands.index(island) % len(region.hub)
+    return [*region.hub[first:], *region.hub[:first]]
+
+
 def island_config(region: Region, island: IslandNode, creds: Credentials, store_dir: Path) -> dict[str, Any]:
     return {
         "server_name": f"island-{island.name}",
@@ -101,7 +109,8 @@ def island_config(region: Region, island: IslandNode, creds: Credentials, store_
             "reconnect": "1s",  # a healed link is used within a second
             "remotes": [
                 {
-                    "urls": [f"tls://{n.host}:{n.leaf_port}" for n in region.hub],
+                    "urls": [f"tls://{n.host}:{n.leaf_port}" for n in hub_order(region, island)],
+                    "dont_randomize": True,
                     "nkey": creds.island_seed(island.name),
                     "tls": {"ca_file": str(creds.ca_file), "timeout": 5},
                 }

@@ -1,6 +1,8 @@
-"""A region on the local backend, through the real `island` command: `island up --islands 3` starts
-the hub and three islands, `island status` shows each place's replication, a registration at one
-island is found at another; and the region's scenario passes on a region it starts itself."""
+"""A region on the local backend, through the real `island` command: `island up --islands 3
+--hub-nodes 3` starts the hub (a cluster of three nats-servers) and three islands, `island status`
+shows each place's replication, a registration at one island is found at another, the region goes
+on with one hub node down and with the whole hub down; and the region's scenario passes on a region
+(of one hub node) it starts itself."""
 
 from __future__ import annotations
 
@@ -24,8 +26,9 @@ PERSON = {"name": "Åsa Öberg", "identifier": "070-123 45 67", "presets": ["saf
 def region(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IslandCLI]:
     cli = island_cli(tmp_path_factory.mktemp("region"), island_net(11))
     try:
-        up = cli.run("up", "--islands", "3", "--detach", timeout=180)
+        up = cli.run("up", "--islands", "3", "--hub-nodes", "3", "--detach", timeout=180)
         assert up.returncode == 0, up.stdout + up.stderr
+        assert "a region: the hub (3 nodes: n1, n2, n3) and 3 islands (a, b, c)" in up.stdout
         yield cli
     finally:
         cli.run("down", "--purge", "--yes")
@@ -89,6 +92,42 @@ def test_a_registration_at_one_island_is_found_at_another_and_counted_in_metrics
     assert metrics and 'region_connected{place="c"} 1' in metrics
 
 
+def leaf_node(status: dict, island: str) -> str | None:
+    """The hub node whose leaf-node listener island's link is connected to, as the nodes report it."""
+    for node in ("n1", "n2", "n3"):
+        host = status["services"][f"nats-hub-{node}"]["where"].split(":")[0]
+        try:
+            leafs = httpx.get(f"http://{host}:8222/leafz", trust_env=False, timeout=2).json()["leafs"]
+        except httpx.HTTPError:
+            continue  # a node that is down
+        if any(leaf.get("name") == f"island-{island}" for leaf in leafs or []):
+            return node
+    return None
+
+
+def test_with_one_hub_node_down_the_islands_leaf_links_move_and_the_region_keeps_replicating(
+    region: IslandCLI, tmp_path: Path
+) -> None:
+    status = region.status()
+    # The node island a's leaf link uses (each island lists every node, its own first; which one it is
+    # on depends on which came up first) is the one taken down.
+    node = until(lambda: leaf_node(status, "a"), 20)
+    assert node, "island a's leaf link is on no hub node"
+    shipped = (ROOT / "scenarios" / "region-hub-node-down.yaml").read_text()
+    scenario = tmp_path / "region-hub-node-down.yaml"
+    scenario.write_text(shipped.replace("node: n1", f"node: {node}"))
+    run = region.run("scenario", "run", str(scenario), "--out", str(tmp_path), timeout=180)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr
+    moved = leaf_node(status, "a")
+    assert moved and moved != node, f"island a's leaf link stayed on {node}"
+    journal = json.loads((tmp_path / "region-hub-node-down" / "journal.json").read_text())
+    during = [
+        o for o in journal["operations"] if o["phase"] == "node-down" and o["probe"] == "find-node-down-at-c"
+    ]
+    assert any(o["status"] == "ok" for o in during)
+    assert region.status()["services"][f"nats-hub-{node}"]["running"]
+
+
 def test_with_the_hub_down_the_islands_go_on_and_converge_once_it_is_back(
     region: IslandCLI, tmp_path: Path
 ) -> None:
@@ -96,8 +135,9 @@ def test_with_the_hub_down_the_islands_go_on_and_converge_once_it_is_back(
     run = region.run("scenario", "run", str(scenario), "--out", str(tmp_path), timeout=180)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr
     assert "Using the island that is already up" in run.stdout
-    # Held down by the fault, the watchdog left it; healed, it runs again.
-    assert region.status()["services"]["nats-hub"]["running"]
+    # Held down by the fault, the watchdog left them; healed, every node runs again.
+    services = region.status()["services"]
+    assert all(services[f"nats-hub-{node}"]["running"] for node in ("n1", "n2", "n3"))
 
 
 def test_the_region_scenario_passes_on_a_region_it_starts(tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """The region on the netns backend, through the real `island` command: the hub on the stadsnät and one
 namespace per island; the region's scenario (C's link to the hub cut by nft rules in the router)
-passes on a region it starts itself, and leaves no namespace behind."""
+and the one-hub-node-down scenario (a hub of three nodes, one killed) each pass on a region they
+start themselves, and leave no namespace behind."""
 
 from __future__ import annotations
 
@@ -30,4 +31,19 @@ def test_the_region_scenario_passes_on_netns(tmp_path: Path) -> None:
     journal = json.loads((tmp_path / "region-partition" / "journal.json").read_text())
     healed = [o for o in journal["operations"] if o["phase"] == "healed" and o["probe"] == "hub-message-at-c"]
     assert healed and all(o["status"] == "ok" for o in healed)
+    assert _netns.existing(NetnsBackend(StateDir(cli.state_dir)).prefix) == []
+
+
+def test_with_one_hub_node_down_the_region_goes_on_on_netns(tmp_path: Path) -> None:
+    require_tier("netns", _netns.unavailable_reason())
+    cli = IslandCLI(tmp_path / "state", island_net(14))
+    scenario = ROOT / "scenarios" / "region-hub-node-down.yaml"
+    run = cli.run("scenario", "run", str(scenario), "--backend", "netns", "--out", str(tmp_path), timeout=300)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr
+    assert "a region: the hub (3 nodes: n1, n2, n3) and 3 islands (a, b, c)" in run.stdout
+    journal = json.loads((tmp_path / "region-hub-node-down" / "journal.json").read_text())
+    during = [
+        o for o in journal["operations"] if o["phase"] == "node-down" and o["probe"] == "find-node-down-at-c"
+    ]
+    assert any(o["status"] == "ok" for o in during)  # found at C while n1 was down
     assert _netns.existing(NetnsBackend(StateDir(cli.state_dir)).prefix) == []

@@ -23,15 +23,20 @@ def test_a_backend_refuses_what_it_cannot_do_naming_fault_and_backend(tmp_path: 
 
 
 def test_the_netns_backend_can_do_every_shipped_scenario(tmp_path: Path) -> None:
-    backend = NetnsBackend(StateDir(tmp_path))
     for path in sorted(SCENARIO_DIR.glob("*.yaml")):
         scenario = load_scenario(path)
-        if scenario.islands == 1:
-            check_scenario(backend, scenario)
-    check_scenario(
-        NetnsBackend(StateDir(tmp_path / "r"), islands=3),
-        load_scenario(SCENARIO_DIR / "region-partition.yaml"),
-    )
+        islands, hub_nodes = scenario.size
+        check_scenario(
+            NetnsBackend(StateDir(tmp_path / path.stem), islands=islands, hub_nodes=hub_nodes), scenario
+        )
+
+
+def test_the_hub_node_scenario_needs_a_hub_cluster(tmp_path: Path) -> None:
+    scenario = load_scenario(SCENARIO_DIR / "region-hub-node-down.yaml")
+    with pytest.raises(UnsupportedFault) as refused:
+        check_scenario(LocalBackend(StateDir(tmp_path), islands=3), scenario)
+    assert "feature hub-nodes:3" in str(refused.value)
+    check_scenario(LocalBackend(StateDir(tmp_path), islands=3, hub_nodes=3), scenario)
 
 
 def test_the_region_scenario_needs_a_region_of_three(tmp_path: Path) -> None:

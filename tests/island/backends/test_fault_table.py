@@ -87,7 +87,7 @@ def test_each_backends_features_are_its_table(tmp_path: Path) -> None:
     local, netns = LocalBackend(StateDir(tmp_path)), NetnsBackend(StateDir(tmp_path))
     compose = ComposeBackend.__new__(ComposeBackend)  # its features need no engine nor settings
     one_island = {"uplink-cut", "dns-cut", "packet-loss", "latency", "service"}
-    region = {"region-link-cut", "hub-down", "hub-message"}  # a region: local and netns, not compose
+    region = {"region-link-cut", "hub-down", "hub-node-down", "hub-message"}  # local and netns, not compose
     assert local.faults.types() == one_island | region
     assert netns.faults.types() == local.faults.types() | {"bandwidth", "link-down", "partition"}
     assert compose.faults.types() == {"uplink-cut"}

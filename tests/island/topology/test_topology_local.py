@@ -8,7 +8,7 @@ import pytest
 
 from island.topology import Addresses, standard
 from island.topology.compose import Layout
-from island.topology.local import hub_address, local_addresses
+from island.topology.local import hub_address, hub_node_addresses, local_addresses
 
 
 def test_todays_island_on_loopback() -> None:
@@ -63,6 +63,9 @@ def test_each_island_of_a_region_has_its_own_addresses_and_shares_the_uplink() -
     assert hub_address(region, "127.42") == "127.42.9.1"
     with pytest.raises(ValueError, match="one island has no hub"):
         hub_address(standard(), "127.42")
+    cluster = standard(3, hub_nodes=3)
+    assert hub_node_addresses(cluster, "127.42") == ["127.42.9.1", "127.42.9.2", "127.42.9.3"]
+    assert hub_address(cluster, "127.42") == "127.42.9.1"  # the hub's site and replicator too
 
 
 def test_addresses_survive_the_state_file() -> None:

@@ -55,6 +55,15 @@ def test_a_region_has_islands_each_with_a_trygghetspunkt_and_a_hub_on_the_stadsn
     assert len(numbers) == len(set(numbers)), "every network has its own number"
 
 
+def test_the_hub_is_one_node_or_a_cluster_of_three_and_only_in_a_region() -> None:
+    assert standard(3).hub_nodes == ("n1",) and standard().hub_nodes == ()
+    assert standard(3, hub_nodes=3).hub_nodes == ("n1", "n2", "n3")
+    with pytest.raises(ValueError, match="one node or a cluster of three, not 2"):
+        standard(3, hub_nodes=2)
+    with pytest.raises(ValueError, match="a hub cluster needs a region"):
+        standard(1, hub_nodes=3)
+
+
 def test_the_first_island_of_a_region_keeps_todays_numbers() -> None:
     alone, region = standard(), standard(2)
     assert region.network(region.island("a").network).number == alone.network("island").number

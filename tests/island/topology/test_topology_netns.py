@@ -144,6 +144,14 @@ def test_a_region_links_each_island_and_the_hub_to_the_router() -> None:
     assert plan.router_interface("stadsnät") == "r-hub"
 
 
+def test_a_hub_cluster_has_an_address_per_node_in_the_hubs_namespace() -> None:
+    plan = NetnsPlan(PREFIX, standard(3, hub_nodes=3))
+    lines = argv_lines(plan)
+    for address in ("10.9.0.10", "10.9.0.11", "10.9.0.12"):
+        assert f"ip -n {PREFIX}hub addr add {address}/24 dev eth0" in lines
+    assert plan.host_addresses(plan.topology.host("hub")) == ["10.9.0.10", "10.9.0.11", "10.9.0.12"]
+
+
 def test_interface_names_fit_the_kernels_limit_in_the_largest_region() -> None:
     plan = NetnsPlan(PREFIX, standard(20))
     assert max(len(plan.router_interface(link.name)) for link in plan.topology.links) <= 15
