@@ -14,6 +14,9 @@ from pathlib import Path
 
 import yaml
 
+from services.gate.gate import CHAIN as GATE_CHAIN
+from services.gate.gate import REFUSALS as GATE_REFUSALS
+
 from ..service_specs import ISLAND_MODE_HEARTBEAT_SECONDS, RESOLVER_RECHECK_SECONDS
 from .site import SiteFile, Trygghetspunkt
 
@@ -63,15 +66,13 @@ def _unit(
     exec_start: str,
     *,
     after: str = "network-online.target",
-    ports: bool = True,
+    capability: str = "CAP_NET_BIND_SERVICE",
 ) -> str:
     # Hardened like a distribution's own units: its own dynamic user, a read-only system, only the
-    # data folder writable, the low ports by capability rather than as root.
-    caps = (
-        "AmbientCapabilities=CAP_NET_BIND_SERVICE\nCapabilityBoundingSet=CAP_NET_BIND_SERVICE\n"
-        if ports
-        else ("CapabilityBoundingSet=\n")
-    )
+    # data folder writable, the low ports (or the firewall, for the gate) by capability rather than as root.
+    caps = f"AmbientCapabilities={capability}\nCapabilityBoundingSet={capability}\n"
+    # nft speaks netlink to the kernel; the others need only IP and local sockets.
+    families = "AF_INET AF_INET6 AF_UNIX" + (" AF_NETLINK" if capability == "CAP_NET_ADMIN" else "")
     return f"""[Unit]
 Description={description}
 Documentation=file://{PREFIX}/share/doc/odrift/guide
@@ -108,7 +109,7 @@ RestrictNamespaces=yes
 RestrictRealtime=yes
 RestrictSUIDSGID=yes
 LockPersonality=yes
-RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
+RestrictAddressFamilies={families}
 SystemCallArchitectures=native
 UMask=0027
 
@@ -276,11 +277,17 @@ table inet odrift {{
     chain forward {{
         type filter hook forward priority filter; policy drop;
         ct state established,related accept
+        iifname "{lan}" oifname "{wan}" ip saddr {wifi.network} jump {GATE_CHAIN}
         iifname "{lan}" oifname "{wan}" ip saddr {wifi.network} accept comment "the internet while it works"
         # Anything else is refused at once, never left to time out: apps and phones' HTTPS checks
         # fail fast instead of hanging.
         iifname "{lan}" meta l4proto tcp reject with tcp reset
         iifname "{lan}" reject with icmpx admin-prohibited
+    }}
+
+    # Empty while the uplink works. In island mode odrift-gate fills it (`{" ; ".join(GATE_REFUSALS)}`):
+    # the phones' new connections to the outside are refused at once instead of vanishing in the cut.
+    chain {GATE_CHAIN} {{
     }}
 
     chain postrouting {{
@@ -334,6 +341,11 @@ def compose_file(site: SiteFile, place: Trygghetspunkt) -> str:
 def resolver_args(paths: BoxPaths = BOX) -> list[str]:
     """The resolver's arguments after ``python -m services.resolver``: in the unit and in the rehearsal."""
     return ["--config", f"{paths.config_dir}/resolver.yaml"]
+
+
+def gate_args() -> list[str]:
+    """The gate's arguments after ``python -m services.gate``: it follows the resolver on the box itself."""
+    return ["--resolver-metrics", f"http://127.0.0.1:{METRICS_PORT}/metrics"]
 
 
 def site_args(site: SiteFile, paths: BoxPaths = BOX) -> list[str]:
@@ -393,6 +405,7 @@ after every change to the site file, never edit these files by hand.
 | --- | --- | --- |
 | `etc/systemd/system/odrift-resolver.service` | same path | the island resolver, restarted on failure |
 | `etc/systemd/system/odrift-site.service` | same path | the crisis site, restarted on failure |
+| `etc/systemd/system/odrift-gate.service` | same path | in island mode, refuses the phones' outside connections at once |
 | `etc/odrift/resolver.yaml` | same path | the resolver: the crisis name, upstreams, who may ask |
 | `etc/odrift/site.json` | same path | the crisis site: database, the municipality's feed |
 | `etc/odrift/content.yaml` | same path | the first page, before the municipality's feed is heard |
@@ -405,8 +418,8 @@ after every change to the site file, never edit these files by hand.
 ```sh
 sudo cp -r etc/. /etc/
 sudo systemctl daemon-reload
-sudo systemctl enable --now odrift-resolver odrift-site dnsmasq
 sudo nft -f /etc/nftables.d/odrift.nft
+sudo systemctl enable --now odrift-resolver odrift-site odrift-gate dnsmasq
 island deploy check
 ```
 """
@@ -429,6 +442,15 @@ def render_island(site: SiteFile, place: Trygghetspunkt, paths: BoxPaths = BOX) 
                 f"Ödrift crisis site ({place.name})",
                 " ".join([venv_python, "-m", "services.crisis_site", *site_args(site, paths)]),
                 after="network-online.target odrift-resolver.service",
+            ),
+        ),
+        RenderedFile(
+            "etc/systemd/system/odrift-gate.service",
+            _unit(
+                f"Ödrift island gate ({place.name}): refuses the phones' outside connections in island mode",
+                " ".join([venv_python, "-m", "services.gate", *gate_args()]),
+                after="nftables.service odrift-resolver.service",
+                capability="CAP_NET_ADMIN",
             ),
         ),
         RenderedFile(
