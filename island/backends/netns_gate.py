@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from services.gate.gate import CHAIN, TABLE
+from services.gate.gate import CHAIN, COUNTER, TABLE
 
 from ..deploy.render import METRICS_PORT
 from ..service_specs import RESOLVER_METRICS_PORT, ServiceSpec, web_url
@@ -32,12 +32,22 @@ def firewall(backend: NetnsBackend) -> str:
     plan = backend.plan
     t = plan.topology
     wifis = ", ".join(f'"{plan.router_interface(t.place(p).host)}"' for p in netns_dhcp.wifi_places(backend))
+    uplink = netns_faults.uplink_interface(backend)
+    # What comes in over the uplink, to the router itself (the latency relay) or through it: a slow
+    # uplink still brings answers, a cut one nothing.
+    heard = "".join(
+        f"add chain {TABLE} uplink_in_{hook} {{ type filter hook {hook} priority {PRIORITY}; }}\n"
+        f"flush chain {TABLE} uplink_in_{hook}\n"
+        f'add rule {TABLE} uplink_in_{hook} iifname "{uplink}" counter name {COUNTER}\n'
+        for hook in ("input", "forward")
+    )
     return (
+        f"add counter {TABLE} {COUNTER}\n"
         f"add chain {TABLE} {CHAIN}\n"
         f"add chain {TABLE} wifi_out {{ type filter hook forward priority {PRIORITY}; }}\n"
         f"flush chain {TABLE} wifi_out\n"
-        f'add rule {TABLE} wifi_out iifname {{ {wifis} }} oifname "{netns_faults.uplink_interface(backend)}" '
-        f"ct state new jump {CHAIN}\n"
+        f'add rule {TABLE} wifi_out iifname {{ {wifis} }} oifname "{uplink}" ct state new jump {CHAIN}\n'
+        + heard
     )
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from services.gate.gate import CHAIN as GATE_CHAIN
+from services.gate.gate import COUNTER as GATE_COUNTER
 from services.gate.gate import REFUSALS as GATE_REFUSALS
 
 from ..service_specs import ISLAND_MODE_HEARTBEAT_SECONDS, RESOLVER_RECHECK_SECONDS
@@ -260,8 +261,13 @@ def nftables_rules(site: SiteFile, place: Trygghetspunkt) -> str:
 table inet odrift
 delete table inet odrift
 table inet odrift {{
+    # Packets in over the uplink: odrift-gate closes only when this has stood still (a cut, not a slow link).
+    counter {GATE_COUNTER} {{
+    }}
+
     chain input {{
         type filter hook input priority filter; policy drop;
+        iifname "{wan}" counter name {GATE_COUNTER}
         ct state established,related accept
         ct state invalid drop
         iif lo accept
@@ -276,6 +282,7 @@ table inet odrift {{
 
     chain forward {{
         type filter hook forward priority filter; policy drop;
+        iifname "{wan}" counter name {GATE_COUNTER}
         ct state established,related accept
         iifname "{lan}" oifname "{wan}" ip saddr {wifi.network} jump {GATE_CHAIN}
         iifname "{lan}" oifname "{wan}" ip saddr {wifi.network} accept comment "the internet while it works"

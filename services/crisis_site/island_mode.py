@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
 
 import httpx
 
@@ -20,16 +19,10 @@ log = logging.getLogger(__name__)
 
 
 class IslandModeWatch:
-    def __init__(
-        self,
-        metrics_url: str | None,
-        interval: float = 1.0,
-        on_change: Callable[[bool], Awaitable[None]] | None = None,
-    ) -> None:
+    def __init__(self, metrics_url: str | None, interval: float = 1.0) -> None:
         self.metrics_url = metrics_url
         self.interval = interval
         self.captive = False
-        self._on_change = on_change  # awaited on each change, with the new mode (the island gate)
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -53,10 +46,5 @@ class IslandModeWatch:
                     mode = None  # keep the last word: a busy resolver is not a change of mode
                 if mode is not None and mode != self.captive:
                     log.warning("island mode %s (from the resolver)", "on" if mode else "off")
-                    try:
-                        if self._on_change is not None:
-                            await self._on_change(mode)
-                        self.captive = mode
-                    except RuntimeError as problem:  # tried again on the next reading
-                        log.error("island mode %s not followed: %s", "on" if mode else "off", problem)
+                    self.captive = mode
                 await asyncio.sleep(self.interval)

@@ -33,7 +33,7 @@ def parser() -> argparse.ArgumentParser:
 async def run(args: argparse.Namespace) -> None:
     gate = Gate(tuple(shlex.split(args.nft)), args.table, args.chain, args.status_file)
     await gate.set(False)  # a fresh start opens the chain: never a closed gate left from before
-    watch = IslandModeWatch(args.resolver_metrics, args.interval, on_change=gate.set)
+    watch = IslandModeWatch(args.resolver_metrics, args.interval)
     task = asyncio.current_task()
     assert task is not None
     loop = asyncio.get_running_loop()
@@ -41,7 +41,12 @@ async def run(args: argparse.Namespace) -> None:
         loop.add_signal_handler(sig, task.cancel)
     watch.start()
     try:
-        await asyncio.Event().wait()
+        while True:
+            try:
+                await gate.follow(watch.captive, loop.time())
+            except GateError as problem:  # tried again on the next round
+                logging.getLogger("gate").error("%s", problem)
+            await asyncio.sleep(args.interval)
     except asyncio.CancelledError:
         pass
     finally:

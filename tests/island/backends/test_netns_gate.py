@@ -10,13 +10,16 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar
 
+import httpx
 import pytest
 from island_test_helpers import IslandCLI, island_net
 from tiers import require_tier
 
 from island.backends import _netns
 from island.backends.netns import NetnsBackend
+from island.contract import DNSCut
 from island.state import StateDir
+from services.resolver.metrics import island_mode as said_island_mode
 from services.tls import https_port
 
 pytestmark = pytest.mark.e2e
@@ -112,3 +115,38 @@ def test_during_a_cut_outside_connections_are_reset_at_once_and_after_it_go_thro
     wait_gate(backend, False, 15)
     assert from_phone(backend, connect(outside, 80)).startswith("connected")
     print(f"the gate closed {noticed:.2f} s after the cut")
+
+
+def island_mode(backend: NetnsBackend) -> bool:
+    """What the resolver says, asked from the phone (the test's own namespace has no route there)."""
+    url = f"http://{backend.addresses.resolver_address}:9153/metrics"
+
+    async def metrics() -> str:
+        async with httpx.AsyncClient(timeout=2, trust_env=False) as client:
+            return (await client.get(url)).text
+
+    return bool(said_island_mode(from_phone(backend, metrics)))
+
+
+def test_island_mode_with_the_uplink_still_carrying_traffic_keeps_the_gate_open(
+    backend: NetnsBackend,
+) -> None:
+    """Only DNS cut: the resolver calls the uplink down, but a phone's web traffic still comes back
+    over it, so the gate stays open; once nothing has come in for the quiet time, it closes."""
+    outside = backend.addresses.upstream_address
+    wait_gate(backend, False, 10)
+    dns_only = DNSCut(type="dns-cut", mode="blackhole")
+    asyncio.run(backend.apply(dns_only))
+    try:
+        started, reached = time.monotonic(), []
+        while not island_mode(backend) or time.monotonic() - started < 6:
+            assert time.monotonic() - started < 15, "the resolver never called the uplink down"
+            reached.append(from_phone(backend, connect(outside, 80)))  # a phone still using the internet
+            time.sleep(0.2)
+        assert gate(backend) is False and all(r.startswith("connected") for r in reached), reached
+        # The phone stops; nothing comes in over the uplink any more: the gate closes.
+        assert wait_gate(backend, True, 5) >= 1.0
+        assert from_phone(backend, connect(outside, 80)).startswith("ConnectionRefusedError")
+    finally:
+        asyncio.run(backend.heal(dns_only))
+    wait_gate(backend, False, 15)

@@ -201,6 +201,18 @@ def test_the_gate_fills_and_empties_the_rendered_firewalls_island_mode_chain(ren
         assert "tcp reject with tcp reset" in chain() and "reject with icmpx admin-prohibited" in chain()
         asyncio.run(Gate(in_ns).set(False))
         assert "reject" not in chain()
+
+        # Island mode closes it only once the rendered counter of the uplink's packets has stood still.
+        async def follow() -> list[bool | None]:
+            gate, seen = Gate(in_ns), []
+            for now in (0.0, 1.0, 2.0):
+                await gate.follow(True, now)
+                seen.append(gate.closed)
+            await gate.follow(False, 3.0)
+            return [*seen, gate.closed]
+
+        assert asyncio.run(follow()) == [False, False, True, False]
+        assert "reject" not in chain()
     finally:
         subprocess.run(["ip", "netns", "delete", namespace], check=False)
 
