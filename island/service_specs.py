@@ -31,7 +31,7 @@ HealthCheck = Callable[[], Awaitable[None]]
 # Where the island resolver serves its metrics (CoreDNS's port), on the resolver's address.
 RESOLVER_METRICS_PORT = 9153
 # How often the resolver asks the internet by itself: a cut shows within this and a forward budget.
-ISLAND_MODE_HEARTBEAT_SECONDS = 1.0
+ISLAND_MODE_HEARTBEAT_SECONDS = 0.5
 # How often the resolver rechecks a down upstream: RFC 8767 says 30 s; a rehearsal
 # lasts seconds, so the island notices a restored uplink within two.
 RESOLVER_RECHECK_SECONDS = 2.0

@@ -35,7 +35,7 @@ from ..state import StateDir
 from ..topology import Addresses, standard
 from ..topology.model import ROUTER
 from ..topology.netns import NetnsPlan, RealAddresses
-from . import _netns, netns_dhcp, netns_faults
+from . import _netns, netns_dhcp, netns_faults, netns_gate
 from .base import Backend, BackendError, Say, topology_places
 from .faults import FaultTable, UplinkCutHandler
 from .processes import ProcessSupervisor, ServiceFaultHandler, named
@@ -108,6 +108,7 @@ class NetnsBackend(Backend):
                 relay_spec(t, self.state),
                 *rendered_services(self.site),
                 *netns_dhcp.dhcp_specs(self),
+                netns_gate.gate_spec(self),
             ]
         upstream, resolver, site = island_services(t, data_dir=self.data_dir)
         if self.region is not None:  # one internet for all; each place's own services in its namespace
@@ -116,7 +117,14 @@ class NetnsBackend(Backend):
                 relay_spec(t, self.state),
                 *region_specs(self.region, self.state, self.data_dir),
             ]
-        return [upstream, relay_spec(t, self.state), resolver, site, *netns_dhcp.dhcp_specs(self)]
+        return [
+            upstream,
+            relay_spec(t, self.state),
+            resolver,
+            site,
+            *netns_dhcp.dhcp_specs(self),
+            netns_gate.gate_spec(self),
+        ]
 
     # A site file: its own addresses inside the namespaces, its rendered files run as they are -----------
     def use_site(self, rehearsal: Rehearsal) -> None:
@@ -223,6 +231,8 @@ class NetnsBackend(Backend):
             return self.ns(ROUTER)
         if self.region is not None:
             return self.region.namespace_of(service)
+        if service == netns_gate.NAME:  # beside the resolver, as on a box
+            return self.plan.service_namespace("resolver")
         return self.plan.service_namespace(service)
 
     def site_database(self) -> Path:
@@ -295,6 +305,8 @@ class NetnsBackend(Backend):
         self.state.update(namespaces=self.plan.namespaces())
         for command in self.plan.commands():
             _netns.run(*command.argv, input=command.input)
+        if self.region is None:
+            netns_gate.prepare(self)
 
     async def stop(self, say: Say) -> None:
         await self.close_probes()

@@ -14,6 +14,9 @@ from pathlib import Path
 
 import yaml
 
+from services.gate.gate import CHAIN as GATE_CHAIN
+from services.gate.gate import COUNTER as GATE_COUNTER
+from services.gate.gate import REFUSALS as GATE_REFUSALS
 from services.tls.certificate import PAIR_FILE
 from services.upstream.islands import CREDENTIAL_FILE
 
@@ -92,16 +95,14 @@ def _unit(
     exec_start: str,
     *,
     after: str = "network-online.target",
-    ports: bool = True,
+    capability: str = "CAP_NET_BIND_SERVICE",
     exec_start_pre: str | None = None,
 ) -> str:
     # Hardened like a distribution's own units: its own dynamic user, a read-only system, only the
-    # data folder writable, the low ports by capability rather than as root.
-    caps = (
-        "AmbientCapabilities=CAP_NET_BIND_SERVICE\nCapabilityBoundingSet=CAP_NET_BIND_SERVICE\n"
-        if ports
-        else ("CapabilityBoundingSet=\n")
-    )
+    # data folder writable, the low ports (or the firewall, for the gate) by capability rather than as root.
+    caps = f"AmbientCapabilities={capability}\nCapabilityBoundingSet={capability}\n"
+    # nft speaks netlink to the kernel; the others need only IP and local sockets.
+    families = "AF_INET AF_INET6 AF_UNIX" + (" AF_NETLINK" if capability == "CAP_NET_ADMIN" else "")
     return f"""[Unit]
 Description={description}
 Documentation=file://{PREFIX}/share/doc/odrift/guide
@@ -138,7 +139,7 @@ RestrictNamespaces=yes
 RestrictRealtime=yes
 RestrictSUIDSGID=yes
 LockPersonality=yes
-RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
+RestrictAddressFamilies={families}
 SystemCallArchitectures=native
 UMask=0027
 
@@ -305,8 +306,13 @@ def nftables_rules(site: SiteFile, place: Trygghetspunkt) -> str:
 table inet odrift
 delete table inet odrift
 table inet odrift {{
+    # Packets in over the uplink: odrift-gate closes only when this has stood still (a cut, not a slow link).
+    counter {GATE_COUNTER} {{
+    }}
+
     chain input {{
         type filter hook input priority filter; policy drop;
+        iifname "{wan}" counter name {GATE_COUNTER}
         ct state established,related accept
         ct state invalid drop
         iif lo accept
@@ -321,12 +327,19 @@ table inet odrift {{
 
     chain forward {{
         type filter hook forward priority filter; policy drop;
+        iifname "{wan}" counter name {GATE_COUNTER}
         ct state established,related accept
+        iifname "{lan}" oifname "{wan}" ip saddr {wifi.network} jump {GATE_CHAIN}
         iifname "{lan}" oifname "{wan}" ip saddr {wifi.network} accept comment "the internet while it works"
         # Anything else is refused at once, never left to time out: apps and phones' HTTPS checks
         # fail fast instead of hanging.
         iifname "{lan}" meta l4proto tcp reject with tcp reset
         iifname "{lan}" reject with icmpx admin-prohibited
+    }}
+
+    # Empty while the uplink works. In island mode odrift-gate fills it (`{" ; ".join(GATE_REFUSALS)}`):
+    # the phones' new connections to the outside are refused at once instead of vanishing in the cut.
+    chain {GATE_CHAIN} {{
     }}
 
     chain postrouting {{
@@ -380,6 +393,11 @@ def compose_file(site: SiteFile, place: Trygghetspunkt) -> str:
 def resolver_args(paths: BoxPaths = BOX) -> list[str]:
     """The resolver's arguments after ``python -m services.resolver``: in the unit and in the rehearsal."""
     return ["--config", f"{paths.config_dir}/resolver.yaml"]
+
+
+def gate_args() -> list[str]:
+    """The gate's arguments after ``python -m services.gate``: it follows the resolver on the box itself."""
+    return ["--resolver-metrics", f"http://127.0.0.1:{METRICS_PORT}/metrics"]
 
 
 def site_args(site: SiteFile, paths: BoxPaths = BOX) -> list[str]:
@@ -464,6 +482,7 @@ after every change to the site file, never edit these files by hand.
 | --- | --- | --- |
 | `etc/systemd/system/odrift-resolver.service` | same path | the island resolver, restarted on failure |
 | `etc/systemd/system/odrift-site.service` | same path | the crisis site, restarted on failure |
+| `etc/systemd/system/odrift-gate.service` | same path | in island mode, refuses the phones' outside connections at once |
 | `etc/odrift/resolver.yaml` | same path | the resolver: the crisis name, upstreams, who may ask |
 | `etc/odrift/site.json` | same path | the crisis site: database, the municipality's feed |
 | `etc/odrift/content.yaml` | same path | the first page, before the municipality's feed is heard |
@@ -476,9 +495,9 @@ after every change to the site file, never edit these files by hand.
 ```sh
 sudo cp -r etc/. /etc/
 sudo systemctl daemon-reload
-sudo systemctl enable --now odrift-resolver odrift-site{region_units} dnsmasq
 sudo nft -f /etc/nftables.d/odrift.nft
-{_credential_step(site, paths)}island deploy check
+{_credential_step(site, paths)}sudo systemctl enable --now odrift-resolver odrift-site odrift-gate{region_units} dnsmasq
+island deploy check
 ```
 """
 
@@ -527,6 +546,15 @@ def render_island(site: SiteFile, place: Trygghetspunkt, paths: BoxPaths = BOX) 
             ),
         ),
         RenderedFile(
+            "etc/systemd/system/odrift-gate.service",
+            _unit(
+                f"Ödrift island gate ({place.name}): refuses the phones' outside connections in island mode",
+                " ".join([venv_python, "-m", "services.gate", *gate_args()]),
+                after="nftables.service odrift-resolver.service",
+                capability="CAP_NET_ADMIN",
+            ),
+        ),
+        RenderedFile(
             "etc/odrift/resolver.yaml",
             f"# The island resolver at {place.name}; rendered from the site file.\n" + resolver,
         ),
@@ -557,7 +585,7 @@ def _region_files(site: SiteFile, place: Trygghetspunkt, paths: BoxPaths) -> lis
                 f"Ödrift region: the island's nats-server ({place.name})",
                 " ".join([f"{venv}/nats-server", *server]),
                 exec_start_pre=" ".join([f"{venv}/python", *configure]),
-                ports=False,
+                capability="",  # no low port, no firewall
             ),
         ),
         RenderedFile(
@@ -566,7 +594,7 @@ def _region_files(site: SiteFile, place: Trygghetspunkt, paths: BoxPaths) -> lis
                 f"Ödrift region: replication to the hub ({place.name})",
                 " ".join([f"{venv}/python", *replicator]),
                 after="network-online.target odrift-nats.service odrift-site.service",
-                ports=False,
+                capability="",  # no low port, no firewall
             ),
         ),
         RenderedFile("etc/odrift/region.yaml", region_file(site)),

@@ -33,6 +33,9 @@ UP, SUSPECT, DOWN = "up", "suspect", "down"
 # Timers may fire a little early and a query's share of the budget starts a little after
 # the budget does: silence this close to the whole budget counts as the whole budget.
 _BUDGET_SLACK = 0.9
+# A heartbeat asks again twice within its one budget (hedged): on a lossy but working uplink one lost
+# packet is not a cut, while a real cut is noticed no later (every try ends with the budget).
+HEARTBEAT_TRIES = 3
 
 # on_change(upstream_name, new_state, changed)
 StateListener = Callable[[str, str, bool], None]
@@ -82,6 +85,34 @@ async def ask(upstream: Upstream, question: DNSRecord, timeout: float, *, edns: 
         answer = parse_response(await exchange(packet, host, port, timeout=left, tcp=True))
         check_answer(outgoing, answer)
     return answer
+
+
+async def hedged_ask(upstream: Upstream, question: DNSRecord, timeout: float) -> DNSRecord:
+    """``ask``, started again every ``timeout / HEARTBEAT_TRIES`` until one answers; all end at ``timeout``.
+
+    A slow answer to the first try still counts until the end of the budget, so a loaded uplink is
+    no more "down" than with one try; a lost packet on a lossy one no longer is.
+    """
+    step = timeout / HEARTBEAT_TRIES
+
+    async def attempt(n: int) -> DNSRecord:
+        await asyncio.sleep(n * step)
+        return await ask(upstream, question, timeout - n * step)
+
+    attempts = [asyncio.ensure_future(attempt(n)) for n in range(HEARTBEAT_TRIES)]
+    try:
+        failure: Exception = DNSTimeout(f"no answer from {upstream.name} within {timeout} s")
+        for finished in asyncio.as_completed(attempts):
+            try:
+                return await finished
+            except DNSRefused:
+                raise  # nothing listens there: no other try will do better
+            except (DNSExchangeError, MalformedPacket) as exc:
+                failure = exc
+        raise failure
+    finally:
+        for pending in attempts:
+            pending.cancel()
 
 
 class Upstreams:
@@ -198,7 +229,7 @@ class Upstreams:
             if upstream.state != DOWN and upstream.silent_since is None:
                 upstream.silent_since = self._clock()
             try:
-                await ask(upstream, question, timeout)
+                await hedged_ask(upstream, question, timeout)
             except DNSRefused:
                 self.refused(upstream)
             except (DNSExchangeError, MalformedPacket):

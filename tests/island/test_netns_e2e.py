@@ -208,8 +208,8 @@ def test_a_run_killed_midway_leaves_nothing_after_island_down(tmp_path: Path) ->
     namespaces, processes = leftovers(cli)
     assert namespaces and processes, "the killed run should have left its island behind for `island down`"
     pids = [p["pid"] for p in json.loads((cli.state_dir / "state.json").read_text())["processes"].values()]
-    # upstream, uplink relay, resolver, site, and a DHCP server for each trygghetspunkt's Wi-Fi
-    assert len(pids) == 6 and all(_processes.is_ours(pid, "") for pid in pids)
+    # upstream, uplink relay, resolver, site, the island gate, and a DHCP server for each trygghetspunkt's Wi-Fi
+    assert len(pids) == 7 and all(_processes.is_ours(pid, "") for pid in pids)
     down = cli.run("down")
     assert down.returncode == 0, down.stderr
     assert leftovers(cli) == ([], [])

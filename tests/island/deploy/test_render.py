@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -11,11 +12,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from island_test_helpers import NET_BASE
 from tiers import require_tier
 
 from island.deploy.render import render_site
 from island.deploy.site import load_site
 from services.crisis_site.content import load_seed
+from services.gate.gate import Gate
 from services.region.server import binary
 from services.resolver.config import load_config
 
@@ -68,18 +71,26 @@ def test_dhcp_announces_the_island_and_the_captive_portal_api(rendered: Path) ->
     assert 'dhcp-option=114,"https://krisinfo.kommun.example/api/captive"' in text
 
 
-def test_units_are_hardened_and_restart(rendered: Path) -> None:
-    for unit in ("odrift-resolver", "odrift-site"):
-        text = (rendered / "biblioteket" / f"etc/systemd/system/{unit}.service").read_text(encoding="utf-8")
-        for line in (
-            "Restart=on-failure",
-            "DynamicUser=yes",
-            "ProtectSystem=strict",
-            "NoNewPrivileges=yes",
-            "StateDirectory=odrift",
-            "AmbientCapabilities=CAP_NET_BIND_SERVICE",
-        ):
-            assert line in text.splitlines(), (unit, line)
+@pytest.mark.parametrize(
+    ("unit", "capability"),
+    [
+        ("odrift-resolver", "CAP_NET_BIND_SERVICE"),
+        ("odrift-site", "CAP_NET_BIND_SERVICE"),
+        ("odrift-gate", "CAP_NET_ADMIN"),  # it changes one chain of the firewall, nothing else
+    ],
+)
+def test_units_are_hardened_and_restart(rendered: Path, unit: str, capability: str) -> None:
+    text = (rendered / "biblioteket" / f"etc/systemd/system/{unit}.service").read_text(encoding="utf-8")
+    for line in (
+        "Restart=on-failure",
+        "DynamicUser=yes",
+        "ProtectSystem=strict",
+        "NoNewPrivileges=yes",
+        "StateDirectory=odrift",
+        f"AmbientCapabilities={capability}",
+        f"CapabilityBoundingSet={capability}",
+    ):
+        assert line in text.splitlines(), (unit, line)
 
 
 def test_the_compose_file_keeps_the_data_in_a_named_volume(rendered: Path) -> None:
@@ -162,6 +173,49 @@ def test_nftables_accepts_the_rendered_rules(rendered: Path) -> None:
         text=True,
     )
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.e2e
+def test_the_gate_fills_and_empties_the_rendered_firewalls_island_mode_chain(rendered: Path) -> None:
+    """What odrift-gate does on a box, against the rendered file loaded in a namespace of its own."""
+    nft = _tool("nft")
+    namespace = f"odrtest{NET_BASE}-render-gate"
+    subprocess.run(["ip", "netns", "add", namespace], check=True)
+    try:
+        in_ns = ("ip", "netns", "exec", namespace, nft)
+        rules = rendered / "biblioteket" / "etc/nftables.d/odrift.nft"
+        subprocess.run([*in_ns, "-f", str(rules)], check=True)
+
+        def chain() -> str:
+            listing = subprocess.run(
+                [*in_ns, "list", "chain", "inet", "odrift", "island_mode"], capture_output=True, text=True
+            )
+            assert listing.returncode == 0, listing.stderr
+            return listing.stdout
+
+        forward = subprocess.run(
+            [*in_ns, "list", "chain", "inet", "odrift", "forward"], capture_output=True, text=True
+        )
+        assert "jump island_mode" in forward.stdout
+        assert "reject" not in chain(), "open while the uplink works"
+        asyncio.run(Gate(in_ns).set(True))
+        assert "tcp reject with tcp reset" in chain() and "reject with icmpx admin-prohibited" in chain()
+        asyncio.run(Gate(in_ns).set(False))
+        assert "reject" not in chain()
+
+        # Island mode closes it only once the rendered counter of the uplink's packets has stood still.
+        async def follow() -> list[bool | None]:
+            gate, seen = Gate(in_ns), []
+            for now in (0.0, 1.0, 2.0):
+                await gate.follow(True, now)
+                seen.append(gate.closed)
+            await gate.follow(False, 3.0)
+            return [*seen, gate.closed]
+
+        assert asyncio.run(follow()) == [False, False, True, False]
+        assert "reject" not in chain()
+    finally:
+        subprocess.run(["ip", "netns", "delete", namespace], check=False)
 
 
 @pytest.mark.e2e

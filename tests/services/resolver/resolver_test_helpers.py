@@ -77,7 +77,8 @@ class ControlledUpstream:
 
     ``answer``: A 192.0.2.1 for any name (``ttl`` seconds), NXDOMAIN with an SOA for names
     starting ``nx``, NODATA for AAAA, 30 big TXT records for ``big.*``;
-    ``blackhole``: never answers; ``refuse``: answers REFUSED. ``delay`` slows answers down.
+    ``blackhole``: never answers; ``refuse``: answers REFUSED; ``lossy``: every other question is
+    lost (a lossy uplink, half the packets gone). ``delay`` slows answers down.
     """
 
     def __init__(self, mode: str = "answer", ttl: int = 60, delay: float = 0.0) -> None:
@@ -93,7 +94,7 @@ class ControlledUpstream:
 
         name = str(query.q.qname).lower()
         self.asked.append((name, transport))
-        if self.mode == "blackhole":
+        if self.mode == "blackhole" or (self.mode == "lossy" and len(self.asked) % 2):
             await asyncio.Event().wait()
         if self.delay:
             await asyncio.sleep(self.delay)

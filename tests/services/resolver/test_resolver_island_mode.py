@@ -85,6 +85,19 @@ async def test_a_cut_sends_every_os_check_to_the_portal_and_a_restore_brings_the
         assert addresses(await ask(port, CHECK)) == ["192.0.2.1"]
 
 
+async def test_a_lossy_uplink_that_still_answers_is_not_a_cut() -> None:
+    """Half the heartbeat's questions lost: it asks again within its budget, so island mode stays off
+    (and the island gate open). One lost packet used to be a cut."""
+    upstream = ControlledUpstream()
+    async with island(upstream) as (_, resolver):
+        upstream.asked.clear()
+        upstream.mode = "lossy"
+        await asyncio.sleep(3.0)
+        assert resolver.island is not None and not resolver.island.active
+        assert resolver.upstreams.states() == {name: "up" for name in resolver.upstreams.states()}
+        assert len(upstream.asked) >= 10, "the heartbeat kept asking"
+
+
 async def test_a_check_asked_first_during_the_cut_gets_the_portal_not_servfail() -> None:
     upstream = ControlledUpstream(mode="blackhole")
     async with world(upstream, island_mode=ISLAND_MODE) as (port, resolver):  # no heartbeat yet

@@ -1,0 +1,68 @@
+"""python -m services.gate --resolver-metrics URL: follow the resolver's island mode in the firewall."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import shlex
+import signal
+import sys
+from pathlib import Path
+
+from services.crisis_site.island_mode import IslandModeWatch
+
+from .gate import CHAIN, TABLE, Gate, GateError
+
+# How often the resolver's word is read: a quarter of a second adds little to the time a cut takes
+# to notice (a heartbeat and a forward budget, docs/phones.md), and costs one local HTTP GET.
+INTERVAL = 0.25
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m services.gate", description=__doc__)
+    p.add_argument("--resolver-metrics", required=True, help="the island resolver's /metrics URL")
+    p.add_argument("--nft", default="nft", help="the nft command (default: nft)")
+    p.add_argument("--table", default=TABLE)
+    p.add_argument("--chain", default=CHAIN)
+    p.add_argument("--status-file", type=Path, help="where the gate writes whether it is closed")
+    p.add_argument("--interval", type=float, default=INTERVAL)
+    return p
+
+
+async def run(args: argparse.Namespace) -> None:
+    gate = Gate(tuple(shlex.split(args.nft)), args.table, args.chain, args.status_file)
+    await gate.set(False)  # a fresh start opens the chain: never a closed gate left from before
+    watch = IslandModeWatch(args.resolver_metrics, args.interval)
+    task = asyncio.current_task()
+    assert task is not None
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    watch.start()
+    try:
+        while True:
+            try:
+                await gate.follow(watch.captive, loop.time())
+            except GateError as problem:  # tried again on the next round
+                logging.getLogger("gate").error("%s", problem)
+            await asyncio.sleep(args.interval)
+    except asyncio.CancelledError:
+        pass
+    finally:
+        await watch.stop()
+        await gate.set(False)  # stopped: the phones keep whatever internet there is
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s gate %(message)s")
+    try:
+        asyncio.run(run(parser().parse_args(argv)))
+    except GateError as problem:
+        print(f"gate: {problem}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""The island gate: while the island is in island mode, the phones' new connections to the outside are refused.
+
+During a cut a phone's HTTPS check, an app or a browser tab opened before the cut sends its
+packets into the black hole and waits out its own timeout (often 30 s or more), while the phone
+says nothing useful. The island knows better: its resolver says when every upstream is down. The
+gate follows that word and fills one nftables chain, which the firewall jumps to for the phones'
+new connections towards the uplink, with refusals: a TCP reset for TCP (connect() fails at once,
+"connection refused"), an ICMP "administratively prohibited" for the rest (QUIC, outside DNS).
+When the uplink is back the chain is emptied and the phones reach the internet again.
+
+Island mode is "no upstream answered within the forward budget", which a slow but working uplink
+(2 s of latency under load) also gives. So the gate closes only when, besides, nothing at all has
+come in over the uplink for ``QUIET_SECONDS`` (the firewall counts it: ``counter uplink_in``): on a
+slow uplink the late answers to the resolver's own heartbeats keep arriving, on a cut one nothing
+does. Unknown (no answer from the resolver yet, no counter) is "open": the gate never closes a
+working internet.
+
+The chain is the firewall's own (``etc/nftables.d/odrift.nft`` on a box, the router's rules in the
+netns backend): the gate only flushes and fills it, in one nft transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger("gate")
+
+TABLE = "inet odrift"
+CHAIN = "island_mode"
+COUNTER = "uplink_in"  # packets in over the uplink, counted by the firewall
+# A cut is noticed by the resolver 1.5-2 s after it starts, by when the uplink has been silent as long;
+# the resolver's heartbeats (tries at most a second apart) keep a slow uplink from ever being this quiet.
+QUIET_SECONDS = 1.5
+# What the chain holds in island mode (one line each, as `nft add rule` takes them).
+REFUSALS = ("meta l4proto tcp reject with tcp reset", "reject with icmpx admin-prohibited")
+
+
+class GateError(RuntimeError):
+    pass
+
+
+def script(closed: bool, table: str = TABLE, chain: str = CHAIN) -> str:
+    """One nft transaction: the chain empty (open) or holding the refusals (closed)."""
+    lines = [f"flush chain {table} {chain}"]
+    if closed:
+        lines += [f"add rule {table} {chain} {rule}" for rule in REFUSALS]
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class Gate:
+    nft: tuple[str, ...] = ("nft",)  # the command, e.g. ("ip", "netns", "exec", "router", "nft")
+    table: str = TABLE
+    chain: str = CHAIN
+    status_file: Path | None = None  # {"closed": bool, "since": unix time}, for status and health
+    closed: bool | None = None  # as last set
+    _heard: tuple[int, float] | None = None  # the counter's packets, and when they last changed
+
+    async def _nft(self, *args: str, script: str | None = None) -> str:
+        proc = await asyncio.create_subprocess_exec(
+            *self.nft,
+            *args,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await proc.communicate(script.encode() if script is not None else None)
+        if proc.returncode != 0:
+            raise GateError(f"`nft {' '.join(args)}` failed: {err.decode().strip()}")
+        return out.decode()
+
+    async def uplink_quiet(self, now: float) -> bool:
+        """Whether nothing has come in over the uplink for ``QUIET_SECONDS`` (False when unknown)."""
+        try:
+            listing = json.loads(await self._nft("--json", "list", "counter", *self.table.split(), COUNTER))
+            packets = next(
+                int(item["counter"]["packets"]) for item in listing["nftables"] if "counter" in item
+            )
+        except (GateError, ValueError, KeyError, StopIteration):
+            return False
+        if self._heard is None or packets != self._heard[0]:
+            self._heard = (packets, now)
+        return now - self._heard[1] >= QUIET_SECONDS
+
+    async def follow(self, island_mode: bool, now: float) -> None:
+        """Close while the resolver says island mode and the uplink is quiet; open otherwise.
+
+        The counter is read on every round, island mode or not, so the quiet is timed from the cut
+        itself, not from when the resolver noticed it (one nft call, about 10 ms of CPU).
+        """
+        quiet = await self.uplink_quiet(now)
+        closed = island_mode and quiet
+        if closed != self.closed:
+            await self.set(closed)
+
+    async def set(self, closed: bool) -> None:
+        try:
+            await self._nft("-f", "-", script=script(closed, self.table, self.chain))
+        except GateError as problem:
+            raise GateError(
+                f"could not {'close' if closed else 'open'} the chain {self.table} {self.chain}: {problem} "
+                f"(is the firewall file loaded? `nft list chain {self.table} {self.chain}`)"
+            ) from problem
+        self.closed = closed
+        if closed:
+            log.warning("island mode: the phones' new connections to the outside are refused at once")
+        else:
+            log.warning("not island mode: the phones reach the internet through the uplink")
+        if self.status_file is not None:
+            self.status_file.write_text(json.dumps({"closed": closed, "since": time.time()}) + "\n")
