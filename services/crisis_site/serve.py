@@ -195,10 +195,14 @@ def protocol_class(
             idle = (self.cycle is None or self.cycle.response_complete) and not self.pipeline
             if fast_path is not None and idle and not parser.should_upgrade():
                 method = parser.get_method()
-                if method in (b"GET", b"HEAD"):
+                if method in (b"GET", b"HEAD", b"POST"):  # POST: only a login refused before its form
                     url = httptools.parse_url(self.url)
                     found = fast_path.answer(
-                        url.path.decode("latin-1"), method.decode("ascii"), url.query or b"", self.headers
+                        url.path.decode("latin-1"),
+                        method.decode("ascii"),
+                        url.query or b"",
+                        self.headers,
+                        self.client[0] if self.client else None,
                     )
                     if found is not None:
                         self._write(found, parser.get_http_version() != "1.0" and parser.should_keep_alive())
