@@ -75,15 +75,20 @@ def guess_passwords(target: SiteTarget, stop: Stop, logins: int = LOGINS_PER_GUE
     def guess(n: int) -> None:
         transport = httpx.HTTPTransport(local_address=target.attacker_address(n))
         token = ""
-        with httpx.Client(transport=transport, timeout=30) as c:
+        # A short timeout: a guesser waiting behind the hashes gives up and tries again, and so
+        # stops soon after the stop event.
+        with httpx.Client(transport=transport, timeout=5) as c:
             for i in range(logins):
                 if stop.is_set() or time.monotonic() > deadline:
                     return
-                form = c.get(f"{base}/redaktion/logga-in")
-                if 'name="csrf" value="' in form.text:  # past the limit the form is refused: post anyway
-                    token = form.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
-                data = {"csrf": token, "username": "anna", "password": f"gissning {n} {i}"}
-                statuses.append(c.post(f"{base}/redaktion/logga-in", data=data).status_code)
+                try:
+                    form = c.get(f"{base}/redaktion/logga-in")
+                    if 'name="csrf" value="' in form.text:  # past the limit the form is refused: post anyway
+                        token = form.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+                    data = {"csrf": token, "username": "anna", "password": f"gissning {n} {i}"}
+                    statuses.append(c.post(f"{base}/redaktion/logga-in", data=data).status_code)
+                except httpx.TimeoutException:
+                    continue
 
     with ThreadPoolExecutor(GUESSERS) as pool:
         list(pool.map(guess, range(GUESSERS)))
