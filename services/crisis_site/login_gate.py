@@ -8,7 +8,8 @@ budget, which bounds the CPU spent on passwords whatever the number of addresses
 `early` runs before the login form is read, from the site's fast path (cache.FastPath, in the
 HTTP protocol itself): an address past its tries, or a POST while the budget is spent, is answered
 from a page rendered once, with no form parsing, no template and no ASGI cycle. `admit` is the
-full check once the form is read, and counts the try.
+full check once the form is read. Each POST counts once as a try of its address, in whichever of
+the two answers it.
 """
 
 from __future__ import annotations
@@ -27,25 +28,30 @@ def _busy(wait: float) -> Refused:
 
 
 def early(limits: LoginLimits, client: str, method: str) -> Refused | None:
-    """Before the form is read; counts nothing. The form itself (GET) is refused to an address that
-    may not try again for minutes; a POST also waits for the budget."""
-    wait = limits.per_client.wait(client)
-    if wait > 0:
-        return Limited(wait)
+    """Before the form is read. The form itself (GET) is refused to an address that may not try
+    again for minutes; a POST while the budget is spent is refused as busy and counts as one of the
+    address's tries, so a guesser cannot keep asking for the form and posting at no cost to itself."""
     if method == "POST":
         busy = limits.hashes.wait(SITE)
         if busy > 0:
-            return _busy(busy)
+            wait = limits.per_client.allow(client)
+            return Limited(wait) if wait > 0 else _busy(busy)
+    wait = limits.per_client.wait(client)
+    if wait > 0:
+        return Limited(wait)
     return None
 
 
 def admit(limits: LoginLimits, client: str, username: str) -> Refused | None:
     """Once the form is read: None when the password may be hashed now (the try and the hash are
-    counted), else why not. A spent budget is asked first so it does not use up an address's tries."""
+    counted), else why not. Every login that reaches here counts as one of the address's tries."""
+    wait = limits.per_client.allow(client)
+    if wait > 0:
+        return Limited(wait)
     busy = limits.hashes.wait(SITE)
     if busy > 0:
         return _busy(busy)
-    wait = max(limits.per_client.allow(client), limits.failures_per_account.wait(username))
+    wait = limits.failures_per_account.wait(username)
     if wait > 0:
         return Limited(wait)
     limits.hashes.allow(SITE)  # had room just above, on this same thread
