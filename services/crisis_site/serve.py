@@ -9,7 +9,9 @@ and for every request handed to the app alike.
 uvicorn spends most of a small response's time on its per-request ASGI cycle (an event, a
 task, the message dicts). For the cached resources none of that is needed: the protocol
 below writes the cached bytes as soon as the request's headers are parsed, and hands every
-other request to uvicorn unchanged. It leans on uvicorn's httptools protocol, so it is used
+other request to uvicorn unchanged. So for a refused login (login_gate.early: an address past
+its tries, or a POST while the site's hashing budget is spent): its page, rendered once, goes out
+before the form is read, and the form's body is read and dropped by uvicorn. It leans on uvicorn's httptools protocol, so it is used
 only when that protocol has the parts it needs; otherwise the ASGI fast path still applies.
 """
 
