@@ -22,7 +22,10 @@ if TYPE_CHECKING:
 # No attack runs longer than this, whatever the caller does.
 MAX_SECONDS = 150.0
 GUESSERS = 8
-LOGINS_PER_GUESSER = 200  # the per-address limit stops the hashing after 10; the rest are cheap 429s
+# The per-address limit stops the hashing after 10 tries; the rest are 429s answered before the form is
+# read. Enough that the guessers keep going for the whole of a bench row (the stop event ends them),
+# however fast the site refuses them: a cheaper refusal must not make a shorter attack.
+LOGINS_PER_GUESSER = 5000
 
 
 class SiteTarget(Protocol):
@@ -71,14 +74,21 @@ def guess_passwords(target: SiteTarget, stop: Stop, logins: int = LOGINS_PER_GUE
 
     def guess(n: int) -> None:
         transport = httpx.HTTPTransport(local_address=target.attacker_address(n))
-        with httpx.Client(transport=transport, timeout=30) as c:
+        token = ""
+        # A short timeout: a guesser waiting behind the hashes gives up and tries again, and so
+        # stops soon after the stop event.
+        with httpx.Client(transport=transport, timeout=5) as c:
             for i in range(logins):
                 if stop.is_set() or time.monotonic() > deadline:
                     return
-                form = c.get(f"{base}/redaktion/logga-in")
-                token = form.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
-                data = {"csrf": token, "username": "anna", "password": f"gissning {n} {i}"}
-                statuses.append(c.post(f"{base}/redaktion/logga-in", data=data).status_code)
+                try:
+                    form = c.get(f"{base}/redaktion/logga-in")
+                    if 'name="csrf" value="' in form.text:  # past the limit the form is refused: post anyway
+                        token = form.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+                    data = {"csrf": token, "username": "anna", "password": f"gissning {n} {i}"}
+                    statuses.append(c.post(f"{base}/redaktion/logga-in", data=data).status_code)
+                except httpx.TimeoutException:
+                    continue
 
     with ThreadPoolExecutor(GUESSERS) as pool:
         list(pool.map(guess, range(GUESSERS)))

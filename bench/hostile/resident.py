@@ -73,6 +73,9 @@ class Measurement:
     page: Probes  # the crisis page by HTTP
     name_tcp: Probes  # the crisis name over TCP (when asked for)
     attack_sent: int
+    # CPU seconds the attacker's own process used: on this machine it shares the island's cores,
+    # which a phone on the Wi-Fi does not, so the bench shows it beside the services' CPU.
+    attack_cpu: float = 0.0
 
     def failures(self) -> list[str]:
         return self.name.failures + self.page.failures + self.name_tcp.failures
@@ -122,23 +125,26 @@ def _probe_loop(probes: Probes, interval: float, until: float, operation: Callab
         time.sleep(max(0.0, interval - elapsed))
 
 
-def _run_attack(attack: Attack, target: Target, stop: Event, sent: Any) -> None:
+def _run_attack(attack: Attack, target: Target, stop: Event, sent: Any, cpu: Any) -> None:
     sent.value = attack(target, stop)
+    cpu.value = time.process_time()  # this child's threads together
 
 
 @contextlib.contextmanager
-def attack_running(target: Target, attack: Attack) -> Iterator[Callable[[], int]]:
+def attack_running(target: Target, attack: Attack) -> Iterator[Callable[[], tuple[int, float]]]:
     """``attack`` in a child process of its own for the duration of the block; stopped at its end.
 
-    Yields a function that tells, once the block has ended, how many packets or connections it sent.
+    Yields a function that tells, once the block has ended, how many packets or connections it sent
+    and the CPU seconds it used.
     """
     context = multiprocessing.get_context("fork")
     stop = context.Event()
     sent = context.Value("q", 0)
-    child = context.Process(target=_run_attack, args=(attack, target, stop, sent), daemon=True)
+    cpu = context.Value("d", 0.0)
+    child = context.Process(target=_run_attack, args=(attack, target, stop, sent, cpu), daemon=True)
     child.start()
     try:
-        yield lambda: int(sent.value)
+        yield lambda: (int(sent.value), float(cpu.value))
     finally:
         stop.set()
         child.join(10)
@@ -164,7 +170,7 @@ def measure_resident(
     with attack_running(target, attack) as sent:
         time.sleep(warmup)
         measurement = _probe_resident(target, seconds, tcp)
-    measurement.attack_sent = sent()
+    measurement.attack_sent, measurement.attack_cpu = sent()
     return measurement
 
 

@@ -12,6 +12,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from services.crisis_site.cache import FastPath, send_answer
 from services.crisis_site.portal import Portal
 from services.crisis_site.routes import include_routes
+from services.crisis_site.routes.editor import early_login_answer
+from services.crisis_site.sessions import LOGIN_PATH
 from services.crisis_site.site import DEMO_CONTENT, Site, SiteConfig
 
 __all__ = ["DEMO_CONTENT", "CrisisApp", "Site", "SiteConfig", "create_app"]
@@ -99,7 +101,12 @@ def create_app(content_path: str | Path | None = None, config: SiteConfig | None
     app.add_middleware(SecurityHeadersMiddleware, headers=site.security)
     app.portal = site.portal
     if config.fast_path:
-        app.fast_path = FastPath(cache=lambda: site.cache, security=site.security, portal=site.portal)
+        app.fast_path = FastPath(
+            cache=lambda: site.cache,
+            security=site.security,
+            portal=site.portal,
+            login=(LOGIN_PATH, lambda method, client: early_login_answer(site, method, client)),
+        )
 
     include_routes(app)
     return app

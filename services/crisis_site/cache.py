@@ -88,6 +88,8 @@ class PageCache:
 
 # (status, headers, body): a response ready to send.
 Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
+# (method, client address) -> a refused login's answer, or None to let the request through
+LoginAnswer = Callable[[str, str], Answer | None]
 
 
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
@@ -175,10 +177,16 @@ class FastPath:
     """Answers GET/HEAD for the cached resources straight from ASGI, before any framework code."""
 
     def __init__(
-        self, cache: Callable[[], PageCache], security: dict[str, str], portal: Portal | None = None
+        self,
+        cache: Callable[[], PageCache],
+        security: dict[str, str],
+        portal: Portal | None = None,
+        login: tuple[str, LoginAnswer] | None = None,
     ) -> None:
         self._cache = cache
         self._portal = portal
+        # The login path, and its early answer (a refused login, before the form is read), if any.
+        self._login = login
         self._fixed = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in security.items()]
         self._languages: dict[tuple[bytes, str | None], str] = {}  # phones send few distinct headers
 
@@ -193,13 +201,24 @@ class FastPath:
         return language
 
     def answer(
-        self, path: str, method: str, query_string: bytes, headers: list[tuple[bytes, bytes]]
+        self,
+        path: str,
+        method: str,
+        query_string: bytes,
+        headers: list[tuple[bytes, bytes]],
+        client: str | None = None,
     ) -> Answer | None:
-        """(status, headers, body) for a cached resource, or None when the request is not ours."""
+        """(status, headers, body) for a cached resource or a refused login (GET, HEAD or POST), or
+        None when the request is not ours."""
         if self._portal is not None:
             sent_away = self._portal.answer(method, headers)
             if sent_away is not None:
                 return sent_away  # a phone's check, or any request for a foreign host, in island mode
+        if self._login is not None and client is not None and path == self._login[0]:
+            refused = self._login[1](method, client)
+            if refused is not None:
+                status, out, body = refused
+                return status, [*out, *self._fixed], body
         resource = RESOURCES.get(path)
         if resource is None or method not in ("GET", "HEAD"):
             return None
@@ -211,8 +230,16 @@ class FastPath:
 
     async def serve(self, scope: Scope, send: Send) -> bool:
         """Send the response and return True, or return False when the request is not ours."""
+        client = scope.get("client")
         return await send_answer(
-            self.answer(scope["path"], scope["method"], scope["query_string"], scope["headers"]), send
+            self.answer(
+                scope["path"],
+                scope["method"],
+                scope["query_string"],
+                scope["headers"],
+                client[0] if client else None,
+            ),
+            send,
         )
 
 

@@ -32,10 +32,16 @@ class RegistryLimits:
 
 @dataclass
 class LoginLimits:
-    """Editor logins: tries per address, and failures per account (whatever address they came from).
+    """Editor logins: tries per address, failures per account (whatever address they came from), and
+    the whole site's password hashes.
 
-    Both are checked before the password is hashed, so a guesser past a limit costs no CPU.
+    All are checked before the password is hashed (login_gate.py), so a guesser past a limit costs
+    no CPU. The hashing budget bounds what passwords cost whatever the number of addresses: 8 hashes
+    in any 4 s, so 2 a second sustained, about a third of one core (at nice 10) with argon2's 150-180
+    ms. A shift of eight editors logging in at once all get in; a ninth waits about a second
+    (503 with Retry-After). Editors log in a few times a day; only a guesser needs more.
     """
 
     per_client: RateLimiter = field(default_factory=lambda: RateLimiter(10, 600.0))
     failures_per_account: RateLimiter = field(default_factory=lambda: RateLimiter(20, 900.0))
+    hashes: RateLimiter = field(default_factory=lambda: RateLimiter(8, 4.0))

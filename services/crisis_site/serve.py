@@ -9,7 +9,9 @@ and for every request handed to the app alike.
 uvicorn spends most of a small response's time on its per-request ASGI cycle (an event, a
 task, the message dicts). For the cached resources none of that is needed: the protocol
 below writes the cached bytes as soon as the request's headers are parsed, and hands every
-other request to uvicorn unchanged. It leans on uvicorn's httptools protocol, so it is used
+other request to uvicorn unchanged. So for a refused login (login_gate.early: an address past
+its tries, or a POST while the site's hashing budget is spent): its page, rendered once, goes out
+before the form is read, and the form's body is read and dropped by uvicorn. It leans on uvicorn's httptools protocol, so it is used
 only when that protocol has the parts it needs; otherwise the ASGI fast path still applies.
 """
 
@@ -195,10 +197,14 @@ def protocol_class(
             idle = (self.cycle is None or self.cycle.response_complete) and not self.pipeline
             if fast_path is not None and idle and not parser.should_upgrade():
                 method = parser.get_method()
-                if method in (b"GET", b"HEAD"):
+                if method in (b"GET", b"HEAD", b"POST"):  # POST: only a login refused before its form
                     url = httptools.parse_url(self.url)
                     found = fast_path.answer(
-                        url.path.decode("latin-1"), method.decode("ascii"), url.query or b"", self.headers
+                        url.path.decode("latin-1"),
+                        method.decode("ascii"),
+                        url.query or b"",
+                        self.headers,
+                        self.client[0] if self.client else None,
                     )
                     if found is not None:
                         self._write(found, parser.get_http_version() != "1.0" and parser.should_keep_alive())

@@ -96,6 +96,7 @@ class Site:
         # Read per request, so tests can swap in tighter ones.
         self.registry_limits = RegistryLimits()
         self.login_limits = LoginLimits()
+        self.early_refusals: dict[tuple[int, str], bytes] = {}  # refused-login pages, rendered once each
         self.registry_events = {"lookups": 0, "found": 0, "limited": 0}  # since start; counts, never names
         self.passwords = BoundedPool(workers=1, queue=8)
         self.portal = Portal(config.crisis_name) if config.crisis_name else None

@@ -26,6 +26,7 @@ from services.dns.client import check_answer
 from services.dns.wire import OUR_UDP_SIZE, MalformedPacket, parse_response
 
 from .config import Endpoint, Health
+from .upstream_sockets import UpstreamSockets
 
 log = logging.getLogger(__name__)
 
@@ -65,24 +66,29 @@ class Upstream:
         self.silent_since: float | None = None
         # Resolved when it goes down, to release the queries waiting on it.
         self.went_down: asyncio.Future[None] | None = None
+        self.sockets = UpstreamSockets(endpoint.host, endpoint.port)
 
 
 async def ask(upstream: Upstream, question: DNSRecord, timeout: float, *, edns: bool = True) -> DNSRecord:
     """One question to one upstream; its answer checked for ID and question, TC retried over TCP."""
-    # A fresh ID per upstream query, so a forged answer has to guess it.
-    outgoing = DNSRecord(DNSHeader(id=secrets.randbelow(0x10000), rd=1), q=question.q)
+    outgoing = DNSRecord(DNSHeader(rd=1), q=question.q)
     if edns:
         outgoing.add_ar(EDNS0(udp_len=OUR_UDP_SIZE))
     packet = outgoing.pack()
     host, port = upstream.endpoint.host, upstream.endpoint.port
     started = time.monotonic()
-    answer = parse_response(await exchange(packet, host, port, timeout=timeout))
+    # Over UDP the upstream's shared sockets give the query a fresh random ID, so a forged answer has
+    # to guess it, and take only an answer with that ID to this question (upstream_sockets.py).
+    data = await upstream.sockets.exchange(packet, timeout)
+    outgoing.header.id = int.from_bytes(data[:2], "big")
+    answer = parse_response(data)
     check_answer(outgoing, answer)
     if answer.header.tc:
         left = timeout - (time.monotonic() - started)
         if left <= 0:
             raise DNSExchangeError("no time left to retry a truncated answer over TCP")
-        answer = parse_response(await exchange(packet, host, port, timeout=left, tcp=True))
+        outgoing.header.id = secrets.randbelow(0x10000)  # a fresh one over TCP too
+        answer = parse_response(await exchange(outgoing.pack(), host, port, timeout=left, tcp=True))
         check_answer(outgoing, answer)
     return answer
 
@@ -244,6 +250,8 @@ class Upstreams:
         for task in list(self._probes):
             task.cancel()
         await asyncio.gather(*self._probes, return_exceptions=True)
+        for upstream in self.all:
+            upstream.sockets.close()
 
 
 def failure_kind(exc: Exception) -> str:

@@ -8,6 +8,7 @@ before the password is checked, and the check runs in the site's worker pool, of
 from __future__ import annotations
 
 import json
+import math
 import secrets
 import time
 from datetime import UTC, datetime
@@ -17,10 +18,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from services.crisis_site import accounts
+from services.crisis_site import accounts, login_gate
+from services.crisis_site.cache import Answer
 from services.crisis_site.content import Message
 from services.crisis_site.editor import CHOICES, FIELDS, LABELS, build_message, form_values, now
-from services.crisis_site.forms import Limited, Refused, accepted_form, check_csrf
+from services.crisis_site.forms import Refused, accepted_form, check_csrf
 from services.crisis_site.routes.deps import SiteDep
 from services.crisis_site.sessions import (
     LOGIN_PATH,
@@ -57,6 +59,27 @@ def render(site: Site, name: str, status: int = 200, **context: Any) -> HTMLResp
 def refusal_page(site: Site, exc: Refused) -> HTMLResponse:
     """A refused staff form, in Swedish (app.py's one handler for Refused calls this)."""
     return render(site, "refused", status=exc.status, message=exc.text)
+
+
+def early_login_answer(site: Site, method: str, client: str) -> Answer | None:
+    """The login form or a login refused before it is read (login_gate.early), for the fast path:
+    the page is rendered once per wording, so a guesser's refused tries cost no template."""
+    refused = login_gate.early(site.login_limits, client, method)
+    if refused is None:
+        return None
+    key = (refused.status, refused.text)
+    page = site.early_refusals.get(key)
+    if page is None:
+        if len(site.early_refusals) > 64:  # a few wordings (minutes to wait); bounded all the same
+            site.early_refusals.clear()
+        page = site.early_refusals[key] = bytes(refusal_page(site, refused).body)
+    headers = [
+        (b"content-type", b"text/html; charset=utf-8"),
+        (b"content-length", str(len(page)).encode()),
+        (b"cache-control", b"no-store"),
+        (b"retry-after", str(math.ceil(refused.retry_after or 0)).encode()),
+    ]
+    return refused.status, headers, b"" if method == "HEAD" else page
 
 
 def set_cookie(site: Site, response: Response, request: Request, name: str, value: str, max_age: int) -> None:
@@ -146,9 +169,9 @@ async def login(request: Request, site: SiteDep) -> Response:
     username = form.get("username", "").strip().lower()[:64]
     limits = site.login_limits
     # Checked before the password is hashed: a guesser past a limit costs no CPU.
-    wait = max(limits.per_client.allow(client(request)), limits.failures_per_account.wait(username))
-    if wait > 0:
-        raise Limited(wait)
+    refused = login_gate.admit(limits, client(request), username)
+    if refused is not None:
+        raise refused
     try:
         ok = await site.passwords.run(accounts.verify, site.store, username, form.get("password", ""))
     except Busy:
