@@ -51,7 +51,9 @@ class Box:
     config_dir: Path = Path("/etc/odrift")
     data_dir: Path = Path("/var/lib/odrift")
     dhcp_config: Path = Path("/etc/dnsmasq.d/odrift.conf")
-    units: tuple[str, ...] = ("odrift-resolver", "odrift-site", "dnsmasq")
+    units: tuple[str, ...] | None = (
+        None  # default: what `island deploy render` installed here (see expected_units)
+    )
     resolver_address: str | None = None  # default: the Wi-Fi side's island address, from the config
     site_url: str | None = None
     certificate: Path | None = None  # default: island.pem in site.json's tls folder, else DATA/tls/
@@ -99,9 +101,18 @@ def _resolver(box: Box) -> tuple[dict[str, Any], str, int, str]:
     return config, host, int(listen["port"]), zone["name"]
 
 
+def expected_units(box: Box) -> tuple[str, ...]:
+    """The units the box must run: the ones asked for, else every unit the render installs, the region's
+    two when it rendered etc/odrift/region.yaml (an island in a region)."""
+    if box.units is not None:
+        return box.units
+    region = ("odrift-nats", "odrift-replicator") if (box.config_dir / "region.yaml").exists() else ()
+    return ("odrift-resolver", "odrift-site", "odrift-gate", *region, "dnsmasq")
+
+
 def check_services(box: Box) -> list[Finding]:
     found = []
-    for unit in box.units:
+    for unit in expected_units(box):
         try:
             state = subprocess.run(
                 ["systemctl", "is-active", unit], capture_output=True, text=True, timeout=10

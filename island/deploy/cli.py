@@ -57,7 +57,7 @@ async def cmd_check(args: argparse.Namespace, state: StateDir) -> int:
         config_dir=Path(args.config_dir),
         data_dir=Path(args.data_dir),
         dhcp_config=Path(args.dhcp_config),
-        units=tuple(args.unit) if args.unit else Box.units,
+        units=tuple(args.unit) if args.unit else None,
         resolver_address=args.resolver,
         site_url=args.site_url,
         certificate=Path(args.cert) if args.cert else None,

@@ -21,6 +21,7 @@ from island.deploy.check import (
     check_backup,
     check_certificate,
     check_sign_in_sheet,
+    expected_units,
     is_local_address,
 )
 from island.deploy.render import render_site
@@ -250,3 +251,25 @@ def test_the_certificate_is_read_where_the_rendered_site_json_keeps_it(tmp_path:
     (finding,) = check_certificate(box)
     assert finding.status == "warn" and "renewal failing: the municipality refused: 403" in finding.seen
     assert "credential" in finding.next_step
+
+
+def test_the_check_expects_every_unit_the_render_installed(tmp_path: Path) -> None:
+    """The gate is checked like the resolver and the site; an island in a region (the example site names a
+    hub) also runs nats and the replicator."""
+    rendered = tmp_path / "rendered"
+    render_site(load_site(EXAMPLE), rendered)
+    etc = rendered / "biblioteket" / "etc" / "odrift"
+    units = expected_units(Box(config_dir=etc))
+    assert set(units) == {
+        "odrift-resolver",
+        "odrift-site",
+        "odrift-gate",
+        "odrift-nats",
+        "odrift-replicator",
+        "dnsmasq",
+    }
+    for unit in set(units) - {"dnsmasq"}:
+        assert (etc.parent / "systemd/system" / f"{unit}.service").exists(), unit
+    (etc / "region.yaml").unlink()  # an island on its own
+    assert "odrift-nats" not in expected_units(Box(config_dir=etc))
+    assert expected_units(Box(config_dir=etc, units=("odrift-site",))) == ("odrift-site",)
