@@ -138,6 +138,32 @@ class RegionLayout:
         """The place a region service belongs to: `nats-hub` and `nats-hub-n2` -> hub, `site-b` -> b."""
         return service.split("-")[1]
 
+    def features(self) -> set[str]:
+        """What a region offers a scenario besides its faults: its size, and a hub cluster's nodes."""
+        return {f"islands:{self.islands}", f"hub-nodes:{self.hub_nodes}"}
+
+    def site_database(self, data_dir: Path) -> Path:
+        """The hub's site's database: the hub's editors publish to every island."""
+        return database(data_dir, HUB)
+
+    async def replication(self, state: StateDir) -> dict[str, dict[str, object]]:
+        """Each place's replication state as its replicator last wrote it (every second), and for an
+        island whether its link to the hub is up (its link relay's mode)."""
+        places: dict[str, dict[str, object]] = {}
+        for place in self.places():
+            try:
+                written = json.loads((state.path / f"region-{place}.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                written = {"place": place, "connected": False, "lag": None, "last_exchange": None}
+            if place != HUB and self.relayed:
+                try:
+                    reply = await control(link_socket(state, place), {}, timeout=1.0)
+                    written["link"] = "up" if reply.get("mode") == "up" else "cut"
+                except (OSError, ValueError, TimeoutError):
+                    written["link"] = "unknown"
+            places[place] = written
+        return places
+
 
 @dataclass(frozen=True)
 class LocalRegion(RegionLayout):
@@ -178,11 +204,6 @@ class NetnsRegion(RegionLayout):
         except KeyError:
             place = self.place_of(service)
             return self.netns.namespace(HUB if place == HUB else self.topology.island(place).host)
-
-
-def region_features(layout: RegionLayout) -> set[str]:
-    """What a region offers a scenario besides its faults: its size, and a hub cluster's nodes."""
-    return {f"islands:{layout.islands}", f"hub-nodes:{layout.hub_nodes}"}
 
 
 def local_region(islands: int, privileged: bool, net: str | None = None, hub_nodes: int = 1) -> LocalRegion:
@@ -373,22 +394,3 @@ def _replicator(
         where=f"{url.removesuffix('/state')}/metrics",
         health=lambda: http_ok(url),
     )
-
-
-async def replication(layout: RegionLayout, state: StateDir) -> dict[str, dict[str, object]]:
-    """Each place's replication state as its replicator last wrote it (every second), and for an
-    island whether its link to the hub is up (its link relay's mode)."""
-    places: dict[str, dict[str, object]] = {}
-    for place in layout.places():
-        try:
-            written = json.loads((state.path / f"region-{place}.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            written = {"place": place, "connected": False, "lag": None, "last_exchange": None}
-        if place != HUB and layout.relayed:
-            try:
-                reply = await control(link_socket(state, place), {}, timeout=1.0)
-                written["link"] = "up" if reply.get("mode") == "up" else "cut"
-            except (OSError, ValueError, TimeoutError):
-                written["link"] = "unknown"
-        places[place] = written
-    return places
