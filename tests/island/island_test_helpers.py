@@ -62,6 +62,18 @@ class IslandCLI:
         return json.loads(self.run("status", "--json").stdout)
 
 
+def in_namespace(namespace: str, code: str) -> str:
+    """Run Python in a namespace, as an independent client would (its own process, the namespace's resolv.conf)."""
+    done = subprocess.run(
+        ["ip", "netns", "exec", namespace, sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
 def island_cli(tmp_path: Path, net: str) -> IslandCLI:
     require_tier("e2e", loopback_network_reason(net))
     return IslandCLI(tmp_path / "state", net)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from island_test_helpers import IslandCLI, island_cli, island_net
+from island_test_helpers import IslandCLI, in_namespace, island_cli, island_net
 from tiers import pebble_reason, require_tier
 
 from island.backends import _netns
@@ -77,17 +77,6 @@ import dns.message, dns.query, dns.rcode
 reply = dns.query.udp(dns.message.make_query({name!r}, "A"), {server!r}, timeout=3)
 print(dns.rcode.to_text(reply.rcode()), ",".join(r.to_text() for a in reply.answer for r in a))
 """
-
-
-def in_namespace(namespace: str, code: str) -> str:
-    done = subprocess.run(
-        ["ip", "netns", "exec", namespace, sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
 
 
 PLAIN_PAGE = (
