@@ -74,6 +74,17 @@ def in_namespace(namespace: str, code: str) -> str:
     return done.stdout.strip()
 
 
+def curl_trusting(ca_file: str, *args: str, namespace: str | None = None) -> subprocess.CompletedProcess[str]:
+    """curl trusting only ``ca_file`` (the simulated public CA); in ``namespace``, from that host."""
+    inside = ["ip", "netns", "exec", namespace] if namespace is not None else []
+    return subprocess.run(
+        [*inside, "curl", "--silent", "--show-error", "--max-time", "10", "--cacert", ca_file, *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
 def island_cli(tmp_path: Path, net: str) -> IslandCLI:
     require_tier("e2e", loopback_network_reason(net))
     return IslandCLI(tmp_path / "state", net)

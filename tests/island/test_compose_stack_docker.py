@@ -33,7 +33,7 @@ from docker_test_helpers import (
     remove_project,
     require_docker,
 )
-from island_test_helpers import NET_BASE, IslandCLI, island_net
+from island_test_helpers import NET_BASE, IslandCLI, curl_trusting, island_net
 from test_bundle_e2e import install_offline, offline_env
 from tiers import require_tier
 
@@ -242,23 +242,8 @@ def test_the_crisis_page_opens_from_the_host(stack: IslandCLI) -> None:
 
 def https_from_the_host(status: dict) -> subprocess.CompletedProcess[str]:
     """curl to the published HTTPS port by the crisis name, trusting only the simulated public CA."""
-    return subprocess.run(
-        [
-            "curl",
-            "--silent",
-            "--show-error",
-            "--max-time",
-            "10",
-            "--cacert",
-            status["tls"]["ca_file"],
-            "--resolve",
-            f"krisinfo.kommun.example:8443:{HOST}",
-            status["site"]["https_url"],
-        ],
-        capture_output=True,
-        text=True,
-        timeout=20,
-    )
+    pin = f"krisinfo.kommun.example:8443:{HOST}"
+    return curl_trusting(status["tls"]["ca_file"], "--resolve", pin, status["site"]["https_url"])
 
 
 def test_the_crisis_page_opens_over_https_from_the_host(stack: IslandCLI) -> None:

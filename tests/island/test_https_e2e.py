@@ -18,7 +18,7 @@ import pytest
 from acme import crypto_util
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
-from island_test_helpers import IslandCLI, island_cli, island_net
+from island_test_helpers import IslandCLI, curl_trusting, island_cli, island_net
 from tiers import pebble_reason, require_tier
 
 from services.tls.certificate import key_pem
@@ -62,22 +62,7 @@ def curl(status: dict, *args: str, names: tuple[str, ...] = (NAME,)) -> subproce
     pins = [
         arg for n in names for p in (https, http) for arg in ("--resolve", f"{n}:{p}:{resolve(status, n)}")
     ]
-    return subprocess.run(
-        [
-            "curl",
-            "--silent",
-            "--show-error",
-            "--max-time",
-            "10",
-            "--cacert",
-            status["tls"]["ca_file"],
-            *pins,
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=20,
-    )
+    return curl_trusting(status["tls"]["ca_file"], *pins, *args)
 
 
 def _ports(status: dict) -> tuple[int, int]:
