@@ -44,9 +44,12 @@ class IslandCLI:
         env.pop("ISLAND_CRISIS_NAME", None)
         return env
 
-    def run(self, *args: str, timeout: float = 120, check: bool = False) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, timeout: float = 120, check: bool = False, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
             [sys.executable, "-m", "island", *args],
+            input=input,
             env=self.env(),
             capture_output=True,
             text=True,
@@ -57,6 +60,10 @@ class IslandCLI:
                 f"island {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
             )
         return done
+
+    def add_editor(self, name: str, password: str) -> subprocess.CompletedProcess[str]:
+        """`island site add-editor NAME`, the password on stdin as a script gives it."""
+        return self.run("site", "add-editor", name, "--password-stdin", input=password + "\n", timeout=60)
 
     def status(self) -> dict:
         return json.loads(self.run("status", "--json").stdout)

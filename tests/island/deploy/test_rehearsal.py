@@ -8,8 +8,6 @@ and phones scenarios run against it. One island for the module.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -128,14 +126,7 @@ def test_the_resolver_and_site_run_the_rendered_files(island: IslandCLI) -> None
     assert status["resolver"] == {"host": "10.44.0.1", "port": 53}
     assert status["site_file"] == {"file": str(EXAMPLE), "rendered": root}
     # An editor of the site file gets an account in the database the rendered site.json names.
-    added = subprocess.run(
-        [sys.executable, "-m", "island", "site", "add-editor", "anna", "--password-stdin"],
-        input="ett långt lösenord för anna\n",
-        env=island.env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    added = island.add_editor("anna", "ett långt lösenord för anna")
     assert added.returncode == 0, added.stderr
     assert f"({root}/var/lib/odrift/site.sqlite3)" in added.stdout
 
