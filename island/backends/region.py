@@ -29,7 +29,6 @@ import yaml
 
 from services.crisis_site.store import Store
 from services.region import plan
-from services.region.__main__ import setup
 from services.region.outbox import Outbox
 from services.region.server import binary
 from services.region.subjects import HUB
@@ -214,6 +213,10 @@ def prepare(layout: RegionLayout, data_dir: Path) -> Path:
     """Credentials, server configurations (with each island's leaf link through its relay), and
     every place's database made before anything starts (the outbox's triggers catch the first
     registration). Kept in the data folder: keys and streams outlive `island down` as records do."""
+    # Here, not at the top: the region's command module brings the NATS client, which a command on one
+    # island never needs.
+    from services.region.__main__ import setup
+
     folder = data_dir / REGION_FOLDER
     region = layout.plan()
     _same_hub(folder, region)
