@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import ssl
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography import x509
 from tiers import loopback_network_reason, require_tier
 
 # Each test island gets its own 127.x network; ISLAND_TEST_NET_BASE moves them all, so that
@@ -90,6 +93,16 @@ def curl_trusting(ca_file: str, *args: str, namespace: str | None = None) -> sub
         text=True,
         timeout=30,
     )
+
+
+def served_serial(ca_file: str, host: str, port: int, name: str = "krisinfo.kommun.example") -> int:
+    """The serial number of the certificate served at host:port for ``name``, trusting only ``ca_file``."""
+    context = ssl.create_default_context(cafile=ca_file)
+    with socket.create_connection((host, port), timeout=5) as raw:
+        with context.wrap_socket(raw, server_hostname=name) as tls:
+            der = tls.getpeercert(binary_form=True)
+            assert der is not None
+            return x509.load_der_x509_certificate(der).serial_number
 
 
 def island_cli(tmp_path: Path, net: str) -> IslandCLI:
