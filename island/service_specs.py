@@ -30,11 +30,6 @@ HealthCheck = Callable[[], Awaitable[None]]
 
 # Where the island resolver serves its metrics (CoreDNS's port), on the resolver's address.
 RESOLVER_METRICS_PORT = 9153
-# How often the resolver asks the internet by itself: a cut shows within this and a forward budget.
-ISLAND_MODE_HEARTBEAT_SECONDS = 0.5
-# How often the resolver rechecks a down upstream: RFC 8767 says 30 s; a rehearsal
-# lasts seconds, so the island notices a restored uplink within two.
-RESOLVER_RECHECK_SECONDS = 2.0
 FEED_POLL_SECONDS = 3.0  # how stale the island's copy of the municipality's feed may get
 TLS_FOLDER = "tls"  # the island's key and certificate, in its data folder beside its database
 SITE_DATABASE = "site.sqlite3"  # in the island's data folder, kept by `island down`
@@ -182,10 +177,9 @@ def island_services(
                 ],
                 "upstreams": [{"host": internet_address, "port": dns}],
                 "allow": _client_networks(t),
-                "health": {"recheck_interval": RESOLVER_RECHECK_SECONDS},
                 "metrics": {"host": t.resolver_address, "port": RESOLVER_METRICS_PORT},
                 # While the uplink is down, phones' checks are sent to the crisis site (docs/phones.md).
-                "island_mode": {"portal": t.site_address, "heartbeat": ISLAND_MODE_HEARTBEAT_SECONDS},
+                "island_mode": {"portal": t.site_address},
             },
             args=(),
             ports=(

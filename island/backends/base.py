@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Sequence, Set
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..certificates import https_off_reason, public_ca_file
 from ..contract import PLACES, FaultSpec, Operation, Outcome
@@ -19,6 +19,9 @@ from ..service_specs import SITE_DATABASE
 from ..state import StateDir
 from ..topology import Addresses, Topology
 from .faults import FaultTable, UplinkCutHandler
+
+if TYPE_CHECKING:  # region.py raises this module's BackendError
+    from .region import RegionLayout
 
 Say = Callable[[str], None]
 
@@ -35,6 +38,8 @@ class Backend(abc.ABC):
     name: ClassVar[str]
     # What it can do: one handler per fault type (see faults.py), and where its residents' phones stand.
     faults: ClassVar[FaultTable] = FaultTable([UplinkCutHandler()])
+    # A region (`island up --islands N`, N > 1): the hub and its islands; None for one island.
+    region: RegionLayout | None = None
 
     def __init__(self, state: StateDir, addresses: Addresses) -> None:
         self.state = state
@@ -133,8 +138,10 @@ class Backend(abc.ABC):
         return ("trygghetspunkt-a",)
 
     def features(self) -> frozenset[str]:
-        """What this backend can do, in the terms of ``FaultSpec.feature`` and ``place:NAME``: from its table."""
-        return self.faults.features() | {f"place:{place}" for place in self.places}
+        """What this backend can do, in the terms of ``FaultSpec.feature`` and ``place:NAME``: from its table,
+        and a region's size."""
+        region = self.region.features() if self.region is not None else set()
+        return self.faults.features() | {f"place:{place}" for place in self.places} | region
 
     def missing(self, faults: Sequence[FaultSpec], requires: Set[str] = frozenset()) -> list[str]:
         """One line per fault or feature this backend cannot do; empty when it can do them all."""
@@ -172,6 +179,8 @@ class Backend(abc.ABC):
     def site_database(self) -> Path:
         """The database of the island's crisis site (the hub's in a region): where `island site add-editor`
         adds an account so that the running site sees it."""
+        if self.region is not None:
+            return self.region.site_database(self.data_dir)
         if self.site is not None:  # a rehearsal: the rendered site.json's database
             return self.site.database
         return self.data_dir / SITE_DATABASE
@@ -179,16 +188,16 @@ class Backend(abc.ABC):
     @property
     def islands(self) -> int:
         """How many islands run: 1, or a region's count (its hub besides)."""
-        return 1
+        return self.region.islands if self.region is not None else 1
 
     @property
     def hub_nodes(self) -> int:
         """A region's hub: one nats-server node, or a cluster of three (1 for one island too)."""
-        return 1
+        return self.region.hub_nodes if self.region is not None else 1
 
     async def replication(self) -> dict[str, dict[str, Any]] | None:
         """A region's replication state per place (the hub and each island); None for one island."""
-        return None
+        return None if self.region is None else await self.region.replication(self.state)
 
     def watchdog(self) -> dict[str, Any] | None:
         """Whether something starts a crashed service again, and where it logs; None if the backend has none."""

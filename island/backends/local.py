@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from services.region.subjects import HUB
 from services.tls import https_port
 from services.upstream.pebble import public_ca
 
@@ -30,12 +29,9 @@ from .processes import ProcessSupervisor, ServiceFaultHandler, check_ports, name
 from .region import (
     LocalRegion,
     certificate_clients,
-    database,
     local_region,
     prepare,
-    region_features,
     region_specs,
-    replication,
 )
 from .relay import RelayClient, relay_spec
 
@@ -87,9 +83,6 @@ class LocalBackend(Backend):
         """Only the places the topology has: a region has one trygghetspunkt per island, no home."""
         return topology_places(self.region.topology if self.region is not None else standard())
 
-    def features(self) -> frozenset[str]:
-        return super().features() | (region_features(self.region) if self.region is not None else set())
-
     # A site file: its crisis name and first page; loopback addresses stand in for its network ----------
     def use_site(self, rehearsal: Rehearsal) -> None:
         self.site = rehearsal
@@ -112,11 +105,6 @@ class LocalBackend(Backend):
             f"  HTTPS:           the simulator's own site settings get the certificate for {r.crisis_name} "
             "from the same certificate service and public CA, not the rendered tls settings (netns runs those)",
         ]
-
-    def site_database(self) -> Path:
-        if self.region is not None:  # the hub's editors publish to every island
-            return database(self.data_dir, HUB)
-        return super().site_database()
 
     def service_spec(self, name: str) -> ServiceSpec:
         return named(self.specs(), name)
@@ -155,17 +143,6 @@ class LocalBackend(Backend):
 
     async def status(self) -> dict[str, Any]:
         return self.processes.status()
-
-    @property
-    def islands(self) -> int:
-        return self.region.islands if self.region is not None else 1
-
-    @property
-    def hub_nodes(self) -> int:
-        return self.region.hub_nodes if self.region is not None else 1
-
-    async def replication(self) -> dict[str, dict[str, Any]] | None:
-        return None if self.region is None else await replication(self.region, self.state)
 
     async def restart_service(self, name: str, say: Say) -> None:
         await self.processes.restart(self.service_spec(name))

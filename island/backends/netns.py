@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from services.region.subjects import HUB
 from services.upstream.pebble import PUBLIC_CA_FILE, public_ca
 
 from ..certificates import hand_carried, https_off_reason
@@ -42,11 +41,8 @@ from .processes import ProcessSupervisor, ServiceFaultHandler, named
 from .region import (
     NetnsRegion,
     certificate_clients,
-    database,
     prepare,
-    region_features,
     region_specs,
-    replication,
 )
 from .relay import RelayClient, relay_spec
 
@@ -71,7 +67,7 @@ class NetnsBackend(Backend):
     ) -> None:
         self.plan = NetnsPlan(f"{PREFIX}{tag_for(state)}-", standard(islands=islands, hub_nodes=hub_nodes))
         # A region (islands > 1): the first island's addresses are the island's (its page, its resolver).
-        self.region = NetnsRegion(islands, self.plan, hub_nodes) if islands > 1 else None
+        self.region: NetnsRegion | None = NetnsRegion(islands, self.plan, hub_nodes) if islands > 1 else None
         if self.region is not None:
             addresses = addresses or self.region.addresses(self.region.names()[0])
         super().__init__(state, addresses or self.default_addresses())
@@ -222,9 +218,6 @@ class NetnsBackend(Backend):
         """Only the places the topology has: a region has one trygghetspunkt per island, no home."""
         return topology_places(self.plan.topology)
 
-    def features(self) -> frozenset[str]:
-        return super().features() | (region_features(self.region) if self.region is not None else set())
-
     def _namespace_of(self, service: str) -> str:
         # The Wi-Fi's DHCP servers stand in the router, where the access points would be.
         if service.startswith(netns_dhcp.SERVICE_PREFIX):
@@ -234,11 +227,6 @@ class NetnsBackend(Backend):
         if service == netns_gate.NAME:  # beside the resolver, as on a box
             return self.plan.service_namespace("resolver")
         return self.plan.service_namespace(service)
-
-    def site_database(self) -> Path:
-        if self.region is not None:  # the hub's editors publish to every island
-            return database(self.data_dir, HUB)
-        return super().site_database()
 
     def service_spec(self, name: str) -> ServiceSpec:
         return named(self.specs(), name)
@@ -324,17 +312,6 @@ class NetnsBackend(Backend):
         for name, service in services.items():
             service["where"] += f" in {self._namespace_of(name)}"
         return services
-
-    @property
-    def islands(self) -> int:
-        return self.region.islands if self.region is not None else 1
-
-    @property
-    def hub_nodes(self) -> int:
-        return self.region.hub_nodes if self.region is not None else 1
-
-    async def replication(self) -> dict[str, dict[str, Any]] | None:
-        return None if self.region is None else await replication(self.region, self.state)
 
     async def restart_service(self, name: str, say: Say) -> None:
         await self.processes.restart(self.service_spec(name))

@@ -29,7 +29,6 @@ import yaml
 
 from services.crisis_site.store import Store
 from services.region import plan
-from services.region.__main__ import setup
 from services.region.outbox import Outbox
 from services.region.server import binary
 from services.region.subjects import HUB
@@ -138,6 +137,32 @@ class RegionLayout:
         """The place a region service belongs to: `nats-hub` and `nats-hub-n2` -> hub, `site-b` -> b."""
         return service.split("-")[1]
 
+    def features(self) -> set[str]:
+        """What a region offers a scenario besides its faults: its size, and a hub cluster's nodes."""
+        return {f"islands:{self.islands}", f"hub-nodes:{self.hub_nodes}"}
+
+    def site_database(self, data_dir: Path) -> Path:
+        """The hub's site's database: the hub's editors publish to every island."""
+        return database(data_dir, HUB)
+
+    async def replication(self, state: StateDir) -> dict[str, dict[str, object]]:
+        """Each place's replication state as its replicator last wrote it (every second), and for an
+        island whether its link to the hub is up (its link relay's mode)."""
+        places: dict[str, dict[str, object]] = {}
+        for place in self.places():
+            try:
+                written = json.loads((state.path / f"region-{place}.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                written = {"place": place, "connected": False, "lag": None, "last_exchange": None}
+            if place != HUB and self.relayed:
+                try:
+                    reply = await control(link_socket(state, place), {}, timeout=1.0)
+                    written["link"] = "up" if reply.get("mode") == "up" else "cut"
+                except (OSError, ValueError, TimeoutError):
+                    written["link"] = "unknown"
+            places[place] = written
+        return places
+
 
 @dataclass(frozen=True)
 class LocalRegion(RegionLayout):
@@ -180,11 +205,6 @@ class NetnsRegion(RegionLayout):
             return self.netns.namespace(HUB if place == HUB else self.topology.island(place).host)
 
 
-def region_features(layout: RegionLayout) -> set[str]:
-    """What a region offers a scenario besides its faults: its size, and a hub cluster's nodes."""
-    return {f"islands:{layout.islands}", f"hub-nodes:{layout.hub_nodes}"}
-
-
 def local_region(islands: int, privileged: bool, net: str | None = None, hub_nodes: int = 1) -> LocalRegion:
     return LocalRegion(islands, net or net_from_env(), privileged, hub_nodes)
 
@@ -193,6 +213,10 @@ def prepare(layout: RegionLayout, data_dir: Path) -> Path:
     """Credentials, server configurations (with each island's leaf link through its relay), and
     every place's database made before anything starts (the outbox's triggers catch the first
     registration). Kept in the data folder: keys and streams outlive `island down` as records do."""
+    # Here, not at the top: the region's command module brings the NATS client, which a command on one
+    # island never needs.
+    from services.region.__main__ import setup
+
     folder = data_dir / REGION_FOLDER
     region = layout.plan()
     _same_hub(folder, region)
@@ -373,22 +397,3 @@ def _replicator(
         where=f"{url.removesuffix('/state')}/metrics",
         health=lambda: http_ok(url),
     )
-
-
-async def replication(layout: RegionLayout, state: StateDir) -> dict[str, dict[str, object]]:
-    """Each place's replication state as its replicator last wrote it (every second), and for an
-    island whether its link to the hub is up (its link relay's mode)."""
-    places: dict[str, dict[str, object]] = {}
-    for place in layout.places():
-        try:
-            written = json.loads((state.path / f"region-{place}.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            written = {"place": place, "connected": False, "lag": None, "last_exchange": None}
-        if place != HUB and layout.relayed:
-            try:
-                reply = await control(link_socket(state, place), {}, timeout=1.0)
-                written["link"] = "up" if reply.get("mode") == "up" else "cut"
-            except (OSError, ValueError, TimeoutError):
-                written["link"] = "unknown"
-        places[place] = written
-    return places

@@ -17,7 +17,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..service_specs import ServiceSpec, dns_ok, http_ok, sees_upstream, tcp_open
+from services.ports import Port
+
+from ..service_specs import HealthCheck, ServiceSpec, dns_ok, http_ok, sees_upstream, tcp_open
 from .render import HTTPS_PORT, METRICS_PORT, BoxPaths, resolver_args, site_args, site_database, write_island
 from .site import SiteFile, Trygghetspunkt
 
@@ -184,32 +186,56 @@ def rendered_services(rehearsal: Rehearsal) -> list[ServiceSpec]:
     """
     r = rehearsal
     metrics = f"http://127.0.0.1:{METRICS_PORT}/metrics"
+    https = ((r.island_address, HTTPS_PORT, "tcp"),) if r.https else ()
     return [
-        ServiceSpec(
-            name="resolver",
-            title="island resolver (rendered from the site file)",
-            module="services.resolver",
-            config=None,
-            args=r.resolver_args,
+        _rendered(
+            "resolver",
+            "island resolver",
+            "services.resolver",
+            r.resolver_args,
+            r.resolver_config,
             ports=((r.island_address, 53, "udp"), (r.island_address, 53, "tcp")),
-            where=f"{r.island_address}:53 (UDP and TCP), configured by {r.resolver_config}",
+            serves=f"{r.island_address}:53 (UDP and TCP)",
             health=lambda: dns_ok(r.crisis_name, "127.0.0.1", 53),
             connected=lambda: sees_upstream(metrics),
         ),
-        ServiceSpec(
-            name="site",
-            title="crisis site (rendered from the site file)",
-            module="services.crisis_site",
-            config=None,
-            args=r.site_args,
-            ports=(
-                (r.island_address, 80, "tcp"),
-                *(((r.island_address, HTTPS_PORT, "tcp"),) if r.https else ()),
-            ),
-            where=f"http://{r.island_address}/{f' and https://{r.crisis_name}/' if r.https else ''}, "
-            f"configured by {r.site_config}",
+        _rendered(
+            "site",
+            "crisis site",
+            "services.crisis_site",
+            r.site_args,
+            r.site_config,
+            ports=((r.island_address, 80, "tcp"), *https),
+            serves=f"http://{r.island_address}/{f' and https://{r.crisis_name}/' if r.https else ''}",
             health=lambda: http_ok("http://127.0.0.1:80/healthz"),
             # From the municipality's certificate service: up once the island has its certificate.
             connected=(lambda: tcp_open("127.0.0.1", HTTPS_PORT)) if r.certificate == "central" else None,
         ),
     ]
+
+
+def _rendered(
+    name: str,
+    title: str,
+    module: str,
+    args: tuple[str, ...],
+    config: Path,
+    *,
+    ports: tuple[Port, ...],
+    serves: str,
+    health: HealthCheck,
+    connected: HealthCheck | None,
+) -> ServiceSpec:
+    """One service of the box run as its unit runs it: ``module`` with the unit's arguments, which name
+    the rendered ``config``."""
+    return ServiceSpec(
+        name=name,
+        title=f"{title} (rendered from the site file)",
+        module=module,
+        config=None,
+        args=args,
+        ports=ports,
+        where=f"{serves}, configured by {config}",
+        health=health,
+        connected=connected,
+    )

@@ -20,7 +20,7 @@ from services.gate.gate import REFUSALS as GATE_REFUSALS
 from services.tls.certificate import PAIR_FILE
 from services.upstream.islands import CREDENTIAL_FILE
 
-from ..service_specs import ISLAND_MODE_HEARTBEAT_SECONDS, RESOLVER_RECHECK_SECONDS, TLS_FOLDER
+from ..service_specs import TLS_FOLDER
 from .region import island_name, nats_args, region_file, replicator_args
 from .site import SiteFile, Trygghetspunkt
 
@@ -159,11 +159,9 @@ def resolver_config(site: SiteFile, place: Trygghetspunkt) -> dict[str, object]:
         # Only the island's own clients: an open resolver on the uplink would be an amplifier.
         "allow": ["127.0.0.0/8", "::1/128", place.wifi.network],
         "metrics": {"host": "127.0.0.1", "port": METRICS_PORT},
-        # The same timings the simulator rehearses: a restored uplink is noticed within two seconds
-        # (one query every two to a stadsnät resolver costs nothing), and while every upstream is
-        # down the phones' connectivity checks are sent to the crisis page (docs/phones.md).
-        "health": {"recheck_interval": RESOLVER_RECHECK_SECONDS},
-        "island_mode": {"portal": island, "heartbeat": ISLAND_MODE_HEARTBEAT_SECONDS},
+        # While every upstream is down the phones' connectivity checks are sent to the crisis page
+        # (docs/phones.md); the resolver's own timings are the ones the simulator rehearses.
+        "island_mode": {"portal": island},
     }
 
 

@@ -7,6 +7,7 @@ crosses to a backend.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -215,19 +216,9 @@ class Scenario(_Model):
         if len(set(phase_names)) != len(phase_names):
             raise ValueError("phase names must be unique")
         for probe in self.probes:
-            unknown_phases = set(probe.during) - set(phase_names)
-            if unknown_phases:
-                raise ValueError(
-                    f"probe {probe.name!r} runs during unknown phase {', '.join(sorted(unknown_phases))}; "
-                    f"phases are {', '.join(phase_names)}"
-                )
+            _known(probe.during, f"probe {probe.name!r} runs during", "phase", phase_names)
         for phase in self.phases:
-            unknown = set(phase.expect) - set(names)
-            if unknown:
-                raise ValueError(
-                    f"phase {phase.name!r} expects unknown probe {', '.join(sorted(unknown))}; "
-                    f"probes are {', '.join(names)}"
-                )
+            _known(phase.expect, f"phase {phase.name!r} expects", "probe", names)
         if self.hub_nodes > 1 and self.islands == 1:
             raise ValueError("hub_nodes: a hub cluster is a region's; set islands to 2 or more")
         self._registry_references()
@@ -277,6 +268,13 @@ class Scenario(_Model):
         wanted |= {f"place:{p.place}" for p in self.probes}
         wanted |= {f"place:{p.reach.place}" for p in self.probes if p.reach}
         return wanted
+
+
+def _known(named: Iterable[str], who: str, kind: str, known: list[str]) -> None:
+    """Refuse a reference to a phase or probe the scenario does not have, naming those it has."""
+    unknown = set(named) - set(known)
+    if unknown:
+        raise ValueError(f"{who} unknown {kind} {', '.join(sorted(unknown))}; {kind}s are {', '.join(known)}")
 
 
 __all__ = [

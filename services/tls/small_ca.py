@@ -39,8 +39,8 @@ def _alternative(name: str) -> x509.GeneralName:
 
 
 @dataclass(frozen=True)
-class Leaf:
-    """A server certificate and its key."""
+class _Signed:
+    """A certificate and its key, each as PEM too."""
 
     cert: x509.Certificate
     key: ec.EllipticCurvePrivateKey
@@ -53,6 +53,11 @@ class Leaf:
     def key_pem(self) -> bytes:
         return key_pem(self.key)
 
+
+@dataclass(frozen=True)
+class Leaf(_Signed):
+    """A server certificate and its key."""
+
     def write(self, folder: Path, stem: str = "leaf") -> tuple[Path, Path]:
         """``stem``.pem and ``stem``.key in ``folder``: (certificate, key)."""
         folder.mkdir(parents=True, exist_ok=True)
@@ -63,11 +68,8 @@ class Leaf:
 
 
 @dataclass(frozen=True)
-class SmallCA:
+class SmallCA(_Signed):
     """A self-made root (EC P-256) that signs server certificates directly."""
-
-    cert: x509.Certificate
-    key: ec.EllipticCurvePrivateKey
 
     @classmethod
     def make(cls, name: str = "Test Root CA", days: float = 3650) -> SmallCA:
@@ -101,14 +103,6 @@ class SmallCA:
     @property
     def name(self) -> str:
         return str(self.cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value)
-
-    @property
-    def cert_pem(self) -> bytes:
-        return self.cert.public_bytes(serialization.Encoding.PEM)
-
-    @property
-    def key_pem(self) -> bytes:
-        return key_pem(self.key)
 
     def write_root(self, path: Path) -> Path:
         path.write_bytes(self.cert_pem)

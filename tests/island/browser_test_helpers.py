@@ -45,17 +45,23 @@ FLAGS = [
 ]
 WCAG_A_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
+MISSING_AXE = f"axe-core is missing at {AXE} (npm install --prefix build/axe axe-core@4)"
 
-def browser_reason() -> str | None:
+
+def chromium_reason() -> str | None:
+    """Why Chromium cannot be driven here (no Chromium, no Playwright); None when it can."""
     if not Path(CHROMIUM).exists():
         return f"{CHROMIUM} is missing (apt-get install chromium)"
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
         return "the playwright Python package is missing (pip install -e '.[test]')"
-    if not AXE.exists():
-        return f"axe-core is missing at {AXE} (npm install --prefix build/axe axe-core@4)"
     return None
+
+
+def browser_reason() -> str | None:
+    """Chromium, and axe-core for the accessibility checks."""
+    return chromium_reason() or (None if AXE.exists() else MISSING_AXE)
 
 
 @contextmanager

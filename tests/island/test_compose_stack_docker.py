@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import socket
-import ssl
 import subprocess
 import time
 from collections.abc import Iterator
@@ -33,7 +32,7 @@ from docker_test_helpers import (
     remove_project,
     require_docker,
 )
-from island_test_helpers import NET_BASE, IslandCLI, island_net
+from island_test_helpers import NET_BASE, IslandCLI, curl_trusting, island_net, served_serial
 from test_bundle_e2e import install_offline, offline_env
 from tiers import require_tier
 
@@ -242,23 +241,8 @@ def test_the_crisis_page_opens_from_the_host(stack: IslandCLI) -> None:
 
 def https_from_the_host(status: dict) -> subprocess.CompletedProcess[str]:
     """curl to the published HTTPS port by the crisis name, trusting only the simulated public CA."""
-    return subprocess.run(
-        [
-            "curl",
-            "--silent",
-            "--show-error",
-            "--max-time",
-            "10",
-            "--cacert",
-            status["tls"]["ca_file"],
-            "--resolve",
-            f"krisinfo.kommun.example:8443:{HOST}",
-            status["site"]["https_url"],
-        ],
-        capture_output=True,
-        text=True,
-        timeout=20,
-    )
+    pin = f"krisinfo.kommun.example:8443:{HOST}"
+    return curl_trusting(status["tls"]["ca_file"], "--resolve", pin, status["site"]["https_url"])
 
 
 def test_the_crisis_page_opens_over_https_from_the_host(stack: IslandCLI) -> None:
@@ -285,15 +269,6 @@ print(key_pem(key).decode() + "--split--" + answer.text)
 """
 
 
-def served_serial(status: dict) -> int:
-    context = ssl.create_default_context(cafile=status["tls"]["ca_file"])
-    with socket.create_connection((HOST, 8443), timeout=5) as raw:
-        with context.wrap_socket(raw, server_hostname="krisinfo.kommun.example") as tls:
-            der = tls.getpeercert(binary_form=True)
-            assert der is not None
-            return x509.load_der_x509_certificate(der).serial_number
-
-
 def test_install_cert_hands_a_certificate_to_the_site_in_its_container(
     stack: IslandCLI, tmp_path: Path
 ) -> None:
@@ -313,7 +288,7 @@ def test_install_cert_hands_a_certificate_to_the_site_in_its_container(
     wanted = x509.load_pem_x509_certificate(chain.encode()).serial_number
     status = stack.status()
     deadline = time.monotonic() + 15
-    while served_serial(status) != wanted:
+    while served_serial(status["tls"]["ca_file"], HOST, 8443) != wanted:
         assert time.monotonic() < deadline, "the installed certificate is not served"
         time.sleep(0.5)
     assert "PRIVATE KEY" not in Path(stack.status()["tls"]["certificate_file"]).read_text()

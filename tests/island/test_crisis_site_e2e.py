@@ -4,8 +4,6 @@ a cut, fresh again after it, and publishing on the island (account made with `is
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -129,24 +127,10 @@ def test_sync_cut_and_return(island: IslandCLI) -> None:
 
 
 def test_publishing_on_the_island(island: IslandCLI) -> None:
-    add = subprocess.run(
-        [sys.executable, "-m", "island", "site", "add-editor", "anna", "--password-stdin"],
-        input=PASSWORD + "\n",
-        env=island.env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    add = island.add_editor("anna", PASSWORD)
     assert add.returncode == 0, add.stderr
     assert "Editor anna can now log in at /redaktion" in add.stdout
-    weak = subprocess.run(
-        [sys.executable, "-m", "island", "site", "add-editor", "bo", "--password-stdin"],
-        input="kort\n",
-        env=island.env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    weak = island.add_editor("bo", "kort")
     assert weak.returncode == 2 and "at least 12 characters" in weak.stderr
 
     with httpx.Client(base_url=site_url(island), timeout=5) as c:

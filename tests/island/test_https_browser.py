@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser_test_helpers import CHROMIUM, OUTPUT, PHONE, ROOT, launch_chromium, wait_sync
+from browser_test_helpers import OUTPUT, PHONE, ROOT, chromium_reason, launch_chromium, wait_sync
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from island_test_helpers import IslandCLI, island_cli, island_net
@@ -22,18 +22,11 @@ from tiers import pebble_reason, require_tier
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 NET = island_net(101)  # far from the other test islands (see test_https_e2e.py)
+NEEDS_ROOT = "needs root: HSTS upgrades http:// to https:// on the same port, so HTTPS must be on 443"
 
 
 def reason() -> str | None:
-    if not Path(CHROMIUM).exists():
-        return f"{CHROMIUM} is missing (apt-get install chromium)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the playwright Python package is missing (pip install -e '.[test]')"
-    if os.geteuid() != 0:
-        return "needs root: HSTS upgrades http:// to https:// on the same port, so HTTPS must be on 443"
-    return None
+    return chromium_reason() or (None if os.geteuid() == 0 else NEEDS_ROOT)
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,6 @@ from the municipality, served through a cut; curl with an HSTS cache as a phone 
 from __future__ import annotations
 
 import json
-import socket
-import ssl
 import subprocess
 import time
 from collections.abc import Iterator
@@ -18,7 +16,7 @@ import pytest
 from acme import crypto_util
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
-from island_test_helpers import IslandCLI, island_cli, island_net
+from island_test_helpers import IslandCLI, curl_trusting, island_cli, island_net, served_serial
 from tiers import pebble_reason, require_tier
 
 from services.tls.certificate import key_pem
@@ -62,22 +60,7 @@ def curl(status: dict, *args: str, names: tuple[str, ...] = (NAME,)) -> subproce
     pins = [
         arg for n in names for p in (https, http) for arg in ("--resolve", f"{n}:{p}:{resolve(status, n)}")
     ]
-    return subprocess.run(
-        [
-            "curl",
-            "--silent",
-            "--show-error",
-            "--max-time",
-            "10",
-            "--cacert",
-            status["tls"]["ca_file"],
-            *pins,
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=20,
-    )
+    return curl_trusting(status["tls"]["ca_file"], *pins, *args)
 
 
 def _ports(status: dict) -> tuple[int, int]:
@@ -154,16 +137,6 @@ def test_install_cert_refuses_a_certificate_from_another_ca_and_keeps_serving(
     assert after["not_after"] == before["not_after"] and after["https"] == "on"
 
 
-def served_serial(status: dict) -> int:
-    https, _ = _ports(status)
-    context = ssl.create_default_context(cafile=status["tls"]["ca_file"])
-    with socket.create_connection((resolve(status, NAME), https), timeout=5) as raw:
-        with context.wrap_socket(raw, server_hostname=NAME) as tls:
-            der = tls.getpeercert(binary_form=True)
-            assert der is not None
-            return x509.load_der_x509_certificate(der).serial_number
-
-
 ISLANDS_CREDENTIAL = object()  # ask_municipality's default: the credential in the island's data folder
 
 
@@ -217,7 +190,7 @@ def test_install_cert_takes_a_good_certificate_and_the_site_serves_it(
     assert done.returncode == 0, done.stderr
     wanted = x509.load_pem_x509_certificate(issued.content).serial_number
     deadline = time.monotonic() + 10
-    while served_serial(status) != wanted:
+    while served_serial(status["tls"]["ca_file"], resolve(status, NAME), _ports(status)[0]) != wanted:
         assert time.monotonic() < deadline, "the installed certificate is not served"
         time.sleep(0.2)
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from island_test_helpers import IslandCLI, island_net
+from island_test_helpers import IslandCLI, curl_trusting, island_net
 from tiers import pebble_reason, require_tier
 
 from island.backends import _netns
@@ -34,26 +34,7 @@ def island(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IslandCLI]:
 def phone_curl(cli: IslandCLI, *args: str) -> subprocess.CompletedProcess[str]:
     """curl in trygghetspunkt-a's namespace, trusting only the simulated public CA."""
     namespace = f"{NetnsBackend(StateDir(cli.state_dir)).prefix}tpa"
-    ca = cli.status()["tls"]["ca_file"]
-    return subprocess.run(
-        [
-            "ip",
-            "netns",
-            "exec",
-            namespace,
-            "curl",
-            "--silent",
-            "--show-error",
-            "--max-time",
-            "10",
-            "--cacert",
-            ca,
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    return curl_trusting(cli.status()["tls"]["ca_file"], *args, namespace=namespace)
 
 
 def test_a_phone_with_the_municipalitys_hsts_gets_the_crisis_page_over_https_while_cut(

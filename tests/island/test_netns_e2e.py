@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from island_test_helpers import MARKERS, IslandCLI, island_net
+from island_test_helpers import MARKERS, IslandCLI, in_namespace, island_net
 from tiers import require_tier
 
 from island.backends import _netns, _processes
@@ -52,18 +52,6 @@ def leftovers(cli: IslandCLI) -> tuple[list[str], list[str]]:
             if any(m in cmdline for m in MARKERS) and str(cli.state_dir) in cmdline:
                 processes.append(cmdline)
     return _netns.existing(prefix_of(cli)), processes
-
-
-def in_namespace(namespace: str, code: str) -> str:
-    """Run Python in a namespace, as an independent client would (its own process, the namespace's resolv.conf)."""
-    done = subprocess.run(
-        ["ip", "netns", "exec", namespace, sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
 
 
 ASK = """

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser_test_helpers import CHROMIUM, FLAGS, OUTPUT, PHONE, ROOT
+from browser_test_helpers import CHROMIUM, FLAGS, OUTPUT, PHONE, ROOT, chromium_reason
 from island_test_helpers import IslandCLI, island_net
 from tiers import require_tier
 
@@ -30,13 +30,7 @@ SCREENSHOT = "phones-android-sign-in-sheet.png"
 
 
 def reason() -> str | None:
-    if not Path(CHROMIUM).exists():
-        return f"{CHROMIUM} is missing (apt-get install chromium)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the playwright Python package is missing (pip install -e '.[test]')"
-    return _netns.unavailable_reason()
+    return chromium_reason() or _netns.unavailable_reason()
 
 
 @pytest.fixture(scope="module")

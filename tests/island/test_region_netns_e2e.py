@@ -21,29 +21,27 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_region_scenario_passes_on_netns(tmp_path: Path) -> None:
+def run_on_netns(tmp_path: Path, scenario: str, offset: int, says: str) -> list[dict]:
+    """Run a shipped region scenario on a region of its own; its journal's operations. Nothing stays behind."""
     require_tier("netns", _netns.unavailable_reason())
-    cli = IslandCLI(tmp_path / "state", island_net(13))
-    scenario = ROOT / "scenarios" / "region-partition.yaml"
-    run = cli.run("scenario", "run", str(scenario), "--backend", "netns", "--out", str(tmp_path), timeout=300)
+    cli = IslandCLI(tmp_path / "state", island_net(offset))
+    path = ROOT / "scenarios" / f"{scenario}.yaml"
+    run = cli.run("scenario", "run", str(path), "--backend", "netns", "--out", str(tmp_path), timeout=300)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr
-    assert "a region: the hub and 3 islands (a, b, c)" in run.stdout
-    journal = json.loads((tmp_path / "region-partition" / "journal.json").read_text())
-    healed = [o for o in journal["operations"] if o["phase"] == "healed" and o["probe"] == "hub-message-at-c"]
-    assert healed and all(o["status"] == "ok" for o in healed)
+    assert says in run.stdout
     assert _netns.existing(NetnsBackend(StateDir(cli.state_dir)).prefix) == []
+    operations: list[dict] = json.loads((tmp_path / scenario / "journal.json").read_text())["operations"]
+    return operations
+
+
+def test_the_region_scenario_passes_on_netns(tmp_path: Path) -> None:
+    operations = run_on_netns(tmp_path, "region-partition", 13, "a region: the hub and 3 islands (a, b, c)")
+    healed = [o for o in operations if o["phase"] == "healed" and o["probe"] == "hub-message-at-c"]
+    assert healed and all(o["status"] == "ok" for o in healed)
 
 
 def test_with_one_hub_node_down_the_region_goes_on_on_netns(tmp_path: Path) -> None:
-    require_tier("netns", _netns.unavailable_reason())
-    cli = IslandCLI(tmp_path / "state", island_net(14))
-    scenario = ROOT / "scenarios" / "region-hub-node-down.yaml"
-    run = cli.run("scenario", "run", str(scenario), "--backend", "netns", "--out", str(tmp_path), timeout=300)
-    assert run.returncode == 0, run.stdout[-4000:] + run.stderr
-    assert "a region: the hub (3 nodes: n1, n2, n3) and 3 islands (a, b, c)" in run.stdout
-    journal = json.loads((tmp_path / "region-hub-node-down" / "journal.json").read_text())
-    during = [
-        o for o in journal["operations"] if o["phase"] == "node-down" and o["probe"] == "find-node-down-at-c"
-    ]
+    says = "a region: the hub (3 nodes: n1, n2, n3) and 3 islands (a, b, c)"
+    operations = run_on_netns(tmp_path, "region-hub-node-down", 14, says)
+    during = [o for o in operations if o["phase"] == "node-down" and o["probe"] == "find-node-down-at-c"]
     assert any(o["status"] == "ok" for o in during)  # found at C while n1 was down
-    assert _netns.existing(NetnsBackend(StateDir(cli.state_dir)).prefix) == []

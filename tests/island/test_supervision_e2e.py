@@ -12,8 +12,6 @@ import asyncio
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -103,14 +101,7 @@ def test_a_killed_site_comes_back_by_itself_with_every_registration_and_account(
     data = tmp_path / "state-data"
     assert f"Data:            {data}" in up.stdout
     try:
-        add = subprocess.run(
-            [sys.executable, "-m", "island", "site", "add-editor", "anna", "--password-stdin"],
-            input=PASSWORD + "\n",
-            env=cli.env(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        add = cli.add_editor("anna", PASSWORD)
         assert add.returncode == 0, add.stderr
         assert [o.status for o in registry(cli, "register", RESIDENTS)] == ["ok"] * 50, "all acknowledged"
 

@@ -8,15 +8,13 @@ and phones scenarios run against it. One island for the module.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from island_test_helpers import IslandCLI, island_cli, island_net
+from island_test_helpers import IslandCLI, in_namespace, island_cli, island_net
 from tiers import pebble_reason, require_tier
 
 from island.backends import _netns
@@ -79,17 +77,6 @@ print(dns.rcode.to_text(reply.rcode()), ",".join(r.to_text() for a in reply.answ
 """
 
 
-def in_namespace(namespace: str, code: str) -> str:
-    done = subprocess.run(
-        ["ip", "netns", "exec", namespace, sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
-
-
 PLAIN_PAGE = (
     "import httpx; print(httpx.get('http://krisinfo.kommun.example/', timeout=5, trust_env=False).text)"
 )
@@ -139,14 +126,7 @@ def test_the_resolver_and_site_run_the_rendered_files(island: IslandCLI) -> None
     assert status["resolver"] == {"host": "10.44.0.1", "port": 53}
     assert status["site_file"] == {"file": str(EXAMPLE), "rendered": root}
     # An editor of the site file gets an account in the database the rendered site.json names.
-    added = subprocess.run(
-        [sys.executable, "-m", "island", "site", "add-editor", "anna", "--password-stdin"],
-        input="ett långt lösenord för anna\n",
-        env=island.env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    added = island.add_editor("anna", "ett långt lösenord för anna")
     assert added.returncode == 0, added.stderr
     assert f"({root}/var/lib/odrift/site.sqlite3)" in added.stdout
 

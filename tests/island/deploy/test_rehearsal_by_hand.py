@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-from island_test_helpers import IslandCLI, island_net
-from test_rehearsal import EXAMPLE, HTTPS_PAGE, in_namespace
+from island_test_helpers import IslandCLI, in_namespace, island_net
+from test_rehearsal import EXAMPLE, HTTPS_PAGE
 from tiers import pebble_reason, require_tier
 
 from island.backends import _netns

@@ -16,9 +16,16 @@ def write(tmp_path: Path, config: dict) -> Path:
     return path
 
 
-def test_defaults_follow_rfc_8767_and_unbound(tmp_path: Path) -> None:
+def test_defaults_follow_rfc_8767_and_unbound_but_notice_a_restored_uplink_within_two_seconds(
+    tmp_path: Path,
+) -> None:
     config = load_config(write(tmp_path, {"listen": {"host": "127.0.0.1"}}))
-    assert config.health.recheck_interval == 30
+    assert config.health.recheck_interval == 2
+    # The island asks its upstreams by itself every half second: a cut shows within that and a forward budget.
+    island = load_config(
+        write(tmp_path, {"listen": {"host": "127.0.0.1"}, "island_mode": {"portal": "10.44.0.1"}})
+    )
+    assert island.island_mode is not None and island.island_mode.heartbeat == 0.5
     assert config.serve_stale.max_stale == 86400
     assert config.serve_stale.reply_ttl == 30
     assert config.serve_stale.client_timeout == 1.8
