@@ -10,6 +10,7 @@ GET (ETag, 304), gzip when asked for, and the security headers.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -99,6 +100,7 @@ def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=256)  # phones send few distinct headers; parsed once each
 def _accepts_gzip(accept_encoding: str | None) -> bool:
     if not accept_encoding:
         return False
