@@ -65,11 +65,10 @@ class PageCache:
     def get(self, kind: str, language: str, part: int = 1) -> Rendered:
         """Part `part` of a resource (clamped to the parts there are: an old link still lands)."""
         now = utcnow()
-        if self._version != self._store.version or (
-            self._valid_until is not None and now >= self._valid_until
-        ):
+        version = self._store.recent_version
+        if self._version != version or (self._valid_until is not None and now >= self._valid_until):
             self._entries.clear()
-            self._version = self._store.version
+            self._version = version
             self._valid_until = self._store.next_change(now)
         first = self._entries.get((kind, language, 1))
         if first is None:

@@ -108,19 +108,23 @@ class Store:
     @property
     def version(self) -> int:
         """Bumped by every change, also one committed by another process (the region's replicator
-        saving a crisis message from the hub): SQLite's data_version moves then. That is asked at
-        most every OTHERS_SEEN_WITHIN seconds: the cached page asks on every request, and the query
-        cost as much as the rest of a cached answer."""
-        now = time.monotonic()
-        if now < self._others_asked + OTHERS_SEEN_WITHIN:
-            return self._version
+        saving a crisis message from the hub): SQLite's data_version moves then."""
         with self._lock:
-            self._others_asked = now
+            self._others_asked = time.monotonic()
             seen = self._db.execute("PRAGMA data_version").fetchone()[0]
             if seen != self._data_version:
                 self._data_version = seen
                 self._version += 1
             return self._version
+
+    @property
+    def recent_version(self) -> int:
+        """The version for the cached page, asked on every request: this process's changes at once,
+        another's within OTHERS_SEEN_WITHIN seconds (the query costs as much as the rest of a cached
+        answer)."""
+        if time.monotonic() < self._others_asked + OTHERS_SEEN_WITHIN:
+            return self._version
+        return self.version
 
     def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
