@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from urllib.parse import parse_qs
 
 from starlette.types import Scope, Send
@@ -60,16 +61,16 @@ class PageCache:
         self._build = build
         self._entries: dict[tuple[str, str, int], Rendered] = {}
         self._version = -1
-        self._valid_until: datetime | None = None
+        self._valid_until = math.inf  # POSIX time when time alone changes what is active
 
     def get(self, kind: str, language: str, part: int = 1) -> Rendered:
         """Part `part` of a resource (clamped to the parts there are: an old link still lands)."""
-        now = utcnow()
         version = self._store.recent_version
-        if self._version != version or (self._valid_until is not None and now >= self._valid_until):
+        if self._version != version or time.time() >= self._valid_until:  # a float: asked every request
             self._entries.clear()
             self._version = version
-            self._valid_until = self._store.next_change(now)
+            change = self._store.next_change(utcnow())
+            self._valid_until = change.timestamp() if change is not None else math.inf
         first = self._entries.get((kind, language, 1))
         if first is None:
             bodies, media_type = self._build(kind, language)
