@@ -10,10 +10,12 @@ GET (ETag, 304), gzip when asked for, and the security headers.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from urllib.parse import parse_qs
 
 from starlette.types import Scope, Send
@@ -59,17 +61,16 @@ class PageCache:
         self._build = build
         self._entries: dict[tuple[str, str, int], Rendered] = {}
         self._version = -1
-        self._valid_until: datetime | None = None
+        self._valid_until = math.inf  # POSIX time when time alone changes what is active
 
     def get(self, kind: str, language: str, part: int = 1) -> Rendered:
         """Part `part` of a resource (clamped to the parts there are: an old link still lands)."""
-        now = utcnow()
-        if self._version != self._store.version or (
-            self._valid_until is not None and now >= self._valid_until
-        ):
+        version = self._store.recent_version
+        if self._version != version or time.time() >= self._valid_until:  # a float: asked every request
             self._entries.clear()
-            self._version = self._store.version
-            self._valid_until = self._store.next_change(now)
+            self._version = version
+            change = self._store.next_change(utcnow())
+            self._valid_until = change.timestamp() if change is not None else math.inf
         first = self._entries.get((kind, language, 1))
         if first is None:
             bodies, media_type = self._build(kind, language)
@@ -99,6 +100,7 @@ def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=256)  # phones send few distinct headers; parsed once each
 def _accepts_gzip(accept_encoding: str | None) -> bool:
     if not accept_encoding:
         return False

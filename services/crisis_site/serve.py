@@ -99,6 +99,32 @@ def protocol_class(
         return "auto"
     # Open connections per client address, for the one event loop this server runs on.
     open_from: dict[str, int] = {}
+    # A response head, built once per status, header list and keep-alive: the cache's header lists and
+    # uvicorn's (its date, replaced each second) are kept objects, so the same ones come back request
+    # after request. Each entry holds the lists it was built from, so a new list never meets an old head.
+    heads: dict[tuple[int, int, int, bool], tuple[object, object, bytes]] = {}
+
+    def _head(
+        status: int,
+        default: list[tuple[bytes, bytes]],
+        headers: list[tuple[bytes, bytes]],
+        keep_alive: bool,
+    ) -> bytes:
+        key = (status, id(default), id(headers), keep_alive)
+        known = heads.get(key)
+        if known is not None and known[0] is default and known[1] is headers:
+            return known[2]
+        parts: list[bytes] = [STATUS_LINE[status]]
+        for name, value in (*default, *headers):
+            parts += (name, b": ", value, b"\r\n")
+        if not keep_alive:
+            parts.append(b"connection: close\r\n")
+        parts.append(b"\r\n")
+        head = b"".join(parts)
+        if len(heads) > 256:  # the date moves each second: old heads go
+            heads.clear()
+        heads[key] = (default, headers, head)
+        return head
 
     class SiteProtocol(HttpToolsProtocol):
         """Every request head is bounded in size, count of headers and time before the app sees it:
@@ -106,6 +132,7 @@ def protocol_class(
 
         _address: str | None = None
         _head_timer: asyncio.TimerHandle | None = None
+        _head_deadline = 0.0
 
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
@@ -135,8 +162,19 @@ def protocol_class(
             self._head_bytes = 0
             self._reading_head = True
             self._header_count = 0
-            self._stop_head_timer()
-            self._head_timer = self.loop.call_later(limits.head_timeout, self._refuse, 408)
+            # One timer per connection, moved on by a deadline: a keep-alive request costs no new timer.
+            self._head_deadline = self.loop.time() + limits.head_timeout
+            if self._head_timer is None:
+                self._head_timer = self.loop.call_at(self._head_deadline, self._head_due)
+
+        def _head_due(self) -> None:
+            self._head_timer = None
+            if self._closed or not self._reading_head:
+                return  # the head came in time; the next request's _await_head arms a timer again
+            if self.loop.time() < self._head_deadline:  # set for an earlier request's head
+                self._head_timer = self.loop.call_at(self._head_deadline, self._head_due)
+                return
+            self._refuse(408)
 
         def _stop_head_timer(self) -> None:
             if self._head_timer is not None:
@@ -191,8 +229,7 @@ def protocol_class(
             super().on_header(name, value)
 
         def on_headers_complete(self) -> None:
-            self._reading_head = False
-            self._stop_head_timer()
+            self._reading_head = False  # the head timer, if it fires, lets the connection be
             parser = self.parser
             idle = (self.cycle is None or self.cycle.response_complete) and not self.pipeline
             if fast_path is not None and idle and not parser.should_upgrade():
@@ -218,13 +255,7 @@ def protocol_class(
 
         def _write(self, found: tuple[int, list[tuple[bytes, bytes]], bytes], keep_alive: bool) -> None:
             status, headers, body = found
-            parts: list[Any] = [STATUS_LINE[status]]
-            for name, value in (*self.server_state.default_headers, *headers):
-                parts += (name, b": ", value, b"\r\n")
-            if not keep_alive:
-                parts.append(b"connection: close\r\n")
-            parts += (b"\r\n", body)
-            self.transport.write(b"".join(parts))
+            self.transport.write(_head(status, self.server_state.default_headers, headers, keep_alive) + body)
             # The request's body, if any, is read and dropped by uvicorn. _Answered has the parts of a
             # cycle uvicorn reads once a response is complete, not the class: hence the cast.
             self.cycle = cast("RequestResponseCycle", _ANSWERED)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -58,6 +59,27 @@ def test_cached_and_framework_requests_share_one_connection(site) -> None:
                 assert headers[b"content-encoding"] == b"gzip"
                 assert headers[b"etag"].decode() == expected.headers["etag"]
                 assert len(body) == int(expected.headers["content-length"])
+
+
+def test_a_cached_answer_carries_the_current_date(site) -> None:
+    """The cached answer's head is built once and kept: its Date must still move with the clock."""
+    host, port = site
+    with socket.create_connection((host, port), timeout=5) as sock:
+        buffer = bytearray()
+        sock.sendall(request("/"))
+        _, first, body = read_response(sock, buffer)
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            sock.sendall(request("/"))
+            _, later, again = read_response(sock, buffer)
+            if later[b"date"] != first[b"date"]:
+                break
+    assert later[b"date"] != first[b"date"], "the Date header did not move in 3 s"
+    assert {k: v for k, v in later.items() if k != b"date"} == {
+        k: v for k, v in first.items() if k != b"date"
+    }
+    assert again == body
 
 
 @pytest.mark.parametrize("order", [("/healthz", "/"), ("/", "/healthz"), ("/", "/", "/api/crisis.json")])

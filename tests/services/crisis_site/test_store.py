@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -93,6 +94,20 @@ def test_an_unchanged_feed_does_not_invalidate_the_page(tmp_path: Path) -> None:
     assert store.version == version + 1
     sync = store.content().sync
     assert sync.reachable is False and sync.last_heard == NOW + timedelta(seconds=6)
+
+
+def test_the_cached_page_sees_its_own_writes_at_once_and_anothers_soon_after(tmp_path: Path) -> None:
+    site = seeded(tmp_path)
+    replicator = Store(tmp_path / "site.sqlite3")  # another connection to the file, as the replicator's
+    version = site.recent_version
+    site.save_island_message(message("island-1", "Från ön"), "anna", "publish", "Från ön")
+    assert site.recent_version == version + 1, "the site's own write is seen by the next request"
+    replicator.save_island_message(message("island-2", "Från hubben"), "hub", "publish", "Från hubben")
+    deadline = time.monotonic() + 2.0
+    while site.recent_version == version + 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert site.recent_version == version + 2, "another connection's commit reaches the page"
+    assert time.monotonic() < deadline
 
 
 def test_an_acknowledged_write_survives_a_crash(tmp_path: Path) -> None:
