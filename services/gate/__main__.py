@@ -12,11 +12,7 @@ from pathlib import Path
 
 from services.crisis_site.island_mode import IslandModeWatch
 
-from .gate import CHAIN, NAT_CHAIN, TABLE, Gate, GateError
-
-# How often the resolver's word is read: a quarter of a second adds little to the time a cut takes
-# to notice (a heartbeat and a forward budget, docs/phones.md), and costs one local HTTP GET.
-INTERVAL = 0.25
+from .gate import CHAIN, INTERVAL, NAT_CHAIN, TABLE, Gate, GateError
 
 
 def parser() -> argparse.ArgumentParser:

@@ -47,6 +47,9 @@ COUNTER = "uplink_in"  # packets in over the uplink, counted by the firewall
 # A cut is noticed by the resolver 1.5-2 s after it starts, by when the uplink has been silent as long;
 # the resolver's heartbeats (tries at most a second apart) keep a slow uplink from ever being this quiet.
 QUIET_SECONDS = 1.5
+# How often the gate reads the resolver's word: a quarter of a second adds little to the time a cut
+# takes to notice (a heartbeat and a forward budget, docs/phones.md), and costs one local HTTP GET.
+INTERVAL = 0.25
 # What the chain holds in island mode (one line each, as `nft add rule` takes them).
 REFUSALS = ("meta l4proto tcp reject with tcp reset", "reject with icmpx admin-prohibited")
 
