@@ -144,7 +144,9 @@ def test_scenario_run_starts_the_stack_passes_and_removes_it(base: str, tmp_path
             verdicts,
         )
     assert "DHCP join: simulated" in run.stdout
-    assert 'No phone saw "no internet" at any point of the cut.' in run.stdout
+    # None in island mode; compose has no DNAT of port 80 yet (docs/phones.md), so a check whose DNS
+    # answer came just before the cut landed may still wait out its timeout there.
+    assert 'No phone saw "no internet"' in run.stdout and "phone checks saw" not in run.stdout
     journal = json.loads((tmp_path / "out" / "full-outage" / "journal.json").read_text())
     assert journal["backend"] == "compose"
     during = [op for op in journal["operations"] if op["phase"] == "during" and op["probe"] == "crisis-page"]
