@@ -42,11 +42,12 @@ def firewall(backend: NetnsBackend) -> str:
         for hook in ("input", "forward")
     )
     # The phones' port 80 to the outside: to the portal in island mode (the gate fills NAT_CHAIN).
+    jump = portal_jump(f'iifname {{ {wifis} }} fib daddr oifname "{uplink}"')
     portal = (
         f"add chain {TABLE} {NAT_CHAIN}\n"
         f"add chain {TABLE} portal {{ type nat hook prerouting priority dstnat; }}\n"
         f"flush chain {TABLE} portal\n"
-        f"add rule {TABLE} portal {portal_jump(f'iifname {{ {wifis} }}', uplink)}\n"
+        f"add rule {TABLE} portal {jump}\n"
     )
     return (
         f"add counter {TABLE} {COUNTER}\n"

@@ -346,7 +346,7 @@ table inet odrift {{
 
     chain prerouting {{
         type nat hook prerouting priority dstnat; policy accept;
-        {portal_jump(f'iifname "{lan}" ip saddr {wifi.network}', wan)}
+        {portal_jump(f'iifname "{lan}" ip saddr {wifi.network} fib daddr oifname "{wan}"')}
     }}
 
     # Empty while the uplink works. In island mode odrift-gate sends the phones' port 80 to the outside

@@ -58,10 +58,10 @@ class GateError(RuntimeError):
     pass
 
 
-def portal_jump(match: str, uplink: str) -> str:
-    """The nat prerouting rule that sends the phones' (``match``) port-80 connections to the outside
-    (routed out over ``uplink``) through ``NAT_CHAIN``, marked."""
-    return f'{match} tcp dport 80 fib daddr oifname "{uplink}" ct mark set {MARK:#x} jump {NAT_CHAIN}'
+def portal_jump(match: str) -> str:
+    """The nat prerouting rule that sends the phones' port-80 connections to the outside (``match``, e.g.
+    ``iifname "wlan0" fib daddr oifname "wan"``) through ``NAT_CHAIN``, marked."""
+    return f"{match} tcp dport 80 ct mark set {MARK:#x} jump {NAT_CHAIN}"
 
 
 def script(closed: bool, table: str = TABLE, chain: str = CHAIN, portal: str | None = None) -> str:
