@@ -9,6 +9,7 @@ import json
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import httpx
@@ -73,11 +74,11 @@ def connect(host: str, port: int, server_name: str | None = None) -> Callable[[]
     return attempt
 
 
-def fetch(url: str, host: str) -> Callable[[], Awaitable[str]]:
+def fetch(url: str, host: str, timeout: float = 2) -> Callable[[], Awaitable[str]]:
     """A phone's plain HTTP GET with ``host`` as its Host: the status and where it redirects."""
 
     async def get() -> str:
-        async with httpx.AsyncClient(timeout=2, trust_env=False) as client:
+        async with httpx.AsyncClient(timeout=timeout, trust_env=False) as client:
             response = await client.get(url, headers={"Host": host})
             return f"{response.status_code} {response.headers.get('location')}"
 
@@ -131,6 +132,38 @@ def test_during_a_cut_outside_connections_are_reset_at_once_and_after_it_go_thro
     wait_gate(backend, False, 15)
     assert from_phone(backend, connect(outside, 80)).startswith("connected")
     print(f"the gate closed {noticed:.2f} s after the cut")
+
+
+def test_a_check_whose_syn_went_out_before_the_gate_closed_still_reaches_the_portal(
+    backend: NetnsBackend,
+) -> None:
+    """Its SYN passed the router before the cut (a cut further out, as on a real uplink): the router
+    tracks the connection, so NAT would not apply to the resent SYNs; the gate has conntrack forget it."""
+    outside = backend.addresses.upstream_address
+    upstream = backend.ns("upstream")
+    wait_gate(backend, False, 10)
+    _netns.nft(
+        upstream,
+        "add table inet lost\nadd chain inet lost syn { type filter hook input priority 0; }\n"
+        "add rule inet lost syn tcp dport 80 drop\n",
+    )
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            check = pool.submit(
+                from_phone,
+                backend,
+                fetch(f"http://{outside}/generate_204", "connectivitycheck.gstatic.com", 9),
+            )
+            time.sleep(0.3)  # its first SYN is out, and lost beyond the router
+            asyncio.run(backend.cut("blackhole"))
+            try:
+                wait_gate(backend, True, 10)
+                assert check.result() == f"302 http://{backend.addresses.crisis_name}/"
+            finally:
+                asyncio.run(backend.restore())
+    finally:
+        _netns.nft(upstream, "delete table inet lost\n")
+    wait_gate(backend, False, 15)
 
 
 def island_mode(backend: NetnsBackend) -> bool:
