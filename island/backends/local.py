@@ -76,7 +76,7 @@ class LocalBackend(Backend):
                 relay_spec(t, self.state),
                 *region_specs(self.region, self.state, self.data_dir),
             ]
-        return [upstream, relay_spec(t, self.state), resolver, site]
+        return [upstream, relay_spec(t, self.state, gate=True), resolver, site]
 
     @property
     def places(self) -> tuple[str, ...]:

@@ -12,6 +12,12 @@ sends to the internet goes through this relay, which can
 - and hold the internet's answers back (``delay_ms`` plus up to ``jitter_ms``):
   this kernel has no netem, so latency is made here, in user space.
 
+Where the relay is the phones' only way out (the local backend) it is also the island gate
+(``gate`` in its configuration; services/gate on a box and on netns): while the resolver says
+island mode and nothing has come in from the internet for a while, a phone's connection to the
+web port goes to the island's portal and any other is reset at once. What a phone sent into the cut
+before is held (as its SYNs would be retransmitted) and goes the same way once the gate closes.
+
 It is run as ``python -m island.backends.local_uplink --config FILE`` and steered
 over a Unix socket with one JSON object per line, any subset of
 ``{"mode": "blackhole", "dns_mode": "up", "loss": 30, "delay_ms": 2000, "jitter_ms": 0}``;
@@ -28,11 +34,16 @@ import logging
 import os
 import random
 import signal
+import socket
+import struct
 import sys
 from pathlib import Path
 from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict
+
+from services.crisis_site.island_mode import IslandModeWatch
+from services.gate.gate import INTERVAL, Gate
 
 log = logging.getLogger("uplink")
 
@@ -40,6 +51,17 @@ Mode = Literal["up", "blackhole", "reject"]
 MODES: tuple[str, ...] = ("up", "blackhole", "reject")
 _UDP_FLOW_IDLE = 30.0
 Addr = tuple[Any, ...]  # a socket address, as asyncio's datagram protocols get it
+
+
+class GateConfig(BaseModel):
+    """The island gate in the relay (see the module's docstring)."""
+
+    model_config = ConfigDict(extra="forbid")
+    resolver_metrics: str  # the island resolver's /metrics URL: island mode
+    phones: list[str]  # the addresses of the phones behind the island (its trygghetspunkter)
+    web_port: int  # a phone's connection to this port goes to the portal; to any other, a reset
+    portal_host: str
+    portal_port: int
 
 
 class RelayConfig(BaseModel):
@@ -57,6 +79,7 @@ class RelayConfig(BaseModel):
     # target_host (an island's link to each node of a hub cluster: the node's address both ways, so
     # the node's certificate still matches).
     hosts: dict[int, str] = {}
+    gate: GateConfig | None = None
 
 
 class _UDPFlow(asyncio.DatagramProtocol):
@@ -71,6 +94,7 @@ class _UDPFlow(asyncio.DatagramProtocol):
         self.transport = cast(asyncio.DatagramTransport, transport)  # a datagram endpoint's transport
 
     def datagram_received(self, data: bytes, addr: Addr) -> None:
+        self.relay.heard += 1
         delay = self.relay.answer_delay()
         if delay:
             asyncio.get_running_loop().call_later(delay, self._deliver, data)
@@ -138,6 +162,8 @@ class UplinkRelay:
         self._udp: dict[int, _UDPFront] = {}
         self._tcp: dict[int, asyncio.base_events.Server] = {}
         self._connections: set[asyncio.StreamWriter] = set()
+        self.heard = 0  # what has come in from the internet (the gate's "uplink_in" counter)
+        self.gate_closed = asyncio.Event()
         # Its settings outlive the process: started again after a crash (by the island's watchdog),
         # a cut uplink stays cut. A new island starts with a new state folder, so with none of them.
         self._saved = Path(config.control_socket + ".settings")
@@ -224,9 +250,17 @@ class UplinkRelay:
     async def _relay_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port: int) -> None:
         writer.relay_port = port  # type: ignore[attr-defined]
         self._connections.add(writer)
+        gate = self.config.gate
+        phone = gate is not None and writer.get_extra_info("peername")[0] in gate.phones
         try:
+            if phone and self.gate_closed.is_set():
+                await self._through_gate(reader, writer, port, b"")
+                return
             if self.mode_for(port) != "up" or self.lost():
-                await self._swallow(reader)
+                if phone:
+                    await self._hold(reader, writer, port)
+                else:
+                    await self._swallow(reader)
                 return
             try:
                 up_reader, up_writer = await asyncio.open_connection(
@@ -240,7 +274,7 @@ class UplinkRelay:
             try:
                 await asyncio.gather(
                     self._pipe(reader, up_writer, port),
-                    self._pipe(up_reader, writer, port, self.answer_delay()),
+                    self._pipe(up_reader, writer, port, self.answer_delay(), inbound=True),
                 )
             finally:
                 self._connections.discard(up_writer)
@@ -249,16 +283,85 @@ class UplinkRelay:
             self._connections.discard(writer)
             writer.close()
 
-    async def _pipe(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port: int, delay: float = 0.0
+    async def _hold(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port: int) -> None:
+        """A phone's connection into the cut: what it sends is held until the gate closes, then goes
+        through the gate (a real phone's SYN, retransmitted, reaches the gate once it has closed)."""
+        held = b""
+        closed = asyncio.ensure_future(self.gate_closed.wait())
+        try:
+            while not closed.done():
+                read = asyncio.ensure_future(reader.read(65536))
+                await asyncio.wait({read, closed}, return_when=asyncio.FIRST_COMPLETED)
+                if not read.done():
+                    read.cancel()
+                    break
+                data = read.result()
+                if not data:
+                    return  # the phone gave up
+                held += data
+        except (ConnectionError, OSError):
+            return
+        finally:
+            closed.cancel()
+        await self._through_gate(reader, writer, port, held)
+
+    async def _through_gate(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port: int, held: bytes
     ) -> None:
+        """The closed gate: the web port to the island's portal, any other port reset at once."""
+        gate = self.config.gate
+        assert gate is not None
+        if port != gate.web_port:
+            sock = writer.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST, not FIN
+            writer.transport.abort()
+            return
+        try:
+            portal_reader, portal_writer = await asyncio.open_connection(gate.portal_host, gate.portal_port)
+        except OSError:
+            writer.transport.abort()
+            return
+        try:
+            portal_writer.write(held)
+            await asyncio.gather(
+                self._pipe(reader, portal_writer, port, cut=False),
+                self._pipe(portal_reader, writer, port, cut=False),
+            )
+        finally:
+            portal_writer.close()
+
+    def gate_state(self) -> dict[str, str]:
+        """Whether the gate is closed, for whoever asks the control socket (nothing without a gate)."""
+        if self.config.gate is None:
+            return {}
+        return {"gate": "closed" if self.gate_closed.is_set() else "open"}
+
+    def set_gate(self, closed: bool) -> None:
+        if closed:
+            self.gate_closed.set()
+        else:
+            self.gate_closed.clear()
+
+    async def _pipe(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        port: int,
+        delay: float = 0.0,
+        *,
+        inbound: bool = False,
+        cut: bool = True,
+    ) -> None:
+        """``inbound``: from the internet (counted as heard); ``cut``: stopped while the uplink is cut."""
         try:
             first = True
             while data := await reader.read(65536):
+                if inbound:
+                    self.heard += 1
                 if first and delay:
                     await asyncio.sleep(delay)  # the answer comes late (once per connection)
                 first = False
-                if self.mode_for(port) == "up":
+                if not cut or self.mode_for(port) == "up":
                     writer.write(data)
                     await writer.drain()
             if writer.can_write_eof():
@@ -289,9 +392,9 @@ class UplinkRelay:
                         request = json.loads(line)
                         if request:
                             await self.configure(request)
-                        reply = {"ok": True, **self.settings()}
+                        reply = {"ok": True, **self.settings(), **self.gate_state()}
                     except (ValueError, TypeError, OSError) as exc:
-                        reply = {"ok": False, "error": str(exc), **self.settings()}
+                        reply = {"ok": False, "error": str(exc), **self.settings(), **self.gate_state()}
                     writer.write(json.dumps(reply).encode() + b"\n")
                     await writer.drain()
             finally:
@@ -315,11 +418,41 @@ async def control(path: str | Path, request: dict[str, Any], timeout: float = 5.
         writer.close()
 
 
+class RelayGate(Gate):
+    """The island gate with the relay for its firewall: the relay counts what comes in, and holds the chain."""
+
+    def __init__(self, relay: UplinkRelay) -> None:
+        super().__init__(nft=())
+        self.relay = relay
+
+    async def packets_in(self) -> int:
+        return self.relay.heard
+
+    async def apply(self, closed: bool) -> None:
+        self.relay.set_gate(closed)
+
+
+async def follow_gate(relay: UplinkRelay, config: GateConfig) -> None:
+    """The gate follows the resolver's island mode, as services.gate does on a box."""
+    watch = IslandModeWatch(config.resolver_metrics, INTERVAL)
+    gate = RelayGate(relay)
+    await gate.set(False)
+    watch.start()
+    loop = asyncio.get_running_loop()
+    try:
+        while True:
+            await gate.follow(watch.captive, loop.time())
+            await asyncio.sleep(INTERVAL)
+    finally:
+        await watch.stop()
+
+
 async def _main(config: RelayConfig) -> None:
     relay = UplinkRelay(config)
     await relay.open()
     control_server = await relay.serve_control(config.control_socket)
     expiry = asyncio.ensure_future(relay.expire_flows())
+    gate = asyncio.ensure_future(follow_gate(relay, config.gate)) if config.gate is not None else None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -328,6 +461,8 @@ async def _main(config: RelayConfig) -> None:
         await stop.wait()
     finally:
         expiry.cancel()
+        if gate is not None:
+            gate.cancel()
         control_server.close()
         relay.close()
         if os.path.exists(config.control_socket):

@@ -1,8 +1,8 @@
 """The island gate on the netns backend: the router refuses the phones' outside connections in island mode.
 
 The router is the phones' gateway, as the island box is at a real trygghetspunkt. Its firewall
-gets the box's chain (``inet odrift island_mode``, jumped to for each Wi-Fi's new connections
-towards the uplink) and the gate (``services.gate``) runs beside the resolver, as on a box, filling
+gets the box's chains (``inet odrift island_mode``, jumped to for each Wi-Fi's new connections
+towards the uplink, and ``island_mode_nat`` for their port 80 to the outside, sent to the portal) and the gate (``services.gate``) runs beside the resolver, as on a box, filling
 that chain while the resolver says island mode. Before the fault chains (priority -10): a black-hole
 cut would otherwise drop the packet before the gate could refuse it.
 """
@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from services.gate.gate import CHAIN, COUNTER, TABLE
+from services.gate.gate import CHAIN, COUNTER, NAT_CHAIN, TABLE, portal_jump
 
 from ..deploy.render import METRICS_PORT
 from ..service_specs import RESOLVER_METRICS_PORT, ServiceSpec, web_url
@@ -41,10 +41,19 @@ def firewall(backend: NetnsBackend) -> str:
         f'add rule {TABLE} uplink_in_{hook} iifname "{uplink}" counter name {COUNTER}\n'
         for hook in ("input", "forward")
     )
+    # The phones' port 80 to the outside: to the portal in island mode (the gate fills NAT_CHAIN).
+    jump = portal_jump(f'iifname {{ {wifis} }} fib daddr oifname "{uplink}"')
+    portal = (
+        f"add chain {TABLE} {NAT_CHAIN}\n"
+        f"add chain {TABLE} portal {{ type nat hook prerouting priority dstnat; }}\n"
+        f"flush chain {TABLE} portal\n"
+        f"add rule {TABLE} portal {jump}\n"
+    )
     return (
         f"add counter {TABLE} {COUNTER}\n"
         f"add chain {TABLE} {CHAIN}\n"
-        f"add chain {TABLE} wifi_out {{ type filter hook forward priority {PRIORITY}; }}\n"
+        + portal
+        + f"add chain {TABLE} wifi_out {{ type filter hook forward priority {PRIORITY}; }}\n"
         f"flush chain {TABLE} wifi_out\n"
         f'add rule {TABLE} wifi_out iifname {{ {wifis} }} oifname "{uplink}" ct state new jump {CHAIN}\n'
         + heard
@@ -81,6 +90,10 @@ def gate_spec(backend: NetnsBackend) -> ServiceSpec:
             metrics,
             "--nft",
             f"ip netns exec {backend.ns(ROUTER)} nft",
+            "--conntrack",
+            f"ip netns exec {backend.ns(ROUTER)} conntrack",
+            "--portal",
+            f"{backend.addresses.site_address}:{backend.addresses.http_port}",
             "--status-file",
             str(status),
         ),

@@ -12,7 +12,7 @@ from typing import Any
 
 from services.tls import https_port
 
-from ..service_specs import ServiceSpec, dns_ok
+from ..service_specs import RESOLVER_METRICS_PORT, ServiceSpec, dns_ok, web_url
 from ..state import StateDir
 from ..topology import Addresses
 from .base import BackendError
@@ -23,8 +23,21 @@ def control_socket(state: StateDir) -> str:
     return str(state.path / "uplink.sock")
 
 
-def relay_spec(addresses: Addresses, state: StateDir) -> ServiceSpec:
-    """The relay listening on its relay address and forwarding to the simulated internet."""
+def gate_config(addresses: Addresses) -> dict[str, Any]:
+    """The island gate in the relay, for the phones at the trygghetspunkter (a home has its own router)."""
+    t = addresses
+    return {
+        "resolver_metrics": web_url(t.resolver_address, RESOLVER_METRICS_PORT, "/metrics"),
+        "phones": [address for place, address in t.places.items() if place.startswith("trygghetspunkt")],
+        "web_port": t.http_port,
+        "portal_host": t.site_address,
+        "portal_port": t.http_port,
+    }
+
+
+def relay_spec(addresses: Addresses, state: StateDir, gate: bool = False) -> ServiceSpec:
+    """The relay listening on its relay address and forwarding to the simulated internet; with
+    ``gate``, the phones' only way out, and the island gate too (local_uplink.py)."""
     t = addresses
     relay = t.relay_address
     if relay is None:
@@ -40,6 +53,7 @@ def relay_spec(addresses: Addresses, state: StateDir) -> ServiceSpec:
             "tcp_ports": sorted({t.dns_port, t.http_port, https_port(t.http_port)}),
             "control_socket": control_socket(state),
             "dns_port": t.dns_port,
+            **({"gate": gate_config(t)} if gate else {}),
         },
         args=(),
         ports=(

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..topology.compose import Layout
 from . import health as health_checks
-from .router import TABLE, mode_from_listing, ruleset, uplink_script
+from .router import TABLE, gate_argv, mode_from_listing, ruleset, uplink_script
 from .settings import ComposeSettings
 
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ def run(service: str, layout: Layout, crisis_name: str) -> int:
             f"router: forwarding island {layout.island_subnet} <-> upstream {layout.upstream_subnet}",
             flush=True,
         )
-        return _wait_for_signal()
+        os.execv(sys.executable, [sys.executable, *gate_argv(layout)])  # the gate until stopped
     if service == "client":
         # As a phone gets it from DHCP: the trygghetspunkt's router is the way to everything.
         subprocess.run(["ip", "route", "replace", "default", "via", layout.router_client], check=True)

@@ -3,7 +3,8 @@
 The router container sits on all three networks. It gives the island "the internet" at
 its island address (as the local backend's relay does), forwards the trygghetspunkt to
 the island, carries the host's published ports to the site and the resolver, and
-forwards nothing anywhere else, so the simulation stays closed. A cut fills the
+forwards nothing anywhere else, so the simulation stays closed; it also runs the island gate
+(``gate_rules``). A cut fills the
 ``uplink`` chain: ``blackhole`` drops every packet to and from the upstream network
 silently; ``reject`` answers the island at once (TCP reset, ICMP port unreachable).
 """
@@ -11,6 +12,12 @@ silently; ``reject`` answers the island at once (TCP reset, ICMP port unreachabl
 from __future__ import annotations
 
 import re
+
+from services.gate.gate import CHAIN as GATE_CHAIN
+from services.gate.gate import COUNTER as GATE_COUNTER
+from services.gate.gate import NAT_CHAIN as GATE_NAT_CHAIN
+from services.gate.gate import TABLE as GATE_TABLE
+from services.gate.gate import portal_jump
 
 from ..topology.compose import Layout
 
@@ -46,7 +53,50 @@ table ip {TABLE} {{
     chain uplink {{
     }}
 }}
+{gate_rules(layout)}"""
+
+
+def gate_rules(layout: Layout) -> str:
+    """The island gate's share (services/gate; docs/phones.md): what comes in from the internet is
+    counted, and the phone's new connections to it (its port 80 before the DNAT to the internet) go
+    through the chains the gate fills in island mode. Before the uplink chains: a cut's drop would
+    otherwise come first."""
+    lo = layout
+    return f"""\
+table {GATE_TABLE}
+delete table {GATE_TABLE}
+table {GATE_TABLE} {{
+    counter {GATE_COUNTER} {{
+    }}
+    chain heard {{
+        type filter hook forward priority -10; policy accept;
+        ip saddr {lo.upstream_subnet} counter name {GATE_COUNTER}
+        ip saddr {lo.client_subnet} ip daddr {lo.upstream_subnet} ct state new jump {GATE_CHAIN}
+    }}
+    chain {GATE_CHAIN} {{
+    }}
+    chain portal {{
+        type nat hook prerouting priority -110; policy accept;
+        {portal_jump(f"ip saddr {lo.client_subnet} ip daddr {lo.router_island}")}
+    }}
+    chain {GATE_NAT_CHAIN} {{
+    }}
+}}
 """
+
+
+def gate_argv(layout: Layout) -> list[str]:
+    """The gate in the router container (after its rules are loaded), following the island resolver."""
+    from ..service_specs import RESOLVER_METRICS_PORT  # the DNS stack: only where it runs
+
+    return [
+        "-m",
+        "services.gate",
+        "--resolver-metrics",
+        f"http://{layout.resolver}:{RESOLVER_METRICS_PORT}/metrics",
+        "--portal",
+        f"{layout.site}:80",
+    ]
 
 
 def uplink_script(mode: str, layout: Layout) -> str:

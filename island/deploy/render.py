@@ -16,7 +16,9 @@ import yaml
 
 from services.gate.gate import CHAIN as GATE_CHAIN
 from services.gate.gate import COUNTER as GATE_COUNTER
+from services.gate.gate import NAT_CHAIN as GATE_NAT_CHAIN
 from services.gate.gate import REFUSALS as GATE_REFUSALS
+from services.gate.gate import portal_jump
 from services.tls.certificate import PAIR_FILE
 from services.upstream.islands import CREDENTIAL_FILE
 
@@ -340,6 +342,17 @@ table inet odrift {{
     chain {GATE_CHAIN} {{
     }}
 
+    chain prerouting {{
+        type nat hook prerouting priority dstnat; policy accept;
+        {portal_jump(f'iifname "{lan}" ip saddr {wifi.network} fib daddr oifname "{wan}"')}
+    }}
+
+    # Empty while the uplink works. In island mode odrift-gate sends the phones' port 80 to the outside
+    # here to the island's own web server: a check whose name still had its outside address gets the
+    # portal's answer and the phone its sign-in sheet, not "no internet".
+    chain {GATE_NAT_CHAIN} {{
+    }}
+
     chain postrouting {{
         type nat hook postrouting priority srcnat; policy accept;
         oifname "{wan}" ip saddr {wifi.network} masquerade
@@ -393,9 +406,15 @@ def resolver_args(paths: BoxPaths = BOX) -> list[str]:
     return ["--config", f"{paths.config_dir}/resolver.yaml"]
 
 
-def gate_args() -> list[str]:
-    """The gate's arguments after ``python -m services.gate``: it follows the resolver on the box itself."""
-    return ["--resolver-metrics", f"http://127.0.0.1:{METRICS_PORT}/metrics"]
+def gate_args(place: Trygghetspunkt) -> list[str]:
+    """The gate's arguments after ``python -m services.gate``: it follows the resolver on the box itself
+    and sends the phones' port 80 to the outside to the box's own web server in island mode."""
+    return [
+        "--resolver-metrics",
+        f"http://127.0.0.1:{METRICS_PORT}/metrics",
+        "--portal",
+        f"{place.wifi.island_address}:80",
+    ]
 
 
 def site_args(site: SiteFile, paths: BoxPaths = BOX) -> list[str]:
@@ -547,7 +566,7 @@ def render_island(site: SiteFile, place: Trygghetspunkt, paths: BoxPaths = BOX) 
             "etc/systemd/system/odrift-gate.service",
             _unit(
                 f"Ödrift island gate ({place.name}): refuses the phones' outside connections in island mode",
-                " ".join([venv_python, "-m", "services.gate", *gate_args()]),
+                " ".join([venv_python, "-m", "services.gate", *gate_args(place)]),
                 after="nftables.service odrift-resolver.service",
                 capability="CAP_NET_ADMIN",
             ),

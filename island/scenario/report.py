@@ -122,13 +122,13 @@ def phone_lines(t: PhoneTimings) -> list[str]:
             f'! {len(t.no_internet_in_island_mode)} phone checks saw "no internet" while the island was in '
             f"island mode with the uplink cut; the first: {t.no_internet_in_island_mode[0]}"
         )
-    elif t.island_mode_s is not None:
-        before = (
-            f" ({t.no_internet_before} checks did in the {t.island_mode_s:.2f} s before the island noticed the cut)"
-            if t.no_internet_before
-            else ""
+    elif t.no_internet_before and t.island_mode_s is not None:
+        lines.append(
+            f'No phone saw "no internet" while the island was in island mode ({t.no_internet_before} checks '
+            f"did in the {t.island_mode_s:.2f} s before the island noticed the cut)."
         )
-        lines.append(f'No phone saw "no internet" while the island was in island mode{before}.')
+    elif t.island_mode_s is not None:
+        lines.append('No phone saw "no internet" at any point of the cut.')
     return lines
 
 

@@ -12,17 +12,19 @@ from pathlib import Path
 
 from services.crisis_site.island_mode import IslandModeWatch
 
-from .gate import CHAIN, TABLE, Gate, GateError
-
-# How often the resolver's word is read: a quarter of a second adds little to the time a cut takes
-# to notice (a heartbeat and a forward budget, docs/phones.md), and costs one local HTTP GET.
-INTERVAL = 0.25
+from .gate import CHAIN, INTERVAL, NAT_CHAIN, TABLE, Gate, GateError
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m services.gate", description=__doc__)
     p.add_argument("--resolver-metrics", required=True, help="the island resolver's /metrics URL")
     p.add_argument("--nft", default="nft", help="the nft command (default: nft)")
+    p.add_argument("--conntrack", default="conntrack", help="the conntrack command (default: conntrack)")
+    p.add_argument(
+        "--portal",
+        help="ADDRESS:PORT the phones' port-80 connections to the outside go to in island mode "
+        f"(the firewall's chain {NAT_CHAIN}); none: refused like the rest",
+    )
     p.add_argument("--table", default=TABLE)
     p.add_argument("--chain", default=CHAIN)
     p.add_argument("--status-file", type=Path, help="where the gate writes whether it is closed")
@@ -31,7 +33,14 @@ def parser() -> argparse.ArgumentParser:
 
 
 async def run(args: argparse.Namespace) -> None:
-    gate = Gate(tuple(shlex.split(args.nft)), args.table, args.chain, args.status_file)
+    gate = Gate(
+        tuple(shlex.split(args.nft)),
+        args.table,
+        args.chain,
+        args.status_file,
+        portal=args.portal,
+        conntrack=tuple(shlex.split(args.conntrack)),
+    )
     await gate.set(False)  # a fresh start opens the chain: never a closed gate left from before
     watch = IslandModeWatch(args.resolver_metrics, args.interval)
     task = asyncio.current_task()

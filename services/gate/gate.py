@@ -8,6 +8,15 @@ new connections towards the uplink, with refusals: a TCP reset for TCP (connect(
 "connection refused"), an ICMP "administratively prohibited" for the rest (QUIC, outside DNS).
 When the uplink is back the chain is emptied and the phones reach the internet again.
 
+Plain HTTP is different: every phone's connectivity check is a port-80 fetch, and a phone keeps the
+check name's outside address for its TTL (5 s). So port 80 to the outside is not refused but sent
+to the island's portal (DNAT, as every captive portal does, in the chain ``NAT_CHAIN``): a check
+that still had the outside address gets the portal's redirect, and the phone its sign-in sheet,
+never "no internet". NAT applies only to a connection's first packet: a check whose SYN went into
+the cut before the gate closed has a connection-tracking entry already, and its retransmitted SYNs
+would follow it into the cut. The firewall marks those connections (``MARK``) and the gate has
+conntrack forget them when it closes.
+
 Island mode is "no upstream answered within the forward budget", which a slow but working uplink
 (2 s of latency under load) also gives. So the gate closes only when, besides, nothing at all has
 come in over the uplink for ``QUIET_SECONDS`` (the firewall counts it: ``counter uplink_in``): on a
@@ -32,10 +41,15 @@ log = logging.getLogger("gate")
 
 TABLE = "inet odrift"
 CHAIN = "island_mode"
+NAT_CHAIN = "island_mode_nat"  # a nat prerouting chain's jump target for the phones' port 80 to the outside
+MARK = 0x6F64  # the connection mark of those connections ("od"), for conntrack to forget them
 COUNTER = "uplink_in"  # packets in over the uplink, counted by the firewall
 # A cut is noticed by the resolver 1.5-2 s after it starts, by when the uplink has been silent as long;
 # the resolver's heartbeats (tries at most a second apart) keep a slow uplink from ever being this quiet.
 QUIET_SECONDS = 1.5
+# How often the gate reads the resolver's word: a quarter of a second adds little to the time a cut
+# takes to notice (a heartbeat and a forward budget, docs/phones.md), and costs one local HTTP GET.
+INTERVAL = 0.25
 # What the chain holds in island mode (one line each, as `nft add rule` takes them).
 REFUSALS = ("meta l4proto tcp reject with tcp reset", "reject with icmpx admin-prohibited")
 
@@ -44,11 +58,22 @@ class GateError(RuntimeError):
     pass
 
 
-def script(closed: bool, table: str = TABLE, chain: str = CHAIN) -> str:
-    """One nft transaction: the chain empty (open) or holding the refusals (closed)."""
+def portal_jump(match: str) -> str:
+    """The nat prerouting rule that sends the phones' port-80 connections to the outside (``match``, e.g.
+    ``iifname "wlan0" fib daddr oifname "wan"``) through ``NAT_CHAIN``, marked."""
+    return f"{match} tcp dport 80 ct mark set {MARK:#x} jump {NAT_CHAIN}"
+
+
+def script(closed: bool, table: str = TABLE, chain: str = CHAIN, portal: str | None = None) -> str:
+    """One nft transaction: the chains empty (open), or holding the refusals and the way to the
+    ``portal`` (``address:port``; none: the firewall has no ``NAT_CHAIN``) (closed)."""
     lines = [f"flush chain {table} {chain}"]
+    if portal is not None:
+        lines.append(f"flush chain {table} {NAT_CHAIN}")
     if closed:
         lines += [f"add rule {table} {chain} {rule}" for rule in REFUSALS]
+        if portal is not None:
+            lines.append(f"add rule {table} {NAT_CHAIN} tcp dport 80 dnat ip to {portal}")
     return "\n".join(lines) + "\n"
 
 
@@ -59,11 +84,17 @@ class Gate:
     chain: str = CHAIN
     status_file: Path | None = None  # {"closed": bool, "since": unix time}, for status and health
     closed: bool | None = None  # as last set
+    portal: str | None = None  # address:port the phones' port 80 to the outside goes to when closed
+    conntrack: tuple[str, ...] = ("conntrack",)  # the command, as ``nft``
     _heard: tuple[int, float] | None = None  # the counter's packets, and when they last changed
 
     async def _nft(self, *args: str, script: str | None = None) -> str:
+        return await self._run(self.nft, *args, script=script)
+
+    @staticmethod
+    async def _run(command: tuple[str, ...], *args: str, script: str | None = None) -> str:
         proc = await asyncio.create_subprocess_exec(
-            *self.nft,
+            *command,
             *args,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
@@ -71,17 +102,32 @@ class Gate:
         )
         out, err = await proc.communicate(script.encode() if script is not None else None)
         if proc.returncode != 0:
-            raise GateError(f"`nft {' '.join(args)}` failed: {err.decode().strip()}")
+            raise GateError(f"`{command[-1]} {' '.join(args)}` failed: {err.decode().strip()}")
         return out.decode()
+
+    async def packets_in(self) -> int:
+        """The packets that have come in over the uplink (GateError when unknown)."""
+        try:
+            listing = json.loads(await self._nft("--json", "list", "counter", *self.table.split(), COUNTER))
+            return next(int(item["counter"]["packets"]) for item in listing["nftables"] if "counter" in item)
+        except (ValueError, KeyError, StopIteration) as problem:
+            raise GateError(f"no counter {COUNTER} in {self.table}: {problem}") from problem
+
+    async def apply(self, closed: bool) -> None:
+        """Fill or empty the chains; on closing, forget the marked connections (NAT applies to new ones)."""
+        await self._nft("-f", "-", script=script(closed, self.table, self.chain, self.portal))
+        if closed and self.portal is not None:
+            try:
+                await self._run(self.conntrack, "--delete", "--mark", f"{MARK:#x}")
+            except (GateError, OSError) as problem:
+                if "flow entries have been deleted" not in str(problem):  # exit status 1 when none were
+                    log.error("%s: checks sent into the cut before the gate closed will wait it out", problem)
 
     async def uplink_quiet(self, now: float) -> bool:
         """Whether nothing has come in over the uplink for ``QUIET_SECONDS`` (False when unknown)."""
         try:
-            listing = json.loads(await self._nft("--json", "list", "counter", *self.table.split(), COUNTER))
-            packets = next(
-                int(item["counter"]["packets"]) for item in listing["nftables"] if "counter" in item
-            )
-        except (GateError, ValueError, KeyError, StopIteration):
+            packets = await self.packets_in()
+        except GateError:
             return False
         if self._heard is None or packets != self._heard[0]:
             self._heard = (packets, now)
@@ -100,7 +146,7 @@ class Gate:
 
     async def set(self, closed: bool) -> None:
         try:
-            await self._nft("-f", "-", script=script(closed, self.table, self.chain))
+            await self.apply(closed)
         except GateError as problem:
             raise GateError(
                 f"could not {'close' if closed else 'open'} the chain {self.table} {self.chain}: {problem} "

@@ -3,10 +3,13 @@
 Every OS decides "internet, sign-in needed, or nothing" from one HTTP fetch of a known host
 (docs/phones.md). During a cut the resolver would answer those hosts from its cache with their real
 addresses, the fetches would vanish into the cut, and every phone would say "no internet". In
-island mode the check names are answered with the island's portal address instead (never from the
-cache, stale or not), so the fetch reaches the island, which answers it as a captive portal and the
-phone opens its sign-in sheet on the crisis page. AAAA and other types get NODATA, so phones use
-the IPv4 portal.
+island mode the check names are answered with the island's portal address instead, so the fetch
+reaches the island, which answers it as a captive portal and the phone opens its sign-in sheet on
+the crisis page. AAAA and other types get NODATA, so phones use the IPv4 portal.
+
+The check names are never answered from the cache, fresh or stale: in the 1.5-2 s before the island
+notices a cut, a cached outside address would send a check into the cut. They are forwarded while
+the uplink is believed up, and a forward the cut lets down gets the portal's answer.
 """
 
 from __future__ import annotations
@@ -56,10 +59,8 @@ class CheckNames:
         return reply
 
     def clamp(self, answer: DNSRecord) -> None:
-        """A forwarded answer for a check name lives no longer than island mode's TTL (a phone that
-        asked just before a cut must not keep a dead outside address for minutes)."""
-        if not self.covers(answer.q.qname):
-            return
+        """A forwarded answer for a check name lives no longer than island mode's TTL on the phone (one
+        that asked just before a cut must not keep a dead outside address for minutes)."""
         for rr in (*answer.rr, *answer.auth):
             rr.ttl = min(rr.ttl, self.config.ttl)
 

@@ -144,13 +144,8 @@ class IslandResolver:
             refusal = self._refusal(data)
             if refusal is not None:
                 return refusal
-        if (
-            end is not None
-            and self.island is not None
-            and self.island.active
-            and self.island.is_check_name(data[12 : end - 4])
-        ):
-            return None  # the full path answers it from island mode, never from the cache
+        if end is not None and self.island is not None and self.island.is_check_name(data[12 : end - 4]):
+            return None  # the full path: forwarded or island mode's answer, never the cache's
         if udp_size is None or end is None:
             return self._full_path(data, host)
         negative = self._own_zone.answer(data, end, opt=udp_size > 0)
@@ -291,7 +286,11 @@ class IslandResolver:
 
     async def _recurse(self, query: DNSRecord) -> tuple[DNSRecord, str]:
         key = key_of(query.q)
-        slot = self.cache.lookup(key)
+        # A phone's check is never answered from the cache: a cached outside address, still fresh in
+        # the seconds before the island notices a cut, would send the check into the cut ("no
+        # internet"). Forwarded, it gets the portal's answer when the uplink lets it down.
+        checking = self.island is not None and self.island.covers(query.q.qname)
+        slot = None if checking else self.cache.lookup(key)
         if slot is not None and self.cache.fresh(slot):
             self._hot.cache_hits += 1
             self._count_hit(slot, key, query)
@@ -398,8 +397,9 @@ class IslandResolver:
             unreachable = False
             if answer.header.rcode in (RCODE.SERVFAIL, RCODE.REFUSED):
                 continue  # it answered, but not usefully: try the next one
-            if self.island is not None:
+            if self.island is not None and self.island.covers(answer.q.qname):
                 self.island.clamp(answer)
+                return answer  # never answered from the cache (see _recurse): not kept there
             self.cache.put(key, answer)
             self.metrics.cache_entries.set(len(self.cache))
             return answer

@@ -148,6 +148,9 @@ def test_the_whole_scenario_library_passes_on_netns(island: IslandCLI, tmp_path:
     joins = [o for o in journal["operations"] if o["probe"].endswith("-joins") and o["status"] == "ok"]
     assert joins and all(o["lease"]["captive_api"].endswith("/api/captive") for o in joins)
     assert all(o["lease"]["dns"] == "10.3.0.10" for o in joins)
+    # No phone saw "no internet" at any point of the cut, not even before the island noticed it.
+    phones = json.loads((tmp_path / "phones-join-wifi" / "report.json").read_text())["phones"]
+    assert phones["no_internet_before"] == 0 and phones["no_internet_in_island_mode"] == [], phones
     assert island.status()["uplink"] == "up"
 
 

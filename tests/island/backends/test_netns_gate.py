@@ -1,5 +1,6 @@
 """The island gate on the netns backend: during a cut the phones' connections to the outside are refused
-at once (a TCP reset from the router, the phones' gateway), and let through again after. Needs root."""
+at once (a TCP reset from the router, the phones' gateway), plain HTTP is sent to the island's portal,
+and both are let through again after. Needs root."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import httpx
@@ -72,6 +74,17 @@ def connect(host: str, port: int, server_name: str | None = None) -> Callable[[]
     return attempt
 
 
+def fetch(url: str, host: str, timeout: float = 2) -> Callable[[], Awaitable[str]]:
+    """A phone's plain HTTP GET with ``host`` as its Host: the status and where it redirects."""
+
+    async def get() -> str:
+        async with httpx.AsyncClient(timeout=timeout, trust_env=False) as client:
+            response = await client.get(url, headers={"Host": host})
+            return f"{response.status_code} {response.headers.get('location')}"
+
+    return get
+
+
 def gate(backend: NetnsBackend) -> bool | None:
     try:
         closed: bool = json.loads(backend.state.file_for("gate.json").read_text())["closed"]
@@ -100,6 +113,10 @@ def test_during_a_cut_outside_connections_are_reset_at_once_and_after_it_go_thro
         # A connect to an outside address (what a cached name of an app or a browser tab still points at).
         refused = from_phone(backend, connect(outside, 443))
         assert refused.startswith("ConnectionRefusedError in 0.0"), refused
+        # Plain HTTP there (a check whose name the phone still has the outside address of) reaches the
+        # island's portal instead: its redirect to the crisis page, the sign-in sheet, not "no internet".
+        check = from_phone(backend, fetch(f"http://{outside}/generate_204", "connectivitycheck.gstatic.com"))
+        assert check == f"302 http://{backend.addresses.crisis_name}/", check
         # The island's own HTTPS port, reached by a check name: a foreign server name is reset there.
         island_tls = https_port(backend.addresses.http_port)
         reset = from_phone(backend, connect(backend.addresses.site_address, island_tls, "www.google.com"))
@@ -115,6 +132,38 @@ def test_during_a_cut_outside_connections_are_reset_at_once_and_after_it_go_thro
     wait_gate(backend, False, 15)
     assert from_phone(backend, connect(outside, 80)).startswith("connected")
     print(f"the gate closed {noticed:.2f} s after the cut")
+
+
+def test_a_check_whose_syn_went_out_before_the_gate_closed_still_reaches_the_portal(
+    backend: NetnsBackend,
+) -> None:
+    """Its SYN passed the router before the cut (a cut further out, as on a real uplink): the router
+    tracks the connection, so NAT would not apply to the resent SYNs; the gate has conntrack forget it."""
+    outside = backend.addresses.upstream_address
+    upstream = backend.ns("upstream")
+    wait_gate(backend, False, 10)
+    _netns.nft(
+        upstream,
+        "add table inet lost\nadd chain inet lost syn { type filter hook input priority 0; }\n"
+        "add rule inet lost syn tcp dport 80 drop\n",
+    )
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            check = pool.submit(
+                from_phone,
+                backend,
+                fetch(f"http://{outside}/generate_204", "connectivitycheck.gstatic.com", 9),
+            )
+            time.sleep(0.3)  # its first SYN is out, and lost beyond the router
+            asyncio.run(backend.cut("blackhole"))
+            try:
+                wait_gate(backend, True, 10)
+                assert check.result() == f"302 http://{backend.addresses.crisis_name}/"
+            finally:
+                asyncio.run(backend.restore())
+    finally:
+        _netns.nft(upstream, "delete table inet lost\n")
+    wait_gate(backend, False, 15)
 
 
 def island_mode(backend: NetnsBackend) -> bool:
@@ -146,7 +195,9 @@ def test_island_mode_with_the_uplink_still_carrying_traffic_keeps_the_gate_open(
         assert gate(backend) is False and all(r.startswith("connected") for r in reached), reached
         # The phone stops; nothing comes in over the uplink any more: the gate closes.
         assert wait_gate(backend, True, 5) >= 1.0
-        assert from_phone(backend, connect(outside, 80)).startswith("ConnectionRefusedError")
+        assert from_phone(backend, connect(outside, 443)).startswith("ConnectionRefusedError")
+        check = from_phone(backend, fetch(f"http://{outside}/", "www.bank.example"))
+        assert check == f"302 http://{backend.addresses.crisis_name}/", check
     finally:
         asyncio.run(backend.heal(dns_only))
     wait_gate(backend, False, 15)

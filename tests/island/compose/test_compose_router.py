@@ -14,6 +14,13 @@ def test_router_rules_give_the_island_its_internet_and_nothing_else() -> None:
     assert "ip daddr 10.9.4.1 tcp dport { 80, 443 } dnat to 10.9.3.2" in rules  # the site: HTTP and HTTPS
     assert "type filter hook forward priority filter; policy drop;" in rules
     assert "ip daddr { 10.9.1.0/24, 10.9.2.0/23, 10.9.4.0/24 } accept" in rules
+    # The island gate's share: the phone's port 80 to the internet can be sent to the portal, its new
+    # connections there refused, and what comes in from the internet is counted.
+    assert (
+        "ip saddr 10.9.4.0/24 ip daddr 10.9.2.1 tcp dport 80 ct mark set 0x6f64 jump island_mode_nat" in rules
+    )
+    assert "ip saddr 10.9.4.0/24 ip daddr 10.9.1.0/24 ct state new jump island_mode" in rules
+    assert "ip saddr 10.9.1.0/24 counter name uplink_in" in rules
 
 
 @pytest.mark.parametrize("mode", ["blackhole", "reject"])

@@ -186,9 +186,9 @@ def test_the_gate_fills_and_empties_the_rendered_firewalls_island_mode_chain(ren
         rules = rendered / "biblioteket" / "etc/nftables.d/odrift.nft"
         subprocess.run([*in_ns, "-f", str(rules)], check=True)
 
-        def chain() -> str:
+        def chain(name: str = "island_mode") -> str:
             listing = subprocess.run(
-                [*in_ns, "list", "chain", "inet", "odrift", "island_mode"], capture_output=True, text=True
+                [*in_ns, "list", "chain", "inet", "odrift", name], capture_output=True, text=True
             )
             assert listing.returncode == 0, listing.stderr
             return listing.stdout
@@ -198,10 +198,18 @@ def test_the_gate_fills_and_empties_the_rendered_firewalls_island_mode_chain(ren
         )
         assert "jump island_mode" in forward.stdout
         assert "reject" not in chain(), "open while the uplink works"
-        asyncio.run(Gate(in_ns).set(True))
+        prerouting = subprocess.run(
+            [*in_ns, "list", "chain", "inet", "odrift", "prerouting"], capture_output=True, text=True
+        )
+        assert "tcp dport 80" in prerouting.stdout and "jump island_mode_nat" in prerouting.stdout
+        unit = (rendered / "biblioteket" / "etc/systemd/system/odrift-gate.service").read_text()
+        portal = unit.split("--portal ", 1)[1].split()[0]
+        conntrack = ("ip", "netns", "exec", namespace, "conntrack")
+        asyncio.run(Gate(in_ns, portal=portal, conntrack=conntrack).set(True))
         assert "tcp reject with tcp reset" in chain() and "reject with icmpx admin-prohibited" in chain()
-        asyncio.run(Gate(in_ns).set(False))
-        assert "reject" not in chain()
+        assert f"dnat ip to {portal}" in chain("island_mode_nat")
+        asyncio.run(Gate(in_ns, portal=portal, conntrack=conntrack).set(False))
+        assert "reject" not in chain() and "dnat" not in chain("island_mode_nat")
 
         # Island mode closes it only once the rendered counter of the uplink's packets has stood still.
         async def follow() -> list[bool | None]:

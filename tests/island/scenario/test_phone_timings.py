@@ -113,3 +113,14 @@ def test_without_a_cut_or_a_phone_there_are_no_phone_timings() -> None:
     journal.events = []
     assert evaluate(journal, SCENARIO).phones is None
     assert "Phones:" not in render_text(evaluate(journal, SCENARIO))
+
+
+def test_a_cut_without_any_no_internet_is_said_so() -> None:
+    journal = _journal(
+        op(1.0, "android", "online (HTTP 204)"),
+        op(2.1, "android", PORTAL, ms=1500),  # its check name forwarded, let down by the cut: the portal
+        op(4.0, "island-mode", "HTTP 200", ms=50),
+    )
+    t = evaluate(journal, SCENARIO).phones
+    assert t is not None and (t.no_internet_before, t.no_internet_in_island_mode) == (0, ())
+    assert 'No phone saw "no internet" at any point of the cut.' in render_text(evaluate(journal, SCENARIO))

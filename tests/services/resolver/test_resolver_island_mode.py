@@ -46,10 +46,11 @@ async def until(condition: object, within: float) -> float:
 async def test_with_the_uplink_up_checks_reach_the_internet_with_a_short_ttl() -> None:
     upstream = ControlledUpstream(ttl=300)
     async with island(upstream) as (port, _):
-        for _ in range(2):  # forwarded, then from the cache: never kept longer than island mode's TTL
+        for _ in range(2):  # forwarded each time, never from the cache; kept no longer than island mode's TTL
             answer = await ask(port, CHECK)
             assert addresses(answer) == ["192.0.2.1"]
             assert all(rrset.ttl <= 5 for rrset in answer.answer)
+        assert [name for name, _ in upstream.asked].count(CHECK + ".") == 2
         other = await ask(port, "www.bank.example")
         assert other.answer[0].ttl > 5  # only the check names are shortened
 
@@ -96,6 +97,16 @@ async def test_a_lossy_uplink_that_still_answers_is_not_a_cut() -> None:
         assert resolver.island is not None and not resolver.island.active
         assert resolver.upstreams.states() == {name: "up" for name in resolver.upstreams.states()}
         assert len(upstream.asked) >= 10, "the heartbeat kept asking"
+
+
+async def test_a_check_asked_before_the_island_notices_a_cut_gets_the_portal_not_its_cached_address() -> None:
+    upstream = ControlledUpstream(ttl=300)
+    async with island(upstream) as (port, resolver):
+        assert addresses(await ask(port, CHECK)) == ["192.0.2.1"]
+        upstream.mode = "blackhole"
+        answer = await ask(port, CHECK)  # at once: island mode is not on yet
+        assert resolver.island is not None
+        assert addresses(answer) == [PORTAL] and answer.answer[0].ttl == 5
 
 
 async def test_a_check_asked_first_during_the_cut_gets_the_portal_not_servfail() -> None:
