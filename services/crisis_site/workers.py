@@ -5,15 +5,10 @@ the crisis page. Here they run in a fixed number of threads (argon2's C code rel
 and the queue in front of them is bounded: past it a login is answered "busy" at once instead of
 waiting behind a guesser's queue.
 
-The workers run in Linux's idle scheduling class (SCHED_IDLE; any thread argon2 starts inherits
-it, and one hash is four threads, one per lane, so it reaches for both cores of a small box): on
-such a box a guesser keeps a worker hashing, and the crisis page's loop and the resolver then
-shared the cores with it. Nice 10 was not enough: a nice-10 thread still gets about a tenth of a
-busy core and is preempted only after the scheduler's granularity, so a burst of four lanes
-delayed every wakeup of the loop by milliseconds. An idle-class thread runs only on a core that
-nothing else wants and gives it up at once; it still makes progress whenever a core is free, so
-an editor's login waits instead, which is the right way round while someone guesses. Where the
-idle class is not available, nice 10.
+The workers run at a lower CPU priority (nice 10; any thread argon2 starts inherits it): on a
+small box, a guesser keeps a worker hashing all the time, and the crisis page's loop and the
+resolver then shared the other core with everything else, or waited for this one. Now they get a
+core first; an editor's login waits instead, which is the right way round while someone guesses.
 """
 
 from __future__ import annotations
@@ -30,16 +25,9 @@ WORKER_NICENESS = 10
 
 
 def _lower_priority() -> None:
-    """This thread only (Linux: a thread's scheduling class and nice value are its own, inherited by
-    the threads it starts)."""
-    thread = threading.get_native_id()
+    """This thread only (Linux: a thread's nice value is its own, inherited by threads it starts)."""
     try:
-        os.sched_setscheduler(thread, os.SCHED_IDLE, os.sched_param(0))
-        return
-    except (AttributeError, OSError):
-        pass  # not Linux: a lower nice value at least
-    try:
-        os.setpriority(os.PRIO_PROCESS, thread, WORKER_NICENESS)
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICENESS)
     except (AttributeError, OSError):
         pass  # elsewhere, or not allowed: the pool still bounds the work
 
