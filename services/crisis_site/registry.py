@@ -436,7 +436,7 @@ class Registry:
         """`expire_every`: seconds between background expiry sweeps; None for none (a command
         that opens the file briefly, or a test that sweeps by hand with purge_expired()).
         `checkpoint_every`: seconds between background checkpoints; None leaves them to SQLite,
-        inside whichever commit finds the log long (a command that opens the file briefly)."""
+        inside whichever commit finds the log long."""
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
