@@ -66,8 +66,10 @@ def _raw(target: SiteTarget, source: str, payload: bytes, filler: bytes = b"", m
         return data
 
 
-def guess_passwords(target: SiteTarget, stop: Stop, logins: int = LOGINS_PER_GUESSER) -> list[int]:
-    """GUESSERS addresses guessing the editor "anna"'s password at once; the statuses answered."""
+def guess_passwords(
+    target: SiteTarget, stop: Stop, logins: int = LOGINS_PER_GUESSER, account: str = "anna"
+) -> list[int]:
+    """GUESSERS addresses guessing an editor's password (the account "anna") at once; the statuses answered."""
     base = f"http://{target.site_host}:{target.site_port}"
     deadline = time.monotonic() + MAX_SECONDS
     statuses: list[int] = []
@@ -85,7 +87,7 @@ def guess_passwords(target: SiteTarget, stop: Stop, logins: int = LOGINS_PER_GUE
                     form = c.get(f"{base}/redaktion/logga-in")
                     if 'name="csrf" value="' in form.text:  # past the limit the form is refused: post anyway
                         token = form.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
-                    data = {"csrf": token, "username": "anna", "password": f"gissning {n} {i}"}
+                    data = {"csrf": token, "username": account, "password": f"gissning {n} {i}"}
                     statuses.append(c.post(f"{base}/redaktion/logga-in", data=data).status_code)
                 except httpx.TimeoutException:
                     continue

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import math
 import multiprocessing
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -125,14 +126,21 @@ def _probe_loop(probes: Probes, interval: float, until: float, operation: Callab
         time.sleep(max(0.0, interval - elapsed))
 
 
-def _run_attack(attack: Attack, target: Target, stop: Event, sent: Any, cpu: Any) -> None:
+def _run_attack(
+    attack: Attack, target: Target, stop: Event, sent: Any, cpu: Any, cores: frozenset[int] | None
+) -> None:
+    if cores:
+        os.sched_setaffinity(0, cores)  # before any thread of the attack starts: they inherit it
     sent.value = attack(target, stop)
     cpu.value = time.process_time()  # this child's threads together
 
 
 @contextlib.contextmanager
-def attack_running(target: Target, attack: Attack) -> Iterator[Callable[[], tuple[int, float]]]:
+def attack_running(
+    target: Target, attack: Attack, cores: frozenset[int] | None = None
+) -> Iterator[Callable[[], tuple[int, float]]]:
     """``attack`` in a child process of its own for the duration of the block; stopped at its end.
+    With ``cores``, the attacker runs on those CPU cores only (a phone's CPU is not the island's).
 
     Yields a function that tells, once the block has ended, how many packets or connections it sent
     and the CPU seconds it used.
@@ -141,7 +149,7 @@ def attack_running(target: Target, attack: Attack) -> Iterator[Callable[[], tupl
     stop = context.Event()
     sent = context.Value("q", 0)
     cpu = context.Value("d", 0.0)
-    child = context.Process(target=_run_attack, args=(attack, target, stop, sent, cpu), daemon=True)
+    child = context.Process(target=_run_attack, args=(attack, target, stop, sent, cpu, cores), daemon=True)
     child.start()
     try:
         yield lambda: (int(sent.value), float(cpu.value))
@@ -160,14 +168,16 @@ def measure_resident(
     *,
     tcp: bool = False,
     warmup: float = 0.5,
+    attacker_cores: frozenset[int] | None = None,
 ) -> Measurement:
     """The resident's probes for ``seconds`` while ``attack`` runs (started ``warmup`` earlier).
 
-    With ``tcp`` the resident also asks over TCP (for attacks on TCP slots).
+    With ``tcp`` the resident also asks over TCP (for attacks on TCP slots); with
+    ``attacker_cores`` the attack runs on those cores only.
     """
     if attack is None:
         return _probe_resident(target, seconds, tcp)
-    with attack_running(target, attack) as sent:
+    with attack_running(target, attack, attacker_cores) as sent:
         time.sleep(warmup)
         measurement = _probe_resident(target, seconds, tcp)
     measurement.attack_sent, measurement.attack_cpu = sent()

@@ -8,9 +8,12 @@ At each size:
   peak memory as the child's own high-water mark (VmHWM), so nothing of this process counts;
 - an expiry sweep of a day's worth of records (1/30 of the step's records expire at once)
   in the background sweeper's batches while a resident registers again and again: the slowest
-  registration from half a second before the sweep to half a second after it.
+  registration from half a second before the sweep to half a second after it; then the same
+  resident for as long again with no sweep (at rest), so both slowest figures come from as many
+  registrations (the disk's own fsync tail grows with the number of tries).
 
-    .venv/bin/python -m bench.scale.registry [--quick] [--dir out]   # --quick stops at 100k
+    .venv/bin/python -m bench.scale.registry [--quick] [--no-export] [--dir out]
+    # --quick stops at 100k; --no-export leaves out the exports (minutes at 1M)
 """
 
 from __future__ import annotations
@@ -111,10 +114,10 @@ def export_in_child(db: Path, *options: str) -> tuple[float, float]:
 
 
 def registrations(
-    registry: Registry, start: int, during: Callable[[], None] | None = None
+    registry: Registry, start: int, during: Callable[[], None] | None = None, seconds: float = 1.0
 ) -> tuple[float, float]:
-    """(slowest, p99) ms of a resident's back-to-back registrations over half a second, then
-    `during()` (if any), then half a second more."""
+    """(slowest, p99) ms of a resident's back-to-back registrations over half of `seconds`, then
+    `during()` (if any), then the other half."""
     took: list[float] = []
     stop = threading.Event()
 
@@ -129,10 +132,10 @@ def registrations(
 
     thread = threading.Thread(target=resident)
     thread.start()
-    time.sleep(0.5)
+    time.sleep(seconds / 2)
     if during is not None:
         during()
-    time.sleep(0.5)
+    time.sleep(seconds / 2)
     stop.set()
     thread.join()
     took.sort()
@@ -142,8 +145,8 @@ def registrations(
 def sweep_under_registrations(
     registry: Registry, clock: Clock, start: int
 ) -> tuple[tuple[float, float], tuple[float, float], int, float]:
-    """((slowest, p99) ms at rest, the same around a sweep, records swept, sweep seconds)."""
-    at_rest = registrations(registry, start)
+    """((slowest, p99) ms at rest, the same around a sweep, records swept, sweep seconds): at rest for
+    as long as the sweep and its second around it took."""
     swept = [0, 0.0]
 
     def sweep() -> None:
@@ -152,7 +155,9 @@ def sweep_under_registrations(
         swept[0] = registry.purge_expired()  # what the background sweeper runs, batch by batch
         swept[1] = time.perf_counter() - began
 
-    around = registrations(registry, start + 10**5, sweep)
+    began = time.perf_counter()
+    around = registrations(registry, start, sweep)
+    at_rest = registrations(registry, start + 10**5, seconds=time.perf_counter() - began)
     return at_rest, around, int(swept[0]), swept[1]
 
 
@@ -160,6 +165,7 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str]]:
     p = argparse.ArgumentParser(prog="bench/scale/registry.py", description=__doc__)
     p.add_argument("--quick", action="store_true", help="stop at 100k records")
     p.add_argument("--seconds", type=float, default=2.0, help="per lookup measurement (default 2)")
+    p.add_argument("--no-export", action="store_true", help="leave out the exports (minutes at 1M)")
     p.add_argument("--dir", default=str(ROOT / "out"), help="where the SQLite file goes (a real disk)")
     args, _ = p.parse_known_args(argv)
     sizes = SIZES[:2] if args.quick else SIZES
@@ -199,12 +205,13 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str]]:
             figure(
                 f"scale registry staff counts ms at {label}", f"{(time.perf_counter() - began) * 1000:.1f}"
             )
-            seconds, peak = export_in_child(db)
-            figure(f"scale registry export s at {label}", f"{seconds:.1f}")
-            figure(f"scale registry export peak MB at {label}", f"{peak:.0f}")
-            seconds, peak = export_in_child(db, "--format", "pfif", "--domain", "odsbyn.odrift.se")
-            figure(f"scale registry pfif export s at {label}", f"{seconds:.1f}")
-            figure(f"scale registry pfif export peak MB at {label}", f"{peak:.0f}")
+            if not args.no_export:
+                seconds, peak = export_in_child(db)
+                figure(f"scale registry export s at {label}", f"{seconds:.1f}")
+                figure(f"scale registry export peak MB at {label}", f"{peak:.0f}")
+                seconds, peak = export_in_child(db, "--format", "pfif", "--domain", "odsbyn.odrift.se")
+                figure(f"scale registry pfif export s at {label}", f"{seconds:.1f}")
+                figure(f"scale registry pfif export peak MB at {label}", f"{peak:.0f}")
             at_rest, around, swept, sweep_seconds = sweep_under_registrations(registry, clock, registered)
             registered += 10**6
             figure(f"scale registry records swept at {label}", f"{swept} in {sweep_seconds:.2f} s")

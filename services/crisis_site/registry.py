@@ -40,6 +40,7 @@ _T = TypeVar("_T")
 
 DEFAULT_TTL = 30 * 24 * 3600.0
 EXPIRE_EVERY = 60.0  # seconds between background sweeps
+CHECKPOINT_EVERY = 0.25  # seconds between background checkpoints (one with nothing to copy is free)
 EXPORT_BATCH = 500  # records read per query while exporting
 IMPORT_BATCH = 500  # records per import transaction
 MAX_NAME = 100
@@ -430,9 +431,12 @@ class Registry:
         ttl: float = DEFAULT_TTL,
         clock: Callable[[], float] = time.time,
         expire_every: float | None = EXPIRE_EVERY,
+        checkpoint_every: float | None = CHECKPOINT_EVERY,
     ) -> None:
         """`expire_every`: seconds between background expiry sweeps; None for none (a command
-        that opens the file briefly, or a test that sweeps by hand with purge_expired())."""
+        that opens the file briefly, or a test that sweeps by hand with purge_expired()).
+        `checkpoint_every`: seconds between background checkpoints; None leaves them to SQLite,
+        inside whichever commit finds the log long."""
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -443,6 +447,8 @@ class Registry:
         self._db.execute("PRAGMA journal_mode=WAL")
         # FULL: an acknowledged registration survives a crash or a power cut.
         self._db.execute("PRAGMA synchronous=FULL")
+        if checkpoint_every is not None:  # the background thread checkpoints, never a registration
+            self._db.execute("PRAGMA wal_autocheckpoint=0")
         self._db.execute("PRAGMA foreign_keys=ON")
         # Deleted records are overwritten in the file, not only unlinked.
         self._db.execute("PRAGMA secure_delete=ON")
@@ -454,9 +460,9 @@ class Registry:
         self._reader_connections: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()  # not the writers' lock: a reader never waits on it
         self._checkpointer: sqlite3.Connection | None = None  # the sweeper's, apart from the writers'
-        self._sweeper = Sweeper(self._expire_batch, self._checkpoint, expire_every or 0.0)
-        if expire_every is not None:
-            self._sweeper.start()
+        self._checkpointer_lock = threading.Lock()  # the sweeper's thread, or purge_expired()'s caller
+        self._sweeper = Sweeper(self._expire_batch, self._checkpoint, expire_every, checkpoint_every)
+        self._sweeper.start()
 
     def _migrate(self) -> None:
         with self._lock:
@@ -485,8 +491,9 @@ class Registry:
 
     def close(self) -> None:
         self._sweeper.stop()
-        if self._checkpointer is not None:
-            self._checkpointer.close()
+        with self._checkpointer_lock:
+            if self._checkpointer is not None:
+                self._checkpointer.close()
         with self._lock, self._readers_lock:
             for reader in self._reader_connections:
                 reader.close()
@@ -533,9 +540,10 @@ class Registry:
         """A passive checkpoint on a connection of its own: writers go on while it copies."""
         if self.path == ":memory:":
             return
-        if self._checkpointer is None:
-            self._checkpointer = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        with self._checkpointer_lock:
+            if self._checkpointer is None:
+                self._checkpointer = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     def _expire_batch(self, limit: int) -> int:
         """Delete up to `limit` expired records (their messages go with them) in one short

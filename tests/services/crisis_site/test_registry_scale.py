@@ -106,6 +106,29 @@ def test_expired_records_are_deleted_in_the_background_not_by_a_registration(
     background.close()
 
 
+def test_commits_leave_the_checkpoint_to_the_background(tmp_path: Path, clock: Clock) -> None:
+    """A commit that finds the write-ahead log long does not copy it into the file (that copy and
+    its sync would be some resident's registration): the background thread does, soon after."""
+    path = tmp_path / "r.sqlite3"
+    reg = Registry(path, clock=clock, expire_every=None, checkpoint_every=3600.0)  # not in this test
+    before = path.stat().st_size
+    reg.import_records(people(0, 10_000, clock.now))  # far over SQLite's 1,000 pages of log
+    reg.register("Karl Berg", "Byvägen 1", ["safe"])
+    assert (tmp_path / "r.sqlite3-wal").stat().st_size > 1_000 * 4096
+    assert path.stat().st_size == before  # no commit checkpointed
+    reg.close()
+
+    background = Registry(path, clock=clock, expire_every=None, checkpoint_every=0.05)
+    before = path.stat().st_size
+    background.import_records(people(10_000, 12_000, clock.now))
+    deadline = time.monotonic() + 10
+    while path.stat().st_size == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert path.stat().st_size > before
+    assert background.count() == 12_001
+    background.close()
+
+
 def test_staff_counts_leave_out_expired_records_before_and_after_the_sweep(
     tmp_path: Path, clock: Clock
 ) -> None:
