@@ -53,12 +53,14 @@ class AnswerCache:
         return len(self._index)
 
     # Reading ------------------------------------------------------------------------------------
-    def fresh_slot(self, key: bytes) -> int | None:
-        """The slot of a fresh answer for ``key`` (the fast path's question), or None."""
+    def fresh_slot(self, key: bytes, *, asked: bool = True) -> int | None:
+        """The slot of a fresh answer for ``key`` (the fast path's question), or None. ``asked``: a
+        client asked it again (False for the answer to the very query that brought it: not popular yet)."""
         slot = self._index.get(key)
         if slot is None or self._clock() >= self._stored[slot] + self._ttls[slot]:
             return None
-        self._asked_again[slot] = 1
+        if asked:
+            self._asked_again[slot] = 1
         return slot
 
     def lookup(self, key: bytes) -> int | None:

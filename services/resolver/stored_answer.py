@@ -151,3 +151,8 @@ def _past_name(message: bytes, offset: int) -> int:
         if length == 0:
             return offset + 1
         offset += 1 + length
+
+
+def name_of(key: bytes) -> str:
+    """A cache key's name as text, for log lines."""
+    return ".".join(label.decode("ascii", "backslashreplace") for label in _labels(key)) + "."

@@ -28,6 +28,14 @@ SOCKETS = 4  # open at once per upstream
 USES = 64  # queries per socket before it is replaced (a new random source port)
 
 
+def answers_question(data: bytes, question: bytes) -> bool:
+    """Whether ``data`` (its ID already matched) is a response that repeats ``question`` (name, type,
+    class as sent, any letter case) or, like FORMERR and its kind, carries no question at all."""
+    if len(data) < 12 or not data[2] & 0x80:
+        return False
+    return data[4:6] == b"\x00\x00" or data[12 : 12 + len(question)].lower() == question.lower()
+
+
 class _Socket(asyncio.DatagramProtocol):
     """One connected socket and the queries waiting on it: ID -> (question bytes, answer)."""
 
@@ -42,13 +50,13 @@ class _Socket(asyncio.DatagramProtocol):
         self.transport = transport
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
-        if len(data) < 12 or not data[2] & 0x80:
-            return  # not a DNS response
+        if len(data) < 12:
+            return  # not a DNS message
         waiting = self.waiting.get(int.from_bytes(data[:2], "big"))
         if waiting is None:
             return  # a stray, late or forged datagram: no query of ours has this ID now
         question, answer = waiting
-        if data[4:6] != b"\x00\x00" and data[12 : 12 + len(question)].lower() != question.lower():
+        if not answers_question(data, question):
             return  # not an answer to the question asked: keep waiting for the real one
         if not answer.done():
             answer.set_result(data)

@@ -16,17 +16,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import struct
 import time
 from collections.abc import Callable
 
-from dnslib import EDNS0, RCODE, DNSHeader, DNSRecord
+from dnslib import RCODE, DNSRecord
 
 from services.dns import DNSExchangeError, DNSRefused, DNSTimeout, exchange
-from services.dns.client import check_answer
-from services.dns.wire import OUR_UDP_SIZE, MalformedPacket, parse_response
+from services.dns.wire import MalformedPacket, parse_response
 
 from .config import Endpoint, Health
-from .upstream_sockets import UpstreamSockets
+from .stored_answer import OPT_RECORD
+from .upstream_sockets import UpstreamSockets, answers_question
 
 log = logging.getLogger(__name__)
 
@@ -69,31 +70,34 @@ class Upstream:
         self.sockets = UpstreamSockets(endpoint.host, endpoint.port)
 
 
-async def ask(upstream: Upstream, question: DNSRecord, timeout: float, *, edns: bool = True) -> DNSRecord:
-    """One question to one upstream; its answer checked for ID and question, TC retried over TCP."""
-    outgoing = DNSRecord(DNSHeader(rd=1), q=question.q)
-    if edns:
-        outgoing.add_ar(EDNS0(udp_len=OUR_UDP_SIZE))
-    packet = outgoing.pack()
-    host, port = upstream.endpoint.host, upstream.endpoint.port
+def query_packet(question: bytes, query_id: int, *, edns: bool = True) -> bytes:
+    """A recursive query for ``question`` (a cache key: name on the wire, type, class), with our EDNS."""
+    header = struct.pack("!6H", query_id, 0x0100, 1, 0, 0, int(edns))  # RD
+    return header + question + (OPT_RECORD if edns else b"")
+
+
+async def ask(upstream: Upstream, question: bytes, timeout: float, *, edns: bool = True) -> DNSRecord:
+    """One question (a cache key) to one upstream; its answer checked for ID and question, TC retried
+    over TCP. The answer is parsed once, here."""
     started = time.monotonic()
     # Over UDP the upstream's shared sockets give the query a fresh random ID, so a forged answer has
-    # to guess it, and take only an answer with that ID to this question (upstream_sockets.py).
-    data = await upstream.sockets.exchange(packet, timeout)
-    outgoing.header.id = int.from_bytes(data[:2], "big")
+    # to guess it, and take only a response with that ID to this question (upstream_sockets.py).
+    data = await upstream.sockets.exchange(query_packet(question, 0, edns=edns), timeout)
     answer = parse_response(data)
-    check_answer(outgoing, answer)
     if answer.header.tc:
         left = timeout - (time.monotonic() - started)
         if left <= 0:
             raise DNSExchangeError("no time left to retry a truncated answer over TCP")
-        outgoing.header.id = secrets.randbelow(0x10000)  # a fresh one over TCP too
-        answer = parse_response(await exchange(outgoing.pack(), host, port, timeout=left, tcp=True))
-        check_answer(outgoing, answer)
+        query_id = secrets.randbelow(0x10000)  # a fresh one over TCP too
+        host, port = upstream.endpoint.host, upstream.endpoint.port
+        data = await exchange(query_packet(question, query_id, edns=edns), host, port, timeout=left, tcp=True)
+        if data[:2] != query_id.to_bytes(2, "big") or not answers_question(data, question):
+            raise DNSExchangeError(f"the TCP answer from {upstream.name} is not for our query")
+        answer = parse_response(data)
     return answer
 
 
-async def hedged_ask(upstream: Upstream, question: DNSRecord, timeout: float) -> DNSRecord:
+async def hedged_ask(upstream: Upstream, question: bytes, timeout: float) -> DNSRecord:
     """``ask``, started again every ``timeout / HEARTBEAT_TRIES`` until one answers; all end at ``timeout``.
 
     A slow answer to the first try still counts until the end of the budget, so a loaded uplink is
@@ -151,7 +155,7 @@ class Upstreams:
     def all_down(self) -> bool:
         return all(u.state == DOWN for u in self.all)
 
-    async def ask(self, upstream: Upstream, question: DNSRecord, timeout: float) -> DNSRecord:
+    async def ask(self, upstream: Upstream, question: bytes, timeout: float) -> DNSRecord:
         """A client's question to ``upstream``, given up at once (UpstreamDown) if it is found down meanwhile."""
         if upstream.state == DOWN:
             raise UpstreamDown(f"{upstream.name} is down")
@@ -202,7 +206,7 @@ class Upstreams:
             upstream.went_down = None
 
     # Rechecks ---------------------------------------------------------------------------------
-    def recheck_due(self, question: DNSRecord, timeout: float) -> None:
+    def recheck_due(self, question: bytes, timeout: float) -> None:
         """Start one probe for each down upstream whose recheck time has come (with this question)."""
         now = self._clock()
         for upstream in self.all:
@@ -212,7 +216,7 @@ class Upstreams:
                 self._probes.add(task)
                 task.add_done_callback(self._probes.discard)
 
-    async def _probe(self, upstream: Upstream, question: DNSRecord, timeout: float) -> None:
+    async def _probe(self, upstream: Upstream, question: bytes, timeout: float) -> None:
         try:
             answer = await ask(upstream, question, timeout)
         except (DNSExchangeError, MalformedPacket) as exc:
@@ -224,7 +228,7 @@ class Upstreams:
         finally:
             upstream.probing = False
 
-    async def heartbeat(self, question: DNSRecord, timeout: float) -> None:
+    async def heartbeat(self, question: bytes, timeout: float) -> None:
         """Ask every upstream once, by the island itself, and record how it went.
 
         Client queries only reach an upstream on a cache miss; with the answers phones need still
