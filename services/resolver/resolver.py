@@ -28,6 +28,7 @@ from services.dns.wire import (
     error_reply_bytes,
     pack_for_udp,
     parse_query,
+    parse_response,
     precheck_query,
     question_end,
     refusal_bytes,
@@ -79,8 +80,8 @@ class IslandResolver:
         self.work_limit = RateLimiter(config.rate_limit.for_work())
         self._work_limiting = self.work_limit.enabled
         self.replays = Replays()
-        self._in_flight: dict[bytes, asyncio.Future[DNSRecord]] = {}
-        self._tasks: set[asyncio.Future[DNSRecord]] = set()
+        self._in_flight: dict[bytes, asyncio.Future[bytes]] = {}
+        self._tasks: set[asyncio.Future[bytes]] = set()
         self._hot = self.metrics.hot
         self._rate_limiting = self.rate_limit.enabled
         self._rate_check = self.rate_limit.check
@@ -237,7 +238,7 @@ class IslandResolver:
         self.metrics.cache_misses.inc()
         started = time.monotonic()
 
-        def answered(future: asyncio.Future[DNSRecord]) -> None:
+        def answered(future: asyncio.Future[bytes]) -> None:
             reply = self._forwarded_reply(future, data, key, udp_size, started)
             if reply is not None:
                 send(reply)
@@ -246,7 +247,7 @@ class IslandResolver:
         return True
 
     def _forwarded_reply(
-        self, future: asyncio.Future[DNSRecord], data: bytes, key: bytes, udp_size: int, started: float
+        self, future: asyncio.Future[bytes], data: bytes, key: bytes, udp_size: int, started: float
     ) -> bytes | None:
         if future.cancelled():
             return None  # the resolver is closing
@@ -265,9 +266,7 @@ class IslandResolver:
         self.metrics.latency.observe(source, time.monotonic() - started)
         return self._counted(reply)
 
-    def _forwarded_records(
-        self, future: asyncio.Future[DNSRecord], data: bytes, key: bytes
-    ) -> tuple[bytes, str]:
+    def _forwarded_records(self, future: asyncio.Future[bytes], data: bytes, key: bytes) -> tuple[bytes, str]:
         """What the cache did not keep (a failure, an answer it may not store), as the full path makes it."""
         query = parse_query(data)
         try:
@@ -414,7 +413,11 @@ class IslandResolver:
             reply.add_ar(rr)
         return reply
 
-    def _from_upstream(self, query: DNSRecord, answer: DNSRecord) -> DNSRecord:
+    def _from_upstream(self, query: DNSRecord, message: bytes) -> DNSRecord:
+        """The reply to a forwarded query that the fast path does not make from the cache's bytes."""
+        answer = parse_response(message)
+        if self.island is not None:
+            self.island.clamp(answer)
         reply = reply_to(query, rcode=answer.header.rcode)
         reply.header.ad = 0
         for rr in answer.rr:
@@ -427,7 +430,7 @@ class IslandResolver:
         return reply
 
     # Upstream queries -------------------------------------------------------------------------
-    def _resolve(self, key: bytes) -> asyncio.Future[DNSRecord]:
+    def _resolve(self, key: bytes) -> asyncio.Future[bytes]:
         """The one upstream query for ``key`` (the question on the wire): joined if it is already in flight."""
         future = self._in_flight.get(key)
         if future is not None:
@@ -437,7 +440,7 @@ class IslandResolver:
         self._in_flight[key] = future
         self._tasks.add(future)
 
-        def done(task: asyncio.Future[DNSRecord]) -> None:
+        def done(task: asyncio.Future[bytes]) -> None:
             self._in_flight.pop(key, None)
             self._tasks.discard(task)
             if not task.cancelled():
@@ -447,7 +450,7 @@ class IslandResolver:
         future.add_done_callback(done)
         return future
 
-    async def _forward(self, key: bytes) -> DNSRecord:
+    async def _forward(self, key: bytes) -> bytes:
         deadline = time.monotonic() + self.config.forward_timeout
         candidates = self.upstreams.usable()
         unreachable = True
@@ -461,18 +464,31 @@ class IslandResolver:
             if answer is None:
                 continue
             unreachable = False
-            if answer.header.rcode in (RCODE.SERVFAIL, RCODE.REFUSED):
+            if answer[3] & 0x0F in (RCODE.SERVFAIL, RCODE.REFUSED):
                 continue  # it answered, but not usefully: try the next one
-            if self.island is not None:
-                self.island.clamp(answer)
-            self.cache.put(key, answer)
-            self.metrics.cache_entries.set(len(self.cache))
+            try:
+                self._cache(key, answer)
+            except MalformedPacket as exc:
+                log.debug(
+                    "upstream %s sent an unparseable answer for %s: %s", upstream.name, name_of(key), exc
+                )
+                continue
             return answer
         if self.upstreams.all_down():
             self.upstreams.recheck_due(key, self.config.forward_timeout)
         raise UpstreamFailed(f"no upstream answered {name_of(key)}", unreachable=unreachable)
 
-    async def _ask_one(self, upstream: Upstream, question: bytes, timeout: float) -> DNSRecord | None:
+    def _cache(self, key: bytes, answer: bytes) -> None:
+        """Store an upstream's answer: its bytes as they came, or a check name's parsed, its TTLs clamped."""
+        if self.island is not None and self.island.is_check_name(key[:-4]):
+            parsed = parse_response(answer)
+            self.island.clamp(parsed)
+            self.cache.put(key, parsed)
+        else:
+            self.cache.put_message(key, answer)
+        self.metrics.cache_entries.set(len(self.cache))
+
+    async def _ask_one(self, upstream: Upstream, question: bytes, timeout: float) -> bytes | None:
         started = time.monotonic()
         try:
             answer = await self.upstreams.ask(upstream, question, timeout)

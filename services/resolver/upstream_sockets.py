@@ -117,20 +117,29 @@ class UpstreamSockets:
         query_id = secrets.randbelow(0x10000)
         while query_id in sock.waiting:
             query_id = secrets.randbelow(0x10000)
-        answer: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[bytes] = loop.create_future()
         sock.waiting[query_id] = (packet[12:end], answer)
         sock.uses += 1
+        # A timer rather than asyncio.wait_for: no second future and task step per query.
+        timer = loop.call_later(timeout, _time_out, answer, self, timeout)
         try:
             assert sock.transport is not None
             sock.transport.sendto(query_id.to_bytes(2, "big") + packet[2:])
-            return await asyncio.wait_for(answer, timeout)
-        except TimeoutError as exc:
-            raise DNSTimeout(f"no answer from {self.host}:{self.port} within {timeout:.1f} s") from exc
+            return await answer
         finally:
+            timer.cancel()
             del sock.waiting[query_id]
             if answer.done() and not answer.cancelled():
                 answer.exception()  # seen, even when nobody awaits it any more
             sock.close_if_done()
+
+    def give_up(self, reason: Exception) -> None:
+        """Fail every query waiting on these sockets with ``reason`` (the upstream was found down)."""
+        for sock in self._open:
+            for _, answer in sock.waiting.values():
+                if not answer.done():
+                    answer.set_exception(reason)
 
     def close(self) -> None:
         for sock in self._open:
@@ -139,3 +148,10 @@ class UpstreamSockets:
             elif sock.opening is not None:
                 sock.opening.cancel()
         self._open = []
+
+
+def _time_out(answer: asyncio.Future[bytes], sockets: UpstreamSockets, timeout: float) -> None:
+    if not answer.done():
+        answer.set_exception(
+            DNSTimeout(f"no answer from {sockets.host}:{sockets.port} within {timeout:.1f} s")
+        )
