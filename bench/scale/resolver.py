@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import select
 import socket
@@ -199,6 +200,11 @@ class Resolver:
         result: dict[str, float] = json.loads(self.process.stdout.readline())
         return result
 
+    def cpu_seconds(self) -> float:
+        """The resolver process's CPU time so far (user and system)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def rss_bytes(self) -> int:
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -342,12 +348,13 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str]]:
             rss_at_zero = resolver.rss_bytes()
             cached = 0
             for size in sizes:
-                started = time.monotonic()
+                started, cpu_before = time.monotonic(), resolver.cpu_seconds()
                 answered, lost = fill(
                     resolver.port, (next(names) for _ in range(size - cached)), window=args.window
                 )
                 cached = size
                 seconds = time.monotonic() - started
+                cpu = resolver.cpu_seconds() - cpu_before
                 entries = resolver.cache_entries()
                 pauses = resolver.pauses()
                 rss = resolver.rss_bytes()
@@ -360,6 +367,9 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str]]:
                 if entries:
                     figure(f"scale resolver bytes per entry at {at}", f"{(rss - rss_at_zero) / entries:.0f}")
                 figure(f"scale resolver worst pause ms at {at}", f"{max(pauses.values()):.2f}")
+                if answered:
+                    # The resolver's CPU per answered fill query: a new outside name, forwarded and cached.
+                    figure(f"scale resolver cpu us per new name to {at}", f"{cpu / answered * 1e6:.0f}")
                 print(
                     f"  (longest collection during the fill {pauses['during_ms']:.2f} ms, "
                     f"a full collection at {at} {pauses['full_ms']:.2f} ms)",

@@ -46,12 +46,16 @@ class FastPath(Protocol):
 
     ``answer`` returns the bytes to send, ``b""`` to drop the query, or None to take the
     full path; the server puts the query's ID on the bytes it sends, so a stored answer
-    can be returned as it is. ``learn`` is told every full-path answer so it can serve
+    can be returned as it is. A UDP query ``answer`` left is offered to ``forward`` first,
+    which may take it on without a parse or a task (True) and hand its reply, ID included,
+    to ``send`` later. ``learn`` is told every full-path answer so it can serve
     the next one; ``sent_unparsed`` every answer to a packet that was never parsed;
     ``answered_batch`` how many fast answers went out together and how long they took.
     """
 
     def answer(self, data: bytes, host: str, transport: str) -> bytes | None: ...
+
+    def forward(self, data: bytes, host: str, send: Callable[[bytes], None]) -> bool: ...
 
     def learn(
         self, data: bytes, query: DNSRecord, response: DNSRecord, reply: bytes, transport: str
@@ -199,7 +203,20 @@ class DNSServer:
     def answer_later(
         self, data: bytes, client: udp_batch.Address, send: Callable[[bytes, udp_batch.Address], None]
     ) -> None:
-        """Answer a UDP query on the full path in a task of its own; ``send`` gets the reply."""
+        """Answer a UDP query the fast path left, after the answers ready now (the rest of the batch):
+        forwarded from its bytes if the fast path takes it on, else on the full path in a task of its own.
+        ``send`` gets the reply."""
+        asyncio.get_running_loop().call_soon(self._answer_now, data, client, send)
+
+    def _answer_now(
+        self, data: bytes, client: udp_batch.Address, send: Callable[[bytes, udp_batch.Address], None]
+    ) -> None:
+        fast = self.fast_path
+        try:
+            if fast is not None and fast.forward(data, client[0], lambda reply: send(reply, client)):
+                return
+        except Exception:
+            log.exception("fast path could not forward a packet from %s", client)
 
         async def answer() -> None:
             reply = await self.answer(data, client, "udp")

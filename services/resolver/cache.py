@@ -25,6 +25,8 @@ from collections.abc import Callable
 
 from dnslib import QTYPE, RCODE, DNSRecord
 
+from services.dns.wire import parse_response
+
 from . import stored_answer
 from .config import Cache, ServeStale
 
@@ -53,12 +55,14 @@ class AnswerCache:
         return len(self._index)
 
     # Reading ------------------------------------------------------------------------------------
-    def fresh_slot(self, key: bytes) -> int | None:
-        """The slot of a fresh answer for ``key`` (the fast path's question), or None."""
+    def fresh_slot(self, key: bytes, *, asked: bool = True) -> int | None:
+        """The slot of a fresh answer for ``key`` (the fast path's question), or None. ``asked``: a
+        client asked it again (False for the answer to the very query that brought it: not popular yet)."""
         slot = self._index.get(key)
         if slot is None or self._clock() >= self._stored[slot] + self._ttls[slot]:
             return None
-        self._asked_again[slot] = 1
+        if asked:
+            self._asked_again[slot] = 1
         return slot
 
     def lookup(self, key: bytes) -> int | None:
@@ -109,6 +113,18 @@ class AnswerCache:
             self._prefetching[slot] = 0
 
     # Writing ------------------------------------------------------------------------------------
+    def put_message(self, key: bytes, message: bytes) -> bool:
+        """Store an upstream answer as it came (its records' bytes kept, never parsed into records) if it
+        may be cached; one in an unusual shape is parsed and stored as ``put`` does (MalformedPacket)."""
+        digest = stored_answer.from_message(message, 12 + len(key))
+        if digest is None:
+            return self.put(key, parse_response(message))
+        packed, ttl, negative = digest
+        if ttl is None:
+            return False  # a negative answer without SOA is not cached (RFC 2308 section 5)
+        self._store(key, packed, self._bounded(ttl, negative=negative))
+        return True
+
     def put(self, key: bytes, answer: DNSRecord) -> bool:
         """Store an upstream answer if it may be cached (NOERROR or NXDOMAIN, not truncated)."""
         ttl = self.ttl_of(answer)
@@ -118,6 +134,10 @@ class AnswerCache:
             packed = stored_answer.pack(answer, key)
         except ValueError:
             return False  # dnslib packs it unlike the wire it came from: forwarded, just not cached
+        self._store(key, packed, ttl)
+        return True
+
+    def _store(self, key: bytes, packed: bytes, ttl: int) -> None:
         slot = self._index.get(key)
         if slot is None:
             slot = self._free_slot()
@@ -129,21 +149,23 @@ class AnswerCache:
         self._stored[slot] = self._clock()
         self._ttls[slot] = ttl
         self._prefetching[slot] = 0
-        return True
 
     def ttl_of(self, answer: DNSRecord) -> int | None:
         header = answer.header
         if header.tc or header.rcode not in (RCODE.NOERROR, RCODE.NXDOMAIN):
             return None
-        c = self.config
         if answer.rr and header.rcode == RCODE.NOERROR:
-            return int(max(c.min_ttl, min(c.max_ttl, min(rr.ttl for rr in answer.rr))))
+            return self._bounded(min(rr.ttl for rr in answer.rr), negative=False)
         # Negative (NXDOMAIN or NODATA): the SOA's TTL, capped by its MINIMUM (RFC 2308).
         soas = [rr for rr in answer.auth if rr.rtype == QTYPE.SOA]
         if not soas:
             return None  # a negative answer without SOA is not cached (RFC 2308 section 5)
         soa = soas[0]
-        return int(max(c.min_ttl, min(c.max_negative_ttl, soa.ttl, soa.rdata.times[-1])))
+        return self._bounded(min(soa.ttl, soa.rdata.times[-1]), negative=True)
+
+    def _bounded(self, ttl: int, *, negative: bool) -> int:
+        c = self.config
+        return int(max(c.min_ttl, min(c.max_negative_ttl if negative else c.max_ttl, ttl)))
 
     def _free_slot(self) -> int:
         if self._free:

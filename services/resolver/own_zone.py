@@ -52,11 +52,7 @@ class OwnZoneNegatives:
         ends at ``question_end``; ``opt``: whether it carries EDNS. The ID is the query's.
         """
         name = data[12 : question_end - 4].lower()
-        zones = self._zones
-        at = 0
-        while name[at] and name[at:] not in zones:  # the most specific zone first, as Zones.find
-            at += 1 + name[at]
-        zone = zones.get(name[at:])
+        zone = self._zones.get(self._origin_of(name))
         if zone is None or name in zone.names:
             return None
         rcode = RCODE.NOERROR if name in zone.non_terminals else RCODE.NXDOMAIN
@@ -65,6 +61,18 @@ class OwnZoneNegatives:
         counts = _COUNTS[opt]
         reply = data[:2] + flags + counts + data[12:question_end] + zone.soa
         return reply + OPT_RECORD if opt else reply
+
+    def covers(self, name: bytes) -> bool:
+        """Whether ``name`` (wire format, lower case) is in a local zone, static or transparent."""
+        return self._origin_of(name) in self._zones
+
+    def _origin_of(self, name: bytes) -> bytes:
+        """The origin of the most specific local zone holding ``name`` (as Zones.find), or the root."""
+        zones = self._zones
+        at = 0
+        while name[at] and name[at:] not in zones:
+            at += 1 + name[at]
+        return name[at:]
 
 
 _COUNTS = {False: struct.pack("!HHHH", 1, 0, 1, 0), True: struct.pack("!HHHH", 1, 0, 1, 1)}

@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
-from dnslib import QTYPE, RCODE, DNSHeader, DNSLabel, DNSRecord
+from dnslib import QTYPE, RCODE, DNSLabel, DNSRecord
 
 from services.dns import DNSExchangeError, Lookup, Zone, Zones, reply_to, servfail
 from services.dns.wire import (
@@ -23,7 +24,11 @@ from services.dns.wire import (
     MAX_NAME_OCTETS,
     MalformedPacket,
     add_extended_errors,
+    client_udp_size,
     error_reply_bytes,
+    pack_for_udp,
+    parse_query,
+    parse_response,
     precheck_query,
     question_end,
     refusal_bytes,
@@ -37,7 +42,7 @@ from .island_mode import CheckNames
 from .metrics import SOURCES, Metrics, fast_slot
 from .own_zone import OwnZoneNegatives, wire_name
 from .ratelimit import RateLimiter, Verdict
-from .stored_answer import CLASSIC_UDP_SIZE, key_of, query_shape
+from .stored_answer import CLASSIC_UDP_SIZE, key_of, name_of, query_shape
 from .upstreams import Upstream, UpstreamFailed, Upstreams, failure_kind
 
 log = logging.getLogger(__name__)
@@ -75,8 +80,8 @@ class IslandResolver:
         self.work_limit = RateLimiter(config.rate_limit.for_work())
         self._work_limiting = self.work_limit.enabled
         self.replays = Replays()
-        self._in_flight: dict[bytes, asyncio.Future[DNSRecord]] = {}
-        self._tasks: set[asyncio.Future[DNSRecord]] = set()
+        self._in_flight: dict[bytes, asyncio.Future[bytes]] = {}
+        self._tasks: set[asyncio.Future[bytes]] = set()
         self._hot = self.metrics.hot
         self._rate_limiting = self.rate_limit.enabled
         self._rate_check = self.rate_limit.check
@@ -177,7 +182,7 @@ class IslandResolver:
             slot, data, data[12:end], stale=False, opt=udp_size > 0, limit=udp_size or CLASSIC_UDP_SIZE
         )
         self._hot.cache_hits += 1
-        self._count_hit(slot, key, data)
+        self._count_hit(slot, key)
         self._hot.fast[_CACHE_SLOTS[reply[3] & 0xF]] += 1
         return reply
 
@@ -204,6 +209,67 @@ class IslandResolver:
         end = question_end(data)
         return end is not None and data[12 : end - 4].lower() in self._island_names
 
+    def forward(self, data: bytes, host: str, send: Callable[[bytes], None]) -> bool:
+        """Forward a plain UDP query for an outside name from its bytes: no parse, no task of its own, and
+        the reply made from the bytes just cached, as a cache hit's is (byte for byte the same).
+
+        False leaves it to the full path: a name in a local zone or a check name, a query that is not
+        plain, an expired answer to weigh against the client's timer (RFC 8767), no usable upstream.
+        """
+        end = question_end(data)
+        if end is None or end - 16 > MAX_NAME_OCTETS:
+            return False
+        udp_size = query_shape(data, end)
+        name = data[12 : end - 4].lower()
+        if (
+            udp_size is None
+            or self._own_zone.covers(name)
+            or (self.island is not None and self.island.is_check_name(name))
+        ):
+            return False
+        key = name + data[end - 4 : end]
+        if self.cache.lookup(key) is not None or not self.upstreams.usable():
+            return False
+        self.metrics.cache_misses.inc()
+        started = time.monotonic()
+
+        def answered(future: asyncio.Future[bytes]) -> None:
+            reply = self._forwarded_reply(future, data, key, udp_size, started)
+            if reply is not None:
+                send(reply)
+
+        self._resolve(key).add_done_callback(answered)
+        return True
+
+    def _forwarded_reply(
+        self, future: asyncio.Future[bytes], data: bytes, key: bytes, udp_size: int, started: float
+    ) -> bytes | None:
+        if future.cancelled():
+            return None  # the resolver is closing
+        try:
+            slot = self.cache.fresh_slot(key, asked=False) if future.exception() is None else None
+            if slot is not None:
+                question, opt, limit = data[12 : 12 + len(key)], udp_size > 0, udp_size or CLASSIC_UDP_SIZE
+                reply = self.cache.reply(slot, data, question, stale=False, opt=opt, limit=limit)
+                source = "upstream"
+            else:
+                reply, source = self._forwarded_records(future, data, key)
+        except Exception:
+            log.exception("cannot answer a forwarded query for %s", name_of(key))
+            reply, source = error_reply_bytes(data, RCODE.SERVFAIL) or b"", "none"
+        self._hot.sources[source] += 1
+        self.metrics.latency.observe(source, time.monotonic() - started)
+        return self._counted(reply)
+
+    def _forwarded_records(self, future: asyncio.Future[bytes], data: bytes, key: bytes) -> tuple[bytes, str]:
+        """What the cache did not keep (a failure, an answer it may not store), as the full path makes it."""
+        query = parse_query(data)
+        try:
+            record, source = self._from_upstream(query, future.result()), "upstream"
+        except UpstreamFailed as exc:
+            record, source = self._without_upstream(query, key, unreachable=exc.unreachable)
+        return pack_for_udp(record, client_udp_size(query)), source
+
     def answered_batch(self, count: int, seconds: float) -> None:
         """The server sent ``count`` fast-path answers within ``seconds`` of receiving the first."""
         fast, seen = self._hot.fast, self._fast_seen
@@ -218,13 +284,12 @@ class IslandResolver:
         if reply:
             self._counted(reply)
 
-    def _count_hit(self, slot: int, key: bytes, data: bytes | DNSRecord) -> None:
+    def _count_hit(self, slot: int, key: bytes) -> None:
         """A cache hit makes an entry popular; popular entries near expiry are refreshed now."""
         if self.cache.hit(slot) and not self.upstreams.all_down():
-            query = data if isinstance(data, DNSRecord) else DNSRecord.parse(data)
             self.cache.prefetching(slot)
             self.metrics.prefetches.inc()
-            self._resolve(key, query)
+            self._resolve(key)
 
     def _counted(self, reply: bytes) -> bytes:
         if len(reply) >= 4:
@@ -293,14 +358,14 @@ class IslandResolver:
         slot = None if checking else self.cache.lookup(key)
         if slot is not None and self.cache.fresh(slot):
             self._hot.cache_hits += 1
-            self._count_hit(slot, key, query)
+            self._count_hit(slot, key)
             return self._from_entry(query, key, slot), "cache"
         self.metrics.cache_misses.inc()
         if not self.upstreams.usable():
             # Every upstream is known down: nobody waits. Maybe it is time to look again.
-            self.upstreams.recheck_due(query, self.config.forward_timeout)
+            self.upstreams.recheck_due(key, self.config.forward_timeout)
             return self._without_upstream(query, key)
-        future = self._resolve(key, query)
+        future = self._resolve(key)
         try:
             if slot is not None:
                 # RFC 8767 client response timer: a stale answer beats waiting any longer.
@@ -347,7 +412,11 @@ class IslandResolver:
             reply.add_ar(rr)
         return reply
 
-    def _from_upstream(self, query: DNSRecord, answer: DNSRecord) -> DNSRecord:
+    def _from_upstream(self, query: DNSRecord, message: bytes) -> DNSRecord:
+        """The reply to a forwarded query that the fast path does not make from the cache's bytes."""
+        answer = parse_response(message)
+        if self.island is not None:
+            self.island.clamp(answer)
         reply = reply_to(query, rcode=answer.header.rcode)
         reply.header.ad = 0
         for rr in answer.rr:
@@ -360,18 +429,17 @@ class IslandResolver:
         return reply
 
     # Upstream queries -------------------------------------------------------------------------
-    def _resolve(self, key: bytes, query: DNSRecord) -> asyncio.Future[DNSRecord]:
-        """The one upstream query for ``key``: joined if it is already in flight."""
+    def _resolve(self, key: bytes) -> asyncio.Future[bytes]:
+        """The one upstream query for ``key`` (the question on the wire): joined if it is already in flight."""
         future = self._in_flight.get(key)
         if future is not None:
             self.metrics.coalesced.inc()
             return future
-        question = DNSRecord(DNSHeader(rd=1), q=query.q)
-        future = asyncio.ensure_future(self._forward(key, question))
+        future = asyncio.ensure_future(self._forward(key))
         self._in_flight[key] = future
         self._tasks.add(future)
 
-        def done(task: asyncio.Future[DNSRecord]) -> None:
+        def done(task: asyncio.Future[bytes]) -> None:
             self._in_flight.pop(key, None)
             self._tasks.discard(task)
             if not task.cancelled():
@@ -381,7 +449,7 @@ class IslandResolver:
         future.add_done_callback(done)
         return future
 
-    async def _forward(self, key: bytes, question: DNSRecord) -> DNSRecord:
+    async def _forward(self, key: bytes) -> bytes:
         deadline = time.monotonic() + self.config.forward_timeout
         candidates = self.upstreams.usable()
         unreachable = True
@@ -391,23 +459,33 @@ class IslandResolver:
                 break
             # Share what is left of the budget among the upstreams not yet tried.
             budget = remaining / (len(candidates) - index)
-            answer = await self._ask_one(upstream, question, budget)
+            answer = await self._ask_one(upstream, key, budget)
             if answer is None:
                 continue
             unreachable = False
-            if answer.header.rcode in (RCODE.SERVFAIL, RCODE.REFUSED):
+            if answer[3] & 0x0F in (RCODE.SERVFAIL, RCODE.REFUSED):
                 continue  # it answered, but not usefully: try the next one
-            if self.island is not None and self.island.covers(answer.q.qname):
-                self.island.clamp(answer)
-                return answer  # never answered from the cache (see _recurse): not kept there
-            self.cache.put(key, answer)
-            self.metrics.cache_entries.set(len(self.cache))
+            try:
+                if self.island is not None and self.island.is_check_name(key[:-4]):
+                    parse_response(answer)  # checked, not kept: a check is never answered from the cache
+                else:
+                    self._cache(key, answer)
+            except MalformedPacket as exc:
+                log.debug(
+                    "upstream %s sent an unparseable answer for %s: %s", upstream.name, name_of(key), exc
+                )
+                continue
             return answer
         if self.upstreams.all_down():
-            self.upstreams.recheck_due(question, self.config.forward_timeout)
-        raise UpstreamFailed(f"no upstream answered {question.q.qname}", unreachable=unreachable)
+            self.upstreams.recheck_due(key, self.config.forward_timeout)
+        raise UpstreamFailed(f"no upstream answered {name_of(key)}", unreachable=unreachable)
 
-    async def _ask_one(self, upstream: Upstream, question: DNSRecord, timeout: float) -> DNSRecord | None:
+    def _cache(self, key: bytes, answer: bytes) -> None:
+        """Store an upstream's answer as the bytes it came in."""
+        self.cache.put_message(key, answer)
+        self.metrics.cache_entries.set(len(self.cache))
+
+    async def _ask_one(self, upstream: Upstream, question: bytes, timeout: float) -> bytes | None:
         started = time.monotonic()
         try:
             answer = await self.upstreams.ask(upstream, question, timeout)
@@ -419,7 +497,7 @@ class IslandResolver:
                 self.upstreams.refused(upstream)
             # Debug, not info: in an outage every query fails, and a line each would stall the loop
             # (state changes are logged once, as warnings).
-            log.debug("upstream %s failed for %s: %s", upstream.name, question.q.qname, exc)
+            log.debug("upstream %s failed for %s: %s", upstream.name, name_of(question), exc)
             return None
         self.upstreams.answered(upstream)
         self.metrics.upstream_latency.labels(upstream.name).observe(time.monotonic() - started)
@@ -491,4 +569,4 @@ async def _heartbeat(resolver: IslandResolver, config: ResolverConfig) -> None:
         await asyncio.sleep(config.island_mode.heartbeat)
 
 
-_RECHECK_QUESTION = DNSRecord.question(".", "NS")
+_RECHECK_QUESTION = b"\x00\x00\x02\x00\x01"  # . NS IN, as a cache key

@@ -20,6 +20,7 @@ from dnslib import QTYPE, DNSBuffer, DNSLabel, DNSQuestion, DNSRecord
 # rcode, answer / authority / additional counts, number of TTL fields
 _HEAD = struct.Struct("!BHHHH")
 _TTL = struct.Struct("!I")
+_RECORD = struct.Struct("!HHIH")  # type, class, TTL, rdata length
 _COUNTS = struct.Struct("!HHHH")
 # What the island sends in its replies' OPT record (services.dns.wire.reply_to): UDP size 1232, no options.
 OPT_RECORD = b"\x00\x00\x29\x04\xd0\x00\x00\x00\x00\x00\x00"
@@ -53,6 +54,66 @@ def pack(answer: DNSRecord, key: bytes) -> bytes:
     offsets = _ttl_offsets(message, start, sum(counts))
     head = _HEAD.pack(answer.header.rcode, *counts, len(offsets))
     return head + struct.pack(f"!{len(offsets)}H", *offsets) + message[start:]
+
+
+def from_message(message: bytes, question_end: int) -> tuple[bytes, int | None, bool] | None:
+    """An upstream's answer in the compact form, without parsing it into records: what ``pack`` makes of
+    it parsed, but its records kept as the upstream wrote them.
+
+    Its one question ends at ``question_end`` and is as long as the key, so its compression pointers
+    already point where they will in every reply; its OPT record is cut off the end. Returns (stored,
+    ttl, negative): ttl is the smallest answer TTL of a positive answer, the SOA's TTL capped by its
+    MINIMUM for a negative one (RFC 2308), None for a negative one without SOA. None for anything else
+    than a plain NOERROR or NXDOMAIN answer walked to its last byte (the caller parses that one).
+    """
+    size = len(message)
+    if (
+        size < question_end
+        or message[4:6] != b"\x00\x01"
+        or message[2] & 0x02
+        or message[3] & 0x0F not in (0, 3)
+    ):
+        return None
+    rcode = message[3] & 0x0F
+    answers, authority, additional = struct.unpack_from("!HHH", message, 6)
+    negative = rcode != 0 or not answers
+    offsets: list[int] = []
+    ttl: int | None = None
+    opt_at = None
+    offset = question_end
+    total = answers + authority + additional
+    try:
+        for index in range(total):
+            record_at = offset
+            offset = _past_owner(message, offset)
+            rtype, _, record_ttl, length = _RECORD.unpack_from(message, offset)
+            offset += 10 + length
+            if offset > size:
+                return None
+            if rtype == QTYPE.OPT:
+                if index != total - 1 or index < answers + authority or record_ttl >> 24:
+                    return None  # an OPT anywhere but last, or an extended rcode: parsed instead
+                opt_at = record_at
+                continue
+            offsets.append(offset - length - 6 - question_end)
+            if index < answers and not negative:
+                ttl = record_ttl if ttl is None else min(ttl, record_ttl)
+            elif answers <= index < answers + authority and negative and rtype == QTYPE.SOA and ttl is None:
+                if length < 22:
+                    return None
+                (minimum,) = _TTL.unpack_from(message, offset - 4)
+                ttl = min(record_ttl, minimum)
+    except (IndexError, struct.error, ValueError):
+        return None
+    if offset != size:
+        return None
+    end = size
+    if opt_at is not None:
+        if struct.pack("!H", 0xC000 | opt_at) in message[question_end:opt_at]:
+            return None  # a name may point into the OPT record cut off: parsed instead
+        end = opt_at
+    head = _HEAD.pack(rcode, answers, authority, additional - (opt_at is not None), len(offsets))
+    return head + struct.pack(f"!{len(offsets)}H", *offsets) + message[question_end:end], ttl, negative
 
 
 def reply(
@@ -143,6 +204,25 @@ def _ttl_offsets(message: bytes, start: int, count: int) -> list[int]:
     return offsets
 
 
+def _past_owner(message: bytes, offset: int) -> int:
+    """Past a record's owner name at ``offset``, every label within the message; a pointer must point
+    back (a name may only repeat what came before it). ValueError otherwise."""
+    start = offset
+    while True:
+        length = message[offset]
+        if length & 0xC0 == 0xC0:
+            if not 12 <= ((length & 0x3F) << 8 | message[offset + 1]) < start:
+                raise ValueError("a compression pointer that does not point back")
+            return offset + 2
+        if length & 0xC0:
+            raise ValueError("an unknown label type")
+        if length == 0:
+            return offset + 1
+        offset += 1 + length
+        if offset >= len(message):
+            raise ValueError("a name past the end")
+
+
 def _past_name(message: bytes, offset: int) -> int:
     while True:
         length = message[offset]
@@ -151,3 +231,8 @@ def _past_name(message: bytes, offset: int) -> int:
         if length == 0:
             return offset + 1
         offset += 1 + length
+
+
+def name_of(key: bytes) -> str:
+    """A cache key's name as text, for log lines."""
+    return ".".join(label.decode("ascii", "backslashreplace") for label in _labels(key)) + "."

@@ -28,6 +28,14 @@ SOCKETS = 4  # open at once per upstream
 USES = 64  # queries per socket before it is replaced (a new random source port)
 
 
+def answers_question(data: bytes, question: bytes) -> bool:
+    """Whether ``data`` (its ID already matched) is a response that repeats ``question`` (name, type,
+    class as sent, any letter case) or, like FORMERR and its kind, carries no question at all."""
+    if len(data) < 12 or not data[2] & 0x80:
+        return False
+    return data[4:6] == b"\x00\x00" or data[12 : 12 + len(question)].lower() == question.lower()
+
+
 class _Socket(asyncio.DatagramProtocol):
     """One connected socket and the queries waiting on it: ID -> (question bytes, answer)."""
 
@@ -42,13 +50,13 @@ class _Socket(asyncio.DatagramProtocol):
         self.transport = transport
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
-        if len(data) < 12 or not data[2] & 0x80:
-            return  # not a DNS response
+        if len(data) < 12:
+            return  # not a DNS message
         waiting = self.waiting.get(int.from_bytes(data[:2], "big"))
         if waiting is None:
             return  # a stray, late or forged datagram: no query of ours has this ID now
         question, answer = waiting
-        if data[4:6] != b"\x00\x00" and data[12 : 12 + len(question)].lower() != question.lower():
+        if not answers_question(data, question):
             return  # not an answer to the question asked: keep waiting for the real one
         if not answer.done():
             answer.set_result(data)
@@ -109,20 +117,29 @@ class UpstreamSockets:
         query_id = secrets.randbelow(0x10000)
         while query_id in sock.waiting:
             query_id = secrets.randbelow(0x10000)
-        answer: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[bytes] = loop.create_future()
         sock.waiting[query_id] = (packet[12:end], answer)
         sock.uses += 1
+        # A timer rather than asyncio.wait_for: no second future and task step per query.
+        timer = loop.call_later(timeout, _time_out, answer, self, timeout)
         try:
             assert sock.transport is not None
             sock.transport.sendto(query_id.to_bytes(2, "big") + packet[2:])
-            return await asyncio.wait_for(answer, timeout)
-        except TimeoutError as exc:
-            raise DNSTimeout(f"no answer from {self.host}:{self.port} within {timeout:.1f} s") from exc
+            return await answer
         finally:
+            timer.cancel()
             del sock.waiting[query_id]
             if answer.done() and not answer.cancelled():
                 answer.exception()  # seen, even when nobody awaits it any more
             sock.close_if_done()
+
+    def give_up(self, reason: Exception) -> None:
+        """Fail every query waiting on these sockets with ``reason`` (the upstream was found down)."""
+        for sock in self._open:
+            for _, answer in sock.waiting.values():
+                if not answer.done():
+                    answer.set_exception(reason)
 
     def close(self) -> None:
         for sock in self._open:
@@ -131,3 +148,10 @@ class UpstreamSockets:
             elif sock.opening is not None:
                 sock.opening.cancel()
         self._open = []
+
+
+def _time_out(answer: asyncio.Future[bytes], sockets: UpstreamSockets, timeout: float) -> None:
+    if not answer.done():
+        answer.set_exception(
+            DNSTimeout(f"no answer from {sockets.host}:{sockets.port} within {timeout:.1f} s")
+        )

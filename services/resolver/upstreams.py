@@ -16,17 +16,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import struct
 import time
 from collections.abc import Callable
 
-from dnslib import EDNS0, RCODE, DNSHeader, DNSRecord
+from dnslib import RCODE
 
 from services.dns import DNSExchangeError, DNSRefused, DNSTimeout, exchange
-from services.dns.client import check_answer
-from services.dns.wire import OUR_UDP_SIZE, MalformedPacket, parse_response
+from services.dns.wire import MalformedPacket
 
 from .config import Endpoint, Health
-from .upstream_sockets import UpstreamSockets
+from .stored_answer import OPT_RECORD
+from .upstream_sockets import UpstreamSockets, answers_question
 
 log = logging.getLogger(__name__)
 
@@ -64,36 +65,35 @@ class Upstream:
         self.probing = False
         # When the oldest query sent since its last answer went out (None: it has answered since).
         self.silent_since: float | None = None
-        # Resolved when it goes down, to release the queries waiting on it.
-        self.went_down: asyncio.Future[None] | None = None
         self.sockets = UpstreamSockets(endpoint.host, endpoint.port)
 
 
-async def ask(upstream: Upstream, question: DNSRecord, timeout: float, *, edns: bool = True) -> DNSRecord:
-    """One question to one upstream; its answer checked for ID and question, TC retried over TCP."""
-    outgoing = DNSRecord(DNSHeader(rd=1), q=question.q)
-    if edns:
-        outgoing.add_ar(EDNS0(udp_len=OUR_UDP_SIZE))
-    packet = outgoing.pack()
-    host, port = upstream.endpoint.host, upstream.endpoint.port
+def query_packet(question: bytes, query_id: int, *, edns: bool = True) -> bytes:
+    """A recursive query for ``question`` (a cache key: name on the wire, type, class), with our EDNS."""
+    header = struct.pack("!6H", query_id, 0x0100, 1, 0, 0, int(edns))  # RD
+    return header + question + (OPT_RECORD if edns else b"")
+
+
+async def ask(upstream: Upstream, question: bytes, timeout: float, *, edns: bool = True) -> bytes:
+    """One question (a cache key) to one upstream; its answer, checked for ID and question, as it came
+    (never parsed here: services.resolver.cache stores its bytes). TC is retried over TCP."""
     started = time.monotonic()
     # Over UDP the upstream's shared sockets give the query a fresh random ID, so a forged answer has
-    # to guess it, and take only an answer with that ID to this question (upstream_sockets.py).
-    data = await upstream.sockets.exchange(packet, timeout)
-    outgoing.header.id = int.from_bytes(data[:2], "big")
-    answer = parse_response(data)
-    check_answer(outgoing, answer)
-    if answer.header.tc:
+    # to guess it, and take only a response with that ID to this question (upstream_sockets.py).
+    data = await upstream.sockets.exchange(query_packet(question, 0, edns=edns), timeout)
+    if data[2] & 0x02:  # TC
         left = timeout - (time.monotonic() - started)
         if left <= 0:
             raise DNSExchangeError("no time left to retry a truncated answer over TCP")
-        outgoing.header.id = secrets.randbelow(0x10000)  # a fresh one over TCP too
-        answer = parse_response(await exchange(outgoing.pack(), host, port, timeout=left, tcp=True))
-        check_answer(outgoing, answer)
-    return answer
+        query_id = secrets.randbelow(0x10000)  # a fresh one over TCP too
+        host, port = upstream.endpoint.host, upstream.endpoint.port
+        data = await exchange(query_packet(question, query_id, edns=edns), host, port, timeout=left, tcp=True)
+        if data[:2] != query_id.to_bytes(2, "big") or not answers_question(data, question):
+            raise DNSExchangeError(f"the TCP answer from {upstream.name} is not for our query")
+    return data
 
 
-async def hedged_ask(upstream: Upstream, question: DNSRecord, timeout: float) -> DNSRecord:
+async def hedged_ask(upstream: Upstream, question: bytes, timeout: float) -> bytes:
     """``ask``, started again every ``timeout / HEARTBEAT_TRIES`` until one answers; all end at ``timeout``.
 
     A slow answer to the first try still counts until the end of the budget, so a loaded uplink is
@@ -101,7 +101,7 @@ async def hedged_ask(upstream: Upstream, question: DNSRecord, timeout: float) ->
     """
     step = timeout / HEARTBEAT_TRIES
 
-    async def attempt(n: int) -> DNSRecord:
+    async def attempt(n: int) -> bytes:
         await asyncio.sleep(n * step)
         return await ask(upstream, question, timeout - n * step)
 
@@ -151,24 +151,14 @@ class Upstreams:
     def all_down(self) -> bool:
         return all(u.state == DOWN for u in self.all)
 
-    async def ask(self, upstream: Upstream, question: DNSRecord, timeout: float) -> DNSRecord:
+    async def ask(self, upstream: Upstream, question: bytes, timeout: float) -> bytes:
         """A client's question to ``upstream``, given up at once (UpstreamDown) if it is found down meanwhile."""
         if upstream.state == DOWN:
             raise UpstreamDown(f"{upstream.name} is down")
         if upstream.silent_since is None:
             upstream.silent_since = self._clock()
-        if upstream.went_down is None:
-            upstream.went_down = asyncio.get_running_loop().create_future()
-        went_down = upstream.went_down
-        asking = asyncio.ensure_future(ask(upstream, question, timeout))
-        try:
-            await asyncio.wait((asking, went_down), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            if not asking.done():
-                asking.cancel()
-        if not asking.done() or asking.cancelled():
-            raise UpstreamDown(f"{upstream.name} was found down while we waited")
-        return asking.result()
+        # No task of its own: when the upstream is found down, _set fails the answers waiting on its sockets.
+        return await ask(upstream, question, timeout)
 
     # What happened on an exchange ---------------------------------------------------------
     def answered(self, upstream: Upstream) -> None:
@@ -196,13 +186,11 @@ class Upstreams:
             log.warning("upstream %s is now %s", upstream.name, state)
             upstream.state = state
             self._on_change(upstream.name, state, True)
-        if state == DOWN and upstream.went_down is not None:
-            if not upstream.went_down.done():
-                upstream.went_down.set_result(None)
-            upstream.went_down = None
+        if state == DOWN:
+            upstream.sockets.give_up(UpstreamDown(f"{upstream.name} was found down while we waited"))
 
     # Rechecks ---------------------------------------------------------------------------------
-    def recheck_due(self, question: DNSRecord, timeout: float) -> None:
+    def recheck_due(self, question: bytes, timeout: float) -> None:
         """Start one probe for each down upstream whose recheck time has come (with this question)."""
         now = self._clock()
         for upstream in self.all:
@@ -212,19 +200,19 @@ class Upstreams:
                 self._probes.add(task)
                 task.add_done_callback(self._probes.discard)
 
-    async def _probe(self, upstream: Upstream, question: DNSRecord, timeout: float) -> None:
+    async def _probe(self, upstream: Upstream, question: bytes, timeout: float) -> None:
         try:
             answer = await ask(upstream, question, timeout)
         except (DNSExchangeError, MalformedPacket) as exc:
             log.info("recheck of upstream %s failed: %s", upstream.name, exc)
             upstream.next_recheck = self._clock() + self.health.recheck_interval
         else:
-            log.info("recheck of upstream %s answered (%s)", upstream.name, RCODE.get(answer.header.rcode))
+            log.info("recheck of upstream %s answered (%s)", upstream.name, RCODE.get(answer[3] & 0x0F))
             self.answered(upstream)
         finally:
             upstream.probing = False
 
-    async def heartbeat(self, question: DNSRecord, timeout: float) -> None:
+    async def heartbeat(self, question: bytes, timeout: float) -> None:
         """Ask every upstream once, by the island itself, and record how it went.
 
         Client queries only reach an upstream on a cache miss; with the answers phones need still

@@ -12,11 +12,13 @@ import tracemalloc
 import dns.flags
 import dns.message
 import dns.rcode
-from dnslib import RCODE, RR, DNSRecord
+import pytest
+from dnslib import EDNS0, RCODE, RR, DNSRecord
 
+from services.dns.wire import MalformedPacket
 from services.resolver.cache import AnswerCache
 from services.resolver.config import Cache, ServeStale
-from services.resolver.stored_answer import key_of, query_shape
+from services.resolver.stored_answer import from_message, key_of, pack, query_shape
 
 SOA = "example. 3600 IN SOA ns.example. host.example. 9 3600 600 86400 60"
 
@@ -177,3 +179,39 @@ def test_a_cname_chain_read_back_from_bytes_keeps_every_name() -> None:
         ("www.example.", 300, "edge.cdn.example."),
         ("edge.cdn.example.", 60, "192.0.2.7"),
     ]
+
+
+def test_an_upstream_message_is_stored_as_its_parsed_records_would_be() -> None:
+    chain = DNSRecord.question("www.example").reply()
+    chain.add_answer(
+        *RR.fromZone("www.example. 300 IN CNAME edge.cdn.example.\nedge.cdn.example. 60 IN A 192.0.2.7")
+    )
+    for answer, expected in (
+        (upstream_answer("a.example", ttl=60), (60, False)),
+        (upstream_answer("nx.example", negative=True), (60, True)),  # the SOA's MINIMUM caps its TTL
+        (chain, (60, False)),
+    ):
+        answer.add_ar(EDNS0(udp_len=1232))
+        key = key_of(answer.q)
+        digest = from_message(answer.pack(), 12 + len(key))
+        assert digest is not None
+        stored, ttl, negative = digest
+        assert stored == pack(answer, key) and (ttl, negative) == expected
+
+
+def test_an_upstream_message_in_an_unusual_shape_is_parsed_or_refused() -> None:
+    cache = make_cache()
+    odd = upstream_answer("odd.example")
+    odd.add_ar(EDNS0(udp_len=1232))
+    odd.add_ar(*RR.fromZone("ns.odd.example. 60 IN A 192.0.2.53"))  # an OPT before another record
+    key = key_of(odd.q)
+    assert from_message(odd.pack(), 12 + len(key)) is None
+    assert cache.put_message(key, odd.pack())
+    assert ask(cache, "odd.example").answer[0][0].to_text() == "192.0.2.1"
+    truncated = upstream_answer("tc.example")
+    truncated.header.tc = 1
+    assert not cache.put_message(key_of(truncated.q), truncated.pack())
+    cut = upstream_answer("cut.example").pack()[:-1]
+    assert from_message(cut, 12 + len(key_of(DNSRecord.question("cut.example").q))) is None
+    with pytest.raises(MalformedPacket):
+        cache.put_message(key_of(DNSRecord.question("cut.example").q), cut)
