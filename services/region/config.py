@@ -32,8 +32,7 @@ MAX_PAYLOAD = 64 * 1024  # an event is small; see events.MAX_BYTES
 
 def island_permissions(island: str) -> dict[str, Any]:
     """What an island's leaf connection may publish into the hub: its own subjects; the requests
-    and acknowledgements of its own consumer on the hub's stream (deleting it too, to make it again
-    with the settings the replicator wants: streams.ensure_consumer); and replies (the hub reading the
+    and acknowledgements of its own consumer on the hub's stream; and replies (the hub reading the
     island's stream gets its answers on _INBOX). Not another island's subjects, not the hub's."""
     api = subjects.js_api(subjects.HUB)
     mine = f"{subjects.REGION_STREAM}.{subjects.island_consumer(island)}"
@@ -45,7 +44,6 @@ def island_permissions(island: str) -> dict[str, Any]:
                 f"{api}.CONSUMER.CREATE.{mine}.>",
                 f"{api}.CONSUMER.DURABLE.CREATE.{mine}",
                 f"{api}.CONSUMER.INFO.{mine}",
-                f"{api}.CONSUMER.DELETE.{mine}",
                 f"{api}.CONSUMER.MSG.NEXT.{mine}",
                 f"$JS.ACK.{mine}.>",
                 f"$JS.ACK.{subjects.HUB}.*.{mine}.>",

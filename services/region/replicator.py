@@ -205,10 +205,13 @@ class Replicator:
         assert self.nc is not None
         domain, stream, durable, filter_subject = self._sources()[source]
         js = self.nc.jetstream(domain=domain, timeout=2)
-        config = streams.consumer(durable, filter_subject)
         try:
-            await streams.ensure_consumer(js, stream, config)
-            sub = await js.pull_subscribe(filter_subject, durable=durable, stream=stream, config=config)
+            sub = await js.pull_subscribe(
+                filter_subject,
+                durable=durable,
+                stream=stream,
+                config=streams.consumer(durable, filter_subject),
+            )
         except (NatsError, TimeoutError):
             return None  # not reachable now (a cut link): tried again next round
         self._inbound[source] = sub

@@ -66,29 +66,6 @@ def consumer(name: str, filter_subject: str) -> ConsumerConfig:
     )
 
 
-# What the replicator relies on in its consumers; a durable consumer made with other settings is made again.
-CONSUMER_SETTINGS = ("filter_subject", "ack_policy", "deliver_policy", "max_ack_pending", "ack_wait")
-
-
-async def ensure_consumer(js: JetStreamContext, stream: str, config: ConsumerConfig) -> None:
-    """Make the durable consumer, or make it again where the one there differs from ``config``.
-
-    The region's data outlives `island down`: a consumer made by an earlier version (AckPolicy.ALL,
-    before each event was acknowledged by itself) is still there, and a consumer's acknowledgement
-    policy cannot be updated. Made again it starts at the stream's beginning; applying an event twice
-    changes nothing."""
-    assert config.durable_name is not None
-    try:
-        made = (await js.consumer_info(stream, config.durable_name)).config
-    except NotFoundError:
-        made = None
-    if made is not None and all(getattr(made, s) == getattr(config, s) for s in CONSUMER_SETTINGS):
-        return
-    if made is not None:
-        await js.delete_consumer(stream, config.durable_name)
-    await js.add_consumer(stream, config)
-
-
 async def ensure(js: JetStreamContext, config: StreamConfig) -> None:
     """Make the stream, or update it to `config`."""
     assert config.name is not None

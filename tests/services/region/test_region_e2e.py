@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 import nats
 import pytest
-from nats.js.api import AckPolicy, ConsumerConfig
 from region_helpers import RunningReplicator, eventually, plan, start_region
 
 from services.crisis_site.content import Info, Message
@@ -281,31 +280,6 @@ async def test_replaying_the_whole_hub_stream_at_an_island_changes_nothing(regio
             assert b_again.registry.counts() == before
             assert b_again.registry.lookup("Sten Ek", "0709000002") == []
             assert sum(b_again.applier.totals.applied.values()) == 0
-
-
-async def test_a_consumer_an_earlier_version_made_with_ack_all_is_made_again_acknowledging_each_event(region):
-    """Region data outlives `island down`: island B's consumer on the hub's stream from before each event
-    was acknowledged by itself (AckPolicy.ALL) is made again as the replicator wants it, once."""
-    hub_node = region.region.hub[0]
-    hub = await nats.connect(
-        f"nats://{hub_node.host}:{hub_node.client_port}", user="hub", password=region.creds.hub_password()
-    )
-    try:
-        js = hub.jetstream()
-        async with RunningReplicator(region.hub_place()), RunningReplicator(region.island_place("a")) as a:
-            old = ConsumerConfig(durable_name="island_b", filter_subject="relay.>", ack_policy=AckPolicy.ALL)
-            await js.add_consumer("REGION", old)  # the hub's stream is there once its replicator is
-            async with RunningReplicator(region.island_place("b")) as b:
-                a.registry.register("Ulla Ek", "0709000004", ["safe"])
-                await eventually(lambda: b.registry.count() == 1)
-            made = await js.consumer_info("REGION", "island_b")
-            assert made.config.ack_policy == AckPolicy.EXPLICIT
-            async with RunningReplicator(region.island_place("b")) as b_again:  # as wanted now: kept
-                a.registry.register("Vera Ek", "0709000005", ["safe"])
-                await eventually(lambda: b_again.registry.count() == 2)
-            assert (await js.consumer_info("REGION", "island_b")).created == made.created
-    finally:
-        await hub.close()
 
 
 async def test_a_phone_on_the_islands_network_cannot_use_its_nats_server(region):
