@@ -283,7 +283,9 @@ def test_an_editor_logs_in_while_eight_guessers_go_on(site: Site) -> None:
     assert answers and answers[-1] == 303 and set(answers[:-1]) <= {503}, answers
     print(f"the editor was in after {took[0]:.1f} s ({len(answers) - 1} times upptagen)")
     assert took[0] < 30, took
-    assert statuses.count(401) >= 1 and len(statuses) > 80, (len(statuses), sorted(set(statuses)))
+    # The guessers kept at it and were refused; whether any of their few admitted guesses is answered (401)
+    # before the guesser's own 5 s timeout depends on how busy the machine is, so that is not asserted.
+    assert set(statuses) <= {401, 429, 503} and len(statuses) > 80, (len(statuses), sorted(set(statuses)))
 
 
 def login_token(c: httpx.Client, site: Site) -> str:
