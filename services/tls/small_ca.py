@@ -17,7 +17,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from .certificate import key_pem
@@ -119,12 +119,36 @@ class SmallCA(_Signed):
     ) -> Leaf:
         """A server certificate for ``names`` (DNS names or IP addresses), valid now for ``days`` unless dates are given."""
         key = ec.generate_private_key(ec.SECP256R1())
+        cert = self._server_certificate(key.public_key(), names, common_name, days, not_before, not_after)
+        return Leaf(cert, key)
+
+    def sign_request(self, csr_pem: bytes, days: float = 90) -> bytes:
+        """The PEM certificate for a PEM CSR's key and DNS names, valid now for ``days`` (a CA's answer to an order)."""
+        csr = x509.load_pem_x509_csr(csr_pem)
+        names = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+            x509.DNSName
+        )
+        public_key = csr.public_key()
+        if not isinstance(public_key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
+            raise ValueError("the request's key is neither EC nor RSA")
+        cert = self._server_certificate(public_key, names, None, days, None, None)
+        return cert.public_bytes(serialization.Encoding.PEM)
+
+    def _server_certificate(
+        self,
+        public_key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey,
+        names: Sequence[str],
+        common_name: str | None,
+        days: float,
+        not_before: datetime | None,
+        not_after: datetime | None,
+    ) -> x509.Certificate:
         now = datetime.now(UTC)
-        cert = (
+        return (
             x509.CertificateBuilder()
             .subject_name(_name(common_name or names[0]))
             .issuer_name(self.cert.subject)
-            .public_key(key.public_key())
+            .public_key(public_key)
             .serial_number(x509.random_serial_number())
             .not_valid_before(not_before or now - BACKDATE)
             .not_valid_after(not_after or now + timedelta(days=days))
@@ -136,7 +160,6 @@ class SmallCA(_Signed):
             )
             .sign(self.key, hashes.SHA256())
         )
-        return Leaf(cert, key)
 
     def issue(
         self,

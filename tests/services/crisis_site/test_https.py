@@ -8,10 +8,12 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -43,17 +45,24 @@ class Site:
         return json.loads((self.tls / "status.json").read_text())
 
 
-def start_site(folder: Path, ca: SmallCA, with_certificate: bool, days: float = 90) -> Site:
+def start_site(
+    folder: Path,
+    ca: SmallCA,
+    with_certificate: bool,
+    days: float = 90,
+    issued_days_ago: float = 0,
+    issuer_url: str | None = None,
+) -> Site:
     roots = ca.write_root(folder / "roots.pem")
-    config = {
-        "db": "site.sqlite3",
-        "crisis_name": NAME,
-        "tls": {"folder": "tls", "name": NAME, "roots": roots.name, "check_interval": 0.2},
-    }
+    tls: dict[str, object] = {"folder": "tls", "name": NAME, "roots": roots.name, "check_interval": 0.2}
+    if issuer_url is not None:
+        tls["issuer_url"] = issuer_url
+    config = {"db": "site.sqlite3", "crisis_name": NAME, "tls": tls}
     (folder / "site.json").write_text(json.dumps(config))
     if with_certificate:
-        not_after = datetime.now(UTC) + timedelta(days=days)
-        cert, key = ca.issue(folder / "issued", [NAME], not_after=not_after)
+        now = datetime.now(UTC)
+        not_before, not_after = now - timedelta(days=issued_days_ago), now + timedelta(days=days)
+        cert, key = ca.issue(folder / "issued", [NAME], not_before=not_before, not_after=not_after)
         write_pair(folder / "tls", cert.read_bytes(), key.read_bytes())
     http, https = free_port(), free_port()
     proc = run_site(
@@ -91,7 +100,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         stop(running)
 
 
-def wait_for(condition, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+def wait_for(condition, timeout: float = 10.0, message=lambda: "") -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -100,7 +109,7 @@ def wait_for(condition, timeout: float = 10.0) -> None:  # type: ignore[no-untyp
         except (OSError, ValueError, KeyError):
             pass
         time.sleep(0.1)
-    raise AssertionError("not within the time")
+    raise AssertionError(f"not within the time {message()}".rstrip())
 
 
 def client_context(site: Site, version: ssl.TLSVersion | None = None) -> ssl.SSLContext:
@@ -214,6 +223,62 @@ def test_a_renewed_certificate_is_served_without_a_restart_and_a_bad_one_is_not(
     assert served_serial(site) == renewed, "a certificate that fails its checks replaced the served one"
     assert site.status()["https"] == "on"
     assert site.status()["reason"].startswith("kept the served certificate; the new file is refused: ")
+
+
+class _CertificateService(ThreadingHTTPServer):
+    """The municipality's certificate service as the island meets it: a CSR in, a 90-day chain out."""
+
+    def __init__(self, ca: SmallCA, port: int) -> None:
+        self.ca = ca
+        self.signed = 0
+        super().__init__(("127.0.0.1", port), _SignRequest)
+
+
+class _SignRequest(BaseHTTPRequestHandler):
+    server: _CertificateService
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        csr = self.rfile.read(int(self.headers["content-length"]))
+        chain = self.server.ca.sign_request(csr, days=90)
+        self.server.signed += 1
+        self.send_response(200)
+        self.send_header("content-type", "application/pem-certificate-chain")
+        self.send_header("content-length", str(len(chain)))
+        self.end_headers()
+        self.wfile.write(chain)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+def test_a_certificate_with_a_third_of_its_life_left_is_renewed_by_the_island_itself(tmp_path: Path) -> None:
+    """70 of 90 days gone: the island asks the municipality for a new one and serves it without a restart;
+    while the municipality does not answer it keeps serving the one it has and says why."""
+    ca, port = SmallCA.make(), free_port()
+    url = f"http://127.0.0.1:{port}/sign"  # nothing answers there yet: the uplink is cut
+    site = start_site(tmp_path, ca, with_certificate=True, days=20, issued_days_ago=70, issuer_url=url)
+    try:
+        wait_for(lambda: "does not answer" in site.status()["renewal_error"])
+        before = served_serial(site)
+        assert site.status()["https"] == "on" and 19 <= site.status()["certificate"]["days_left"] <= 20
+
+        service = _CertificateService(ca, port)  # the uplink is back: the municipality answers
+        threading.Thread(target=service.serve_forever, daemon=True).start()
+        try:
+            wait_for(lambda: served_serial(site) != before, message=lambda: str(site.status()))
+            assert service.signed == 1, "renewed more than once: the new certificate was not taken as fresh"
+            status = site.status()
+            assert (
+                status["https"] == "on"
+                and status["renewal_error"] == ""
+                and 89 <= status["certificate"]["days_left"] <= 90
+            )
+        finally:
+            service.shutdown()
+            service.server_close()
+    finally:
+        err = stop(site)
+    assert "a new certificate for krisinfo.kommun.example from the municipality" in err
 
 
 def test_without_a_certificate_http_answers_https_is_closed_and_the_site_says_why(tmp_path: Path) -> None:
