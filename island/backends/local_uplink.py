@@ -34,8 +34,6 @@ import logging
 import os
 import random
 import signal
-import socket
-import struct
 import sys
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -44,6 +42,7 @@ from pydantic import BaseModel, ConfigDict
 
 from services.crisis_site.island_mode import IslandModeWatch
 from services.gate.gate import INTERVAL, Gate
+from services.tcp_reset import reset_stream
 
 log = logging.getLogger("uplink")
 
@@ -312,9 +311,7 @@ class UplinkRelay:
         gate = self.config.gate
         assert gate is not None
         if port != gate.web_port:
-            sock = writer.get_extra_info("socket")
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST, not FIN
-            writer.transport.abort()
+            reset_stream(writer)
             return
         try:
             portal_reader, portal_writer = await asyncio.open_connection(gate.portal_host, gate.portal_port)
