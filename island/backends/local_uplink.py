@@ -49,6 +49,9 @@ log = logging.getLogger("uplink")
 Mode = Literal["up", "blackhole", "reject"]
 MODES: tuple[str, ...] = ("up", "blackhole", "reject")
 _UDP_FLOW_IDLE = 30.0
+# What a phone may send into the cut to be held for the gate: a connectivity check is a few hundred
+# bytes; more is reset, so no client can grow the relay's memory while the gate has not closed.
+HELD_LIMIT = 8192
 Addr = tuple[Any, ...]  # a socket address, as asyncio's datagram protocols get it
 
 
@@ -284,12 +287,13 @@ class UplinkRelay:
 
     async def _hold(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port: int) -> None:
         """A phone's connection into the cut: what it sends is held until the gate closes, then goes
-        through the gate (a real phone's SYN, retransmitted, reaches the gate once it has closed)."""
+        through the gate (a real phone's SYN, retransmitted, reaches the gate once it has closed).
+        More than ``HELD_LIMIT`` is reset."""
         held = b""
         closed = asyncio.ensure_future(self.gate_closed.wait())
         try:
             while not closed.done():
-                read = asyncio.ensure_future(reader.read(65536))
+                read = asyncio.ensure_future(reader.read(HELD_LIMIT + 1 - len(held)))
                 await asyncio.wait({read, closed}, return_when=asyncio.FIRST_COMPLETED)
                 if not read.done():
                     read.cancel()
@@ -298,6 +302,9 @@ class UplinkRelay:
                 if not data:
                     return  # the phone gave up
                 held += data
+                if len(held) > HELD_LIMIT:
+                    reset_stream(writer)
+                    return
         except (ConnectionError, OSError):
             return
         finally:
