@@ -40,8 +40,7 @@ from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict
 
-from services.crisis_site.island_mode import IslandModeWatch
-from services.gate.gate import INTERVAL, Gate
+from services.gate.gate import Gate, keep_following
 from services.tcp_reset import reset_stream
 
 log = logging.getLogger("uplink")
@@ -436,27 +435,16 @@ class RelayGate(Gate):
         self.relay.set_gate(closed)
 
 
-async def follow_gate(relay: UplinkRelay, config: GateConfig) -> None:
-    """The gate follows the resolver's island mode, as services.gate does on a box."""
-    watch = IslandModeWatch(config.resolver_metrics, INTERVAL)
-    gate = RelayGate(relay)
-    await gate.set(False)
-    watch.start()
-    loop = asyncio.get_running_loop()
-    try:
-        while True:
-            await gate.follow(watch.captive, loop.time())
-            await asyncio.sleep(INTERVAL)
-    finally:
-        await watch.stop()
-
-
 async def _main(config: RelayConfig) -> None:
     relay = UplinkRelay(config)
     await relay.open()
     control_server = await relay.serve_control(config.control_socket)
     expiry = asyncio.ensure_future(relay.expire_flows())
-    gate = asyncio.ensure_future(follow_gate(relay, config.gate)) if config.gate is not None else None
+    gate = (
+        asyncio.ensure_future(keep_following(RelayGate(relay), config.gate.resolver_metrics))
+        if config.gate is not None
+        else None
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

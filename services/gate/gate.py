@@ -37,6 +37,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from services.crisis_site.island_mode import IslandModeWatch
+
 log = logging.getLogger("gate")
 
 TABLE = "inet odrift"
@@ -168,3 +170,23 @@ class Gate:
             log.warning("not island mode: the phones reach the internet through the uplink")
         if self.status_file is not None:
             self.status_file.write_text(json.dumps({"closed": closed, "since": time.time()}) + "\n")
+
+
+async def keep_following(gate: Gate, resolver_metrics: str, interval: float = INTERVAL) -> None:
+    """Open ``gate``, then have it follow the resolver's island mode (its /metrics URL) until cancelled,
+    and open it again then: a fresh start never keeps a closed gate from before, a stopped one never
+    leaves the phones without whatever internet there is."""
+    await gate.set(False)
+    watch = IslandModeWatch(resolver_metrics, interval)
+    watch.start()
+    loop = asyncio.get_running_loop()
+    try:
+        while True:
+            try:
+                await gate.follow(watch.captive, loop.time())
+            except GateError as problem:  # tried again on the next round
+                log.error("%s", problem)
+            await asyncio.sleep(interval)
+    finally:
+        await watch.stop()
+        await gate.set(False)
