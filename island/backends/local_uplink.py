@@ -40,7 +40,7 @@ from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict
 
-from services.gate.gate import Gate, keep_following
+from services.gate.gate import Firewall, Gate, keep_following
 from services.tcp_reset import reset_stream
 
 log = logging.getLogger("uplink")
@@ -428,8 +428,8 @@ class RelayGate(Gate):
         super().__init__(nft=())
         self.relay = relay
 
-    async def packets_in(self) -> int:
-        return self.relay.heard
+    async def look(self) -> Firewall:
+        return Firewall(self.relay.heard, self.relay.gate_closed.is_set())
 
     async def apply(self, closed: bool) -> None:
         self.relay.set_gate(closed)
