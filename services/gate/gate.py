@@ -119,7 +119,11 @@ class Gate:
         """The firewall as the gate sees it, in one nft call (GateError when unknown: no table, no counter)."""
         try:
             listing = json.loads(await self._nft("--json", "list", "table", *self.table.split()))["nftables"]
-            packets = next(int(item["counter"]["packets"]) for item in listing if "counter" in item)
+            packets = next(
+                int(item["counter"]["packets"])
+                for item in listing
+                if item.get("counter", {}).get("name") == COUNTER
+            )
         except (ValueError, KeyError, StopIteration) as problem:
             raise GateError(f"no counter {COUNTER} in {self.table}: {problem}") from problem
         refusing = any(item.get("rule", {}).get("chain") == self.chain for item in listing)
@@ -165,7 +169,8 @@ class Gate:
             seen: Firewall | None = await self.look()
         except GateError:
             seen = None
-        closed = island_mode and self.uplink_quiet(seen.packets_in if seen else None, now)
+        quiet = self.uplink_quiet(seen.packets_in if seen else None, now)  # every round, island mode or not
+        closed = island_mode and quiet
         if closed != self.closed:
             await self.set(closed)
         elif seen is not None and closed and not seen.refusing:
