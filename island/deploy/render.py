@@ -32,6 +32,9 @@ PREFIX = "/opt/odrift"
 DATA_DIR = "/var/lib/odrift"
 CONFIG_DIR = "/etc/odrift"
 METRICS_PORT = 9153
+# The commands the installed units call besides the package's own (the venv's python, and a region's
+# nats-server, which the wheelhouse brings), each with the Debian package that has it.
+BOX_COMMANDS = {"nft": "nftables", "dnsmasq": "dnsmasq", "conntrack": "conntrack"}
 # The crisis name's TTL on the island: short, so a phone that moves between an island and the
 # internet follows within half a minute (the same 30 s as RFC 8767's stale answers).
 CRISIS_NAME_TTL = 30
@@ -510,6 +513,7 @@ after every change to the site file, never edit these files by hand.
 ## Install, then check
 
 ```sh
+sudo apt-get install {" ".join(BOX_COMMANDS.values())}
 sudo cp -r etc/. /etc/
 sudo systemctl daemon-reload
 sudo nft -f /etc/nftables.d/odrift.nft

@@ -10,9 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
-from services.crisis_site.island_mode import IslandModeWatch
-
-from .gate import CHAIN, INTERVAL, NAT_CHAIN, TABLE, Gate, GateError
+from .gate import CHAIN, INTERVAL, NAT_CHAIN, TABLE, Gate, GateError, keep_following
 
 
 def parser() -> argparse.ArgumentParser:
@@ -41,26 +39,14 @@ async def run(args: argparse.Namespace) -> None:
         portal=args.portal,
         conntrack=tuple(shlex.split(args.conntrack)),
     )
-    await gate.set(False)  # a fresh start opens the chain: never a closed gate left from before
-    watch = IslandModeWatch(args.resolver_metrics, args.interval)
     task = asyncio.current_task()
     assert task is not None
-    loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, task.cancel)
-    watch.start()
+        asyncio.get_running_loop().add_signal_handler(sig, task.cancel)
     try:
-        while True:
-            try:
-                await gate.follow(watch.captive, loop.time())
-            except GateError as problem:  # tried again on the next round
-                logging.getLogger("gate").error("%s", problem)
-            await asyncio.sleep(args.interval)
+        await keep_following(gate, args.resolver_metrics, args.interval)
     except asyncio.CancelledError:
         pass
-    finally:
-        await watch.stop()
-        await gate.set(False)  # stopped: the phones keep whatever internet there is
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,8 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         asyncio.run(run(parser().parse_args(argv)))
     except GateError as problem:
-        print(f"gate: {problem}", file=sys.stderr)
-        return 1
+        raise SystemExit(f"gate: {problem}") from None  # said on stderr, exit status 1
     return 0
 
 

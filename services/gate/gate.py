@@ -25,7 +25,9 @@ does. Unknown (no answer from the resolver yet, no counter) is "open": the gate 
 working internet.
 
 The chain is the firewall's own (``etc/nftables.d/odrift.nft`` on a box, the router's rules in the
-netns backend): the gate only flushes and fills it, in one nft transaction.
+netns backend): the gate only flushes and fills it, in one nft transaction. Loading the firewall
+again (`nft -f`, `systemctl reload nftables`) empties it and zeroes the counter; the gate reads the
+firewall on every round anyway, so it fills a closed chain found empty again within one round.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
+
+from services.crisis_site.island_mode import IslandModeWatch
 
 log = logging.getLogger("gate")
 
@@ -56,6 +61,11 @@ REFUSALS = ("meta l4proto tcp reject with tcp reset", "reject with icmpx admin-p
 
 class GateError(RuntimeError):
     pass
+
+
+class Firewall(NamedTuple):
+    packets_in: int  # the packets that have come in over the uplink (the counter COUNTER)
+    refusing: bool  # whether the gate's chain holds its refusals (it is empty while open)
 
 
 def portal_jump(match: str) -> str:
@@ -105,13 +115,19 @@ class Gate:
             raise GateError(f"`{command[-1]} {' '.join(args)}` failed: {err.decode().strip()}")
         return out.decode()
 
-    async def packets_in(self) -> int:
-        """The packets that have come in over the uplink (GateError when unknown)."""
+    async def look(self) -> Firewall:
+        """The firewall as the gate sees it, in one nft call (GateError when unknown: no table, no counter)."""
         try:
-            listing = json.loads(await self._nft("--json", "list", "counter", *self.table.split(), COUNTER))
-            return next(int(item["counter"]["packets"]) for item in listing["nftables"] if "counter" in item)
+            listing = json.loads(await self._nft("--json", "list", "table", *self.table.split()))["nftables"]
+            packets = next(
+                int(item["counter"]["packets"])
+                for item in listing
+                if item.get("counter", {}).get("name") == COUNTER
+            )
         except (ValueError, KeyError, StopIteration) as problem:
             raise GateError(f"no counter {COUNTER} in {self.table}: {problem}") from problem
+        refusing = any(item.get("rule", {}).get("chain") == self.chain for item in listing)
+        return Firewall(packets, refusing)
 
     async def apply(self, closed: bool) -> None:
         """Fill or empty the chains; on closing, forget the marked connections (NAT applies to new ones)."""
@@ -132,26 +148,38 @@ class Gate:
                 if "flow entries have been deleted" not in str(problem):  # exit status 1 when none were
                     log.error("%s: checks sent into the cut before the gate closed will wait it out", problem)
 
-    async def uplink_quiet(self, now: float) -> bool:
-        """Whether nothing has come in over the uplink for ``QUIET_SECONDS`` (False when unknown)."""
-        try:
-            packets = await self.packets_in()
-        except GateError:
+    def uplink_quiet(self, packets: int | None, now: float) -> bool:
+        """Whether nothing has come in over the uplink (``packets``: None when unknown) for ``QUIET_SECONDS``."""
+        if packets is None:
             return False
-        if self._heard is None or packets != self._heard[0]:
+        if self._heard is None or packets > self._heard[0]:
             self._heard = (packets, now)
+        elif packets < self._heard[0]:  # the firewall was loaded again and counts from zero: nothing came in
+            self._heard = (packets, self._heard[1])
         return now - self._heard[1] >= QUIET_SECONDS
 
     async def follow(self, island_mode: bool, now: float) -> None:
         """Close while the resolver says island mode and the uplink is quiet; open otherwise.
 
-        The counter is read on every round, island mode or not, so the quiet is timed from the cut
-        itself, not from when the resolver noticed it (one nft call, about 10 ms of CPU).
+        The firewall is read on every round, island mode or not (one nft call, about 10 ms of CPU): the
+        quiet is timed from the cut itself, not from when the resolver noticed it, and a closed chain
+        found empty (the firewall loaded again, `nft -f`, which empties it) is filled again at once.
         """
-        quiet = await self.uplink_quiet(now)
+        try:
+            seen: Firewall | None = await self.look()
+        except GateError:
+            seen = None
+        quiet = self.uplink_quiet(seen.packets_in if seen else None, now)  # every round, island mode or not
         closed = island_mode and quiet
         if closed != self.closed:
             await self.set(closed)
+        elif seen is not None and closed and not seen.refusing:
+            log.warning(
+                "the chain %s %s was found empty (the firewall loaded again?): filled again",
+                self.table,
+                self.chain,
+            )
+            await self.apply(closed)
 
     async def set(self, closed: bool) -> None:
         try:
@@ -168,3 +196,23 @@ class Gate:
             log.warning("not island mode: the phones reach the internet through the uplink")
         if self.status_file is not None:
             self.status_file.write_text(json.dumps({"closed": closed, "since": time.time()}) + "\n")
+
+
+async def keep_following(gate: Gate, resolver_metrics: str, interval: float = INTERVAL) -> None:
+    """Open ``gate``, then have it follow the resolver's island mode (its /metrics URL) until cancelled,
+    and open it again then: a fresh start never keeps a closed gate from before, a stopped one never
+    leaves the phones without whatever internet there is."""
+    await gate.set(False)
+    watch = IslandModeWatch(resolver_metrics, interval)
+    watch.start()
+    loop = asyncio.get_running_loop()
+    try:
+        while True:
+            try:
+                await gate.follow(watch.captive, loop.time())
+            except GateError as problem:  # tried again on the next round
+                log.error("%s", problem)
+            await asyncio.sleep(interval)
+    finally:
+        await watch.stop()
+        await gate.set(False)

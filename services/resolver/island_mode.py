@@ -35,11 +35,9 @@ class CheckNames:
         self._wire_names = {_wire(name) for name in config.names}
 
     def is_check_name(self, wire_name: bytes) -> bool:
-        """``wire_name``: the question's name as sent (length-prefixed labels), any case."""
+        """The one test of "is this a check name": ``wire_name`` is the question's name as sent
+        (length-prefixed labels, as in a cache key), any case."""
         return wire_name.lower() in self._wire_names
-
-    def covers(self, qname: DNSLabel) -> bool:
-        return _key(qname) in self._zones
 
     def answer(self, query: DNSRecord) -> DNSRecord | None:
         """The portal answer while island mode is on; None otherwise (or for another name)."""

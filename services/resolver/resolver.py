@@ -354,7 +354,7 @@ class IslandResolver:
         # A phone's check is never answered from the cache: a cached outside address, still fresh in
         # the seconds before the island notices a cut, would send the check into the cut ("no
         # internet"). Forwarded, it gets the portal's answer when the uplink lets it down.
-        checking = self.island is not None and self.island.covers(query.q.qname)
+        checking = self.island is not None and self.island.is_check_name(key[:-4])
         slot = None if checking else self.cache.lookup(key)
         if slot is not None and self.cache.fresh(slot):
             self._hot.cache_hits += 1

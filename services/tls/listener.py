@@ -13,29 +13,19 @@ HTTPS check or an app that reached the island is refused at once, as if nothing 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 import ssl
-import struct
 
 import uvicorn
 
+from ..tcp_reset import reset
 from .client_hello import read_hello, record_length
 
 log = logging.getLogger("tls.listener")
 
 # A client has this long to send its ClientHello (uvicorn's own handshake budget follows).
 HELLO_SECONDS = 10.0
-# SO_LINGER on, zero seconds: close() sends a reset instead of a FIN.
-RESET_ON_CLOSE = struct.pack("ii", 1, 0)
-
-
-def reset(conn: socket.socket) -> None:
-    """Close ``conn`` with a TCP reset: the client's connect or first read fails at once."""
-    with contextlib.suppress(OSError):
-        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, RESET_ON_CLOSE)
-    conn.close()
 
 
 async def peek_hello(conn: socket.socket, limit: float = HELLO_SECONDS) -> bytes:

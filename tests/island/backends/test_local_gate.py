@@ -15,7 +15,7 @@ import pytest
 from island_test_helpers import IslandCLI, island_cli, island_net
 
 from island.backends.local import LocalBackend
-from island.backends.local_uplink import control
+from island.backends.local_uplink import HELD_LIMIT, control
 from island.backends.relay import control_socket
 from island.state import StateDir
 from island.topology.local import local_addresses
@@ -66,6 +66,21 @@ async def tls_to_foreign_host(phone: str, relay: str, port: int) -> str:
     return f"{outcome} in {time.monotonic() - started:.2f} s"
 
 
+async def send_into_the_cut(phone: str, relay: str, port: int, size: int) -> str:
+    """A phone sends ``size`` bytes to the outside during the cut: what becomes of its connection."""
+    reader, writer = await asyncio.open_connection(relay, port, local_addr=(phone, 0))
+    try:
+        writer.write(b"x" * size)
+        await writer.drain()
+        return f"read {await asyncio.wait_for(reader.read(1), 1)!r}"
+    except (ConnectionResetError, BrokenPipeError) as failed:
+        return type(failed).__name__
+    except TimeoutError:
+        return "held"
+    finally:
+        writer.close()
+
+
 async def gate(backend: LocalBackend, closed: bool, within: float) -> float:
     started = time.monotonic()
     while (await control(control_socket(backend.state), {})).get("gate") != ("closed" if closed else "open"):
@@ -101,3 +116,27 @@ def test_during_a_cut_https_out_is_reset_at_once_and_checks_reach_the_portal(isl
     assert portal == crisis and held == crisis, (portal, held)
     assert after == "204 None"
     print(f"the gate closed {noticed:.2f} s after the cut")
+
+
+def test_a_phone_that_sends_more_into_the_cut_than_a_check_is_reset_not_held(island: IslandCLI) -> None:
+    """The relay holds what a phone sends into the cut until the gate closes; more than a check is cut
+    short with a reset, so no client can grow the relay's memory."""
+    backend = LocalBackend(StateDir(island.state_dir), local_addresses(net=NET))
+    t = backend.addresses
+    phone, relay = t.places["trygghetspunkt-a"], t.internet_address
+
+    async def rehearse() -> tuple[str, str]:
+        await gate(backend, False, 10)
+        await backend.cut("blackhole")
+        try:
+            # At once, before the gate closes (the uplink must first be quiet for a while).
+            small = await send_into_the_cut(phone, relay, t.http_port, 300)
+            large = await send_into_the_cut(phone, relay, t.http_port, HELD_LIMIT * 8)
+            assert (await control(control_socket(backend.state), {}))["gate"] == "open"
+        finally:
+            await backend.restore()
+        await gate(backend, False, 10)
+        return small, large
+
+    small, large = asyncio.run(rehearse())
+    assert small == "held" and large == "ConnectionResetError", (small, large)

@@ -19,8 +19,11 @@ from tiers import require_tier
 
 from island.backends import _netns
 from island.backends.netns import NetnsBackend
+from island.backends.netns_gate import status_file
 from island.contract import DNSCut
 from island.state import StateDir
+from island.topology.model import ROUTER
+from services.gate.gate import CHAIN, COUNTER, NAT_CHAIN, TABLE
 from services.resolver.metrics import island_mode as said_island_mode
 from services.tls import https_port
 
@@ -164,6 +167,42 @@ def test_a_check_whose_syn_went_out_before_the_gate_closed_still_reaches_the_por
     finally:
         _netns.nft(upstream, "delete table inet lost\n")
     wait_gate(backend, False, 15)
+
+
+def test_the_firewall_loaded_again_in_island_mode_is_filled_again_and_checks_still_reach_the_portal(
+    backend: NetnsBackend,
+) -> None:
+    """Loading the firewall again (on a box `systemctl reload nftables`, `nft -f odrift.nft`) empties the
+    gate's chains and zeroes its counter; the gate fills them again within a round, without opening."""
+    outside = backend.addresses.upstream_address
+    router = backend.ns(ROUTER)
+    wait_gate(backend, False, 10)
+    asyncio.run(backend.cut("blackhole"))
+    try:
+        wait_gate(backend, True, 10)
+        closed_since = json.loads(status_file(backend).read_text())["since"]
+        # What loading odrift.nft does to the gate's share (the rest of the router's table holds the cut).
+        _netns.nft(router, f"flush chain {TABLE} {CHAIN}\nflush chain {TABLE} {NAT_CHAIN}\n")
+        _netns.nft(router, f"reset counter {TABLE} {COUNTER}\n")
+        started = time.monotonic()
+        while (
+            "reject"
+            not in _netns.run(
+                "ip", "netns", "exec", router, "nft", "list", "chain", *TABLE.split(), CHAIN
+            ).stdout
+        ):
+            assert time.monotonic() - started < 3, "the emptied chain was not filled again"
+            time.sleep(0.05)
+        refilled = time.monotonic() - started
+        check = from_phone(backend, fetch(f"http://{outside}/generate_204", "connectivitycheck.gstatic.com"))
+        assert check == f"302 http://{backend.addresses.crisis_name}/", check
+        refused = from_phone(backend, connect(outside, 443))
+        assert refused.startswith("ConnectionRefusedError in 0.0"), refused
+        assert json.loads(status_file(backend).read_text())["since"] == closed_since, "it opened in between"
+    finally:
+        asyncio.run(backend.restore())
+    wait_gate(backend, False, 15)
+    print(f"the emptied chain was filled again {refilled:.2f} s after")
 
 
 def island_mode(backend: NetnsBackend) -> bool:

@@ -20,6 +20,7 @@ from island.deploy.check import (
     Finding,
     check_backup,
     check_certificate,
+    check_commands,
     check_sign_in_sheet,
     expected_units,
     is_local_address,
@@ -273,3 +274,28 @@ def test_the_check_expects_every_unit_the_render_installed(tmp_path: Path) -> No
     (etc / "region.yaml").unlink()  # an island on its own
     assert "odrift-nats" not in expected_units(Box(config_dir=etc))
     assert expected_units(Box(config_dir=etc, units=("odrift-site",))) == ("odrift-site",)
+
+
+def test_each_command_the_units_call_is_checked_and_a_missing_one_named_with_its_package(
+    tmp_path: Path,
+) -> None:
+    rendered = tmp_path / "rendered"
+    render_site(load_site(EXAMPLE), rendered)  # an island in a region: nats-server too
+    etc = rendered / "biblioteket" / "etc" / "odrift"
+    nothing = tmp_path / "empty-bin"
+    nothing.mkdir()
+    missing = {f.check: f for f in check_commands(Box(config_dir=etc, path=str(nothing), venv=nothing))}
+    assert {
+        name: (f.status, f.next_step) for name, f in missing.items() if name != "command nats-server"
+    } == {
+        "command nft": ("fail", "sudo apt-get install nftables"),
+        "command dnsmasq": ("fail", "sudo apt-get install dnsmasq"),
+        "command conntrack": ("warn", "sudo apt-get install conntrack"),  # the gate still closes
+    }
+    assert (
+        missing["command nats-server"].status == "fail"
+        and "wheelhouse" in missing["command nats-server"].next_step
+    )
+    # This machine has them all (.ci/run installs the Debian packages; the venv has the nats-server wheel).
+    here = check_commands(Box(config_dir=etc, venv=Path(sys.executable).parent.parent))
+    assert all(f.status == "ok" for f in here), here

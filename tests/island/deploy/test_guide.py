@@ -22,12 +22,14 @@ from island_test_helpers import island_cli, island_net
 from tiers import require_tier, required
 
 from island.backends import _netns
+from island.deploy.render import BOX_COMMANDS
 
 ROOT = Path(__file__).resolve().parents[3]
 GUIDES = {"en": ROOT / "docs/guide/en/README.md", "sv": ROOT / "docs/guide/sv/README.md"}
 BLOCK = re.compile(r"```sh\n(.*?)```", re.S)
 # The install steps a guide may name, each checked against the rendered files by `_check_install`.
 INSTALL_STEPS = (
+    re.compile(r"^sudo apt-get install (?P<packages>[a-z0-9 -]+)$"),
     re.compile(r"^sudo cp -r out/rendered/(?P<place>[a-z0-9-]+)/etc/\. /etc/$"),
     re.compile(r"^sudo systemctl daemon-reload$"),
     re.compile(r"^sudo systemctl enable --now (?P<units>[a-z0-9 -]+)$"),
@@ -50,6 +52,7 @@ def commands(guide: Path) -> list[str]:
 def test_the_guides_name_the_same_commands() -> None:
     assert commands(GUIDES["sv"]) == commands(GUIDES["en"])
     assert any(c.startswith("island deploy render") for c in commands(GUIDES["en"]))
+    assert any(c.startswith("sudo apt-get install ") for c in commands(GUIDES["en"])), "the box's packages"
 
 
 def test_the_guides_link_what_they_show() -> None:
@@ -73,6 +76,9 @@ def _check_install(line: str, work: Path, scratch_root: Path) -> None:
                 assert (scratch_root / "etc/dnsmasq.d/odrift.conf").exists()
             else:
                 assert (scratch_root / f"etc/systemd/system/{unit}.service").exists(), unit
+    elif groups.get("packages"):
+        # The Debian packages with the commands the units call (what `island deploy check` looks for).
+        assert sorted(groups["packages"].split()) == sorted(BOX_COMMANDS.values()), line
     elif groups.get("credential"):
         # Where the rendered site.json looks for the island's credential (certificate.source: central).
         settings = json.loads((scratch_root / "etc/odrift/site.json").read_text(encoding="utf-8"))

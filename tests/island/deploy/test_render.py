@@ -212,15 +212,23 @@ def test_the_gate_fills_and_empties_the_rendered_firewalls_island_mode_chain(ren
         assert "reject" not in chain() and "dnat" not in chain("island_mode_nat")
 
         # Island mode closes it only once the rendered counter of the uplink's packets has stood still.
+        # The firewall loaded again while closed (`systemctl reload nftables`: the chain empty, the counter
+        # at zero) is filled again on the next round, without opening in between.
         async def follow() -> list[bool | None]:
             gate, seen = Gate(in_ns), []
-            for now in (0.0, 1.0, 2.0):
-                await gate.follow(True, now)
+            # The quiet is timed from the cut (0.0), before the resolver says island mode (1.0).
+            for island_mode, now in ((False, 0.0), (True, 1.0), (True, 2.0)):
+                await gate.follow(island_mode, now)
                 seen.append(gate.closed)
+            subprocess.run([*in_ns, "-f", str(rules)], check=True)
+            assert "reject" not in chain(), "loading the firewall again empties the chain"
+            await gate.follow(True, 2.25)
+            assert "tcp reject with tcp reset" in chain(), "filled again"
+            seen.append(gate.closed)
             await gate.follow(False, 3.0)
             return [*seen, gate.closed]
 
-        assert asyncio.run(follow()) == [False, False, True, False]
+        assert asyncio.run(follow()) == [False, False, True, True, False]
         assert "reject" not in chain()
     finally:
         subprocess.run(["ip", "netns", "delete", namespace], check=False)
