@@ -1,8 +1,8 @@
 """Who may have a password checked now: the login limits, asked in one place, in the order that keeps
 a refused login cheap.
 
-A password check is an argon2 hash (about 150 ms of one core). Three limits stand before it
-(limits.LoginLimits): tries per address, failures per account, and the whole site's hashing
+A password check is an argon2 hash (about 25 ms of one core, accounts.py). Three limits stand
+before it (limits.LoginLimits): tries per address, failures per account, and the whole site's hashing
 budget, which bounds the CPU spent on passwords whatever the number of addresses guessing.
 
 `early` runs before the login form is read, from the site's fast path (cache.FastPath, in the
