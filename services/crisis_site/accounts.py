@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import re
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError
 from zxcvbn import zxcvbn
 
@@ -49,6 +50,20 @@ def add_editor(store: Store, username: str, password: str) -> None:
     """Create the editor, or give an existing one a new password (which ends their sessions)."""
     check_new_account(username, password)
     store.add_editor(username, _hasher.hash(password))
+
+
+def check_cost(store: Store, username: str) -> int:
+    """What checking this account's password costs, in checks at today's parameters (memory times
+    passes): 6 for a hash made at the library's default (64 MiB, 3 passes), until its next login."""
+    stored = store.password_hash(username)
+    try:
+        made = extract_parameters(stored) if stored else None
+    except InvalidHashError:
+        made = None
+    if made is None:
+        return 1  # the dummy hash, at today's parameters
+    work = made.memory_cost * made.time_cost
+    return max(1, math.ceil(work / (_hasher.memory_cost * _hasher.time_cost)))
 
 
 def verify(store: Store, username: str, password: str) -> bool:

@@ -302,3 +302,31 @@ async def test_an_older_hash_still_logs_in_and_is_made_again_at_owasps_minimum(t
         c.cookies.clear()  # someone else, then anna again, against the new hash
         assert (await login(c, "fel lösenord")).status_code == 401
         assert (await login(c)).status_code == 303
+
+
+async def test_an_older_dearer_hash_takes_as_much_of_the_sites_hashing_budget_as_it_costs(tmp_path) -> None:
+    """The whole site's budget is 8 checks at today's parameters in any 4 s; a check of a hash still at
+    argon2-cffi's default (64 MiB, 3 passes: about 6 of today's) takes 6 of them, so guessing such an
+    account costs no more CPU than guessing any other."""
+    from argon2 import PasswordHasher
+
+    from services.crisis_site.limits import LoginLimits
+    from services.crisis_site.ratelimit import RateLimiter
+
+    app = app_with(tmp_path)
+    store = app.state.site.store
+    add_editor(store, "anna", PASSWORD)
+    add_editor(store, "bertil", PASSWORD)
+    old = PasswordHasher(time_cost=3, memory_cost=64 * 1024, parallelism=4).hash(PASSWORD)
+    store.set_password_hash("anna", old)
+    app.state.site.login_limits = LoginLimits(per_client=RateLimiter(100, 600.0))
+    async with client_for(app) as c:
+        answers = [(await login(c, f"fel lösenord {i}")).status_code for i in range(3)]
+        assert answers == [401, 401, 503]
+        app.state.site.login_limits = LoginLimits(per_client=RateLimiter(100, 600.0))  # a fresh budget
+        answers = []
+        for i in range(9):
+            form = await c.get("/redaktion/logga-in")
+            data = {"csrf": csrf(form.text), "username": "bertil", "password": f"fel lösenord {i}"}
+            answers.append((await c.post("/redaktion/logga-in", data=data)).status_code)
+        assert answers == [401] * 8 + [503]
