@@ -12,8 +12,9 @@ below writes the cached bytes as soon as the request's headers are parsed, and h
 other request to uvicorn unchanged. So for a refused login (login_gate.early: an address past
 its tries, or a POST while the site's hashing budget is spent): its page, rendered once, goes out
 before the form is read, and the form's body is read and dropped by uvicorn; to an address past
-its tries, a second late (HttpLimits.limited_answer_delay), so that a guesser cannot ask again at once. It leans on uvicorn's httptools protocol, so it is used
-only when that protocol has the parts it needs; otherwise the ASGI fast path still applies.
+its tries, a second late (HttpLimits.limited_answer_delay), so that a guesser cannot ask again at
+once. It leans on uvicorn's httptools protocol, so it is used only when that protocol has the
+parts it needs; otherwise the ASGI fast path still applies.
 """
 
 from __future__ import annotations
