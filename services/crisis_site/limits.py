@@ -37,9 +37,11 @@ class LoginLimits:
 
     All are checked before the password is hashed (login_gate.py), so a guesser past a limit costs
     no CPU. The hashing budget bounds what passwords cost whatever the number of addresses: 8 hashes
-    in any 4 s, so 2 a second sustained, about a third of one core (at nice 10) with argon2's 150-180
-    ms. A shift of eight editors logging in at once all get in; a ninth waits about a second
-    (503 with Retry-After). Editors log in a few times a day; only a guesser needs more.
+    in any 4 s, so 2 a second sustained, about 5 % of one core (at nice 10) with argon2 at OWASP's
+    minimum (about 25 ms of CPU each, accounts.py; a hash still at older, dearer parameters takes
+    as many as it costs, accounts.check_cost). A shift of eight editors logging in at once all
+    get in; a ninth waits about a second (503 with Retry-After). Editors log in a few times a day;
+    only a guesser needs more.
     """
 
     per_client: RateLimiter = field(default_factory=lambda: RateLimiter(10, 600.0))

@@ -1,8 +1,8 @@
 """Who may have a password checked now: the login limits, asked in one place, in the order that keeps
 a refused login cheap.
 
-A password check is an argon2 hash (about 150 ms of one core). Three limits stand before it
-(limits.LoginLimits): tries per address, failures per account, and the whole site's hashing
+A password check is an argon2 hash (about 25 ms of one core, accounts.py). Three limits stand
+before it (limits.LoginLimits): tries per address, failures per account, and the whole site's hashing
 budget, which bounds the CPU spent on passwords whatever the number of addresses guessing.
 
 `early` runs before the login form is read, from the site's fast path (cache.FastPath, in the
@@ -42,9 +42,11 @@ def early(limits: LoginLimits, client: str, method: str) -> Refused | None:
     return None
 
 
-def admit(limits: LoginLimits, client: str, username: str) -> Refused | None:
+def admit(limits: LoginLimits, client: str, username: str, cost: int = 1) -> Refused | None:
     """Once the form is read: None when the password may be hashed now (the try and the hash are
-    counted), else why not. Every login that reaches here counts as one of the address's tries."""
+    counted), else why not. Every login that reaches here counts as one of the address's tries.
+    `cost` (accounts.check_cost) is what the check takes of the budget: an account whose hash is
+    still at older, dearer parameters takes as many of today's checks as it costs."""
     wait = limits.per_client.allow(client)
     if wait > 0:
         return Limited(wait)
@@ -55,4 +57,6 @@ def admit(limits: LoginLimits, client: str, username: str) -> Refused | None:
     if wait > 0:
         return Limited(wait)
     limits.hashes.allow(SITE)  # had room just above, on this same thread
+    for _ in range(cost - 1):
+        limits.hashes.record(SITE)
     return None

@@ -11,8 +11,10 @@ task, the message dicts). For the cached resources none of that is needed: the p
 below writes the cached bytes as soon as the request's headers are parsed, and hands every
 other request to uvicorn unchanged. So for a refused login (login_gate.early: an address past
 its tries, or a POST while the site's hashing budget is spent): its page, rendered once, goes out
-before the form is read, and the form's body is read and dropped by uvicorn. It leans on uvicorn's httptools protocol, so it is used
-only when that protocol has the parts it needs; otherwise the ASGI fast path still applies.
+before the form is read, and the form's body is read and dropped by uvicorn; to an address past
+its tries, a second late (HttpLimits.limited_answer_delay), so that a guesser cannot ask again at
+once. It leans on uvicorn's httptools protocol, so it is used only when that protocol has the
+parts it needs; otherwise the ASGI fast path still applies.
 """
 
 from __future__ import annotations
@@ -56,6 +58,10 @@ class HttpLimits:
     max_headers: int = 100  # 431 past it
     head_timeout: float = 10.0  # seconds for a whole request head to arrive; 408 after it
     connections_per_address: int = 32  # open connections from one client address; 503 past it
+    # An address past its login tries waits this long for each refusal (429) on a connection that
+    # reads nothing more meanwhile: it can then cost the site at most connections_per_address
+    # answers a second, where eight guessers sent 1,300 a second, each waking the site's loop.
+    limited_answer_delay: float = 1.0
 
 
 _REASONS = {
@@ -133,6 +139,8 @@ def protocol_class(
         _address: str | None = None
         _head_timer: asyncio.TimerHandle | None = None
         _head_deadline = 0.0
+        _held: asyncio.TimerHandle | None = None  # a refusal waiting to be sent (limited_answer_delay)
+        _keep_held = True
 
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
@@ -149,6 +157,9 @@ def protocol_class(
         def connection_lost(self, exc: Exception | None) -> None:
             self._closed = True
             self._stop_head_timer()
+            if self._held is not None:
+                self._held.cancel()
+                self._held = None
             if self._address is not None:
                 left = open_from[self._address] - 1
                 if left:
@@ -230,6 +241,9 @@ def protocol_class(
 
         def on_headers_complete(self) -> None:
             self._reading_head = False  # the head timer, if it fires, lets the connection be
+            if self._held is not None:  # a request pipelined behind a held refusal: not answered,
+                self._keep_held = False  # and the connection closes once the refusal is sent
+                return
             parser = self.parser
             idle = (self.cycle is None or self.cycle.response_complete) and not self.pipeline
             if fast_path is not None and idle and not parser.should_upgrade():
@@ -255,12 +269,27 @@ def protocol_class(
 
         def _write(self, found: tuple[int, list[tuple[bytes, bytes]], bytes], keep_alive: bool) -> None:
             status, headers, body = found
-            self.transport.write(_head(status, self.server_state.default_headers, headers, keep_alive) + body)
+            data = _head(status, self.server_state.default_headers, headers, keep_alive) + body
             # The request's body, if any, is read and dropped by uvicorn. _Answered has the parts of a
             # cycle uvicorn reads once a response is complete, not the class: hence the cast.
             self.cycle = cast("RequestResponseCycle", _ANSWERED)
+            if status == 429 and limits.limited_answer_delay > 0:
+                self.flow.pause_reading()  # the rest of this chunk is parsed; nothing more is read
+                self._keep_held = keep_alive
+                self._held = self.loop.call_later(limits.limited_answer_delay, self._send_held, data)
+                return
+            self._send(data, keep_alive)
+
+        def _send_held(self, data: bytes) -> None:
+            self._held = None
+            self._send(data, self._keep_held)
+
+        def _send(self, data: bytes, keep_alive: bool) -> None:
+            if self._closed or self.transport.is_closing():
+                return
+            self.transport.write(data)
             if keep_alive:
-                self.on_response_complete()
+                self.on_response_complete()  # reads again
             else:
                 self.transport.close()
 

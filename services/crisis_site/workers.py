@@ -1,7 +1,8 @@
 """A small worker pool for the site's CPU-heavy steps (argon2 password hashes), off the event loop.
 
-One argon2 verification costs about 150 ms of CPU; run on the loop, seven a second would stall
-the crisis page. Here they run in a fixed number of threads (argon2's C code releases the GIL),
+One argon2 verification costs about 25 ms of CPU (150-200 ms at the library's default parameters);
+run on the loop, every one would stall the crisis page for as long. Here they run in a fixed
+number of threads (argon2's C code releases the GIL: measured, the loop runs on meanwhile),
 and the queue in front of them is bounded: past it a login is answered "busy" at once instead of
 waiting behind a guesser's queue.
 

@@ -243,7 +243,7 @@ def test_password_guessing_from_eight_addresses(site: Site) -> None:
 def test_an_editor_logs_in_while_eight_guessers_go_on(site: Site) -> None:
     """Eight addresses of their own guess the editor Dora's password without pause; Cecilia, from her
     own address, logs in all the same, waiting out "upptagen" as the page asks. Her password may wait
-    behind the guessers' hashes already admitted (the budget's 8, about 0.2 s each on an idle core,
+    behind the guessers' hashes already admitted (the budget's 8, about 25 ms each on an idle core,
     seconds on a busy one): she waits as long as a browser would."""
     store = Store(site.database)
     add_editor(store, "dora", PASSWORD)

@@ -169,7 +169,7 @@ async def login(request: Request, site: SiteDep) -> Response:
     username = form.get("username", "").strip().lower()[:64]
     limits = site.login_limits
     # Checked before the password is hashed: a guesser past a limit costs no CPU.
-    refused = login_gate.admit(limits, client(request), username)
+    refused = login_gate.admit(limits, client(request), username, accounts.check_cost(site.store, username))
     if refused is not None:
         raise refused
     try:

@@ -121,3 +121,38 @@ def test_other_methods_still_reach_the_framework(site) -> None:
     r = httpx.post(f"http://{host}:{port}/", data={"a": "b"})
     assert r.status_code == 405
     assert r.headers["x-content-type-options"] == "nosniff"
+
+
+def login_request(extra: str = "") -> bytes:
+    return request("/redaktion/logga-in", extra).replace(b"GET", b"POST", 1)
+
+
+def test_an_address_past_its_login_tries_waits_for_each_refusal_and_no_one_else_does(site) -> None:
+    """A guesser's address (127.0.0.2) spends its 10 tries; each refusal after that is sent a second
+    late on a connection that reads nothing meanwhile, while a resident's page is answered at once,
+    and a request pipelined behind a held refusal closes the connection."""
+    host, port = site
+    base = f"http://{host}:{port}"
+    with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2"), base_url=base) as guesser:
+        for _ in range(12):  # some are "upptagen" (the site's hashing budget): those count as tries too
+            form = guesser.get("/redaktion/logga-in")
+            if form.status_code == 429:
+                break
+            token = form.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+            guesser.post(
+                "/redaktion/logga-in", data={"csrf": token, "username": "anna", "password": "gissning"}
+            )
+        assert form.status_code == 429 and "minuter" in form.text
+    with socket.create_connection((host, port), timeout=5, source_address=("127.0.0.2", 0)) as sock:
+        buffer = bytearray()
+        for ask in (request("/redaktion/logga-in"), login_request("Content-Length: 5\r\n") + b"a=b&c"):
+            sent = time.monotonic()
+            sock.sendall(ask)
+            page = httpx.get(f"{base}/")  # a resident, meanwhile
+            assert page.status_code == 200 and time.monotonic() - sent < 0.5
+            status, headers, _ = read_response(sock, buffer)
+            assert status == b"HTTP/1.1 429 Too Many Requests" and int(headers[b"retry-after"]) > 60
+            assert time.monotonic() - sent >= 0.9, "the refusal was not held"
+        sock.sendall(request("/redaktion/logga-in") + request("/"))  # the second behind a held refusal
+        status, _, _ = read_response(sock, buffer)
+        assert status == b"HTTP/1.1 429 Too Many Requests" and sock.recv(65536) == b""
