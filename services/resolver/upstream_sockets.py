@@ -48,6 +48,9 @@ class _Socket(asyncio.DatagramProtocol):
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
+        # The opening task's result holds this socket: kept, it would make a cycle per socket that
+        # only a garbage collection frees (a pause growing with the names asked, bench/scale/resolver.py).
+        self.opening = None
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         if len(data) < 12:
