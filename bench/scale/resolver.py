@@ -7,9 +7,9 @@ for names starting ``nx``). The cache is filled with random names, half of each,
 the bytes per entry (RSS grown since 0, per entry) and the worst GC pause (timed with
 gc.callbacks inside the resolver, in CPU time of the collecting thread: every collection
 during the fill, and one full collection forced at that size) are printed. Then the
-crisis name (a local name) is asked at a steady rate, at rest and while another process, a resident, asks random
-names at ``--fill-rate`` (the full cache then evicts one answer per name), and the two
-p99s are compared.
+crisis name (a local name) is asked at a steady rate, at rest and while another process,
+a resident, asks random names at ``--fill-rate`` (the full cache then evicts one answer
+per name), and the two p99s are compared.
 
 Prints one line per figure, among them:
   scale resolver bytes per entry at 100k: N
