@@ -136,6 +136,9 @@ class UpstreamSockets:
             if answer.done() and not answer.cancelled():
                 answer.exception()  # seen, even when nobody awaits it any more
             sock.close_if_done()
+            # A timeout or a refusal raised here keeps this frame in its traceback, and the frame
+            # would keep the answer holding that exception: a cycle per failed query.
+            del answer
 
     def give_up(self, reason: Exception) -> None:
         """Fail every query waiting on these sockets with ``reason`` (the upstream was found down)."""
