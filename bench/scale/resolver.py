@@ -121,7 +121,8 @@ def run_resolver(config: str) -> None:
     """The resolver as `python -m services.resolver` runs it, timing every garbage collection.
 
     A line on stdin asks for the longest collection since the last line, then forces a full
-    one; the answer is one JSON line on stdout, in ms of CPU (and of wall clock).
+    one; the answer is one JSON line on stdout, in ms of CPU (and of wall clock), with the
+    number of objects the collector tracked before it.
     """
     import gc
     import threading
@@ -131,6 +132,7 @@ def run_resolver(config: str) -> None:
     def control() -> None:
         for _ in sys.stdin:
             during, during_wall = timer.take()
+            tracked = len(gc.get_objects())  # what the forced collection walks (the frozen start-up aside)
             gc.collect()
             full, full_wall = timer.take()
             ms = {
@@ -139,7 +141,10 @@ def run_resolver(config: str) -> None:
                 "during_wall_ms": during_wall,
                 "full_wall_ms": full_wall,
             }
-            print(json.dumps({name: seconds * 1000 for name, seconds in ms.items()}), flush=True)
+            print(
+                json.dumps({name: seconds * 1000 for name, seconds in ms.items()} | {"tracked": tracked}),
+                flush=True,
+            )
 
     gc.callbacks.append(timer)
     threading.Thread(target=control, daemon=True).start()
@@ -406,7 +411,7 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str]]:
                     f"  (CPU of the longest collection during the fill {pauses['during_ms']:.2f} ms, "
                     f"of a full collection at {at} {pauses['full_ms']:.2f} ms; by the wall clock, "
                     f"with any wait for the GIL or a CPU, {pauses['during_wall_ms']:.2f} "
-                    f"and {pauses['full_wall_ms']:.2f} ms)",
+                    f"and {pauses['full_wall_ms']:.2f} ms; {pauses['tracked']:.0f} objects tracked before it)",
                     flush=True,
                 )
             at_rest, under_fill, lost_at_rest, lost_under_fill = local_latency(resolver.port, args)
