@@ -316,9 +316,13 @@ class DNSServer:
         self._tcp_per_client[host] += 1
         try:
             while True:
-                header = await asyncio.wait_for(reader.readexactly(2), self.tcp_idle_seconds)
+                # asyncio.timeout, not wait_for: the read's end (the client closing) raised through
+                # wait_for's future left a cycle per connection for the garbage collector to free.
+                async with asyncio.timeout(self.tcp_idle_seconds):
+                    header = await reader.readexactly(2)
                 (length,) = struct.unpack("!H", header)
-                data = await asyncio.wait_for(reader.readexactly(length), self.tcp_idle_seconds)
+                async with asyncio.timeout(self.tcp_idle_seconds):
+                    data = await reader.readexactly(length)
                 reply = await self.answer(data, client, "tcp")
                 if reply is None:
                     break

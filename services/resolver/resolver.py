@@ -264,10 +264,15 @@ class IslandResolver:
     def _forwarded_records(self, future: asyncio.Future[bytes], data: bytes, key: bytes) -> tuple[bytes, str]:
         """What the cache did not keep (a failure, an answer it may not store), as the full path makes it."""
         query = parse_query(data)
-        try:
+        # The failure is read, not raised: raised here, its traceback would keep this frame, which
+        # keeps the future holding that failure, a cycle per failed query for the collector to free.
+        failure = future.exception()
+        if failure is None:
             record, source = self._from_upstream(query, future.result()), "upstream"
-        except UpstreamFailed as exc:
-            record, source = self._without_upstream(query, key, unreachable=exc.unreachable)
+        elif isinstance(failure, UpstreamFailed):
+            record, source = self._without_upstream(query, key, unreachable=failure.unreachable)
+        else:
+            raise failure
         return pack_for_udp(record, client_udp_size(query)), source
 
     def answered_batch(self, count: int, seconds: float) -> None:

@@ -48,6 +48,9 @@ class _Socket(asyncio.DatagramProtocol):
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
+        # The opening task's result holds this socket: kept, it would make a cycle per socket that
+        # only a garbage collection frees (a pause growing with the names asked, bench/scale/resolver.py).
+        self.opening = None
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         if len(data) < 12:
@@ -133,6 +136,9 @@ class UpstreamSockets:
             if answer.done() and not answer.cancelled():
                 answer.exception()  # seen, even when nobody awaits it any more
             sock.close_if_done()
+            # A timeout or a refusal raised here keeps this frame in its traceback, and the frame
+            # would keep the answer holding that exception: a cycle per failed query.
+            del answer
 
     def give_up(self, reason: Exception) -> None:
         """Fail every query waiting on these sockets with ``reason`` (the upstream was found down)."""

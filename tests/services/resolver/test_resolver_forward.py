@@ -8,6 +8,7 @@ with the random ID and the question the resolver asked. Real sockets, dnspython 
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
 
 import dns.message
@@ -91,3 +92,21 @@ async def test_answers_with_a_wrong_id_or_question_are_ignored_and_the_real_one_
     assert addresses(first) == addresses(again) == ["192.0.2.9"]
     assert (first.id, again.id) == (7, 8)
     assert len(upstream.received) == 1  # the second was a cache hit
+
+
+async def test_failed_forwards_leave_nothing_for_the_garbage_collector() -> None:
+    """A forwarded query no upstream answered usefully is answered SERVFAIL and freed at once by
+    reference counting: raised again to be answered, the failure kept a cycle per query (about
+    40 objects) for a collection to walk and free, a pause growing with the names asked."""
+    async with world(ControlledUpstream(mode="refuse")) as (port, resolver):
+        await exchange(port, query("warm.example", 1))  # what the first query makes once
+        names = 20
+        gc.collect()
+        gc.disable()
+        try:
+            for i in range(names):
+                reply = dns.message.from_wire(await exchange(port, query(f"n{i}.example", i)))
+                assert reply.rcode() == dns.rcode.SERVFAIL
+            assert gc.collect() < names, "objects only the garbage collector frees, per failed query"
+        finally:
+            gc.enable()
