@@ -94,6 +94,7 @@ def protocol_class(
         "on_message_complete",
         "send_400_response",
         "_unset_keepalive_if_required",
+        "timeout_keep_alive_handler",
     )
     if not all(callable(getattr(HttpToolsProtocol, n, None)) for n in needed):
         log.warning("uvicorn's httptools protocol changed; serving with uvicorn's own protocol")
