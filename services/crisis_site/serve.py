@@ -45,7 +45,7 @@ class _Answered:
 
 
 _ANSWERED = _Answered()
-KEPT_HEADS = 64  # response heads kept per second (see _head below)
+KEPT_HEADS = 256  # response heads kept per second: every resource, language and encoding (see _head)
 
 
 @dataclass(frozen=True)
