@@ -250,6 +250,41 @@ def start_site(folder: Path, port: int, *arguments: str, log: str = "site.log") 
     )
 
 
+def http_rounds(site_url: str, nginx_url: str, pids: dict[str, int], args: argparse.Namespace) -> None:
+    """The plain-HTTP half: interleaved rounds at two connection counts, then the summary lines."""
+    runs: dict[tuple[str, int], list[tuple[float, float]]] = {}
+    # Interleaved, so a noisy neighbour hurts both alike; a short warm-up first.
+    for _name, url in (("island", site_url), ("nginx", nginx_url)):
+        wrk(url, 16, 2)
+    for round_ in range(1, args.rounds + 1):
+        for connections in (args.connections, 256):
+            for name, url in (("island", site_url), ("nginx", nginx_url)):
+                rps, p99 = wrk(url, connections, args.seconds, pids[name])
+                runs.setdefault((name, connections), []).append((rps, p99))
+                print(
+                    f"  round {round_} {name:<6} c={connections:<4} {rps:>10.0f} req/s   p99 {p99:8.2f} ms",
+                    flush=True,
+                )
+    # Medians over the rounds, and the median of each round's own ratio: one lucky or unlucky
+    # round (a neighbour's burst) cannot make the result.
+    c = args.connections
+    ratios = [i[0] / n[0] for i, n in zip(runs[("island", c)], runs[("nginx", c)])]
+    island = median(r for r, _ in runs[("island", c)])
+    ng = median(r for r, _ in runs[("nginx", c)])
+    per_cpu = {name: median(CPU_COST[url]) for name, url in (("island", site_url), ("nginx", nginx_url))}
+    print(f"median of {args.rounds} rounds of {args.seconds} s")
+    print(
+        f"http crisis-page requests per CPU-second of the server (steadier on a busy machine): "
+        f"island={per_cpu['island']:.0f} nginx={per_cpu['nginx']:.0f} "
+        f"ratio={per_cpu['island'] / per_cpu['nginx']:.2f}"
+    )
+    print(
+        f"http crisis-page p99 at 256 connections: island={median(p for _, p in runs[('island', 256)]):.2f}ms "
+        f"nginx={median(p for _, p in runs[('nginx', 256)]):.2f}ms"
+    )
+    print(f"http crisis-page rps: island={island:.0f} nginx={ng:.0f} ratio={median(ratios):.2f}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -260,6 +295,9 @@ def main() -> int:
     )
     parser.add_argument(
         "--rounds", type=int, default=3, help="interleaved rounds; figures are medians (default 3)"
+    )
+    parser.add_argument(
+        "--https-only", action="store_true", help="skip the plain-HTTP rounds (measure the HTTPS half alone)"
     )
     args = parser.parse_args()
     if (os.cpu_count() or 1) < 2:
@@ -306,38 +344,8 @@ def main() -> int:
             f"site headers {len(str(headers))} chars, nginx {len(str(nheaders))}"
         )
 
-        runs: dict[tuple[str, int], list[tuple[float, float]]] = {}
-        # Interleaved, so a noisy neighbour hurts both alike; a short warm-up first.
-        for _name, url in (("island", site_url), ("nginx", nginx_url)):
-            wrk(url, 16, 2)
-        pids = {"island": site.pid, "nginx": nginx.pid}
-        for round_ in range(1, args.rounds + 1):
-            for connections in (args.connections, 256):
-                for name, url in (("island", site_url), ("nginx", nginx_url)):
-                    rps, p99 = wrk(url, connections, args.seconds, pids[name])
-                    runs.setdefault((name, connections), []).append((rps, p99))
-                    print(
-                        f"  round {round_} {name:<6} c={connections:<4} {rps:>10.0f} req/s   p99 {p99:8.2f} ms",
-                        flush=True,
-                    )
-        # Medians over the rounds, and the median of each round's own ratio: one lucky or unlucky
-        # round (a neighbour's burst) cannot make the result.
-        c = args.connections
-        ratios = [i[0] / n[0] for i, n in zip(runs[("island", c)], runs[("nginx", c)])]
-        island = median(r for r, _ in runs[("island", c)])
-        ng = median(r for r, _ in runs[("nginx", c)])
-        per_cpu = {name: median(CPU_COST[url]) for name, url in (("island", site_url), ("nginx", nginx_url))}
-        print(f"median of {args.rounds} rounds of {args.seconds} s")
-        print(
-            f"http crisis-page requests per CPU-second of the server (steadier on a busy machine): "
-            f"island={per_cpu['island']:.0f} nginx={per_cpu['nginx']:.0f} "
-            f"ratio={per_cpu['island'] / per_cpu['nginx']:.2f}"
-        )
-        print(
-            f"http crisis-page p99 at 256 connections: island={median(p for _, p in runs[('island', 256)]):.2f}ms "
-            f"nginx={median(p for _, p in runs[('nginx', 256)]):.2f}ms"
-        )
-        print(f"http crisis-page rps: island={island:.0f} nginx={ng:.0f} ratio={median(ratios):.2f}")
+        if not args.https_only:
+            http_rounds(site_url, nginx_url, {"island": site.pid, "nginx": nginx.pid}, args)
 
         # HTTPS: the island's TLS port (its own process, the same site) against nginx's, same certificate.
         tls_site = start_site(

@@ -47,6 +47,7 @@ class _Answered:
 
 
 _ANSWERED = _Answered()
+KEPT_HEADS = 256  # response heads kept per second: every resource, language and encoding (see _head)
 
 
 @dataclass(frozen=True)
@@ -99,16 +100,19 @@ def protocol_class(
         "on_message_complete",
         "send_400_response",
         "_unset_keepalive_if_required",
+        "timeout_keep_alive_handler",
     )
     if not all(callable(getattr(HttpToolsProtocol, n, None)) for n in needed):
         log.warning("uvicorn's httptools protocol changed; serving with uvicorn's own protocol")
         return "auto"
     # Open connections per client address, for the one event loop this server runs on.
     open_from: dict[str, int] = {}
-    # A response head, built once per status, header list and keep-alive: the cache's header lists and
-    # uvicorn's (its date, replaced each second) are kept objects, so the same ones come back request
-    # after request. Each entry holds the lists it was built from, so a new list never meets an old head.
-    heads: dict[tuple[int, int, int, bool], tuple[object, object, bytes]] = {}
+    # Response heads, built once per status, header list and keep-alive while uvicorn's default headers stay
+    # the same list: uvicorn makes a new one when its date moves (each second), and then heads are built anew.
+    # The cache's header lists are kept objects; a refused login's are new each time, so at most
+    # KEPT_HEADS are kept a second. Each entry holds its list, so a new list never meets an old head.
+    heads: dict[tuple[int, int, bool], tuple[object, bytes]] = {}
+    dated: list[tuple[bytes, bytes]] | None = None  # the default headers the kept heads were built with
 
     def _head(
         status: int,
@@ -116,10 +120,14 @@ def protocol_class(
         headers: list[tuple[bytes, bytes]],
         keep_alive: bool,
     ) -> bytes:
-        key = (status, id(default), id(headers), keep_alive)
+        nonlocal dated
+        if default is not dated:
+            heads.clear()
+            dated = default
+        key = (status, id(headers), keep_alive)
         known = heads.get(key)
-        if known is not None and known[0] is default and known[1] is headers:
-            return known[2]
+        if known is not None and known[0] is headers:
+            return known[1]
         parts: list[bytes] = [STATUS_LINE[status]]
         for name, value in (*default, *headers):
             parts += (name, b": ", value, b"\r\n")
@@ -127,9 +135,8 @@ def protocol_class(
             parts.append(b"connection: close\r\n")
         parts.append(b"\r\n")
         head = b"".join(parts)
-        if len(heads) > 256:  # the date moves each second: old heads go
-            heads.clear()
-        heads[key] = (default, headers, head)
+        if len(heads) < KEPT_HEADS:
+            heads[key] = (headers, head)
         return head
 
     class SiteProtocol(HttpToolsProtocol):
@@ -137,8 +144,11 @@ def protocol_class(
         a 100 MB header costs one chunk's parse, not the parser's quadratic copying of it."""
 
         _address: str | None = None
-        _head_timer: asyncio.TimerHandle | None = None
-        _head_deadline = 0.0
+        _timer: asyncio.Handle | None = None  # due at _timer_at
+        _timer_at = 0.0
+        _head_deadline = 0.0  # 408 if the head is not whole by then
+        # After a response, the connection is closed if no byte of a next request came by then; 0 once one did.
+        _idle_deadline = 0.0
         _held: asyncio.TimerHandle | None = None  # a refusal waiting to be sent (limited_answer_delay)
         _keep_held = True
 
@@ -152,11 +162,11 @@ def protocol_class(
             if address is not None:
                 self._address = address
                 open_from[address] = open_from.get(address, 0) + 1
-            self._await_head()
+            self._await_head(idle=False)
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._closed = True
-            self._stop_head_timer()
+            self._stop_timer()
             if self._held is not None:
                 self._held.cancel()
                 self._held = None
@@ -169,34 +179,50 @@ def protocol_class(
                 self._address = None
             super().connection_lost(exc)
 
-        def _await_head(self) -> None:
+        def _await_head(self, idle: bool) -> None:
+            """Time the next request's head from now, and with ``idle`` (after a response) the keep-alive too."""
             self._head_bytes = 0
             self._reading_head = True
             self._header_count = 0
-            # One timer per connection, moved on by a deadline: a keep-alive request costs no new timer.
-            self._head_deadline = self.loop.time() + limits.head_timeout
-            if self._head_timer is None:
-                self._head_timer = self.loop.call_at(self._head_deadline, self._head_due)
+            now = self.loop.time()
+            self._head_deadline = now + limits.head_timeout
+            self._idle_deadline = now + self.timeout_keep_alive if idle else 0.0
+            self._arm(min(self._head_deadline, self._idle_deadline or self._head_deadline))
 
-        def _head_due(self) -> None:
-            self._head_timer = None
-            if self._closed or not self._reading_head:
-                return  # the head came in time; the next request's _await_head arms a timer again
-            if self.loop.time() < self._head_deadline:  # set for an earlier request's head
-                self._head_timer = self.loop.call_at(self._head_deadline, self._head_due)
+        def _arm(self, deadline: float) -> None:
+            # One timer per connection, moved on by the deadlines: a keep-alive request costs no new timer.
+            if self._timer is not None:
+                if self._timer_at <= deadline:
+                    return  # it fires first, and looks at the deadlines then
+                self._timer.cancel()
+            self._timer_at = deadline
+            self._timer = self.loop.call_at(deadline, self._due)
+
+        def _due(self) -> None:
+            self._timer = None
+            if self._closed:
                 return
-            self._refuse(408)
+            head = self._head_deadline if self._reading_head else 0.0
+            due = min(head or self._idle_deadline, self._idle_deadline or head)
+            if not due:
+                return  # a request is being answered; the next _await_head arms a timer again
+            if self.loop.time() < due:  # moved on by a later request
+                self._arm(due)
+            elif due == self._idle_deadline:
+                self.timeout_keep_alive_handler()  # uvicorn's: no byte of a next request came in time
+            else:
+                self._refuse(408)
 
-        def _stop_head_timer(self) -> None:
-            if self._head_timer is not None:
-                self._head_timer.cancel()
-                self._head_timer = None
+        def _stop_timer(self) -> None:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
 
         def _refuse(self, status: int) -> None:
             if self._closed:
                 return
             self._closed = True
-            self._stop_head_timer()
+            self._stop_timer()
             reason, text = _REASONS[status]
             body = text.encode("utf-8")
             self.transport.write(
@@ -208,6 +234,7 @@ def protocol_class(
         def data_received(self, data: bytes) -> None:
             if self._closed:
                 return
+            self._idle_deadline = 0.0  # a next request began: the keep-alive no longer applies
             if self._reading_head:
                 self._head_bytes += len(data)
             try:
@@ -227,6 +254,20 @@ def protocol_class(
                 return
             self._closed = True
             super().send_400_response(msg)
+
+        def on_message_begin(self) -> None:
+            # uvicorn builds the request's ASGI scope here (about 1 µs a request); a cached answer needs
+            # none, so it is built in on_headers_complete, for a request handed to the app.
+            self.url = b""
+            self.expect_100_continue = False
+            self.headers = []
+
+        def _make_scope(self) -> None:
+            """uvicorn's on_message_begin, keeping what the parser's callbacks have set since."""
+            url, headers, expect = self.url, self.headers, self.expect_100_continue
+            super().on_message_begin()
+            self.url, self.headers, self.expect_100_continue = url, headers, expect
+            self.scope["headers"] = headers
 
         def on_url(self, url: bytes) -> None:
             super().on_url(url)
@@ -260,12 +301,14 @@ def protocol_class(
                     if found is not None:
                         self._write(found, parser.get_http_version() != "1.0" and parser.should_keep_alive())
                         return
+            self._make_scope()
             super().on_headers_complete()
 
         def on_response_complete(self) -> None:
+            # After the app's response uvicorn arms its own keep-alive timer; only the head is timed here.
             super().on_response_complete()
             if not self._closed and not self.transport.is_closing():
-                self._await_head()  # the next request's head, if any, is timed from now
+                self._await_head(idle=False)  # the next request's head, if any, is timed from now
 
         def _write(self, found: tuple[int, list[tuple[bytes, bytes]], bytes], keep_alive: bool) -> None:
             status, headers, body = found
@@ -282,6 +325,7 @@ def protocol_class(
 
         def _send_held(self, data: bytes) -> None:
             self._held = None
+            self.flow.resume_reading()  # paused while the refusal was held
             self._send(data, self._keep_held)
 
         def _send(self, data: bytes, keep_alive: bool) -> None:
@@ -289,7 +333,10 @@ def protocol_class(
                 return
             self.transport.write(data)
             if keep_alive:
-                self.on_response_complete()  # reads again
+                # What uvicorn's on_response_complete does for an idle connection (no pipeline, reading not
+                # paused), but with the keep-alive on the connection's one timer, not a new timer per request.
+                self.server_state.total_requests += 1
+                self._await_head(idle=True)
             else:
                 self.transport.close()
 

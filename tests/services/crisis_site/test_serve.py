@@ -156,3 +156,25 @@ def test_an_address_past_its_login_tries_waits_for_each_refusal_and_no_one_else_
         sock.sendall(request("/redaktion/logga-in") + request("/"))  # the second behind a held refusal
         status, _, _ = read_response(sock, buffer)
         assert status == b"HTTP/1.1 429 Too Many Requests" and sock.recv(65536) == b""
+
+
+KEEP_ALIVE = 5.0  # seconds an idle connection is kept (services/crisis_site/__main__.py)
+HEAD_TIMEOUT = 10.0  # the default --head-timeout, the other deadline on the connection's one timer
+
+
+def test_a_keep_alive_connection_lasts_while_asked_and_closes_when_idle(site) -> None:
+    """Each cached answer moves the connection's keep-alive on: asked every 2 s it outlives the first
+    answer's 5 s; idle after its last answer, it is closed after the keep-alive, not the head timeout."""
+    host, port = site
+    with socket.create_connection((host, port), timeout=HEAD_TIMEOUT + 5) as sock:
+        buffer = bytearray()
+        for asked in range(4):  # at 0, 2, 4 and 6 s
+            if asked:
+                time.sleep(2.0)
+            sock.sendall(request("/"))
+            status, _, body = read_response(sock, buffer)
+            assert status == b"HTTP/1.1 200 OK" and body
+        answered = time.monotonic()
+        assert sock.recv(1) == b"", "the idle connection should be closed by the site"
+        idle = time.monotonic() - answered
+    assert KEEP_ALIVE - 0.5 < idle < HEAD_TIMEOUT - 1, f"closed after {idle:.1f} s idle"
