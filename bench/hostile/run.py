@@ -192,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
                         f"{_ms(rest_cpu['site waited'])}",
                         flush=True,
                     )
+                    for failure in seen.failures():  # what the resident saw go wrong, each
+                        print(f"    a resident's probe failed {failure}", flush=True)
         finally:
             _island(state, args.net, "down")
 

@@ -71,6 +71,11 @@ MAX_TCP_CONNECTIONS = 256
 # One address may hold at most this many: a quarter, so one host cannot take every slot
 # (Unbound: tcp-connection-limit), while a trygghetspunkt behind one NAT address still has room.
 MAX_TCP_CONNECTIONS_PER_CLIENT = 64
+# Connections the kernel may queue before we accept them (asyncio's default is 100): one address
+# opening hundreds at once (the hostile bench's held connections) filled 100, and a resident's SYN
+# was then dropped and resent a second later. Those over the caps are accepted and closed at once,
+# so a deep queue drains in milliseconds; the kernel caps it at net.core.somaxconn.
+TCP_BACKLOG = 1024
 # 4 MB (Unbound's so-rcvbuf advice): under a flood, room for the seconds a busy machine may not run us.
 UDP_RECEIVE_BUFFER = 4 << 20
 
@@ -161,7 +166,9 @@ class DNSServer:
             )
             _enlarge_receive_buffer(self._udp.get_extra_info("socket"))
         try:
-            self._tcp = await asyncio.start_server(self._serve_tcp, self.host, self.port, reuse_address=True)
+            self._tcp = await asyncio.start_server(
+                self._serve_tcp, self.host, self.port, reuse_address=True, backlog=TCP_BACKLOG
+            )
         except OSError:
             self._close_udp()
             raise
