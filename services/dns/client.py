@@ -125,7 +125,7 @@ async def query(
 ) -> DNSRecord:
     """Ask one question; falls back to TCP when the UDP answer is truncated."""
     question = DNSRecord.question(name, QTYPE[qtype] if isinstance(qtype, int) else qtype)
-    question.header.id = secrets.randbelow(0x10000)
+    question.header.id = secrets.randbits(16)
     packet = question.pack()
     data = await exchange(packet, host, port, timeout=timeout, tcp=tcp, source_host=source_host)
     try:

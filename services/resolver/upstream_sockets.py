@@ -117,9 +117,9 @@ class UpstreamSockets:
             except OSError as exc:
                 sock.closed = True
                 raise DNSRefused(f"cannot reach {self.host}:{self.port}: {exc}") from exc
-        query_id = secrets.randbelow(0x10000)
+        query_id = secrets.randbits(16)
         while query_id in sock.waiting:
-            query_id = secrets.randbelow(0x10000)
+            query_id = secrets.randbits(16)
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[bytes] = loop.create_future()
         sock.waiting[query_id] = (packet[12:end], answer)

@@ -85,7 +85,7 @@ async def ask(upstream: Upstream, question: bytes, timeout: float, *, edns: bool
         left = timeout - (time.monotonic() - started)
         if left <= 0:
             raise DNSExchangeError("no time left to retry a truncated answer over TCP")
-        query_id = secrets.randbelow(0x10000)  # a fresh one over TCP too
+        query_id = secrets.randbits(16)  # a fresh one over TCP too
         host, port = upstream.endpoint.host, upstream.endpoint.port
         data = await exchange(query_packet(question, query_id, edns=edns), host, port, timeout=left, tcp=True)
         if data[:2] != query_id.to_bytes(2, "big") or not answers_question(data, question):
