@@ -1,4 +1,5 @@
-"""bench-scale's timing of the resolver's garbage collections (the benchmark runs with `make bench-scale`).
+"""bench-scale's timing of the resolver's garbage collections, and its filler (the benchmark runs with
+`make bench-scale`).
 
 The timer must catch a real long collection, and must not count as a pause the time another
 thread held the GIL around a collection that did little.
@@ -7,12 +8,14 @@ thread held the GIL around a collection that did little.
 from __future__ import annotations
 
 import gc
+import socket
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
 
-from bench.scale.resolver import CollectionTimer
+from bench.scale.resolver import CollectionTimer, fill
 
 GOAL = 0.005  # issue 18: no collection longer than 5 ms at 100,000 cached names
 
@@ -77,3 +80,44 @@ def test_another_thread_holding_the_gil_is_not_a_pause(timer: CollectionTimer) -
     assert cpu < GOAL, (
         f"collections of 20,000 objects took up to {cpu * 1000:.2f} ms of CPU (wall {wall * 1000:.2f})"
     )
+
+
+@pytest.fixture
+def answering_every_other() -> Iterator[int]:
+    """A UDP server answering the even-numbered queries (by ID) and dropping the odd ones: its port."""
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    server.bind(("127.0.0.1", 0))
+    server.settimeout(0.1)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                data, client = server.recvfrom(512)
+            except TimeoutError:
+                continue
+            if not data[1] % 2:
+                server.sendto(data, client)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join()
+        server.close()
+
+
+def test_the_fill_counts_what_was_answered_and_what_was_lost(answering_every_other: int) -> None:
+    names = iter([f"n{i}.example" for i in range(40)])
+    answered, lost = fill(answering_every_other, names, window=8, give_up=0.2)
+    assert (answered, lost) == (20, 20)
+
+
+def test_a_fill_at_a_rate_sends_each_name_when_it_is_due(answering_every_other: int) -> None:
+    names = iter([f"n{i}.example" for i in range(50)])
+    started = time.monotonic()
+    answered, lost = fill(answering_every_other, names, window=64, rate=100, give_up=0.2)
+    assert (answered, lost) == (25, 25)
+    assert time.monotonic() - started >= 0.49  # the 50th query is due at 0.49 s
