@@ -332,10 +332,11 @@ def protocol_class(
             if self._closed or self.transport.is_closing():
                 return
             self.transport.write(data)
+            # What uvicorn's on_response_complete does for an idle connection (no pipeline, reading not
+            # paused), copied rather than called: its keep-alive is a new timer per answer, this one rides
+            # the connection's one timer. test_serve.py holds the copy to uvicorn's lines and behaviour.
+            self.server_state.total_requests += 1  # answered, kept alive or not (--limit-max-requests)
             if keep_alive:
-                # What uvicorn's on_response_complete does for an idle connection (no pipeline, reading not
-                # paused), but with the keep-alive on the connection's one timer, not a new timer per request.
-                self.server_state.total_requests += 1
                 self._await_head(idle=True)
             else:
                 self.transport.close()
