@@ -153,23 +153,15 @@ def check_commands(box: Box) -> list[Finding]:
         else os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
     )
     found = []
-    for command, package in BOX_COMMANDS.items():
+    for command, needed in BOX_COMMANDS.items():
         where = shutil.which(command, path=path)
+        install = f"sudo apt-get install {needed.package}"
         if where is not None:
             found.append(Finding(f"command {command}", OK, where))
-        elif command == "conntrack":  # the gate closes all the same
-            found.append(
-                Finding(
-                    f"command {command}",
-                    WARN,
-                    "not installed: checks a phone sent into a cut before the gate closed wait it out",
-                    f"sudo apt-get install {package}",
-                )
-            )
+        elif needed.without_it:
+            found.append(Finding(f"command {command}", WARN, f"not installed: {needed.without_it}", install))
         else:
-            found.append(
-                Finding(f"command {command}", FAIL, "not installed", f"sudo apt-get install {package}")
-            )
+            found.append(Finding(f"command {command}", FAIL, "not installed", install))
     if (box.config_dir / "region.yaml").exists():
         nats = box.venv / "bin" / "nats-server"
         found.append(

@@ -32,9 +32,28 @@ PREFIX = "/opt/odrift"
 DATA_DIR = "/var/lib/odrift"
 CONFIG_DIR = "/etc/odrift"
 METRICS_PORT = 9153
+
+
+@dataclass(frozen=True)
+class BoxCommand:
+    """A command the installed units call: the Debian package that has it, and what a box without it does."""
+
+    package: str
+    # Empty when the box cannot work without it (`island deploy check` fails); otherwise what then happens,
+    # since the rest still works (the check warns and says so).
+    without_it: str = ""
+
+
 # The commands the installed units call besides the package's own (the venv's python, and a region's
-# nats-server, which the wheelhouse brings), each with the Debian package that has it.
-BOX_COMMANDS = {"nft": "nftables", "dnsmasq": "dnsmasq", "conntrack": "conntrack"}
+# nats-server, which the wheelhouse brings).
+BOX_COMMANDS = {
+    "nft": BoxCommand("nftables"),
+    "dnsmasq": BoxCommand("dnsmasq"),
+    # The gate closes without it; only the connections already open are not cut.
+    "conntrack": BoxCommand(
+        "conntrack", without_it="checks a phone sent into a cut before the gate closed wait it out"
+    ),
+}
 # The crisis name's TTL on the island: short, so a phone that moves between an island and the
 # internet follows within half a minute (the same 30 s as RFC 8767's stale answers).
 CRISIS_NAME_TTL = 30
@@ -513,7 +532,7 @@ after every change to the site file, never edit these files by hand.
 ## Install, then check
 
 ```sh
-sudo apt-get install {" ".join(BOX_COMMANDS.values())}
+sudo apt-get install {" ".join(command.package for command in BOX_COMMANDS.values())}
 sudo cp -r etc/. /etc/
 sudo systemctl daemon-reload
 sudo nft -f /etc/nftables.d/odrift.nft

@@ -16,6 +16,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from urllib.parse import parse_qs
 
 from starlette.types import Scope, Send
@@ -89,6 +90,17 @@ class PageCache:
 
 # (status, headers, body): a response ready to send.
 Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
+
+
+class LimitedAnswer(NamedTuple):
+    """An answer refusing a client past its limit (a login's tries per address): the HTTP protocol holds
+    it a while on a connection that reads nothing meanwhile (serve.HttpLimits.limited_answer_delay)."""
+
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+
+
 # (method, client address) -> a refused login's answer, or None to let the request through
 LoginAnswer = Callable[[str, str], Answer | None]
 
@@ -220,6 +232,8 @@ class FastPath:
             refused = self._login[1](method, client)
             if refused is not None:
                 status, out, body = refused
+                if isinstance(refused, LimitedAnswer):
+                    return LimitedAnswer(status, [*out, *self._fixed], body)
                 return status, [*out, *self._fixed], body
         resource = RESOURCES.get(path)
         if resource is None or method not in ("GET", "HEAD"):

@@ -25,7 +25,7 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from services.crisis_site.cache import FastPath
+from services.crisis_site.cache import Answer, FastPath, LimitedAnswer
 
 if TYPE_CHECKING:
     from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
@@ -310,13 +310,13 @@ def protocol_class(
             if not self._closed and not self.transport.is_closing():
                 self._await_head(idle=False)  # the next request's head, if any, is timed from now
 
-        def _write(self, found: tuple[int, list[tuple[bytes, bytes]], bytes], keep_alive: bool) -> None:
+        def _write(self, found: Answer, keep_alive: bool) -> None:
             status, headers, body = found
             data = _head(status, self.server_state.default_headers, headers, keep_alive) + body
             # The request's body, if any, is read and dropped by uvicorn. _Answered has the parts of a
             # cycle uvicorn reads once a response is complete, not the class: hence the cast.
             self.cycle = cast("RequestResponseCycle", _ANSWERED)
-            if status == 429 and limits.limited_answer_delay > 0:
+            if isinstance(found, LimitedAnswer) and limits.limited_answer_delay > 0:
                 self.flow.pause_reading()  # the rest of this chunk is parsed; nothing more is read
                 self._keep_held = keep_alive
                 self._held = self.loop.call_later(limits.limited_answer_delay, self._send_held, data)
@@ -332,10 +332,11 @@ def protocol_class(
             if self._closed or self.transport.is_closing():
                 return
             self.transport.write(data)
+            # What uvicorn's on_response_complete does for an idle connection (no pipeline, reading not
+            # paused), copied rather than called: its keep-alive is a new timer per answer, this one rides
+            # the connection's one timer. test_serve.py holds the copy to uvicorn's lines and behaviour.
+            self.server_state.total_requests += 1  # answered, kept alive or not (--limit-max-requests)
             if keep_alive:
-                # What uvicorn's on_response_complete does for an idle connection (no pipeline, reading not
-                # paused), but with the keep-alive on the connection's one timer, not a new timer per request.
-                self.server_state.total_requests += 1
                 self._await_head(idle=True)
             else:
                 self.transport.close()

@@ -19,10 +19,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.crisis_site import accounts, login_gate
-from services.crisis_site.cache import Answer
+from services.crisis_site.cache import Answer, LimitedAnswer
 from services.crisis_site.content import Message
 from services.crisis_site.editor import CHOICES, FIELDS, LABELS, build_message, form_values, now
-from services.crisis_site.forms import Refused, accepted_form, check_csrf
+from services.crisis_site.forms import Limited, Refused, accepted_form, check_csrf
 from services.crisis_site.routes.deps import SiteDep
 from services.crisis_site.sessions import (
     LOGIN_PATH,
@@ -79,7 +79,10 @@ def early_login_answer(site: Site, method: str, client: str) -> Answer | None:
         (b"cache-control", b"no-store"),
         (b"retry-after", str(math.ceil(refused.retry_after or 0)).encode()),
     ]
-    return refused.status, headers, b"" if method == "HEAD" else page
+    body = b"" if method == "HEAD" else page
+    if isinstance(refused, Limited):  # past its tries, not a spent budget: held (serve.py)
+        return LimitedAnswer(refused.status, headers, body)
+    return refused.status, headers, body
 
 
 def set_cookie(site: Site, response: Response, request: Request, name: str, value: str, max_age: int) -> None:

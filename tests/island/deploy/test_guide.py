@@ -78,7 +78,7 @@ def _check_install(line: str, work: Path, scratch_root: Path) -> None:
                 assert (scratch_root / f"etc/systemd/system/{unit}.service").exists(), unit
     elif groups.get("packages"):
         # The Debian packages with the commands the units call (what `island deploy check` looks for).
-        assert sorted(groups["packages"].split()) == sorted(BOX_COMMANDS.values()), line
+        assert sorted(groups["packages"].split()) == sorted(c.package for c in BOX_COMMANDS.values()), line
     elif groups.get("credential"):
         # Where the rendered site.json looks for the island's credential (certificate.source: central).
         settings = json.loads((scratch_root / "etc/odrift/site.json").read_text(encoding="utf-8"))

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import inspect
 import socket
+import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
-from site_helpers import free_port, run_site, stop_site, wait_healthy
+import uvicorn
+from site_helpers import app_with, free_port, run_site, stop_site, wait_healthy
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from services.crisis_site.serve import protocol_class
 
 pytestmark = pytest.mark.e2e
 
@@ -178,3 +185,89 @@ def test_a_keep_alive_connection_lasts_while_asked_and_closes_when_idle(site) ->
         assert sock.recv(1) == b"", "the idle connection should be closed by the site"
         idle = time.monotonic() - answered
     assert KEEP_ALIVE - 0.5 < idle < HEAD_TIMEOUT - 1, f"closed after {idle:.1f} s idle"
+
+
+# uvicorn's HttpToolsProtocol.on_response_complete, its code lines: SiteProtocol._send does what it does
+# for an idle connection (no pipeline, reading not paused) without calling it, so that the keep-alive
+# rides the connection's one timer instead of a new timer per answer. When uvicorn changes it, read the
+# new lines, make _send do the same, and copy them here.
+UVICORN_ON_RESPONSE_COMPLETE = """
+def on_response_complete(self) -> None:
+self.server_state.total_requests += 1
+if self.transport.is_closing():
+return
+self._unset_keepalive_if_required()
+self.flow.resume_reading()
+if self.pipeline:
+cycle, app = self.pipeline.pop()
+self._start_asgi_task(cycle, app)
+else:
+self.timeout_keep_alive_task = self.loop.call_later(
+self.timeout_keep_alive, self.timeout_keep_alive_handler
+)
+"""
+
+
+def test_what_a_cached_answer_does_after_writing_is_still_what_uvicorn_does() -> None:
+    lines = (line.strip() for line in inspect.getsource(HttpToolsProtocol.on_response_complete).splitlines())
+    code = [line for line in lines if line and not line.startswith("#")]
+    assert code == UVICORN_ON_RESPONSE_COMPLETE.strip().splitlines(), (
+        "uvicorn's on_response_complete changed: make SiteProtocol._send (services/crisis_site/serve.py) "
+        "do what it now does for an idle connection"
+    )
+
+
+def test_a_cached_answer_counts_as_a_request_like_the_apps_and_the_request_limit_holds(
+    tmp_path: Path,
+) -> None:
+    """uvicorn counts each answered request and stops after --limit-max-requests of them: a cached answer
+    counts one, as an app's answer does, on a connection kept alive or closed after it."""
+    app = app_with(tmp_path)
+    limit = 5
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=free_port(),
+            http=protocol_class(app.fast_path),
+            lifespan="on",
+            log_level="warning",
+            limit_max_requests=limit,
+        )
+    )
+    counted = server.server_state
+    running = threading.Thread(target=server.run)  # not the main thread: uvicorn leaves the signals be
+    running.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started and running.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert server.started
+        address = ("127.0.0.1", server.config.port)
+
+        def counts(expected: int) -> int:
+            until = time.monotonic() + 1.0  # counted just after the bytes are written, on the server's thread
+            while counted.total_requests < expected and time.monotonic() < until:
+                time.sleep(0.005)
+            return counted.total_requests
+
+        with socket.create_connection(address, timeout=5) as sock:
+            buffer = bytearray()
+            for answered, path in enumerate(("/", "/healthz", "/", "/healthz"), 1):  # cached, app, ...
+                sock.sendall(request(path))
+                status, _, _ = read_response(sock, buffer)
+                assert status == b"HTTP/1.1 200 OK" and counts(answered) == answered, path
+        time.sleep(0.3)  # uvicorn looks at the count every 0.1 s: one short of the limit, it serves on
+        assert running.is_alive()
+        with socket.create_connection(address, timeout=5) as sock:
+            sock.sendall(request("/", "Connection: close\r\n"))  # the limit's request, cached
+            data = b""
+            while chunk := sock.recv(65536):
+                data += chunk
+        assert data.startswith(b"HTTP/1.1 200 OK") and b"connection: close" in data
+        assert counts(limit) == limit
+        running.join(timeout=5)
+        assert not running.is_alive(), "the server did not stop at its request limit"
+    finally:
+        server.should_exit = True
+        running.join(timeout=10)

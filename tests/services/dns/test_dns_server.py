@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import select
+import socket
 import struct
 import types
 
@@ -202,3 +204,35 @@ async def test_concurrent_udp_queries_are_answered_independently() -> None:
         await dns.asyncquery.udp(q("fast.test"), HOST, port=port, timeout=2)
         assert loop.time() - started < 0.2
         await slow
+
+
+async def test_a_resident_gets_through_while_one_address_opens_hundreds_of_tcp_connections() -> None:
+    """Three hundred connections from one address arrive while the server is busy (its loop blocked):
+    the kernel queues them all (the listen backlog, TCP_BACKLOG), so a resident's connection arriving
+    after them is still taken at once and answered; a full queue drops its SYN, resent a second later."""
+    async with serving(txt_handler) as port:
+        flood: list[socket.socket] = []
+        resident = socket.socket()
+        try:
+            # Nothing below awaits: the server accepts none of them until the resident's SYN was answered.
+            for _ in range(300):
+                sock = socket.socket()
+                sock.setblocking(False)
+                sock.bind(("127.0.0.2", 0))
+                flood.append(sock)
+                sock.connect_ex((HOST, port))
+            resident.setblocking(False)
+            resident.connect_ex((HOST, port))
+            _, connected, _ = select.select([], [resident], [], 0.5)
+            assert connected, "the resident's SYN was dropped: the listen queue was full"
+            reader, writer = await asyncio.open_connection(sock=resident)
+            query = q("a.test", id=7).to_wire()
+            writer.write(struct.pack("!H", len(query)) + query)
+            (length,) = struct.unpack("!H", await asyncio.wait_for(reader.readexactly(2), 2.0))
+            answer = dns.message.from_wire(await reader.readexactly(length))
+            writer.close()
+        finally:
+            for sock in flood:
+                sock.close()
+            resident.close()
+    assert answer.id == 7 and [rr.to_text() for rr in answer.answer[0]] == ["192.0.2.1"]

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import gc
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -55,17 +55,22 @@ def question(name: str) -> bytes:
     return DNSRecord.question(name, "A").pack()
 
 
-async def upstream(reply: Reply) -> tuple[Upstream, int]:
-    transport, protocol = await asyncio.get_running_loop().create_datagram_endpoint(
+@contextlib.asynccontextmanager
+async def sockets_to(reply: Reply) -> AsyncIterator[tuple[Upstream, UpstreamSockets]]:
+    """A scripted upstream and the resolver's sockets to it, both closed afterwards."""
+    transport, server = await asyncio.get_running_loop().create_datagram_endpoint(
         lambda: Upstream(reply), local_addr=(HOST, 0)
     )
-    return protocol, transport.get_extra_info("sockname")[1]
+    sockets = UpstreamSockets(HOST, transport.get_extra_info("sockname")[1])
+    try:
+        yield server, sockets
+    finally:
+        sockets.close()
+        transport.close()
 
 
 async def test_queries_share_a_few_sockets_whose_ports_keep_changing() -> None:
-    server, port = await upstream(lambda q, addr, t: t.sendto(answer_to(q), addr))
-    sockets = UpstreamSockets(HOST, port)
-    try:
+    async with sockets_to(lambda q, addr, t: t.sendto(answer_to(q), addr)) as (server, sockets):
         rounds = 3 * upstream_sockets.USES
         for batch in range(rounds // 32):
             names = [f"n{batch}-{i}.example" for i in range(32)]
@@ -77,10 +82,6 @@ async def test_queries_share_a_few_sockets_whose_ports_keep_changing() -> None:
         assert len(set(server.ports)) >= rounds // upstream_sockets.USES
         assert len(set(server.ports[: upstream_sockets.USES])) <= upstream_sockets.SOCKETS
         assert len(set(server.ids)) > rounds * 0.9, "IDs are random, not a counter per socket"
-    finally:
-        sockets.close()
-        assert server.transport is not None
-        server.transport.close()
 
 
 @contextlib.contextmanager
@@ -98,35 +99,23 @@ async def test_replaced_sockets_leave_nothing_for_the_garbage_collector() -> Non
     """Each socket, once replaced, is freed at once by reference counting: a cycle left per socket
     (about 8 objects) piled up for a collection to walk and free, a pause growing with the names
     asked (9 ms after 100,000 new names, bench/scale/resolver.py)."""
-    server, port = await upstream(lambda q, addr, t: t.sendto(answer_to(q), addr))
-    sockets = UpstreamSockets(HOST, port)
-    replaced = 10
-    try:
+    async with sockets_to(lambda q, addr, t: t.sendto(answer_to(q), addr)) as (_, sockets):
+        replaced = 10
         with collector_off():
             for i in range(replaced * upstream_sockets.USES):
                 await sockets.exchange(question(f"n{i}.example"), 2.0)
             await asyncio.sleep(0.05)  # the last closed sockets hear connection_lost
             assert gc.collect() < replaced, "objects only the garbage collector frees, per replaced socket"
-    finally:
-        sockets.close()
-        assert server.transport is not None
-        server.transport.close()
 
 
 async def test_timed_out_queries_leave_nothing_for_the_garbage_collector() -> None:
-    server, port = await upstream(lambda q, addr, t: None)  # never answers
-    sockets = UpstreamSockets(HOST, port)
-    timeouts = 20
-    try:
+    async with sockets_to(lambda q, addr, t: None) as (_, sockets):  # never answers
+        timeouts = 20
         with collector_off():
             for i in range(timeouts):
                 with pytest.raises(DNSTimeout):
                     await sockets.exchange(question(f"t{i}.example"), 0.01)
             assert gc.collect() < timeouts, "objects only the garbage collector frees, per timeout"
-    finally:
-        sockets.close()
-        assert server.transport is not None
-        server.transport.close()
 
 
 async def test_a_wrong_id_a_wrong_question_and_another_address_are_ignored() -> None:
@@ -144,18 +133,14 @@ async def test_a_wrong_id_a_wrong_question_and_another_address_are_ignored() -> 
         loop = asyncio.get_running_loop()
         loop.call_later(0.05, transport.sendto, answer_to(query), addr)  # the real answer, last
 
-    server, port = await upstream(reply)
-    sockets = UpstreamSockets(HOST, port)
-    try:
-        data = await sockets.exchange(question("www.example"), 2.0)
-        got = DNSRecord.parse(data)
-        assert [str(rr.rdata) for rr in got.rr] == ["192.0.2.1"]
-        assert got.header.id == server.ids[0]
-    finally:
-        sockets.close()
-        forger.close()
-        assert server.transport is not None
-        server.transport.close()
+    async with sockets_to(reply) as (server, sockets):
+        try:
+            data = await sockets.exchange(question("www.example"), 2.0)
+            got = DNSRecord.parse(data)
+            assert [str(rr.rdata) for rr in got.rr] == ["192.0.2.1"]
+            assert got.header.id == server.ids[0]
+        finally:
+            forger.close()
 
 
 async def test_a_late_answer_after_a_timeout_is_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -170,15 +155,9 @@ async def test_a_late_answer_after_a_timeout_is_dropped(monkeypatch: pytest.Monk
             transport.sendto(data, addr)
         asyncio.get_running_loop().call_later(0.05, transport.sendto, answer_to(query), addr)
 
-    server, port = await upstream(reply)
-    sockets = UpstreamSockets(HOST, port)
-    try:
+    async with sockets_to(reply) as (server, sockets):
         with pytest.raises(DNSTimeout):
             await sockets.exchange(question("slow.example"), 0.1)
         data = await sockets.exchange(question("quick.example"), 2.0)
         assert [str(rr.rdata) for rr in DNSRecord.parse(data).rr] == ["192.0.2.1"]
         assert len(set(server.ports)) == 1 and late
-    finally:
-        sockets.close()
-        assert server.transport is not None
-        server.transport.close()
