@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,17 +94,14 @@ def summary_line(island: float, unbound: float, ratio: float | None = None) -> s
 # Setting up ---------------------------------------------------------------------------------
 
 
-def ensure_tools() -> None:
-    missing = [
-        p
-        for p, tool in (("dnsperf", "dnsperf"), ("unbound", "unbound"))
-        if not shutil.which(tool) and not Path(f"/usr/sbin/{tool}").exists()
-    ]
+def ensure_tools(packages: Sequence[str] = ("dnsperf", "unbound"), who: str = "bench-dns") -> None:
+    """Install the Debian packages (each named as its command) that are missing; exits when not root."""
+    missing = [tool for tool in packages if not shutil.which(tool) and not Path(f"/usr/sbin/{tool}").exists()]
     if not missing:
         return
     if os.geteuid() != 0:
         sys.exit(
-            f"bench-dns needs {', '.join(missing)}: install them (apt-get install {' '.join(missing)}) or run as root"
+            f"{who} needs {', '.join(missing)}: install them (apt-get install {' '.join(missing)}) or run as root"
         )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     print(f"installing {', '.join(missing)} from Debian's packages ...", flush=True)
@@ -139,8 +137,9 @@ def mixed_queries(rng: random.Random, count: int = 20000) -> list[str]:
     return lines
 
 
-def unbound_config(host: str, port: int, workdir: Path, upstream: tuple[str, int] | None = None) -> str:
-    lines = [
+def unbound_server_lines(host: str, port: int, workdir: Path) -> list[str]:
+    """Unbound's server clause for a bench: one thread, in the foreground, no chroot, no DNSSEC."""
+    return [
         "server:",
         f"  interface: {host}",
         f"  port: {port}",
@@ -157,8 +156,11 @@ def unbound_config(host: str, port: int, workdir: Path, upstream: tuple[str, int
         "  access-control: 127.0.0.0/8 allow",
         '  module-config: "iterator"',
         "  so-reuseport: no",
-        f'  local-zone: "{ZONE}." static',
     ]
+
+
+def unbound_config(host: str, port: int, workdir: Path, upstream: tuple[str, int] | None = None) -> str:
+    lines = [*unbound_server_lines(host, port, workdir), f'  local-zone: "{ZONE}." static']
     lines += [f'  local-data: "{rr}"' for rr in zone_records()]
     if upstream is not None:  # the simulated uplink: an authoritative-looking local zone
         lines += [

@@ -7,9 +7,10 @@ for names starting ``nx``). The cache is filled with random names, half of each,
 the bytes per entry (RSS grown since 0, per entry) and the worst GC pause (timed with
 gc.callbacks inside the resolver, in CPU time of the collecting thread: every collection
 during the fill, and one full collection forced at that size) are printed. Then the
-crisis name (a local name) is asked at a steady rate, at rest and while another process,
-a resident, asks random names at ``--fill-rate`` (the full cache then evicts one answer
-per name), and the two p99s are compared.
+crisis name (a local name) is asked at a steady rate, second by second in turn at rest, while
+another process, a resident, asks random names at ``--fill-rate`` (the full cache then evicts
+one answer per name), and while it asks as many cached names (a control), and the p99s are
+compared.
 
 Prints one line per figure, among them:
   scale resolver bytes per entry at 100k: N
@@ -25,6 +26,7 @@ import json
 import os
 import random
 import select
+import shutil
 import socket
 import struct
 import subprocess
@@ -32,8 +34,11 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
+
+from bench.dns.run import ensure_tools, unbound_server_lines
 
 HOST = "127.0.0.1"
 ROOT = (
@@ -153,10 +158,18 @@ def run_resolver(config: str) -> None:
     sys.exit(resolver_main(["--config", config]))
 
 
-def run_filler(port: int, rate: float, seconds: float, seed: int) -> None:
-    """A resident asking the names of ``random_names(seed)`` at ``rate`` per second for ``seconds``."""
-    names = random_names(seed)
-    fill(port, (next(names) for _ in range(int(rate * seconds))), window=64, rate=rate)
+def run_filler(port: int, rate: float, start: float, segment: float, segments: int, seed: int) -> None:
+    """A resident asking names at ``rate`` per second in the segments of the schedule (see
+    ``local_latency``): new random names (``random_names(seed)``) in the random fill's segments, the
+    control's cached names in the cached fill's, nothing at rest."""
+    new_names, cached_names = random_names(seed), random_names(CONTROL_SEED)
+    for index in range(segments):
+        condition = CONDITIONS[index % len(CONDITIONS)]
+        if condition == "at rest":
+            continue
+        names = new_names if condition == "random fill" else cached_names
+        time.sleep(max(0.0, start + index * segment - time.monotonic()))
+        fill(port, (next(names) for _ in range(int(rate * segment))), window=64, rate=rate)
 
 
 def fill(
@@ -238,6 +251,9 @@ class Resolver:
         )
         wait_answering(self.port)
 
+    def stop(self) -> None:
+        stop(self.process)
+
     def pauses(self) -> dict[str, float]:
         assert self.process.stdin is not None and self.process.stdout is not None
         self.process.stdin.write("pauses\n")
@@ -264,6 +280,50 @@ class Resolver:
         return 0
 
 
+class Unbound:
+    """Unbound, the anchor, in front of the same upstream: the crisis name in a static local zone, every
+    other name forwarded and cached (room for far more than the fill's names), one thread."""
+
+    def __init__(self, process: subprocess.Popen[Any], port: int) -> None:
+        self.process, self.port = process, port
+
+    @classmethod
+    def start(cls, workdir: Path, upstream_port: int, args: argparse.Namespace) -> Unbound | None:
+        if args.no_anchor:
+            return None
+        try:
+            ensure_tools(["unbound"], "the anchor of bench-scale's resolver p99")
+        except SystemExit as exc:
+            print(f"  no anchor: {exc}", flush=True)
+            return None
+        port = free_port()
+        config = unbound_server_lines(HOST, port, workdir) + [
+            "  do-not-query-localhost: no",
+            "  msg-cache-size: 64m",
+            "  rrset-cache-size: 128m",
+            f'  local-zone: "{LOCAL_NAME}." static',
+            f'  local-data: "{LOCAL_NAME}. 30 IN A 10.20.0.10"',
+            "forward-zone:",
+            '  name: "."',
+            f"  forward-addr: {HOST}@{upstream_port}",
+        ]
+        (workdir / "unbound.conf").write_text("\n".join(config) + "\n")
+        binary = shutil.which("unbound") or "/usr/sbin/unbound"
+        process = subprocess.Popen(
+            [binary, "-c", str(workdir / "unbound.conf")],
+            stdout=subprocess.DEVNULL,
+            stderr=open(workdir / "unbound.log", "wb"),
+        )
+        wait_answering(port)
+        return cls(process, port)
+
+    def __enter__(self) -> Unbound:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        stop(self.process)
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
         udp.bind((HOST, 0))
@@ -284,9 +344,10 @@ def wait_answering(port: int, seconds: float = 20) -> None:
     raise RuntimeError(f"nothing answers on {HOST}:{port}")
 
 
-def probe(port: int, rate: float, seconds: float) -> tuple[list[float], int]:
-    """The crisis name asked ``rate`` times a second: each answer's round trip in seconds, and how many got none."""
-    latencies: list[float] = []
+def probe(port: int, rate: float, seconds: float) -> tuple[list[tuple[float, float]], int]:
+    """The crisis name asked ``rate`` times a second: (when sent, round trip) in seconds for each query
+    (time.monotonic(); a round trip of 1.0 for one with no answer), and how many got none."""
+    samples: list[tuple[float, float]] = []
     lost = 0
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.connect((HOST, port))
@@ -297,68 +358,70 @@ def probe(port: int, rate: float, seconds: float) -> tuple[list[float], int]:
             if delay > 0:
                 time.sleep(delay)
             query = wire_query(LOCAL_NAME, i & 0xFFFF)
-            sent = time.perf_counter()
+            asked, sent = time.monotonic(), time.perf_counter()
             sock.send(query)
             try:
                 while sock.recv(512)[:2] != query[:2]:
                     pass  # a late answer to an earlier query
             except TimeoutError:
                 lost += 1
-                latencies.append(1.0)
+                samples.append((asked, 1.0))
                 continue
-            latencies.append(time.perf_counter() - sent)
-    return latencies, lost
+            samples.append((asked, time.perf_counter() - sent))
+    return samples, lost
 
 
 CONDITIONS = ("at rest", "random fill", "cached fill")
-
-
-CONTROL_SEED = 2  # the names the control asks: cached just before the rounds
+CONTROL_SEED = 2  # the names the control asks: cached just before the measurement
+GUARD = 0.5  # seconds at the start of each segment not counted: the filler's onset, the last one's answers
 
 
 def local_latency(port: int, args: argparse.Namespace) -> dict[str, tuple[list[float], int]]:
-    """The crisis name's round trips in each condition, in rounds that take the conditions in turn.
+    """The crisis name's round trips in three conditions, interleaved second by second.
 
     At rest; while a resident asks random names (each one new: forwarded, cached, another evicted);
-    and, as a control, while a resident asks as many names the fill cached a moment ago (answered
-    from the cache: the same processes and packets on this machine, without the resolver's work for
-    a new name). In turn, the order rotating each round, so that whatever else the shared machine
-    does weighs on all alike. Each condition's (latencies, unanswered).
+    and, as a control, while the resident asks as many names cached a moment ago (answered from the
+    cache: the same processes and packets on this machine, without the resolver's work for a new
+    name). One filler process follows a schedule of ``--segment``-second segments, the conditions
+    in turn, and the probe asks throughout; each answer counts for the segment it was asked in.
+    The conditions take turns, so that whatever else the shared machine does weighs on all three
+    alike; the first ``GUARD`` seconds of each segment are not counted, so that each measures a
+    resident asking steadily. Each condition's (latencies, unanswered).
     """
-    measured: dict[str, tuple[list[float], int]] = {condition: ([], 0) for condition in CONDITIONS}
-    filler_seconds = args.probe_seconds + 1.5
+    segments = len(CONDITIONS) * args.cycles
     # The control's names, cached now; below the resolver's work limit (200 new names a second from one
-    # address, bench-hostile), so that none is dropped and each is a cache hit in the rounds.
+    # address, bench-hostile), so that none is dropped and each is a cache hit in the measurement.
     names = random_names(CONTROL_SEED)
-    fill(port, (next(names) for _ in range(int(args.fill_rate * filler_seconds))), window=64, rate=150)
-    for round_ in range(args.rounds):
-        turn = round_ % len(CONDITIONS)
-        for condition in CONDITIONS[turn:] + CONDITIONS[:turn]:
-            filler = None
-            if condition != "at rest":
-                seed = 10 + round_ if condition == "random fill" else CONTROL_SEED
-                filler = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "bench.scale.resolver",
-                        "filler",
-                        str(port),
-                        str(args.fill_rate),
-                        str(filler_seconds),
-                        str(seed),
-                    ],
-                    cwd=ROOT,
-                )
-            try:
-                if filler is not None:
-                    time.sleep(1)  # the resident is under way
-                latencies, lost = probe(port, args.probe_rate, args.probe_seconds)
-                so_far, lost_so_far = measured[condition]
-                measured[condition] = (so_far + latencies, lost_so_far + lost)
-            finally:
-                if filler is not None:
-                    filler.wait(args.probe_seconds + 30)
+    fill(port, (next(names) for _ in range(int(args.fill_rate * args.segment))), window=64, rate=150)
+    start = time.monotonic() + 1.5  # the filler is under way
+    filler = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bench.scale.resolver",
+            "filler",
+            str(port),
+            str(args.fill_rate),
+            str(start),
+            str(args.segment),
+            str(segments),
+            "10",
+        ],
+        cwd=ROOT,
+    )
+    try:
+        time.sleep(max(0.0, start - time.monotonic()))
+        samples, _ = probe(port, args.probe_rate, segments * args.segment)
+    finally:
+        filler.wait(30)
+    measured: dict[str, tuple[list[float], int]] = {condition: ([], 0) for condition in CONDITIONS}
+    for sent, latency in samples:
+        index, into = divmod(sent - start, args.segment)
+        if into < GUARD or index >= segments:
+            continue
+        latencies, lost = measured[CONDITIONS[int(index) % len(CONDITIONS)]]
+        latencies.append(latency)
+        measured[CONDITIONS[int(index) % len(CONDITIONS)]] = (latencies, lost + (latency >= 1.0))
     return measured
 
 
@@ -379,13 +442,19 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str]]:
     parser.add_argument("--window", type=int, default=64, help="unanswered fill queries at a time")
     parser.add_argument("--probe-rate", type=float, default=200, help="crisis-name queries per second")
     parser.add_argument(
-        "--probe-seconds", type=float, default=5, help="per round, at rest and under the fill"
+        "--no-anchor", action="store_true", help="skip Unbound's p99s (the anchor, installed when missing)"
     )
     parser.add_argument(
-        "--rounds",
+        "--segment",
+        type=float,
+        default=5.0,
+        help="seconds of each condition in turn (at rest, random, cached)",
+    )
+    parser.add_argument(
+        "--cycles",
         type=int,
-        default=8,
-        help="rounds of the three conditions (8: the p99 is the 80th slowest of 8,000)",
+        default=9,
+        help="segments of each condition (9 of 5 s: 8,100 queries each counted, the p99 the 81st slowest)",
     )
     parser.add_argument(
         "--fill-rate",
@@ -405,7 +474,8 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str]]:
         workdir = Path(tmp)
         upstream_port = free_port()
         upstream = subprocess.Popen(
-            [sys.executable, "-m", "bench.scale.resolver", "upstream", str(upstream_port)], cwd=ROOT
+            [sys.executable, "-m", "bench.scale.resolver", "upstream", str(upstream_port)],
+            cwd=ROOT,
         )
         resolver = None
         try:
@@ -447,44 +517,65 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str]]:
                     f"and {pauses['full_wall_ms']:.2f} ms; {pauses['tracked']:.0f} objects tracked before it)",
                     flush=True,
                 )
-            measured = local_latency(resolver.port, args)
-            (at_rest, lost_at_rest), (under_fill, lost_under_fill) = (
-                measured["at rest"],
-                measured["random fill"],
-            )
-            control, _ = measured["cached fill"]
-            rest_p99, fill_p99 = p99(at_rest), p99(under_fill)
-            figure("scale resolver local p99 ms at rest", f"{rest_p99 * 1000:.2f}")
-            figure(
-                f"scale resolver local p99 ms under a random fill of {args.fill_rate:.0f}/s",
-                f"{fill_p99 * 1000:.2f}",
-            )
-            figure("scale resolver local p99 ratio fill/rest", f"{fill_p99 / rest_p99:.2f}")
-            figure(
-                f"scale resolver local p99 ms under a fill of {args.fill_rate:.0f}/s cached names (control)",
-                f"{p99(control) * 1000:.2f}",
-            )
-            print(
-                f"  ({len(at_rest)} crisis-name queries in each condition, {args.rounds} rounds; "
-                f"{lost_at_rest} and {lost_under_fill} unanswered at rest and under the random fill; "
-                + "; ".join(
-                    f"{condition} p50 {percentile(values, 0.5) * 1000:.2f}, p90 {percentile(values, 0.9) * 1000:.2f}"
-                    f", p99.9 {percentile(values, 0.999) * 1000:.2f} ms"
-                    for condition, (values, _) in measured.items()
-                )
-                + f"; cache {resolver.cache_entries()} names after)",
-                flush=True,
-            )
+            latency_figures(figure, "resolver", resolver.port, args)
+            print(f"  (cache {resolver.cache_entries()} names after)", flush=True)
+            resolver.stop()
+            resolver = None
+            anchor = Unbound.start(workdir, upstream_port, args)
+            if anchor is not None:
+                with anchor:
+                    answered, lost = fill(
+                        anchor.port, (next(names) for _ in range(max(sizes))), window=args.window
+                    )
+                    print(
+                        f"  Unbound, the anchor, asked {answered} random names ({lost} unanswered)",
+                        flush=True,
+                    )
+                    latency_figures(figure, "unbound", anchor.port, args)
         finally:
-            for process in (resolver.process if resolver else None, upstream):
-                if process is not None:
-                    process.terminate()
-                    try:
-                        process.wait(10)
-                    except subprocess.TimeoutExpired:
-                        process.kill()
-                        process.wait()
+            if resolver is not None:
+                resolver.stop()
+            stop(upstream)
     return figures
+
+
+def latency_figures(
+    figure: Callable[[str, str], None], who: str, port: int, args: argparse.Namespace
+) -> None:
+    """The crisis name's p99s on the server at ``port`` (``who``: resolver, or unbound, the anchor)."""
+    measured = local_latency(port, args)
+    (at_rest, lost_at_rest), (under_fill, lost_under_fill) = measured["at rest"], measured["random fill"]
+    rest_p99, fill_p99 = p99(at_rest), p99(under_fill)
+    figure(f"scale {who} local p99 ms at rest", f"{rest_p99 * 1000:.2f}")
+    figure(
+        f"scale {who} local p99 ms under a random fill of {args.fill_rate:.0f}/s", f"{fill_p99 * 1000:.2f}"
+    )
+    figure(f"scale {who} local p99 ratio fill/rest", f"{fill_p99 / rest_p99:.2f}")
+    figure(
+        f"scale {who} local p99 ms under a fill of {args.fill_rate:.0f}/s cached names (control)",
+        f"{p99(measured['cached fill'][0]) * 1000:.2f}",
+    )
+    print(
+        f"  ({len(at_rest)} crisis-name queries in each condition, {args.cycles} segments of "
+        f"{args.segment:g} s each, interleaved; "
+        f"{lost_at_rest} and {lost_under_fill} unanswered at rest and under the random fill; "
+        + "; ".join(
+            f"{condition} p50 {percentile(values, 0.5) * 1000:.2f}, p90 {percentile(values, 0.9) * 1000:.2f}"
+            f", p99.9 {percentile(values, 0.999) * 1000:.2f} ms"
+            for condition, (values, _) in measured.items()
+        )
+        + ")",
+        flush=True,
+    )
+
+
+def stop(process: subprocess.Popen[Any]) -> None:
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 if __name__ == "__main__":
@@ -497,8 +588,10 @@ if __name__ == "__main__":
         run_filler(
             int(sys.argv[2]),
             rate=float(sys.argv[3]),
-            seconds=float(sys.argv[4]),
-            seed=int(sys.argv[5]),
+            start=float(sys.argv[4]),
+            segment=float(sys.argv[5]),
+            segments=int(sys.argv[6]),
+            seed=int(sys.argv[7]),
         )
     else:
         main(sys.argv[1:])
