@@ -444,12 +444,7 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str]]:
     parser.add_argument(
         "--no-anchor", action="store_true", help="skip Unbound's p99s (the anchor, installed when missing)"
     )
-    parser.add_argument(
-        "--segment",
-        type=float,
-        default=5.0,
-        help="seconds of each condition in turn (at rest, random, cached)",
-    )
+    parser.add_argument("--segment", type=float, default=5.0, help="seconds of each condition in turn")
     parser.add_argument(
         "--cycles",
         type=int,
