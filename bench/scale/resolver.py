@@ -7,10 +7,10 @@ for names starting ``nx``). The cache is filled with random names, half of each,
 the bytes per entry (RSS grown since 0, per entry) and the worst GC pause (timed with
 gc.callbacks inside the resolver, in CPU time of the collecting thread: every collection
 during the fill, and one full collection forced at that size) are printed. Then the
-crisis name (a local name) is asked at a steady rate, second by second in turn at rest, while
+crisis name (a local name) is asked at a steady rate, in segments taking turns: at rest, while
 another process, a resident, asks random names at ``--fill-rate`` (the full cache then evicts
-one answer per name), and while it asks as many cached names (a control), and the p99s are
-compared.
+one answer per name), and while it asks as many cached names (a control); the p99s are
+compared, and then measured the same way on Unbound (the anchor).
 
 Prints one line per figure, among them:
   scale resolver bytes per entry at 100k: N
@@ -161,13 +161,13 @@ def run_resolver(config: str) -> None:
 def run_filler(port: int, rate: float, start: float, segment: float, segments: int, seed: int) -> None:
     """A resident asking names at ``rate`` per second in the segments of the schedule (see
     ``local_latency``): new random names (``random_names(seed)``) in the random fill's segments, the
-    control's cached names in the cached fill's, nothing at rest."""
-    new_names, cached_names = random_names(seed), random_names(CONTROL_SEED)
+    control's names (cached before the schedule starts) in the cached fill's, nothing at rest."""
+    new_names = random_names(seed)
     for index in range(segments):
-        condition = CONDITIONS[index % len(CONDITIONS)]
+        condition = condition_of(index)
         if condition == "at rest":
             continue
-        names = new_names if condition == "random fill" else cached_names
+        names = new_names if condition == "random fill" else random_names(CONTROL_SEED)  # the same each time
         time.sleep(max(0.0, start + index * segment - time.monotonic()))
         fill(port, (next(names) for _ in range(int(rate * segment))), window=64, rate=rate)
 
@@ -372,20 +372,28 @@ def probe(port: int, rate: float, seconds: float) -> tuple[list[tuple[float, flo
 
 
 CONDITIONS = ("at rest", "random fill", "cached fill")
+
+
+def condition_of(segment: int) -> str:
+    """The schedule: the conditions in turn, their order rotating each cycle, so that each follows each
+    other alike (the first seconds after a quiet one are slower on this virtual machine, whatever comes)."""
+    cycle, place = divmod(segment, len(CONDITIONS))
+    return CONDITIONS[(place + cycle) % len(CONDITIONS)]
+
+
 CONTROL_SEED = 2  # the names the control asks: cached just before the measurement
 GUARD = 0.5  # seconds at the start of each segment not counted: the filler's onset, the last one's answers
 
 
 def local_latency(port: int, args: argparse.Namespace) -> dict[str, tuple[list[float], int]]:
-    """The crisis name's round trips in three conditions, interleaved second by second.
+    """The crisis name's round trips in three conditions, taking turns in segments of ``--segment`` s.
 
     At rest; while a resident asks random names (each one new: forwarded, cached, another evicted);
     and, as a control, while the resident asks as many names cached a moment ago (answered from the
     cache: the same processes and packets on this machine, without the resolver's work for a new
-    name). One filler process follows a schedule of ``--segment``-second segments, the conditions
-    in turn, and the probe asks throughout; each answer counts for the segment it was asked in.
-    The conditions take turns, so that whatever else the shared machine does weighs on all three
-    alike; the first ``GUARD`` seconds of each segment are not counted, so that each measures a
+    name). One filler process follows the schedule (``condition_of``) and the probe asks throughout;
+    each answer counts for the segment it was asked in. The conditions take turns, so that whatever
+    else the shared machine does weighs on all three alike; the first ``GUARD`` seconds of each segment are not counted, so that each measures a
     resident asking steadily. Each condition's (latencies, unanswered).
     """
     segments = len(CONDITIONS) * args.cycles
@@ -419,9 +427,10 @@ def local_latency(port: int, args: argparse.Namespace) -> dict[str, tuple[list[f
         index, into = divmod(sent - start, args.segment)
         if into < GUARD or index >= segments:
             continue
-        latencies, lost = measured[CONDITIONS[int(index) % len(CONDITIONS)]]
+        condition = condition_of(int(index))
+        latencies, lost = measured[condition]
         latencies.append(latency)
-        measured[CONDITIONS[int(index) % len(CONDITIONS)]] = (latencies, lost + (latency >= 1.0))
+        measured[condition] = (latencies, lost + (latency >= 1.0))
     return measured
 
 

@@ -11,11 +11,12 @@ import gc
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 
 import pytest
 
-from bench.scale.resolver import CollectionTimer, fill
+from bench.scale.resolver import CONDITIONS, CollectionTimer, condition_of, fill
 
 GOAL = 0.005  # issue 18: no collection longer than 5 ms at 100,000 cached names
 
@@ -121,3 +122,10 @@ def test_a_fill_at_a_rate_sends_each_name_when_it_is_due(answering_every_other: 
     answered, lost = fill(answering_every_other, names, window=64, rate=100, give_up=0.2)
     assert (answered, lost) == (25, 25)
     assert time.monotonic() - started >= 0.49  # the 50th query is due at 0.49 s
+
+
+def test_each_condition_follows_each_other_alike() -> None:
+    schedule = [condition_of(segment) for segment in range(3 * 9)]
+    assert Counter(schedule) == {condition: 9 for condition in CONDITIONS}
+    after = Counter(zip(schedule, schedule[1:]))
+    assert all(after[(first, then)] >= 2 for first in CONDITIONS for then in CONDITIONS if first != then)
